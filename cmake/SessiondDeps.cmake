@@ -1,0 +1,31 @@
+# Every dependency is a Debian package (see scripts/install-deps.sh); nothing
+# is downloaded at build time.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(cppzmq REQUIRED)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
+
+# libev ships no pkg-config or CMake file.
+find_path(LIBEV_INCLUDE_DIR ev.h REQUIRED)
+find_library(LIBEV_LIBRARY ev REQUIRED)
+add_library(sessiond_libev INTERFACE)
+target_include_directories(sessiond_libev SYSTEM INTERFACE ${LIBEV_INCLUDE_DIR})
+target_link_libraries(sessiond_libev INTERFACE ${LIBEV_LIBRARY})
+add_library(sessiond::libev ALIAS sessiond_libev)
+
+if(SESSIOND_WITH_REDIS)
+  pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+endif()
+
+if(SESSIOND_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(SESSIOND_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

@@ -1,0 +1,118 @@
+// The session model: what a session holds, the change set a request commits,
+// and the checks on user ids, keys and sizes that every store applies.
+//
+// Permissions never go in a session (seed note "User sessions"): it holds a
+// user id, a CSRF token, flash messages, small temporary key/value state and
+// the metadata a "your devices" page shows.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sessiond/status.h"
+
+namespace sessiond {
+
+// A session id is 40 characters of base64url: an 8-character slot tag and
+// 32 characters (192 bits) from the OS CSPRNG. For a logged-in session the
+// tag is derived from the user id, so all of a user's keys share one Redis
+// Cluster hash slot; for an anonymous session it is random.
+inline constexpr size_t kSessionIdChars = 40;
+inline constexpr size_t kSessionTagChars = 8;
+// A CSRF token is 43 characters of base64url (256 bits from the CSPRNG).
+inline constexpr size_t kCsrfTokenChars = 43;
+// User ids: 1..kMaxUserIdBytes of printable ASCII except space, '{' and '}'.
+inline constexpr size_t kMaxUserIdBytes = 256;
+// Data keys: 1..kMaxKeyBytes of printable ASCII except space.
+inline constexpr size_t kMaxKeyBytes = 128;
+// Flash queue names: 0..kMaxKeyBytes, same alphabet as data keys.
+// Metadata: IP up to 64 bytes, user agent up to 512 bytes (longer is cut).
+inline constexpr size_t kMaxIpBytes = 64;
+inline constexpr size_t kMaxUserAgentBytes = 512;
+
+struct FlashMessage {
+  std::string queue;  // "" is the default queue
+  std::string message;
+  friend bool operator==(const FlashMessage&, const FlashMessage&) = default;
+};
+
+struct Session {
+  std::string id;
+  std::string user_id;     // empty: anonymous
+  std::string csrf_token;
+  std::vector<FlashMessage> flash;          // oldest first
+  std::map<std::string, std::string> data;  // values are UTF-8 text
+  // The session version at which each data key last changed, for keys alive
+  // or erased; a commit conflicts when it touches a key changed after the
+  // version it loaded.
+  std::map<std::string, uint64_t> key_versions;
+
+  int64_t created_at = 0;    // unix seconds
+  int64_t last_seen_at = 0;  // unix seconds; refreshed by Load, coarsely
+  int64_t expires_at = 0;    // absolute expiry, unix seconds
+  int64_t idle_timeout = 0;  // seconds; 0 = no idle expiry
+  // When this id was minted (create or login), unix microseconds. A per-user
+  // epoch later than this revokes the session.
+  int64_t issued_at_us = 0;
+
+  std::string ip;
+  std::string user_agent;
+
+  uint64_t version = 0;  // 1 after create, +1 per commit, login or flash pop
+
+  friend bool operator==(const Session&, const Session&) = default;
+};
+
+// A request's changes, applied all or nothing by Store::Commit.
+struct ChangeSet {
+  uint64_t base_version = 0;  // the version the request loaded
+  std::map<std::string, std::string> set;
+  std::set<std::string> erase;
+  std::vector<FlashMessage> flash_push;
+  friend bool operator==(const ChangeSet&, const ChangeSet&) = default;
+};
+
+// What Login needs besides the old id: the app has authenticated user_id.
+struct LoginRequest {
+  std::string user_id;
+  std::string ip;          // optional new metadata; empty keeps the old
+  std::string user_agent;  // optional; empty keeps the old
+};
+
+// New random ids and tokens (getrandom(2), the OS CSPRNG). Thread-safe.
+std::string NewSessionId(std::string_view user_id = {});
+std::string NewCsrfToken();
+// The slot tag of a session id (its first kSessionTagChars), and the tag a
+// user's sessions carry.
+std::string_view SessionTag(std::string_view session_id);
+std::string UserTag(std::string_view user_id);
+
+// Validation; each returns kInvalidArgument with a message naming the
+// problem. Session ids are checked for shape only (the MAC proves origin).
+Status ValidateSessionId(std::string_view id);
+Status ValidateUserId(std::string_view user_id);
+Status ValidateKey(std::string_view key);
+Status ValidateChangeSet(const ChangeSet& changes);
+
+// Bytes a session's data and flash queue count against the size cap: the sum
+// of key, value, queue and message lengths.
+size_t DataBytes(const Session& s);
+
+// Constant-time CSRF comparison: kOk on match, kCsrfMismatch otherwise
+// (also when either side is empty).
+Status CheckCsrf(const Session& s, std::string_view presented);
+
+// Applies changes to s in place as Commit does (conflict check, caps),
+// bumping s.version. On error s is unchanged. Shared by every store so
+// the rules live in one place.
+Status ApplyChangeSet(Session& s, const ChangeSet& changes,
+                      size_t max_data_bytes);
+
+// Whether s is past its absolute or idle expiry at `now` (unix seconds).
+bool IsExpired(const Session& s, int64_t now);
+
+}  // namespace sessiond

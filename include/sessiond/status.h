@@ -1,0 +1,136 @@
+// Status and Result<T>: the one error type of the request path.
+//
+// Every fallible call returns a Status (or a Result<T> holding a value or a
+// Status); nothing on the request path throws. Each library's own errors
+// (LMDB, ZeroMQ, hiredis, OpenSSL, libsodium, errno) are translated into a
+// Status once, at that library's edge. The codes are also the wire codes of
+// docs/protocol.md, so each says what a caller should do about it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace sessiond {
+
+// Stable numbering: the numbers never change meaning (they may appear in
+// logs); the names are what goes on the wire.
+enum class Code : uint8_t {
+  kOk = 0,
+  // The request itself is wrong (frame count, field syntax, bad user id).
+  // Do not retry; fix the caller.
+  kInvalidArgument = 1,
+  // The verb is not one this server knows. Do not retry.
+  kUnknownVerb = 2,
+  // A value is over its cap (frame, session data, cookie line). Do not retry
+  // with the same value.
+  kTooLarge = 3,
+  // No such session (never existed, expired and swept, or destroyed).
+  // Start a new anonymous session.
+  kNotFound = 4,
+  // A commit touched a key that another request changed since this one
+  // loaded the session. Reload and re-apply, or report to the user.
+  kConflict = 5,
+  // The session (or token) was revoked: logout, revoke-user, revoke-others
+  // or a per-user epoch bump. Start a new anonymous session.
+  kRevoked = 6,
+  // The session or token is past its absolute or idle expiry. Start anew.
+  kExpired = 7,
+  // Token errors. All mean "this cookie is not ours as it stands": treat the
+  // request as anonymous and start a new session. Distinct codes exist so
+  // logs and tests can tell the cases apart.
+  kBadEncoding = 8,     // not base64url, or not canonical
+  kTruncated = 9,       // shorter than its header says
+  kTrailingData = 10,   // longer than its header says
+  kUnknownVersion = 11, // format version byte we do not speak
+  kUnknownKey = 12,     // key id not in the keyring
+  kRetiredKey = 13,     // key id known but past its retire date
+  kBadMac = 14,         // MAC / AEAD tag did not verify (tampered, wrong key)
+  kNotYetValid = 15,    // issued in the future beyond the allowed skew
+  // The CSRF token does not match. Reject the request (HTTP 403).
+  kCsrfMismatch = 16,
+  // Verb not allowed on this socket (admin verb on the app socket).
+  kPermissionDenied = 17,
+  // A dependency is down (Redis unreachable, disk full, writer stopped).
+  // Safe to retry later with backoff; nothing was changed.
+  kUnavailable = 18,
+  // The server is stopping; retry against another instance or later.
+  kShuttingDown = 19,
+  // A bug or an unexpected library failure. Logged server-side.
+  kInternal = 20,
+  // Stored data failed to decode (corrupt record). Logged; treat as absent.
+  kCorrupt = 21,
+};
+
+// The wire name of a code, e.g. "NOT_FOUND". Never empty.
+std::string_view CodeName(Code code);
+// Parses a wire name; nullopt for an unknown name.
+std::optional<Code> CodeFromName(std::string_view name);
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;  // OK
+  Status(Code code, std::string message)
+      : code_(code), message_(std::move(message)) {}
+
+  static Status Ok() { return Status(); }
+
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  // Human-readable detail; never contains secrets or token bytes.
+  const std::string& message() const { return message_; }
+  // "NOT_FOUND: no such session" (or "OK").
+  std::string ToString() const;
+
+  // Marks an intentionally ignored status.
+  void IgnoreError() const {}
+
+ private:
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+inline bool operator==(const Status& a, const Status& b) {
+  return a.code() == b.code() && a.message() == b.message();
+}
+
+// Either a T or a non-OK Status.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {  // NOLINT
+    if (std::get<Status>(v_).ok()) {
+      v_ = Status(Code::kInternal, "Result built from an OK status");
+    }
+  }
+
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  // The error; Status::Ok() when ok().
+  Status status() const { return ok() ? Status() : std::get<Status>(v_); }
+  Code code() const { return ok() ? Code::kOk : std::get<Status>(v_).code(); }
+
+  // Precondition: ok().
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+}  // namespace sessiond
+
+// Returns early from a function returning Status or Result<T>.
+#define SESSIOND_RETURN_IF_ERROR(expr)            \
+  do {                                            \
+    ::sessiond::Status _sessiond_st = (expr);     \
+    if (!_sessiond_st.ok()) return _sessiond_st;  \
+  } while (0)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds sessiond with warnings as errors and runs every test: the C++ suites
+# (CTest), the Python client and framework tests (pytest), and a short
+# libFuzzer run of every fuzz target under ASan + UBSan.
+# Installs what a fresh Debian 12 machine lacks (scripts/install-deps.sh).
+#   FUZZ_SECONDS=60  seconds per fuzz target (0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh test
+
+jobs=$(nproc)
+echo "== build (preset ci: -Werror)"
+cmake --preset ci >/dev/null
+cmake --build --preset ci -j "$jobs"
+
+echo "== C++ tests (ctest)"
+ctest --preset ci
+
+if [ -d clients/python/tests ] || [ -d examples ]; then
+  echo "== Python tests (pytest, /usr/bin/python3)"
+  export SESSIOND_BIN="$PWD/build/ci/src/cli/sessiond"
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python examples
+fi
+
+fuzz_seconds=${FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" != 0 ] && [ -f fuzz/CMakeLists.txt ] \
+   && grep -q add_executable fuzz/CMakeLists.txt; then
+  echo "== fuzz (libFuzzer, ASan + UBSan, ${fuzz_seconds}s per target)"
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j "$jobs"
+  for target in build/fuzz/fuzz/*_fuzz; do
+    name=$(basename "$target")
+    corpus="build/fuzz/corpus/$name"
+    mkdir -p "$corpus"
+    seeds="fuzz/corpus/$name"
+    [ -d "$seeds" ] || seeds=""
+    echo "-- $name"
+    "$target" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+      "$corpus" $seeds 2>&1 | tail -n 12
+  done
+fi
+echo "== all tests passed"
