@@ -1,0 +1,157 @@
+// The one conformance suite every Store backend runs (memory, lmdb, redis):
+// a parameterized GoogleTest fixture whose tests live in
+// store_conformance.cc, so each backend's test file only says how to build
+// its store.
+//
+// How to run it for a backend (in that backend's *_test.cc, linked with
+// sessiond_store_conformance):
+//
+//   #include "store/store_conformance.h"
+//
+//   StoreFactory MyFactory() {
+//     StoreFactory f;
+//     f.name = "redis";  // [A-Za-z0-9_] only: it becomes the test name
+//     f.make = [](struct ev_loop* loop, StoreOptions options) {
+//       return NewRedisStore(loop, options, RedisOptions{...});
+//     };
+//     f.reset = [] { /* wipe all state, e.g. FLUSHALL */ };
+//     f.corrupt = [](const std::string& id) { /* overwrite id's record */ };
+//     return f;
+//   }
+//   SESSIOND_INSTANTIATE_STORE_CONFORMANCE(Redis, MyFactory());
+//
+// Use the macro rather than INSTANTIATE_TEST_SUITE_P directly: it also
+// references a symbol of store_conformance.cc, which makes the linker pull
+// that object (and with it the tests) out of the static library.
+//
+// Thread: everything here runs on the test's main thread, which is also the
+// store's loop thread (the fixture owns the ev_loop).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "sessiond/clock.h"
+#include "sessiond/session.h"
+#include "sessiond/status.h"
+#include "sessiond/store.h"
+
+struct ev_loop;
+
+namespace sessiond {
+
+// How to build (and wipe) one backend for the suite.
+struct StoreFactory {
+  // Test-name suffix; letters, digits and '_' only.
+  std::string name;
+  // Builds a fresh store on `loop` with `options` (options.clock is the
+  // fixture's ManualClock). Called once per test, after reset.
+  std::function<Result<std::unique_ptr<Store>>(struct ev_loop*, StoreOptions)>
+      make;
+  // Optional: removes every trace of earlier tests (called before make and
+  // after the store of the previous test was destroyed).
+  std::function<void()> reset;
+  // Optional: makes the stored record of session `id` undecodable (bytes
+  // that are not a valid record), bypassing the Store interface. Called
+  // while the store built by `make` is alive, on the loop thread. The
+  // corrupt-record tests are skipped when it is unset.
+  std::function<void(const std::string& id)> corrupt;
+};
+
+// Name generator for INSTANTIATE_TEST_SUITE_P: the factory's name.
+std::string StoreFactoryName(const testing::TestParamInfo<StoreFactory>& info);
+
+// The fixture. Backends may derive from it for their own extra tests (e.g.
+// Redis outage) to reuse the loop and the Wait helpers.
+class StoreConformanceTest : public testing::TestWithParam<StoreFactory> {
+ protected:
+  StoreConformanceTest();
+  ~StoreConformanceTest() override;
+
+  void SetUp() override;
+  void TearDown() override;
+
+  // Issues `op` (which must call its completion exactly once) and runs the
+  // loop until the completion fires or `timeout` passes. A timeout, or a
+  // second call of the completion, fails the test.
+  template <typename T>
+  Result<T> Wait(const std::function<void(Callback<T>)>& op,
+                 std::chrono::milliseconds timeout = kDefaultTimeout) {
+    std::optional<Result<T>> out;
+    int calls = 0;
+    op([&out, &calls](Result<T> r) {
+      ++calls;
+      if (!out) out.emplace(std::move(r));
+    });
+    RunUntil([&] { return calls > 0; }, timeout);
+    EXPECT_LE(calls, 1) << "completion called more than once";
+    if (!out) {
+      ADD_FAILURE() << "operation timed out";
+      return Status(Code::kInternal, "test timeout");
+    }
+    return std::move(*out);
+  }
+  Status WaitStatus(const std::function<void(StatusCallback)>& op,
+                    std::chrono::milliseconds timeout = kDefaultTimeout);
+
+  // Runs the loop (EVRUN_ONCE steps, woken at least every few ms by a
+  // timer) until done() is true or timeout passes; returns done().
+  bool RunUntil(const std::function<bool()>& done,
+                std::chrono::milliseconds timeout = kDefaultTimeout);
+
+  // Synchronous wrappers over store_.
+  Result<Session> Create(Session s);
+  Result<Session> Load(const std::string& id);
+  Result<Session> Commit(const std::string& id, ChangeSet changes);
+  Result<Session> Login(const std::string& id, LoginRequest req);
+  Status Destroy(const std::string& id);
+  Result<uint64_t> RevokeUser(const std::string& user);
+  Result<uint64_t> RevokeOthers(const std::string& user,
+                                const std::string& keep);
+  Result<std::vector<Session>> ListUser(const std::string& user);
+  Result<int64_t> BumpEpoch(const std::string& user);
+  Result<int64_t> GetEpoch(const std::string& user);
+  Result<std::vector<std::string>> FlashPop(const std::string& id,
+                                            const std::string& queue);
+  Result<uint64_t> Sweep(size_t budget);
+
+  // A new session as an app would build it: fresh id and CSRF token,
+  // created now, expiring in `ttl_s`, idle timeout `idle_s` (0 = none).
+  Session NewSession(const std::string& user = "", int64_t ttl_s = 3600,
+                     int64_t idle_s = 0);
+  // Creates NewSession(...) in the store; fails the test on error.
+  Session MustCreate(const std::string& user = "", int64_t ttl_s = 3600,
+                     int64_t idle_s = 0);
+
+  // Destroys the store and builds a new one from the factory without
+  // reset (the same data; for persistence checks).
+  void Reopen();
+
+  static constexpr std::chrono::milliseconds kDefaultTimeout{10'000};
+
+  struct ev_loop* loop_ = nullptr;
+  ManualClock clock_;
+  StoreOptions options_;
+  std::unique_ptr<Store> store_;
+};
+
+namespace conformance_internal {
+// Defined in store_conformance.cc; referenced by the macro below so that
+// the linker keeps the suite's object file.
+int LinkSuite();
+}  // namespace conformance_internal
+
+}  // namespace sessiond
+
+#define SESSIOND_INSTANTIATE_STORE_CONFORMANCE(prefix, ...)                \
+  [[maybe_unused]] static const int sessiond_conformance_link_##prefix =  \
+      ::sessiond::conformance_internal::LinkSuite();                       \
+  INSTANTIATE_TEST_SUITE_P(prefix, ::sessiond::StoreConformanceTest,        \
+                           ::testing::Values(__VA_ARGS__),                 \
+                           ::sessiond::StoreFactoryName)
