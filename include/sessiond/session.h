@@ -115,4 +115,35 @@ Status ApplyChangeSet(Session& s, const ChangeSet& changes,
 // Whether s is past its absolute or idle expiry at `now` (unix seconds).
 bool IsExpired(const Session& s, int64_t now);
 
+// Rules every store applies, kept here so the backends agree.
+
+// Flash queue names: 0..kMaxKeyBytes of printable ASCII except space.
+Status ValidateFlashQueue(std::string_view queue);
+
+// Checks and normalizes a session handed to Store::Create: id shape, user
+// id (or empty), CSRF token present, expires_at > 0, keys, values and the
+// data cap. Cuts ip and user agent to their caps, sets version = 1,
+// last_seen_at = created_at when unset, and key_versions[k] = 1 for every
+// data key. Errors: kInvalidArgument, kTooLarge.
+Status PrepareNewSession(Session& s, size_t max_data_bytes);
+
+// The session Login moves `old` to: a new id for request.user_id, that user,
+// a new CSRF token, issued_at_us = now_us, last_seen_at = now, version + 1,
+// metadata replaced where the request gives it. Data and flash are kept when
+// the old session was anonymous or the same user's, dropped when it belonged
+// to someone else (one user's state never leaks into another's session).
+// Precondition: ValidateUserId(request.user_id) is OK.
+Session LoginSession(const Session& old, const LoginRequest& request,
+                     int64_t now_us);
+
+// Whether Load should refresh last_seen_at (older than touch_interval_s).
+bool NeedsTouch(const Session& s, int64_t now, int64_t touch_interval_s);
+
+// Whether the user's epoch (unix microseconds; 0 = never bumped) revokes s.
+bool RevokedByEpoch(const Session& s, int64_t epoch_us);
+
+// Removes and returns the messages of one flash queue, oldest first; bumps
+// s.version when any were removed.
+std::vector<std::string> PopFlash(Session& s, std::string_view queue);
+
 }  // namespace sessiond

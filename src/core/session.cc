@@ -1,0 +1,354 @@
+// The session model's rules: ids and tokens, validation, applying a change
+// set with per-key conflict detection, login, flash, CSRF and expiry. Every
+// store calls these, so memory, LMDB and Redis agree on what a commit means.
+#include "sessiond/session.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+
+#include "sessiond/random.h"
+
+namespace sessiond {
+namespace {
+
+constexpr int kB64Variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+constexpr size_t kIdRandomBytes = 24;    // 32 base64url chars, 192 bits
+constexpr size_t kCsrfRandomBytes = 32;  // 43 base64url chars, 256 bits
+constexpr size_t kTagRandomBytes = 6;    // 8 base64url chars
+
+// libsodium's primitives used here need no sodium_init(), but calling it once
+// is cheap and keeps the library's CPU-feature choices initialized.
+void EnsureSodium() {
+  static const int rc = sodium_init();
+  if (rc < 0) {
+    std::fputs("sessiond: sodium_init failed\n", stderr);
+    std::abort();
+  }
+}
+
+std::string Base64Url(const unsigned char* bin, size_t n) {
+  std::string out(sodium_base64_ENCODED_LEN(n, kB64Variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), bin, n, kB64Variant);
+  out.resize(out.size() - 1);  // the encoder writes a trailing NUL
+  return out;
+}
+
+std::string RandomBase64Url(size_t n_bytes) {
+  std::array<unsigned char, 64> buf{};
+  RandomBytes(buf.data(), n_bytes);
+  std::string out = Base64Url(buf.data(), n_bytes);
+  sodium_memzero(buf.data(), buf.size());
+  return out;
+}
+
+bool IsBase64UrlChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+// Printable ASCII without space: what keys and queue names may contain.
+bool IsGraphic(char c) { return c > 0x20 && c < 0x7f; }
+
+// Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF): data values
+// and flash messages are text, and every client language must read them.
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+Status Invalid(std::string message) {
+  return Status(Code::kInvalidArgument, std::move(message));
+}
+
+void CutMetadata(Session& s) {
+  if (s.ip.size() > kMaxIpBytes) s.ip.resize(kMaxIpBytes);
+  if (s.user_agent.size() > kMaxUserAgentBytes) {
+    s.user_agent.resize(kMaxUserAgentBytes);
+  }
+}
+
+Status CheckSize(const Session& s, size_t max_data_bytes) {
+  size_t bytes = DataBytes(s);
+  if (bytes > max_data_bytes) {
+    return Status(Code::kTooLarge, "session data is " + std::to_string(bytes) +
+                                       " bytes, over the cap of " +
+                                       std::to_string(max_data_bytes));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string UserTag(std::string_view user_id) {
+  EnsureSodium();
+  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+  crypto_hash_sha256(digest.data(),
+                     reinterpret_cast<const unsigned char*>(user_id.data()),
+                     user_id.size());
+  return Base64Url(digest.data(), digest.size()).substr(0, kSessionTagChars);
+}
+
+std::string NewSessionId(std::string_view user_id) {
+  EnsureSodium();
+  std::string id = user_id.empty() ? RandomBase64Url(kTagRandomBytes)
+                                   : UserTag(user_id);
+  id += RandomBase64Url(kIdRandomBytes);
+  return id;
+}
+
+std::string NewCsrfToken() {
+  EnsureSodium();
+  return RandomBase64Url(kCsrfRandomBytes);
+}
+
+std::string_view SessionTag(std::string_view session_id) {
+  return session_id.substr(0, std::min(session_id.size(), kSessionTagChars));
+}
+
+Status ValidateSessionId(std::string_view id) {
+  if (id.size() != kSessionIdChars) {
+    return Invalid("session id must be " + std::to_string(kSessionIdChars) +
+                   " characters, got " + std::to_string(id.size()));
+  }
+  if (!std::all_of(id.begin(), id.end(), IsBase64UrlChar)) {
+    return Invalid("session id is not base64url");
+  }
+  return Status::Ok();
+}
+
+Status ValidateUserId(std::string_view user_id) {
+  if (user_id.empty()) return Invalid("user id is empty");
+  if (user_id.size() > kMaxUserIdBytes) {
+    return Invalid("user id is longer than " +
+                   std::to_string(kMaxUserIdBytes) + " bytes");
+  }
+  for (char c : user_id) {
+    if (!IsGraphic(c) || c == '{' || c == '}') {
+      return Invalid(
+          "user id may hold only printable ASCII without space, '{' or '}'");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateKey(std::string_view key) {
+  if (key.empty()) return Invalid("data key is empty");
+  if (key.size() > kMaxKeyBytes) {
+    return Invalid("data key is longer than " + std::to_string(kMaxKeyBytes) +
+                   " bytes");
+  }
+  if (!std::all_of(key.begin(), key.end(), IsGraphic)) {
+    return Invalid("data key may hold only printable ASCII without space");
+  }
+  return Status::Ok();
+}
+
+Status ValidateFlashQueue(std::string_view queue) {
+  if (queue.size() > kMaxKeyBytes) {
+    return Invalid("flash queue name is longer than " +
+                   std::to_string(kMaxKeyBytes) + " bytes");
+  }
+  if (!std::all_of(queue.begin(), queue.end(), IsGraphic)) {
+    return Invalid(
+        "flash queue name may hold only printable ASCII without space");
+  }
+  return Status::Ok();
+}
+
+Status ValidateChangeSet(const ChangeSet& changes) {
+  for (const auto& [key, value] : changes.set) {
+    SESSIOND_RETURN_IF_ERROR(ValidateKey(key));
+    if (!IsUtf8(value)) return Invalid("value of '" + key + "' is not UTF-8");
+    if (changes.erase.count(key) != 0) {
+      return Invalid("key '" + key + "' is both set and erased");
+    }
+  }
+  for (const auto& key : changes.erase) {
+    SESSIOND_RETURN_IF_ERROR(ValidateKey(key));
+  }
+  for (const auto& f : changes.flash_push) {
+    SESSIOND_RETURN_IF_ERROR(ValidateFlashQueue(f.queue));
+    if (!IsUtf8(f.message)) return Invalid("flash message is not UTF-8");
+  }
+  return Status::Ok();
+}
+
+size_t DataBytes(const Session& s) {
+  size_t n = 0;
+  for (const auto& [key, value] : s.data) n += key.size() + value.size();
+  for (const auto& f : s.flash) n += f.queue.size() + f.message.size();
+  return n;
+}
+
+Status CheckCsrf(const Session& s, std::string_view presented) {
+  // The length of a token is not secret (it is fixed), so checking it first
+  // leaks nothing; the bytes are compared in constant time.
+  if (s.csrf_token.empty() || presented.empty() ||
+      presented.size() != s.csrf_token.size() ||
+      sodium_memcmp(s.csrf_token.data(), presented.data(), presented.size()) !=
+          0) {
+    return Status(Code::kCsrfMismatch, "CSRF token does not match");
+  }
+  return Status::Ok();
+}
+
+Status ApplyChangeSet(Session& s, const ChangeSet& changes,
+                      size_t max_data_bytes) {
+  SESSIOND_RETURN_IF_ERROR(ValidateChangeSet(changes));
+  if (changes.base_version > s.version) {
+    return Status(Code::kConflict, "base version " +
+                                       std::to_string(changes.base_version) +
+                                       " is ahead of the session's " +
+                                       std::to_string(s.version));
+  }
+  auto changed_since_base = [&](const std::string& key) {
+    auto it = s.key_versions.find(key);
+    return it != s.key_versions.end() && it->second > changes.base_version;
+  };
+  for (const auto& [key, value] : changes.set) {
+    if (changed_since_base(key)) {
+      return Status(Code::kConflict, "key '" + key + "' changed since version " +
+                                         std::to_string(changes.base_version));
+    }
+  }
+  for (const auto& key : changes.erase) {
+    if (changed_since_base(key)) {
+      return Status(Code::kConflict, "key '" + key + "' changed since version " +
+                                         std::to_string(changes.base_version));
+    }
+  }
+
+  // Build the result on a copy so that an error leaves s untouched.
+  Session next = s;
+  const uint64_t version = s.version + 1;
+  for (const auto& [key, value] : changes.set) {
+    next.data[key] = value;
+    next.key_versions[key] = version;
+  }
+  for (const auto& key : changes.erase) {
+    // Erasing a key that never existed is a no-op with nothing to conflict
+    // with later, so it leaves no version behind (keeps records small).
+    if (next.data.erase(key) != 0 || next.key_versions.count(key) != 0) {
+      next.key_versions[key] = version;
+    }
+  }
+  next.flash.insert(next.flash.end(), changes.flash_push.begin(),
+                    changes.flash_push.end());
+  SESSIOND_RETURN_IF_ERROR(CheckSize(next, max_data_bytes));
+  next.version = version;
+  s = std::move(next);
+  return Status::Ok();
+}
+
+bool IsExpired(const Session& s, int64_t now) {
+  if (s.expires_at != 0 && now >= s.expires_at) return true;
+  if (s.idle_timeout > 0 && now >= s.last_seen_at + s.idle_timeout) {
+    return true;
+  }
+  return false;
+}
+
+Status PrepareNewSession(Session& s, size_t max_data_bytes) {
+  SESSIOND_RETURN_IF_ERROR(ValidateSessionId(s.id));
+  if (!s.user_id.empty()) SESSIOND_RETURN_IF_ERROR(ValidateUserId(s.user_id));
+  if (s.csrf_token.empty()) return Invalid("session has no CSRF token");
+  if (s.expires_at <= 0) return Invalid("session has no absolute expiry");
+  if (s.idle_timeout < 0) return Invalid("idle timeout is negative");
+  for (const auto& [key, value] : s.data) {
+    SESSIOND_RETURN_IF_ERROR(ValidateKey(key));
+    if (!IsUtf8(value)) return Invalid("value of '" + key + "' is not UTF-8");
+  }
+  for (const auto& f : s.flash) {
+    SESSIOND_RETURN_IF_ERROR(ValidateFlashQueue(f.queue));
+    if (!IsUtf8(f.message)) return Invalid("flash message is not UTF-8");
+  }
+  SESSIOND_RETURN_IF_ERROR(CheckSize(s, max_data_bytes));
+  CutMetadata(s);
+  if (s.last_seen_at == 0) s.last_seen_at = s.created_at;
+  s.version = 1;
+  s.key_versions.clear();
+  for (const auto& [key, value] : s.data) s.key_versions[key] = 1;
+  return Status::Ok();
+}
+
+Session LoginSession(const Session& old, const LoginRequest& request,
+                     int64_t now_us) {
+  Session next = old;
+  if (!old.user_id.empty() && old.user_id != request.user_id) {
+    next.data.clear();
+    next.key_versions.clear();
+    next.flash.clear();
+  }
+  next.id = NewSessionId(request.user_id);
+  next.user_id = request.user_id;
+  next.csrf_token = NewCsrfToken();
+  next.issued_at_us = now_us;
+  next.last_seen_at = now_us / 1'000'000;
+  if (!request.ip.empty()) next.ip = request.ip;
+  if (!request.user_agent.empty()) next.user_agent = request.user_agent;
+  CutMetadata(next);
+  next.version = old.version + 1;
+  return next;
+}
+
+bool NeedsTouch(const Session& s, int64_t now, int64_t touch_interval_s) {
+  return now - s.last_seen_at >= std::max<int64_t>(touch_interval_s, 1);
+}
+
+bool RevokedByEpoch(const Session& s, int64_t epoch_us) {
+  return !s.user_id.empty() && s.issued_at_us < epoch_us;
+}
+
+std::vector<std::string> PopFlash(Session& s, std::string_view queue) {
+  std::vector<std::string> out;
+  std::vector<FlashMessage> keep;
+  for (auto& f : s.flash) {
+    if (f.queue == queue) {
+      out.push_back(std::move(f.message));
+    } else {
+      keep.push_back(std::move(f));
+    }
+  }
+  s.flash = std::move(keep);
+  if (!out.empty()) ++s.version;
+  return out;
+}
+
+}  // namespace sessiond

@@ -1,0 +1,260 @@
+// Tests of the session model's rules (session.h): ids, validation, change
+// sets and conflicts, login, flash, CSRF and expiry.
+#include "sessiond/session.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace sessiond {
+namespace {
+
+bool IsBase64Url(std::string_view s) {
+  for (char c : s) {
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(SessionIdTest, ShapeAndUniqueness) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = NewSessionId();
+    EXPECT_EQ(id.size(), kSessionIdChars);
+    EXPECT_TRUE(IsBase64Url(id)) << id;
+    EXPECT_TRUE(ValidateSessionId(id).ok());
+    EXPECT_TRUE(seen.insert(id).second);
+  }
+}
+
+TEST(SessionIdTest, UserTagIsStableAndShared) {
+  std::string a = NewSessionId("alice");
+  std::string b = NewSessionId("alice");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(SessionTag(a), SessionTag(b));
+  EXPECT_EQ(SessionTag(a), UserTag("alice"));
+  EXPECT_EQ(UserTag("alice").size(), kSessionTagChars);
+  EXPECT_NE(UserTag("alice"), UserTag("bob"));
+  // base64url(SHA-256("alice")) starts with these 8 characters.
+  EXPECT_EQ(UserTag("alice"), "K9gGyX8O");
+}
+
+TEST(SessionIdTest, CsrfToken) {
+  std::string t = NewCsrfToken();
+  EXPECT_EQ(t.size(), kCsrfTokenChars);
+  EXPECT_TRUE(IsBase64Url(t));
+  EXPECT_NE(t, NewCsrfToken());
+}
+
+TEST(ValidateTest, SessionId) {
+  EXPECT_EQ(ValidateSessionId("").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateSessionId(std::string(39, 'a')).code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ValidateSessionId(std::string(39, 'a') + "=").code(),
+            Code::kInvalidArgument);
+  EXPECT_TRUE(ValidateSessionId(std::string(40, '-')).ok());
+}
+
+TEST(ValidateTest, UserId) {
+  EXPECT_TRUE(ValidateUserId("alice@example.com").ok());
+  EXPECT_TRUE(ValidateUserId(std::string(kMaxUserIdBytes, 'u')).ok());
+  EXPECT_EQ(ValidateUserId("").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateUserId(std::string(kMaxUserIdBytes + 1, 'u')).code(),
+            Code::kInvalidArgument);
+  for (const std::string& bad :
+       {std::string("a b"), std::string("a{b"), std::string("a}b"),
+        std::string("a\0b", 3), std::string("\x7f"),
+        std::string("caf\xc3\xa9")}) {
+    EXPECT_EQ(ValidateUserId(bad).code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+TEST(ValidateTest, KeyAndQueue) {
+  EXPECT_TRUE(ValidateKey("cart.items").ok());
+  EXPECT_EQ(ValidateKey("").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateKey("a b").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateKey(std::string(kMaxKeyBytes + 1, 'k')).code(),
+            Code::kInvalidArgument);
+  EXPECT_TRUE(ValidateFlashQueue("").ok());
+  EXPECT_EQ(ValidateFlashQueue("x\n").code(), Code::kInvalidArgument);
+}
+
+TEST(ValidateTest, ChangeSet) {
+  ChangeSet c;
+  c.set["a"] = "caf\xc3\xa9";
+  EXPECT_TRUE(ValidateChangeSet(c).ok());
+  c.set["b"] = "\xc3";  // truncated UTF-8
+  EXPECT_EQ(ValidateChangeSet(c).code(), Code::kInvalidArgument);
+  c.set.erase("b");
+  c.set["c"] = "\xed\xa0\x80";  // a surrogate
+  EXPECT_EQ(ValidateChangeSet(c).code(), Code::kInvalidArgument);
+  c.set.erase("c");
+  c.erase.insert("a");  // set and erase of one key
+  EXPECT_EQ(ValidateChangeSet(c).code(), Code::kInvalidArgument);
+  c.erase = {"bad key"};
+  EXPECT_EQ(ValidateChangeSet(c).code(), Code::kInvalidArgument);
+}
+
+ChangeSet Sets(uint64_t base, std::map<std::string, std::string> set) {
+  ChangeSet c;
+  c.base_version = base;
+  c.set = std::move(set);
+  return c;
+}
+
+ChangeSet Erases(uint64_t base, std::set<std::string> erase) {
+  ChangeSet c;
+  c.base_version = base;
+  c.erase = std::move(erase);
+  return c;
+}
+
+Session Base() {
+  Session s;
+  s.id = NewSessionId();
+  s.csrf_token = NewCsrfToken();
+  s.created_at = 1000;
+  s.expires_at = 5000;
+  EXPECT_TRUE(PrepareNewSession(s, 1024).ok());
+  return s;
+}
+
+TEST(ApplyChangeSetTest, SetEraseFlashAndVersions) {
+  Session s = Base();
+  EXPECT_EQ(s.version, 1u);
+  ChangeSet c = Sets(1, {{"a", "1"}, {"b", "2"}});
+  c.flash_push.push_back({"", "hello"});
+  ASSERT_TRUE(ApplyChangeSet(s, c, 1024).ok());
+  EXPECT_EQ(s.version, 2u);
+  EXPECT_EQ(s.data.at("a"), "1");
+  EXPECT_EQ(s.key_versions.at("a"), 2u);
+  EXPECT_EQ(s.flash.size(), 1u);
+  ChangeSet e = Erases(2, {"a", "never"});
+  ASSERT_TRUE(ApplyChangeSet(s, e, 1024).ok());
+  EXPECT_EQ(s.data.count("a"), 0u);
+  EXPECT_EQ(s.key_versions.at("a"), 3u);  // an erase is a change too
+  EXPECT_EQ(s.key_versions.count("never"), 0u);
+}
+
+TEST(ApplyChangeSetTest, ConflictOnlyOnTheSameKey) {
+  Session s = Base();
+  ASSERT_TRUE(ApplyChangeSet(s, Sets(1, {{"a", "x"}}), 1024)
+                  .ok());
+  // Another request that loaded version 1 changes a different key: lands.
+  ASSERT_TRUE(ApplyChangeSet(s, Sets(1, {{"b", "y"}}), 1024)
+                  .ok());
+  // ...but one that changes "a" again from version 1 conflicts, atomically.
+  Session before = s;
+  Status st = ApplyChangeSet(
+      s, Sets(1, {{"a", "z"}, {"c", "w"}}), 1024);
+  EXPECT_EQ(st.code(), Code::kConflict);
+  EXPECT_EQ(s, before);
+  // Erasing "a" from version 1 conflicts too; from version 2 it does not.
+  EXPECT_EQ(ApplyChangeSet(s, Erases(1, {"a"}), 1024).code(),
+            Code::kConflict);
+  EXPECT_TRUE(ApplyChangeSet(s, Erases(2, {"a"}), 1024).ok());
+  // A base version from the future is a conflict (reload).
+  EXPECT_EQ(ApplyChangeSet(s, Sets(99, {}), 1024).code(),
+            Code::kConflict);
+}
+
+TEST(ApplyChangeSetTest, TooLargeChangesNothing) {
+  Session s = Base();
+  Session before = s;
+  Status st = ApplyChangeSet(
+      s, Sets(1, {{"k", std::string(2000, 'v')}}), 1024);
+  EXPECT_EQ(st.code(), Code::kTooLarge);
+  EXPECT_EQ(s, before);
+  // Flash messages count against the cap as well.
+  ChangeSet c = Sets(1, {});
+  c.flash_push.push_back({"q", std::string(1100, 'm')});
+  EXPECT_EQ(ApplyChangeSet(s, c, 1024).code(), Code::kTooLarge);
+  EXPECT_EQ(s, before);
+}
+
+TEST(SessionRulesTest, PrepareNewSession) {
+  Session s;
+  s.id = NewSessionId();
+  s.csrf_token = NewCsrfToken();
+  s.created_at = 10;
+  EXPECT_EQ(PrepareNewSession(s, 100).code(), Code::kInvalidArgument);
+  s.expires_at = 20;
+  s.data["k"] = std::string(200, 'v');
+  EXPECT_EQ(PrepareNewSession(s, 100).code(), Code::kTooLarge);
+  s.data["k"] = "v";
+  s.user_agent = std::string(2000, 'a');
+  s.user_id = "bad user";
+  EXPECT_EQ(PrepareNewSession(s, 100).code(), Code::kInvalidArgument);
+  s.user_id = "alice";
+  ASSERT_TRUE(PrepareNewSession(s, 100).ok());
+  EXPECT_EQ(s.version, 1u);
+  EXPECT_EQ(s.last_seen_at, 10);
+  EXPECT_EQ(s.key_versions.at("k"), 1u);
+  EXPECT_EQ(s.user_agent.size(), kMaxUserAgentBytes);
+}
+
+TEST(SessionRulesTest, LoginRegeneratesAndKeepsOnlyOwnState) {
+  Session s = Base();
+  s.data["cart"] = "3 items";
+  Session in = LoginSession(s, LoginRequest{"alice", "10.0.0.1", ""},
+                            2'000'000'000);
+  EXPECT_NE(in.id, s.id);
+  EXPECT_EQ(SessionTag(in.id), UserTag("alice"));
+  EXPECT_NE(in.csrf_token, s.csrf_token);
+  EXPECT_EQ(in.user_id, "alice");
+  EXPECT_EQ(in.issued_at_us, 2'000'000'000);
+  EXPECT_EQ(in.ip, "10.0.0.1");
+  EXPECT_EQ(in.version, s.version + 1);
+  EXPECT_EQ(in.data.at("cart"), "3 items");  // anonymous -> user keeps state
+  Session other = LoginSession(in, LoginRequest{"bob", "", ""}, 3'000'000'000);
+  EXPECT_TRUE(other.data.empty());  // alice's state never reaches bob
+  EXPECT_EQ(other.ip, "10.0.0.1");
+}
+
+TEST(SessionRulesTest, Flash) {
+  Session s = Base();
+  ChangeSet c = Sets(1, {});
+  c.flash_push = {{"", "a"}, {"err", "b"}, {"", "c"}};
+  ASSERT_TRUE(ApplyChangeSet(s, c, 1024).ok());
+  uint64_t v = s.version;
+  EXPECT_EQ(PopFlash(s, ""), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(s.version, v + 1);
+  EXPECT_TRUE(PopFlash(s, "").empty());
+  EXPECT_EQ(s.version, v + 1);  // nothing popped, nothing changed
+  EXPECT_EQ(PopFlash(s, "err"), (std::vector<std::string>{"b"}));
+}
+
+TEST(SessionRulesTest, Csrf) {
+  Session s = Base();
+  EXPECT_TRUE(CheckCsrf(s, s.csrf_token).ok());
+  std::string wrong = s.csrf_token;
+  wrong.back() = wrong.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(CheckCsrf(s, wrong).code(), Code::kCsrfMismatch);
+  EXPECT_EQ(CheckCsrf(s, s.csrf_token.substr(1)).code(), Code::kCsrfMismatch);
+  EXPECT_EQ(CheckCsrf(s, "").code(), Code::kCsrfMismatch);
+  s.csrf_token.clear();
+  EXPECT_EQ(CheckCsrf(s, "").code(), Code::kCsrfMismatch);
+}
+
+TEST(SessionRulesTest, ExpiryTouchAndEpoch) {
+  Session s = Base();  // created 1000, expires 5000, no idle timeout
+  EXPECT_FALSE(IsExpired(s, 4999));
+  EXPECT_TRUE(IsExpired(s, 5000));
+  s.idle_timeout = 100;
+  s.last_seen_at = 1000;
+  EXPECT_FALSE(IsExpired(s, 1099));
+  EXPECT_TRUE(IsExpired(s, 1100));
+  EXPECT_FALSE(NeedsTouch(s, 1059, 60));
+  EXPECT_TRUE(NeedsTouch(s, 1060, 60));
+  EXPECT_FALSE(RevokedByEpoch(s, 1));  // anonymous: no user, no epoch
+  s.user_id = "alice";
+  s.issued_at_us = 500;
+  EXPECT_FALSE(RevokedByEpoch(s, 0));
+  EXPECT_FALSE(RevokedByEpoch(s, 500));
+  EXPECT_TRUE(RevokedByEpoch(s, 501));
+}
+
+}  // namespace
+}  // namespace sessiond
