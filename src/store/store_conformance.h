@@ -149,9 +149,14 @@ int LinkSuite();
 
 }  // namespace sessiond
 
+// Usable from any namespace: the suite name must be a bare identifier for
+// GoogleTest's token pasting, hence the helper namespace with a using.
 #define SESSIOND_INSTANTIATE_STORE_CONFORMANCE(prefix, ...)                \
-  [[maybe_unused]] static const int sessiond_conformance_link_##prefix =  \
+  namespace sessiond_conformance_##prefix {                                \
+  using ::sessiond::StoreConformanceTest;                                  \
+  [[maybe_unused]] static const int link_suite =                           \
       ::sessiond::conformance_internal::LinkSuite();                       \
-  INSTANTIATE_TEST_SUITE_P(prefix, ::sessiond::StoreConformanceTest,        \
+  INSTANTIATE_TEST_SUITE_P(prefix, StoreConformanceTest,                   \
                            ::testing::Values(__VA_ARGS__),                 \
-                           ::sessiond::StoreFactoryName)
+                           ::sessiond::StoreFactoryName);                  \
+  }  // namespace sessiond_conformance_##prefix
