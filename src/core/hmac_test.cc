@@ -1,0 +1,160 @@
+// Known-answer tests for the primitives under the token codec: HMAC-SHA-256
+// (RFC 4231, all cases), HKDF-SHA-256 (RFC 5869, the SHA-256 cases), the
+// strict base64url codec and the constant-time comparison.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sessiond/keyring.h"
+#include "sessiond/token_codec.h"
+
+namespace sessiond {
+namespace {
+
+std::string Hex(std::string_view bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+std::string Repeat(unsigned char byte, size_t n) {
+  return std::string(n, static_cast<char>(byte));
+}
+
+std::string Range(int first, int last_inclusive) {
+  std::string out;
+  for (int b = first; b <= last_inclusive; ++b) out += static_cast<char>(b);
+  return out;
+}
+
+struct HmacCase {
+  const char* name;
+  std::string key;
+  std::string data;
+  std::string expected_hex;  // shorter than 64 digits: compare the prefix
+};
+
+TEST(HmacSha256Test, Rfc4231Vectors) {
+  const HmacCase cases[] = {
+      {"1", Repeat(0x0b, 20), "Hi There",
+       "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+      {"2", "Jefe", "what do ya want for nothing?",
+       "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+      {"3", Repeat(0xaa, 20), Repeat(0xdd, 50),
+       "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+      {"4", Range(0x01, 0x19), Repeat(0xcd, 50),
+       "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+      // Case 5 specifies only the first 128 bits of the output.
+      {"5", Repeat(0x0c, 20), "Test With Truncation",
+       "a3b6167473100ee06e0c796c2955552b"},
+      {"6", Repeat(0xaa, 131),
+       "Test Using Larger Than Block-Size Key - Hash Key First",
+       "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+      {"7", Repeat(0xaa, 131),
+       "This is a test using a larger than block-size key and a larger than "
+       "block-size data. The key needs to be hashed before being used by the "
+       "HMAC algorithm.",
+       "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+  };
+  for (const HmacCase& c : cases) {
+    SCOPED_TRACE(std::string("RFC 4231 test case ") + c.name);
+    const std::string mac = HmacSha256(c.key, c.data);
+    ASSERT_EQ(mac.size(), 32u);
+    EXPECT_EQ(Hex(mac).substr(0, c.expected_hex.size()), c.expected_hex);
+  }
+}
+
+struct HkdfCase {
+  const char* name;
+  std::string ikm;
+  std::string salt;
+  std::string info;
+  std::string expected_hex;
+};
+
+TEST(HkdfSha256Test, Rfc5869Vectors) {
+  const HkdfCase cases[] = {
+      {"A.1", Repeat(0x0b, 22), Range(0x00, 0x0c), Range(0xf0, 0xf9),
+       "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf3400"
+       "7208d5b887185865"},
+      {"A.2", Range(0x00, 0x4f), Range(0x60, 0xaf), Range(0xb0, 0xff),
+       "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c5904"
+       "5a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71cc30c581"
+       "79ec3e87c14c01d5c1f3434f1d87"},
+      {"A.3 (empty salt and info)", Repeat(0x0b, 22), "", "",
+       "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d20"
+       "1395faa4b61a96c8"},
+  };
+  for (const HkdfCase& c : cases) {
+    SCOPED_TRACE(std::string("RFC 5869 test case ") + c.name);
+    std::string okm(c.expected_hex.size() / 2, '\0');
+    ASSERT_TRUE(HkdfSha256(c.ikm, c.salt, c.info,
+                           reinterpret_cast<uint8_t*>(okm.data()), okm.size())
+                    .ok());
+    EXPECT_EQ(Hex(okm), c.expected_hex);
+  }
+}
+
+TEST(Base64UrlTest, RoundTripsEveryLength) {
+  std::string bytes;
+  for (int n = 0; n < 70; ++n) {
+    const std::string text = Base64UrlEncode(bytes);
+    EXPECT_EQ(text.find_first_of("+/="), std::string::npos);
+    Result<std::string> back = Base64UrlDecode(text);
+    ASSERT_TRUE(back.ok()) << n;
+    EXPECT_EQ(*back, bytes);
+    bytes += static_cast<char>(n * 37 + 250);
+  }
+}
+
+TEST(Base64UrlTest, KnownValues) {
+  // RFC 4648 section 10 vectors, unpadded, plus the two URL-safe letters.
+  EXPECT_EQ(Base64UrlEncode(""), "");
+  EXPECT_EQ(Base64UrlEncode("f"), "Zg");
+  EXPECT_EQ(Base64UrlEncode("fo"), "Zm8");
+  EXPECT_EQ(Base64UrlEncode("foo"), "Zm9v");
+  EXPECT_EQ(Base64UrlEncode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+}
+
+TEST(Base64UrlTest, StrictDecodeRejects) {
+  const char* bad[] = {
+      "Zg==",     // padding
+      "Zg=",      // partial padding
+      "Zm9v\n",   // trailing newline
+      " Zm9v",    // leading space
+      "Zm 9v",    // inner space
+      "Zm9v+A",   // standard alphabet '+'
+      "Zm9v/A",   // standard alphabet '/'
+      "Zh",       // non-zero trailing bits ("Zg" is canonical)
+      "Zm9vYh",   // likewise ("Zm9vYg")
+      "Zm9vYmF",  // likewise ("Zm9vYmE")
+      "Z",        // impossible length
+      "Zm9vY",    // impossible length
+  };
+  for (const char* text : bad) {
+    EXPECT_EQ(Base64UrlDecode(text).code(), Code::kBadEncoding) << text;
+  }
+  EXPECT_EQ(Base64UrlDecode(std::string_view("Zm9v\0AA", 7)).code(),
+            Code::kBadEncoding);
+  // The canonical neighbours of the cases above do decode.
+  EXPECT_EQ(*Base64UrlDecode("Zg"), "f");
+  EXPECT_EQ(*Base64UrlDecode("Zm9vYg"), "foob");
+  EXPECT_EQ(*Base64UrlDecode("Zm9vYmE"), "fooba");
+  EXPECT_EQ(*Base64UrlDecode(""), "");
+}
+
+TEST(ConstantTimeEqualsTest, ComparesContentAndLength) {
+  EXPECT_TRUE(ConstantTimeEquals("", ""));
+  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
+  EXPECT_FALSE(ConstantTimeEquals("", "a"));
+}
+
+}  // namespace
+}  // namespace sessiond
