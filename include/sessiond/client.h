@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sessiond/session.h"
@@ -287,6 +288,16 @@ class Client {
 // Parses one session JSON object (docs/protocol.md, "The session reply").
 // Unknown members are ignored. Errors: kInternal naming the bad member.
 Result<SessionInfo> ParseSessionJson(std::string_view json);
+
+// Parses a JSON array of session objects (LIST_SESSIONS, USER_LIST).
+// Errors: kInternal naming the problem.
+Result<std::vector<SessionInfo>> ParseSessionListJson(std::string_view json);
+
+// Flattens a JSON object (the STATS reply) into (dotted.path, value) pairs in
+// document order, e.g. ("app.in", "1000"); strings lose their quotes.
+// Errors: kInternal when the text is not a JSON object.
+Result<std::vector<std::pair<std::string, std::string>>> FlattenJsonObject(
+    std::string_view json);
 
 // Renders a change set as the COMMIT JSON of docs/protocol.md.
 std::string ChangeSetToJson(const ChangeSet& changes);

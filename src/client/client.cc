@@ -177,6 +177,42 @@ Result<SessionInfo> ParseSessionJson(std::string_view json) {
   return SessionFromJson(*j);
 }
 
+Result<std::vector<SessionInfo>> ParseSessionListJson(std::string_view json) {
+  return ParseSessionList(json);
+}
+
+namespace {
+
+template <typename J>
+void Flatten(const J& j, const std::string& prefix,
+             std::vector<std::pair<std::string, std::string>>& out) {
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      Flatten(value, prefix.empty() ? key : prefix + "." + key, out);
+    }
+  } else if (j.is_string()) {
+    out.emplace_back(prefix, j.template get<std::string>());
+  } else {
+    out.emplace_back(prefix, j.dump());
+  }
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<std::string, std::string>>> FlattenJsonObject(
+    std::string_view json) {
+  // ordered_json keeps the server's member order, which groups related
+  // counters the way the server wrote them.
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(
+      json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return BadReply("not a JSON object");
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  Flatten(j, "", out);
+  return out;
+}
+
 std::string ChangeSetToJson(const ChangeSet& changes) {
   Json j = Json::object();
   j["base_version"] = changes.base_version;
