@@ -16,6 +16,11 @@ namespace sessiond {
 
 namespace {
 constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+
+bool IsBase64UrlChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
 }  // namespace
 
 std::string Base64UrlEncode(std::string_view bytes) {
@@ -29,6 +34,14 @@ std::string Base64UrlEncode(std::string_view bytes) {
 }
 
 Result<std::string> Base64UrlDecode(std::string_view text) {
+  // libsodium 1.0.18 (Debian 12) decodes every byte >= 0x80 as if it were
+  // a letter (found by fuzz/token_decoder_fuzz), so the alphabet is checked
+  // here and sodium only does the arithmetic.
+  for (char c : text) {
+    if (!IsBase64UrlChar(c)) {
+      return Status(Code::kBadEncoding, "not base64url");
+    }
+  }
   // A remainder of one character can never be canonical; sodium rejects it
   // too, but checking first keeps the size arithmetic below simple.
   if (text.size() % 4 == 1) {
@@ -36,10 +49,9 @@ Result<std::string> Base64UrlDecode(std::string_view text) {
   }
   std::string out(text.size() / 4 * 3 + 2, '\0');
   size_t out_len = 0;
-  // ignore = nullptr: whitespace is an error. b64_end = nullptr: every input
-  // character must be consumed, so '=' (not in the no-padding alphabet) or
-  // any other stray byte fails. libsodium also rejects non-zero trailing
-  // bits, so each byte string has exactly one accepted encoding.
+  // ignore = nullptr and b64_end = nullptr: every character must be
+  // consumed as data. libsodium rejects non-zero trailing bits, so each
+  // byte string has exactly one accepted encoding.
   if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()),
                         out.size(), text.data(), text.size(),
                         /*ignore=*/nullptr, &out_len, /*b64_end=*/nullptr,

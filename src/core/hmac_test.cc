@@ -141,6 +141,19 @@ TEST(Base64UrlTest, StrictDecodeRejects) {
   }
   EXPECT_EQ(Base64UrlDecode(std::string_view("Zm9v\0AA", 7)).code(),
             Code::kBadEncoding);
+  // Every byte outside the alphabet, in every position of a 4-character
+  // group (libsodium 1.0.18 alone would accept bytes >= 0x80).
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int c = 0; c < 256; ++c) {
+    if (alphabet.find(static_cast<char>(c)) != std::string::npos) continue;
+    for (size_t pos = 0; pos < 4; ++pos) {
+      std::string text = "QUJD";
+      text[pos] = static_cast<char>(c);
+      EXPECT_EQ(Base64UrlDecode(text).code(), Code::kBadEncoding)
+          << "byte " << c << " at " << pos;
+    }
+  }
   // The canonical neighbours of the cases above do decode.
   EXPECT_EQ(*Base64UrlDecode("Zg"), "f");
   EXPECT_EQ(*Base64UrlDecode("Zm9vYg"), "foob");

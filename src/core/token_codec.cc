@@ -28,6 +28,8 @@
 //   sid-len      = OCTET                       ; 1 .. 255
 //   payload      = *OCTET                      ; opaque session bytes
 //
+//   uint16 = 2OCTET;  uint32 = 4OCTET;  int64 = 8OCTET (two's complement)
+//
 // K_sign and K_enc are the key-id's HKDF-SHA-256 keys (see keyring.cc).
 // Open() checks, in order: base64url (kBadEncoding); length against
 // body-len (kTruncated / kTrailingData) before any crypto; version and kind

@@ -203,7 +203,7 @@ TEST_F(TokenCodecTest, EveryCharacterChangeIsRejected) {
   const std::string alphabet = kAlphabet;
   for (const std::string& token : OneOfEach()) {
     for (size_t i = 0; i < token.size(); ++i) {
-      for (char c : alphabet + "=+/ .\"\n") {
+      for (char c : alphabet + "=+/ .\"\n\x80\xc3\xff") {
         if (c == token[i]) continue;
         std::string changed = token;
         changed[i] = c;
