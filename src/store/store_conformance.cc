@@ -15,6 +15,10 @@ namespace conformance_internal {
 int LinkSuite() { return 1; }
 }  // namespace conformance_internal
 
+void PrintTo(const StoreFactory& factory, std::ostream* os) {
+  *os << factory.name;
+}
+
 std::string StoreFactoryName(const testing::TestParamInfo<StoreFactory>& info) {
   return info.param.name;
 }

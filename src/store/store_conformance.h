@@ -64,6 +64,9 @@ struct StoreFactory {
   std::function<void(const std::string& id)> corrupt;
 };
 
+// GoogleTest prints a parameter with this (its name, not its bytes).
+void PrintTo(const StoreFactory& factory, std::ostream* os);
+
 // Name generator for INSTANTIATE_TEST_SUITE_P: the factory's name.
 std::string StoreFactoryName(const testing::TestParamInfo<StoreFactory>& info);
 

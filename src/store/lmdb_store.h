@@ -1,0 +1,22 @@
+// Internal hooks of the LMDB store for its tests (not part of the API; the
+// store itself is built with NewLmdbStore in sessiond/store.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "sessiond/store.h"
+
+namespace sessiond {
+
+// How many write transactions (each one fsync) the store's writer thread has
+// committed. With group commit this grows much more slowly than the number
+// of writes. Any thread. `store` must come from NewLmdbStore.
+uint64_t LmdbWriteTransactions(const Store& store);
+
+// Overwrites the stored record of `id` with bytes that do not decode, in a
+// write transaction of its own (waits for the writer). Loop thread, tests
+// only.
+void LmdbCorruptForTest(Store& store, const std::string& id);
+
+}  // namespace sessiond
