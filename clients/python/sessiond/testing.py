@@ -1,0 +1,171 @@
+"""SessiondProcess: a real sessiond daemon for tests and examples.
+
+Finds the binary (env SESSIOND_BIN, else the newest build/*/src/cli/sessiond
+of this checkout), writes a config into a private directory (free loopback
+port, LMDB data dir, admin ipc socket, cookies without Secure so plain-http
+test clients keep them), starts it, waits until it answers PING, and stops
+it. stop() then start() keeps the port, the data and the keyring, so
+sessions survive a restart as they would in production.
+"""
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from .client import AdminClient, Client
+from . import errors
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+
+def find_binary():
+    """The sessiond binary to test, or None when there is none."""
+    path = os.environ.get("SESSIOND_BIN")
+    if path:
+        return path if os.access(path, os.X_OK) else None
+    candidates = [p for p in glob.glob(os.path.join(
+        _REPO, "build", "*", "src", "cli", "sessiond")) if os.access(p, os.X_OK)]
+    if not candidates:
+        return None
+    return max(candidates, key=os.path.getmtime)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SessiondProcess:
+    """One sessiond daemon in a temporary directory.
+
+    session_options / cookie_options: extra keys for the [session] and
+    [cookie] tables (e.g. {"lifetime": 3}). Use as a context manager, or
+    call start() and close().
+    """
+
+    def __init__(self, binary=None, session_options=None, cookie_options=None,
+                 store="lmdb"):
+        self.binary = binary or find_binary()
+        if not self.binary:
+            raise FileNotFoundError("no sessiond binary (set SESSIOND_BIN)")
+        self.dir = tempfile.mkdtemp(prefix="sessiond-test-")
+        self.port = free_port()
+        self.endpoint = f"tcp://127.0.0.1:{self.port}"
+        self.admin_endpoint = f"ipc://{self.dir}/admin.sock"
+        self.config_path = os.path.join(self.dir, "sessiond.conf")
+        self.log_path = os.path.join(self.dir, "sessiond.log")
+        self.process = None
+        cookie = {"secure": False}
+        cookie.update(cookie_options or {})
+        with open(self.config_path, "w") as f:
+            f.write(_toml({
+                "server": {"listen": [self.endpoint],
+                           "admin": self.admin_endpoint},
+                "store": {"backend": store,
+                          "data_dir": os.path.join(self.dir, "data"),
+                          "map_size_mb": 64},
+                "session": dict(session_options or {}),
+                "cookie": cookie,
+                "keys": {"file": os.path.join(self.dir, "data",
+                                              "keyring.toml")},
+                "log": {"level": "info"},
+            }))
+
+    def start(self, wait=10.0):
+        """Starts the daemon and waits until it answers PING. Raises
+        RuntimeError (with the log tail) when it exits or does not answer."""
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [self.binary, "-c", self.config_path], cwd=self.dir,
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        probe = Client(self.endpoint, timeout=0.2)
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"sessiond exited with {self.process.returncode}:\n"
+                        + self.log_tail())
+                try:
+                    if probe.ping() == "PONG":
+                        return self
+                except errors.Unavailable:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("sessiond did not answer PING:\n"
+                                       + self.log_tail())
+        finally:
+            probe.close()
+
+    def stop(self, sig=signal.SIGTERM, wait=10.0):
+        """Stops the daemon (SIGTERM, then SIGKILL) and returns its exit
+        code, or None when it was not running."""
+        if self.process is None:
+            return None
+        process, self.process = self.process, None
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(wait)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+    def kill(self):
+        """Stops the daemon at once (SIGKILL), as a crash would."""
+        return self.stop(signal.SIGKILL)
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def client(self, timeout=2.0):
+        return Client(self.endpoint, timeout=timeout)
+
+    def admin_client(self, timeout=2.0):
+        return AdminClient(self.admin_endpoint, timeout=timeout)
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _toml(tables):
+    """A TOML document from {table: {key: str|int|bool|list}}."""
+    out = []
+    for table, values in tables.items():
+        out.append(f"[{table}]")
+        for key, value in values.items():
+            out.append(f"{key} = {_toml_value(value)}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
