@@ -140,8 +140,8 @@ struct TokenCodec::Impl {
   std::vector<MacCtx> sign_ctx;
 
   Status Rebuild(std::shared_ptr<const Keyring> ring);
-  Status Mac(size_t key_index, std::string_view a, std::string_view b,
-             uint8_t out[kMacBytes]);
+  // HMAC-SHA-256 of `data` under key `key_index`'s signing key.
+  Status Mac(size_t key_index, std::string_view data, uint8_t out[kMacBytes]);
   // Index of `key` in keyring->keys(); pointers come from Keyring::Find.
   size_t IndexOf(const Keyring::Key* key) const {
     return static_cast<size_t>(key - keyring->keys().data());
@@ -185,13 +185,12 @@ Status TokenCodec::Impl::Rebuild(std::shared_ptr<const Keyring> ring) {
   return Status::Ok();
 }
 
-Status TokenCodec::Impl::Mac(size_t key_index, std::string_view a,
-                             std::string_view b, uint8_t out[kMacBytes]) {
+Status TokenCodec::Impl::Mac(size_t key_index, std::string_view data,
+                             uint8_t out[kMacBytes]) {
   EVP_MAC_CTX* ctx = sign_ctx[key_index].get();
   size_t out_len = 0;
   if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 ||
-      EVP_MAC_update(ctx, Bytes(a), a.size()) != 1 ||
-      EVP_MAC_update(ctx, Bytes(b), b.size()) != 1 ||
+      EVP_MAC_update(ctx, Bytes(data), data.size()) != 1 ||
       EVP_MAC_final(ctx, out, &out_len, kMacBytes) != 1 ||
       out_len != kMacBytes) {
     return Status(Code::kInternal, "HMAC-SHA-256 failed");
@@ -302,8 +301,7 @@ Result<std::string> TokenCodec::MintServer(std::string_view session_id,
                              expires_at, body_len);
   token.append(session_id);
   uint8_t mac[kMacBytes];
-  SESSIOND_RETURN_IF_ERROR(
-      impl_->Mac(impl_->IndexOf(*key), token, std::string_view(), mac));
+  SESSIOND_RETURN_IF_ERROR(impl_->Mac(impl_->IndexOf(*key), token, mac));
   token.append(reinterpret_cast<const char*>(mac), kMacBytes);
   return Base64UrlEncode(token);
 }
@@ -386,8 +384,11 @@ Result<TokenClaims> TokenCodec::Open(std::string_view cookie_value) {
   const std::string_view body(token.data() + kHeaderBytes, body_len);
   if (claims.kind == TokenKind::kServer) {
     const std::string_view id = body.substr(0, body_len - kMacBytes);
+    // header and session-id are adjacent: one MAC update covers both.
+    const std::string_view signed_part(token.data(), kHeaderBytes + id.size());
     uint8_t mac[kMacBytes];
-    SESSIOND_RETURN_IF_ERROR(impl_->Mac(impl_->IndexOf(*key), header, id, mac));
+    SESSIOND_RETURN_IF_ERROR(
+        impl_->Mac(impl_->IndexOf(*key), signed_part, mac));
     if (CRYPTO_memcmp(mac, body.data() + id.size(), kMacBytes) != 0) {
       return Status(Code::kBadMac, "token MAC does not verify");
     }

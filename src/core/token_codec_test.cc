@@ -5,6 +5,7 @@
 #include "sessiond/token_codec.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <map>
 #include <memory>
@@ -175,6 +176,68 @@ TEST_F(TokenCodecTest, SealedTokenLayout) {
   ASSERT_TRUE(again.ok());
   EXPECT_NE(*again, *client);
   EXPECT_NE(Decode(*again).substr(24, 24), c.substr(24, 24));
+}
+
+// Client and hybrid tokens opened independently with libsodium: the
+// header is the associated data and the encryption key is the HKDF key.
+TEST_F(TokenCodecTest, SealedTokensOpenWithLibsodium) {
+  ASSERT_GE(sodium_init(), 0);
+  const auto& enc = ring_->keys()[0].derived[1];
+  for (bool hybrid : {false, true}) {
+    Result<std::string> token =
+        hybrid ? codec_.SealHybrid("id7", "data", kNowUs, kNow + 60)
+               : codec_.SealClient("data", kNowUs, kNow + 60);
+    ASSERT_TRUE(token.ok());
+    const std::string bytes = Decode(*token);
+    const std::string header = bytes.substr(0, 24);
+    const std::string nonce = bytes.substr(24, 24);
+    const std::string sealed = bytes.substr(48);
+    std::string plain(sealed.size() - 16, '\0');
+    unsigned long long plain_len = 0;
+    ASSERT_EQ(
+        crypto_aead_xchacha20poly1305_ietf_decrypt(
+            reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
+            reinterpret_cast<const unsigned char*>(sealed.data()),
+            sealed.size(),
+            reinterpret_cast<const unsigned char*>(header.data()),
+            header.size(), reinterpret_cast<const unsigned char*>(nonce.data()),
+            enc.data()),
+        0);
+    EXPECT_EQ(plain, hybrid ? std::string("\x03id7data") : "data");
+  }
+}
+
+// A hybrid token that authenticates but whose inner id length is wrong can
+// only come from a bug or a leaked key; it is CORRUPT, not accepted.
+TEST_F(TokenCodecTest, HybridWithBadInnerLengthIsCorrupt) {
+  ASSERT_GE(sodium_init(), 0);
+  const auto& enc = ring_->keys()[0].derived[1];
+  for (const std::string& plain :
+       {std::string("\x00xyz", 4), std::string("\x09short")}) {
+    const size_t body_len = 24 + plain.size() + 16;
+    std::string token("\x01\x03\x00\x00\x00\x01", 6);
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      token += static_cast<char>(static_cast<uint64_t>(kNowUs) >> shift);
+    }
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      token += static_cast<char>(static_cast<uint64_t>(kNow + 60) >> shift);
+    }
+    token += static_cast<char>(body_len >> 8);
+    token += static_cast<char>(body_len);
+    const std::string nonce(24, 'n');
+    std::string sealed(plain.size() + 16, '\0');
+    unsigned long long sealed_len = 0;
+    ASSERT_EQ(
+        crypto_aead_xchacha20poly1305_ietf_encrypt(
+            reinterpret_cast<unsigned char*>(sealed.data()), &sealed_len,
+            reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
+            reinterpret_cast<const unsigned char*>(token.data()), token.size(),
+            nullptr, reinterpret_cast<const unsigned char*>(nonce.data()),
+            enc.data()),
+        0);
+    EXPECT_EQ(codec_.Open(Base64UrlEncode(token + nonce + sealed)).code(),
+              Code::kCorrupt);
+  }
 }
 
 TEST_F(TokenCodecTest, EveryBitFlipIsRejected) {
