@@ -127,8 +127,8 @@ std::string UserTag(std::string_view user_id) {
 
 std::string NewSessionId(std::string_view user_id) {
   EnsureSodium();
-  std::string id = user_id.empty() ? RandomBase64Url(kTagRandomBytes)
-                                   : UserTag(user_id);
+  std::string id =
+      user_id.empty() ? RandomBase64Url(kTagRandomBytes) : UserTag(user_id);
   id += RandomBase64Url(kIdRandomBytes);
   return id;
 }
@@ -156,8 +156,8 @@ Status ValidateSessionId(std::string_view id) {
 Status ValidateUserId(std::string_view user_id) {
   if (user_id.empty()) return Invalid("user id is empty");
   if (user_id.size() > kMaxUserIdBytes) {
-    return Invalid("user id is longer than " +
-                   std::to_string(kMaxUserIdBytes) + " bytes");
+    return Invalid("user id is longer than " + std::to_string(kMaxUserIdBytes) +
+                   " bytes");
   }
   for (char c : user_id) {
     if (!IsGraphic(c) || c == '{' || c == '}') {
@@ -244,13 +244,15 @@ Status ApplyChangeSet(Session& s, const ChangeSet& changes,
   };
   for (const auto& [key, value] : changes.set) {
     if (changed_since_base(key)) {
-      return Status(Code::kConflict, "key '" + key + "' changed since version " +
+      return Status(Code::kConflict, "key '" + key +
+                                         "' changed since version " +
                                          std::to_string(changes.base_version));
     }
   }
   for (const auto& key : changes.erase) {
     if (changed_since_base(key)) {
-      return Status(Code::kConflict, "key '" + key + "' changed since version " +
+      return Status(Code::kConflict, "key '" + key +
+                                         "' changed since version " +
                                          std::to_string(changes.base_version));
     }
   }

@@ -41,8 +41,8 @@ void PutUvarint(std::string& out, uint64_t v) {
 }
 
 void PutSvarint(std::string& out, int64_t v) {
-  PutUvarint(out, (static_cast<uint64_t>(v) << 1) ^
-                      static_cast<uint64_t>(v >> 63));
+  PutUvarint(out,
+             (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
 }
 
 void PutBytes(std::string& out, std::string_view s) {

@@ -82,17 +82,26 @@ TEST(SessionCodecTest, MalformedInputs) {
   EXPECT_EQ(DecodeSession(std::string("\x01\xff\xff\xff\xff\x0f", 6)).code(),
             Code::kCorrupt);
   // An 11-byte varint, and a non-minimal one.
-  EXPECT_EQ(DecodeSession(std::string("\x01") + std::string(10, '\x80') + "\x01")
-                .code(),
-            Code::kCorrupt);
+  EXPECT_EQ(
+      DecodeSession(std::string("\x01") + std::string(10, '\x80') + "\x01")
+          .code(),
+      Code::kCorrupt);
   EXPECT_EQ(DecodeSession(std::string("\x01\x80\x00", 3)).code(),
             Code::kCorrupt);
   // Data keys out of order.
   Session s;
   s.data = {{"a", "1"}, {"b", "2"}};
   std::string rec = EncodeSession(s);
-  size_t pa = rec.find("\x01" "a" "\x01" "1");
-  size_t pb = rec.find("\x01" "b" "\x01" "2");
+  size_t pa = rec.find(
+      "\x01"
+      "a"
+      "\x01"
+      "1");
+  size_t pb = rec.find(
+      "\x01"
+      "b"
+      "\x01"
+      "2");
   ASSERT_NE(pa, std::string::npos);
   ASSERT_NE(pb, std::string::npos);
   rec[pa + 1] = 'c';
@@ -110,9 +119,15 @@ TEST(SessionCodecTest, RandomMutationsNeverCrash) {
     for (int e = 0; e < edits; ++e) {
       size_t pos = rng() % m.size();
       switch (rng() % 3) {
-        case 0: m[pos] = static_cast<char>(rng()); break;
-        case 1: m.erase(pos, 1 + rng() % 3); break;
-        default: m.insert(pos, 1, static_cast<char>(rng())); break;
+        case 0:
+          m[pos] = static_cast<char>(rng());
+          break;
+        case 1:
+          m.erase(pos, 1 + rng() % 3);
+          break;
+        default:
+          m.insert(pos, 1, static_cast<char>(rng()));
+          break;
       }
       if (m.empty()) m = "\x01";
     }

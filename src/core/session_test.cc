@@ -140,31 +140,25 @@ TEST(ApplyChangeSetTest, SetEraseFlashAndVersions) {
 
 TEST(ApplyChangeSetTest, ConflictOnlyOnTheSameKey) {
   Session s = Base();
-  ASSERT_TRUE(ApplyChangeSet(s, Sets(1, {{"a", "x"}}), 1024)
-                  .ok());
+  ASSERT_TRUE(ApplyChangeSet(s, Sets(1, {{"a", "x"}}), 1024).ok());
   // Another request that loaded version 1 changes a different key: lands.
-  ASSERT_TRUE(ApplyChangeSet(s, Sets(1, {{"b", "y"}}), 1024)
-                  .ok());
+  ASSERT_TRUE(ApplyChangeSet(s, Sets(1, {{"b", "y"}}), 1024).ok());
   // ...but one that changes "a" again from version 1 conflicts, atomically.
   Session before = s;
-  Status st = ApplyChangeSet(
-      s, Sets(1, {{"a", "z"}, {"c", "w"}}), 1024);
+  Status st = ApplyChangeSet(s, Sets(1, {{"a", "z"}, {"c", "w"}}), 1024);
   EXPECT_EQ(st.code(), Code::kConflict);
   EXPECT_EQ(s, before);
   // Erasing "a" from version 1 conflicts too; from version 2 it does not.
-  EXPECT_EQ(ApplyChangeSet(s, Erases(1, {"a"}), 1024).code(),
-            Code::kConflict);
+  EXPECT_EQ(ApplyChangeSet(s, Erases(1, {"a"}), 1024).code(), Code::kConflict);
   EXPECT_TRUE(ApplyChangeSet(s, Erases(2, {"a"}), 1024).ok());
   // A base version from the future is a conflict (reload).
-  EXPECT_EQ(ApplyChangeSet(s, Sets(99, {}), 1024).code(),
-            Code::kConflict);
+  EXPECT_EQ(ApplyChangeSet(s, Sets(99, {}), 1024).code(), Code::kConflict);
 }
 
 TEST(ApplyChangeSetTest, TooLargeChangesNothing) {
   Session s = Base();
   Session before = s;
-  Status st = ApplyChangeSet(
-      s, Sets(1, {{"k", std::string(2000, 'v')}}), 1024);
+  Status st = ApplyChangeSet(s, Sets(1, {{"k", std::string(2000, 'v')}}), 1024);
   EXPECT_EQ(st.code(), Code::kTooLarge);
   EXPECT_EQ(s, before);
   // Flash messages count against the cap as well.
@@ -198,8 +192,8 @@ TEST(SessionRulesTest, PrepareNewSession) {
 TEST(SessionRulesTest, LoginRegeneratesAndKeepsOnlyOwnState) {
   Session s = Base();
   s.data["cart"] = "3 items";
-  Session in = LoginSession(s, LoginRequest{"alice", "10.0.0.1", ""},
-                            2'000'000'000);
+  Session in =
+      LoginSession(s, LoginRequest{"alice", "10.0.0.1", ""}, 2'000'000'000);
   EXPECT_NE(in.id, s.id);
   EXPECT_EQ(SessionTag(in.id), UserTag("alice"));
   EXPECT_NE(in.csrf_token, s.csrf_token);

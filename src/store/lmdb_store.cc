@@ -278,8 +278,7 @@ class Tx {
         SESSIOND_RETURN_IF_ERROR(Del(db_.sessions, id));
         SESSIOND_RETURN_IF_ERROR(Del(db_.seen, id));
         SESSIOND_RETURN_IF_ERROR(Del(db_.users, user_id, id));
-        SESSIOND_RETURN_IF_ERROR(
-            Tombstone(id, now + kUnknownExpiryTombstoneS));
+        SESSIOND_RETURN_IF_ERROR(Tombstone(id, now + kUnknownExpiryTombstoneS));
       }
       ++n;
     }
@@ -460,9 +459,9 @@ class LmdbStore final : public Store {
 
   std::mutex mu_;
   std::condition_variable wake_writer_;
-  std::deque<std::unique_ptr<WriteOp>> queue_;      // guarded by mu_
-  std::vector<std::unique_ptr<WriteOp>> done_;      // guarded by mu_
-  bool stopping_ = false;                           // guarded by mu_
+  std::deque<std::unique_ptr<WriteOp>> queue_;  // guarded by mu_
+  std::vector<std::unique_ptr<WriteOp>> done_;  // guarded by mu_
+  bool stopping_ = false;                       // guarded by mu_
   std::atomic<uint64_t> write_txns_{0};
   std::thread writer_;
 };
@@ -496,8 +495,8 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(struct ev_loop* loop,
   // MDB_NOTLS: the loop thread's read transaction is not tied to a thread
   // slot, so it can be reset and renewed freely. Durable defaults: no
   // MDB_NOSYNC, no MDB_NOMETASYNC, no MDB_WRITEMAP (nested transactions).
-  if (rc == 0) rc = mdb_env_open(store->env_, lmdb.data_dir.c_str(), MDB_NOTLS,
-                                 0600);
+  if (rc == 0)
+    rc = mdb_env_open(store->env_, lmdb.data_dir.c_str(), MDB_NOTLS, 0600);
   if (rc != 0) {
     mdb_env_close(store->env_);
     store->env_ = nullptr;
@@ -512,9 +511,12 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(struct ev_loop* loop,
   if (rc != 0) return LmdbStatus(rc, "begin");
   Dbs& db = store->dbs_;
   const std::tuple<const char*, unsigned, MDB_dbi*> dbs[] = {
-      {"sessions", 0, &db.sessions},     {"seen", 0, &db.seen},
-      {"users", MDB_DUPSORT, &db.users}, {"epochs", 0, &db.epochs},
-      {"tombstones", 0, &db.tombstones}, {"expiry", 0, &db.expiry},
+      {"sessions", 0, &db.sessions},
+      {"seen", 0, &db.seen},
+      {"users", MDB_DUPSORT, &db.users},
+      {"epochs", 0, &db.epochs},
+      {"tombstones", 0, &db.tombstones},
+      {"expiry", 0, &db.expiry},
       {"meta", 0, &db.meta}};
   for (const auto& [name, flags, dbi] : dbs) {
     rc = mdb_dbi_open(txn, name, flags | MDB_CREATE, dbi);
@@ -529,9 +531,8 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(struct ev_loop* loop,
   if (layout_st.ok() && !layout->has_value()) {
     layout_st = tx.Put(db.meta, kLayoutKey, kLayoutVersion);
   } else if (layout_st.ok() && **layout != kLayoutVersion) {
-    layout_st = Status(Code::kCorrupt, "data directory has layout " +
-                                           **layout + ", expected " +
-                                           kLayoutVersion);
+    layout_st = Status(Code::kCorrupt, "data directory has layout " + **layout +
+                                           ", expected " + kLayoutVersion);
   }
   if (!layout_st.ok()) {
     mdb_txn_abort(txn);
@@ -762,8 +763,7 @@ void LmdbStore::Login(std::string id, LoginRequest request,
        request = std::move(request)](Tx& tx) -> Result<Session> {
         Result<Session> old = tx.Live(id, Now());
         if (!old.ok()) return old.status();
-        Session next =
-            LoginSession(*old, request, options_.clock->NowMicros());
+        Session next = LoginSession(*old, request, options_.clock->NowMicros());
         SESSIOND_RETURN_IF_ERROR(tx.End(*old, Now()));
         SESSIOND_RETURN_IF_ERROR(tx.PutSession(next));
         return next;
@@ -833,8 +833,8 @@ void LmdbStore::ListUser(std::string user_id,
       st = ids.status();
       for (size_t i = 0; st.ok() && i < ids->size(); ++i) {
         auto p = pending_touch_.find((*ids)[i]);
-        Result<Session> s = tx.Live(
-            (*ids)[i], Now(), p == pending_touch_.end() ? 0 : p->second);
+        Result<Session> s = tx.Live((*ids)[i], Now(),
+                                    p == pending_touch_.end() ? 0 : p->second);
         if (s.ok()) {
           out.push_back(std::move(s.value()));
         } else if (s.code() == Code::kCorrupt ||
@@ -886,8 +886,8 @@ void LmdbStore::FlashPop(std::string id, std::string queue,
   Status valid = ValidateFlashQueue(queue);
   if (!valid.ok()) return done(valid);
   SubmitResult<std::vector<std::string>>(
-      [this, id = std::move(id), queue = std::move(queue)](
-          Tx& tx) -> Result<std::vector<std::string>> {
+      [this, id = std::move(id),
+       queue = std::move(queue)](Tx& tx) -> Result<std::vector<std::string>> {
         Result<Session> s = tx.Live(id, Now());
         if (!s.ok()) return s.status();
         std::vector<std::string> popped = PopFlash(*s, queue);
@@ -932,8 +932,7 @@ void LmdbStore::CorruptForTest(const std::string& id) {
 Result<std::unique_ptr<Store>> NewLmdbStore(struct ev_loop* loop,
                                             StoreOptions options,
                                             LmdbOptions lmdb) {
-  Result<std::unique_ptr<LmdbStore>> r =
-      LmdbStore::Open(loop, options, lmdb);
+  Result<std::unique_ptr<LmdbStore>> r = LmdbStore::Open(loop, options, lmdb);
   if (!r.ok()) return r.status();
   return std::unique_ptr<Store>(std::move(r.value()));
 }

@@ -1,6 +1,8 @@
 // The LMDB store: the conformance suite, plus what only a disk store has to
 // show: persistence across reopen, group commit, a full map, the data
 // directory's mode, and no acknowledged commit lost to SIGKILL.
+#include "store/lmdb_store.h"
+
 #include <ev.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -13,7 +15,6 @@
 #include <random>
 #include <set>
 
-#include "store/lmdb_store.h"
 #include "store/store_conformance.h"
 
 namespace sessiond {
@@ -33,6 +34,15 @@ std::string TestRoot() {
 }
 
 std::string DataDir() { return TestRoot() + "/data"; }
+
+// Removes the test root when the test program ends (forked children leave
+// through _exit and never run this).
+class RemoveTestRoot : public testing::Environment {
+ public:
+  void TearDown() override { fs::remove_all(TestRoot()); }
+};
+[[maybe_unused]] testing::Environment* const remove_test_root =
+    testing::AddGlobalTestEnvironment(new RemoveTestRoot);
 
 StoreFactory LmdbFactory() {
   static Store* current = nullptr;
@@ -158,7 +168,7 @@ TEST_P(LmdbStoreTest, FullMapIsUnavailableNotACrash) {
 // through a pipe; the parent kills it with SIGKILL at a random moment, then
 // checks that every acknowledged commit is in the store.
 [[noreturn]] void CommitUntilKilled(const std::string& id, int64_t now_s,
-                                   int report_fd) {
+                                    int report_fd) {
   struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
   ManualClock clock(now_s);
   StoreOptions options;

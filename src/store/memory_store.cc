@@ -275,10 +275,10 @@ class MemoryStore final : public Store {
   }
 
   const StoreOptions options_;
-  std::map<std::string, std::string> records_;             // id -> record
-  std::map<std::string, std::set<std::string>> users_;     // user -> ids
-  std::map<std::string, int64_t> epochs_;                  // user -> us
-  std::map<std::string, int64_t> tombstones_;              // id -> until
+  std::map<std::string, std::string> records_;          // id -> record
+  std::map<std::string, std::set<std::string>> users_;  // user -> ids
+  std::map<std::string, int64_t> epochs_;               // user -> us
+  std::map<std::string, int64_t> tombstones_;           // id -> until
   // (when, is_tombstone, id): what Sweep visits, oldest first.
   std::set<std::tuple<int64_t, bool, std::string>> expiry_;
   StoreStats stats_;

@@ -1,7 +1,8 @@
 // Runs the conformance suite against the memory store.
+#include "store/memory_store.h"
+
 #include <memory>
 
-#include "store/memory_store.h"
 #include "store/store_conformance.h"
 
 namespace sessiond {

@@ -54,7 +54,8 @@ bool StoreConformanceTest::RunUntil(const std::function<bool()>& done,
   // A repeating timer bounds each EVRUN_ONCE step, so a completion that
   // never comes shows up as a timeout rather than a hung test.
   ev_timer tick;
-  ev_timer_init(&tick, [](struct ev_loop*, ev_timer*, int) {}, 0.005, 0.005);
+  ev_timer_init(
+      &tick, [](struct ev_loop*, ev_timer*, int) {}, 0.005, 0.005);
   ev_timer_start(loop_, &tick);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done() && std::chrono::steady_clock::now() < deadline) {
@@ -136,8 +137,8 @@ Result<uint64_t> StoreConformanceTest::Sweep(size_t budget) {
       [&](Callback<uint64_t> cb) { store_->Sweep(budget, cb); });
 }
 
-Session StoreConformanceTest::NewSession(const std::string& user,
-                                         int64_t ttl_s, int64_t idle_s) {
+Session StoreConformanceTest::NewSession(const std::string& user, int64_t ttl_s,
+                                         int64_t idle_s) {
   Session s;
   s.id = NewSessionId(user);
   s.user_id = user;
@@ -152,8 +153,8 @@ Session StoreConformanceTest::NewSession(const std::string& user,
   return s;
 }
 
-Session StoreConformanceTest::MustCreate(const std::string& user,
-                                         int64_t ttl_s, int64_t idle_s) {
+Session StoreConformanceTest::MustCreate(const std::string& user, int64_t ttl_s,
+                                         int64_t idle_s) {
   Result<Session> r = Create(NewSession(user, ttl_s, idle_s));
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? *r : Session{};
@@ -331,7 +332,8 @@ TEST_P(StoreConformanceTest, CommitBadInputChangesNothing) {
   ASSERT_TRUE(Commit(s.id, Sets(1, {{"keep", "me"}})).ok());
   Result<Session> before = Load(s.id);
   EXPECT_EQ(
-      Commit(s.id, Sets(2, {{"big", std::string(options_.max_data_bytes, 'x')}}))
+      Commit(s.id,
+             Sets(2, {{"big", std::string(options_.max_data_bytes, 'x')}}))
           .code(),
       Code::kTooLarge);
   EXPECT_EQ(Commit(s.id, Sets(2, {{"bad key", "v"}})).code(),
@@ -350,7 +352,7 @@ TEST_P(StoreConformanceTest, CommitBadInputChangesNothing) {
 
 TEST_P(StoreConformanceTest, DestroyLeavesATombstoneThatStopsInFlightCommits) {
   Session s = MustCreate("alice", 1000);
-  ASSERT_TRUE(Load(s.id).ok());  // a request loads version 1 ...
+  ASSERT_TRUE(Load(s.id).ok());     // a request loads version 1 ...
   ASSERT_TRUE(Destroy(s.id).ok());  // ... the user logs out meanwhile ...
   // ... and the request's commit must not bring the session back.
   EXPECT_EQ(Commit(s.id, Sets(1, {{"k", "v"}})).code(), Code::kRevoked);
@@ -374,7 +376,8 @@ TEST_P(StoreConformanceTest, DestroyErrors) {
 
 // --- login ----------------------------------------------------------------
 
-TEST_P(StoreConformanceTest, LoginRegeneratesIdUserAndCsrfAndTombstonesTheOldId) {
+TEST_P(StoreConformanceTest,
+       LoginRegeneratesIdUserAndCsrfAndTombstonesTheOldId) {
   Session anon = MustCreate();
   ASSERT_TRUE(Commit(anon.id, Sets(1, {{"cart", "2 items"}})).ok());
   clock_.AdvanceSeconds(5);
@@ -552,7 +555,8 @@ TEST_P(StoreConformanceTest, ConcurrentFlashPopsDeliverEachMessageOnce) {
 
 // --- sweep ----------------------------------------------------------------
 
-TEST_P(StoreConformanceTest, SweepDropsExpiredSessionsAndTombstonesInBoundedSteps) {
+TEST_P(StoreConformanceTest,
+       SweepDropsExpiredSessionsAndTombstonesInBoundedSteps) {
   for (int i = 0; i < 10; ++i) MustCreate(i % 2 ? "alice" : "", 100);
   Session ended = MustCreate("", 100);
   ASSERT_TRUE(Destroy(ended.id).ok());  // its tombstone lives until t+100

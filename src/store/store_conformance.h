@@ -28,14 +28,14 @@
 // store's loop thread (the fixture owns the ev_loop).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "sessiond/clock.h"
 #include "sessiond/session.h"
@@ -154,12 +154,12 @@ int LinkSuite();
 
 // Usable from any namespace: the suite name must be a bare identifier for
 // GoogleTest's token pasting, hence the helper namespace with a using.
-#define SESSIOND_INSTANTIATE_STORE_CONFORMANCE(prefix, ...)                \
-  namespace sessiond_conformance_##prefix {                                \
-  using ::sessiond::StoreConformanceTest;                                  \
-  [[maybe_unused]] static const int link_suite =                           \
-      ::sessiond::conformance_internal::LinkSuite();                       \
-  INSTANTIATE_TEST_SUITE_P(prefix, StoreConformanceTest,                   \
-                           ::testing::Values(__VA_ARGS__),                 \
-                           ::sessiond::StoreFactoryName);                  \
+#define SESSIOND_INSTANTIATE_STORE_CONFORMANCE(prefix, ...)  \
+  namespace sessiond_conformance_##prefix {                  \
+    using ::sessiond::StoreConformanceTest;                  \
+    [[maybe_unused]] static const int link_suite =           \
+        ::sessiond::conformance_internal::LinkSuite();       \
+    INSTANTIATE_TEST_SUITE_P(prefix, StoreConformanceTest,   \
+                             ::testing::Values(__VA_ARGS__), \
+                             ::sessiond::StoreFactoryName);  \
   }  // namespace sessiond_conformance_##prefix
