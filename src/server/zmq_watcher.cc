@@ -1,0 +1,403 @@
+// ZmqWatcher: the prepare/check/idle/io dance that serves a ZeroMQ socket
+// from libev, and the one place where ZeroMQ's errno becomes a Status.
+// The reasoning (edge-triggered ZMQ_FD, when POLLOUT is wanted, why routing
+// sockets never queue) is in zmq_watcher.h.
+#include "server/zmq_watcher.h"
+
+#include <zmq.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <exception>
+#include <string>
+#include <utility>
+
+namespace sessiond {
+namespace {
+
+// zmq_send can be interrupted by a signal before it touched the message;
+// retrying at once is right, but never forever.
+constexpr int kMaxEintrRetries = 3;
+
+}  // namespace
+
+Status ZmqErrorStatus(int errnum, std::string_view what) {
+  Code code = Code::kInternal;
+  switch (errnum) {
+    case ETERM:
+      code = Code::kShuttingDown;
+      break;
+    case EHOSTUNREACH:
+    case EAGAIN:
+      code = Code::kUnavailable;
+      break;
+    case EFSM:
+    case ENOTSUP:
+    case EINVAL:
+      code = Code::kInvalidArgument;
+      break;
+    default:
+      break;
+  }
+  std::string message(what);
+  message += ": ";
+  message += zmq_strerror(errnum);
+  return Status(code, std::move(message));
+}
+
+Result<std::unique_ptr<ZmqWatcher>> ZmqWatcher::Create(
+    struct ev_loop* loop, zmq::socket_t socket, Options options,
+    MessageHandler on_message, ErrorHandler on_error) {
+  if (loop == nullptr) {
+    return Status(Code::kInvalidArgument, "ZmqWatcher: null loop");
+  }
+  if (!socket) {
+    return Status(Code::kInvalidArgument, "ZmqWatcher: closed socket");
+  }
+  if (!on_message) {
+    return Status(Code::kInvalidArgument, "ZmqWatcher: no message handler");
+  }
+  if (options.budget < 1 || options.max_send_queue < 1 ||
+      options.max_frames_in < 1) {
+    return Status(Code::kInvalidArgument,
+                  "ZmqWatcher: budget, max_send_queue and max_frames_in "
+                  "must be at least 1");
+  }
+
+  int type = 0;
+  std::size_t type_len = sizeof(type);
+  if (zmq_getsockopt(socket.handle(), ZMQ_TYPE, &type, &type_len) != 0) {
+    return ZmqErrorStatus(zmq_errno(), "ZmqWatcher: reading ZMQ_TYPE");
+  }
+  // The size passed must be that of zmq_fd_t: libzmq checks it, and a wrong
+  // one is EINVAL (or, on platforms where it is wider, a truncated fd).
+  zmq_fd_t fd{};
+  std::size_t fd_len = sizeof(fd);
+  if (zmq_getsockopt(socket.handle(), ZMQ_FD, &fd, &fd_len) != 0) {
+    return ZmqErrorStatus(zmq_errno(), "ZmqWatcher: reading ZMQ_FD");
+  }
+  // On POSIX zmq_fd_t is the int that libev wants. (Windows would need
+  // EV_WIN32_HANDLE_TO_FD here; sessiond does not build there.)
+  static_assert(sizeof(zmq_fd_t) == sizeof(int),
+                "ZMQ_FD is expected to be a POSIX fd");
+  const int ev_fd = static_cast<int>(fd);
+
+  // The constructor is private (the watchers point back at `this`, so the
+  // object never moves): hence new, not make_unique.
+  return std::unique_ptr<ZmqWatcher>(
+      new ZmqWatcher(loop, std::move(socket), ev_fd, type, options,
+                     std::move(on_message), std::move(on_error)));
+}
+
+ZmqWatcher::ZmqWatcher(struct ev_loop* loop, zmq::socket_t socket, int fd,
+                       int socket_type, Options options,
+                       MessageHandler on_message, ErrorHandler on_error)
+    : loop_(loop),
+      socket_(std::move(socket)),
+      socket_type_(socket_type),
+      routing_(socket_type == ZMQ_ROUTER || socket_type == ZMQ_STREAM),
+      options_(options),
+      on_message_(std::move(on_message)),
+      on_error_(std::move(on_error)) {
+  ev_prepare_init(&prepare_, &ZmqWatcher::PrepareThunk);
+  prepare_.data = this;
+  ev_check_init(&check_, &ZmqWatcher::CheckThunk);
+  check_.data = this;
+  ev_idle_init(&idle_, &ZmqWatcher::NoOpIdle);
+  idle_.data = this;
+  // EV_READ only: the mailbox fd signals "commands arrived", never "you may
+  // write"; ZMQ_EVENTS says what that means.
+  ev_io_init(&io_, &ZmqWatcher::NoOpIo, fd, EV_READ);
+  io_.data = this;
+}
+
+ZmqWatcher::~ZmqWatcher() {
+  // The io watcher refers to the socket's fd: it must be off the loop before
+  // socket_ (a member, destroyed after this body) closes that fd.
+  Stop();
+}
+
+void ZmqWatcher::Start() {
+  if (running_) return;
+  running_ = true;
+  ev_prepare_start(loop_, &prepare_);
+  ev_check_start(loop_, &check_);
+}
+
+void ZmqWatcher::Stop() {
+  running_ = false;
+  ev_prepare_stop(loop_, &prepare_);
+  ev_check_stop(loop_, &check_);
+  ev_idle_stop(loop_, &idle_);
+  ev_io_stop(loop_, &io_);
+}
+
+zmq::socket_t& ZmqWatcher::socket() {
+  Kick();
+  return socket_;
+}
+
+void ZmqWatcher::Kick() {
+  // If our prepare already ran this turn and chose to sleep on ZMQ_FD, the
+  // caller's ZeroMQ call may have eaten the edge we sleep on. An active idle
+  // watcher makes the coming poll non-blocking; the next prepare re-reads
+  // ZMQ_EVENTS and stops it again if nothing is ready.
+  if (running_) ev_idle_start(loop_, &idle_);
+}
+
+bool ZmqWatcher::WantsRead() const {
+  return options_.pause_reading_at == 0 ||
+         queue_.size() < options_.pause_reading_at;
+}
+
+bool ZmqWatcher::ReadEvents(int* events, bool* transient) {
+  // ZMQ_EVENTS is an int (not a uint32_t): the size must match.
+  int value = 0;
+  std::size_t len = sizeof(value);
+  if (zmq_getsockopt(socket_.handle(), ZMQ_EVENTS, &value, &len) == 0) {
+    *events = value;
+    return true;
+  }
+  const int err = zmq_errno();
+  if (err == EINTR) {
+    *transient = true;
+    return false;
+  }
+  Fail(ZmqErrorStatus(err, "ZmqWatcher: reading ZMQ_EVENTS"));
+  return false;
+}
+
+void ZmqWatcher::OnPrepare() {
+  int events = 0;
+  bool transient = false;
+  if (!ReadEvents(&events, &transient)) {
+    if (transient) {
+      // Interrupted by a signal: we do not know the state, so do not sleep
+      // on an edge that may already be gone.
+      ev_io_stop(loop_, &io_);
+      ev_idle_start(loop_, &idle_);
+    }
+    return;
+  }
+  // POLLOUT counts only while something waits to be sent: a socket with an
+  // empty queue is (nearly) always writable, and wanting that would spin.
+  const bool ready = ((events & ZMQ_POLLIN) != 0 && WantsRead()) ||
+                     ((events & ZMQ_POLLOUT) != 0 && !queue_.empty());
+  if (ready) {
+    ev_io_stop(loop_, &io_);
+    ev_idle_start(loop_, &idle_);
+    ++stats_.busy_turns;
+  } else {
+    // This ZMQ_EVENTS read was the last ZeroMQ call before the poll and it
+    // said "nothing": any new command will make ZMQ_FD readable.
+    ev_idle_stop(loop_, &idle_);
+    ev_io_start(loop_, &io_);
+    ++stats_.sleeps;
+  }
+}
+
+void ZmqWatcher::OnCheck() {
+  // Idle and io only decided whether the loop blocked; their job is done.
+  ev_idle_stop(loop_, &idle_);
+  ev_io_stop(loop_, &io_);
+  ++stats_.loop_turns;
+
+  const auto budget = static_cast<std::uint64_t>(options_.budget);
+  std::uint64_t done = 0;
+  while (running_ && done < budget) {
+    int events = 0;
+    bool transient = false;
+    // Re-read each time: the handler may have sent, and every send or
+    // receive changes what is ready.
+    if (!ReadEvents(&events, &transient)) break;
+    bool progressed = false;
+
+    // Replies first: they free memory and finish work already done.
+    if ((events & ZMQ_POLLOUT) != 0 && !queue_.empty()) {
+      Status error;
+      switch (SendFrames(queue_.front(), &error)) {
+        case SendOutcome::kSent:
+          queue_.pop_front();
+          progressed = true;
+          break;
+        case SendOutcome::kFailed:
+          // Not deliverable (or the watcher failed; then Fail reported it).
+          queue_.pop_front();
+          ++stats_.dropped;
+          if (running_) Report(error);
+          progressed = true;
+          break;
+        case SendOutcome::kWouldBlock:
+          // POLLOUT went stale; the next prepare looks again.
+          break;
+      }
+      if (progressed) ++done;
+    }
+
+    if (running_ && done < budget && (events & ZMQ_POLLIN) != 0 &&
+        WantsRead()) {
+      if (ReceiveOne() == RecvOutcome::kReceived) {
+        ++done;
+        progressed = true;
+      }
+    }
+    if (!progressed) break;
+  }
+  if (done >= budget) ++stats_.budget_exhausted;
+  stats_.max_batch = std::max(stats_.max_batch, done);
+}
+
+ZmqWatcher::SendOutcome ZmqWatcher::SendFrames(Pending& pending,
+                                               Status* error) {
+  int eintr_retries = 0;
+  while (pending.next < pending.frames.size()) {
+    const bool last = pending.next + 1 == pending.frames.size();
+    const int flags = ZMQ_DONTWAIT | (last ? 0 : ZMQ_SNDMORE);
+    // On success ZeroMQ takes the frame's content; on failure it is left
+    // untouched, so a refused frame can be retried later as it is.
+    if (zmq_msg_send(pending.frames[pending.next].handle(), socket_.handle(),
+                     flags) >= 0) {
+      ++pending.next;
+      continue;
+    }
+    const int err = zmq_errno();
+    if (err == EINTR && ++eintr_retries <= kMaxEintrRetries) continue;
+    if (err == EAGAIN || err == EINTR) return SendOutcome::kWouldBlock;
+    *error = ZmqErrorStatus(err, "ZmqWatcher: send");
+    // Per-message refusals leave the socket usable; anything else does not.
+    if (err != EHOSTUNREACH && err != EFSM && err != ENOTSUP) Fail(*error);
+    return SendOutcome::kFailed;
+  }
+  ++stats_.messages_out;
+  return SendOutcome::kSent;
+}
+
+Status ZmqWatcher::Send(Multipart&& message) {
+  if (message.empty()) {
+    return Status(Code::kInvalidArgument, "ZmqWatcher: empty message");
+  }
+  // Whatever happens below touches the socket and may eat its ZMQ_FD edge.
+  Kick();
+
+  if (!queue_.empty()) {
+    // Keep the order: nothing overtakes a queued message.
+    if (queue_.size() >= options_.max_send_queue) {
+      ++stats_.dropped;
+      return Status(Code::kUnavailable, "ZmqWatcher: send queue full");
+    }
+    queue_.push_back(Pending{std::move(message), 0});
+    ++stats_.queued;
+    return Status::Ok();
+  }
+
+  Pending pending{std::move(message), 0};
+  Status error;
+  switch (SendFrames(pending, &error)) {
+    case SendOutcome::kSent:
+      return Status::Ok();
+    case SendOutcome::kFailed:
+      ++stats_.dropped;
+      return error;
+    case SendOutcome::kWouldBlock:
+      break;
+  }
+  if (routing_ && pending.next == 0) {
+    // Only with ZMQ_ROUTER_MANDATORY: this one peer is at its SNDHWM.
+    // Queueing would hold every other peer's replies behind it.
+    ++stats_.dropped;
+    return Status(Code::kUnavailable,
+                  "ZmqWatcher: peer is not reading (SNDHWM reached)");
+  }
+  // An empty queue is below any max_send_queue (>= 1).
+  queue_.push_back(std::move(pending));
+  ++stats_.queued;
+  return Status::Ok();
+}
+
+ZmqWatcher::RecvOutcome ZmqWatcher::ReceiveOne() {
+  for (;;) {
+    zmq::message_t frame;
+    if (zmq_msg_recv(frame.handle(), socket_.handle(), ZMQ_DONTWAIT) < 0) {
+      const int err = zmq_errno();
+      // EAGAIN mid-message does not happen (a message arrives whole); if it
+      // ever did, the frames so far stay in incoming_ for the next turn.
+      if (err == EAGAIN || err == EINTR) return RecvOutcome::kNothing;
+      Fail(ZmqErrorStatus(err, "ZmqWatcher: receive"));
+      return RecvOutcome::kFailed;
+    }
+    const bool more = frame.more();
+    if (!discarding_) {
+      if (incoming_.size() >= options_.max_frames_in) {
+        discarding_ = true;
+        incoming_.clear();
+      } else {
+        incoming_.push_back(std::move(frame));
+      }
+    }
+    if (more) continue;
+
+    if (discarding_) {
+      discarding_ = false;
+      ++stats_.oversized_in;
+      return RecvOutcome::kReceived;
+    }
+    ++stats_.messages_in;
+    Multipart message;
+    message.swap(incoming_);
+    try {
+      on_message_(*this, std::move(message));
+    } catch (const std::exception& e) {
+      ++stats_.handler_exceptions;
+      Report(Status(Code::kInternal,
+                    std::string("ZmqWatcher: handler threw: ") + e.what()));
+    } catch (...) {
+      ++stats_.handler_exceptions;
+      Report(Status(Code::kInternal, "ZmqWatcher: handler threw"));
+    }
+    return RecvOutcome::kReceived;
+  }
+}
+
+void ZmqWatcher::Fail(Status status) {
+  Stop();
+  Report(status);
+}
+
+void ZmqWatcher::Report(const Status& status) {
+  if (!on_error_) return;
+  try {
+    on_error_(*this, status);
+  } catch (...) {
+    // Nothing may unwind into libev; the error handler had its chance.
+  }
+}
+
+// libev is C: nothing may unwind through it. The handlers are guarded where
+// they are called; what is left is allocation failure in our own code.
+void ZmqWatcher::PrepareThunk(struct ev_loop* /*loop*/, ev_prepare* w,
+                              int /*revents*/) {
+  auto* self = static_cast<ZmqWatcher*>(w->data);
+  try {
+    self->OnPrepare();
+  } catch (...) {
+    self->Fail(Status(Code::kInternal, "ZmqWatcher: exception in prepare"));
+  }
+}
+
+void ZmqWatcher::CheckThunk(struct ev_loop* /*loop*/, ev_check* w,
+                            int /*revents*/) {
+  auto* self = static_cast<ZmqWatcher*>(w->data);
+  try {
+    self->OnCheck();
+  } catch (...) {
+    self->Fail(Status(Code::kInternal, "ZmqWatcher: exception in check"));
+  }
+}
+
+void ZmqWatcher::NoOpIdle(struct ev_loop* /*loop*/, ev_idle* /*w*/,
+                          int /*revents*/) {}
+
+void ZmqWatcher::NoOpIo(struct ev_loop* /*loop*/, ev_io* /*w*/,
+                        int /*revents*/) {}
+
+}  // namespace sessiond
