@@ -845,6 +845,36 @@ TEST_F(LoopFixture, SendQueueIsBoundedAndFlushesInOrder) {
   EXPECT_EQ(watcher->stats().messages_out, 3u);
 }
 
+// A ROUTER never queues: with ZMQ_ROUTER_MANDATORY a reply to an unknown or
+// full peer is dropped, counted and reported; other peers are not held up.
+TEST_F(LoopFixture, RouterWithMandatoryDropsInsteadOfQueueing) {
+  zmq::socket_t router = Socket(zmq::socket_type::router);
+  router.set(zmq::sockopt::router_mandatory, 1);
+  router.set(zmq::sockopt::sndhwm, 1);
+  const std::string endpoint = BindAny(router, "inproc");
+  zmq::socket_t peer = Socket(zmq::socket_type::dealer);
+  peer.set(zmq::sockopt::routing_id, "slow");
+  peer.set(zmq::sockopt::rcvhwm, 1);
+  peer.connect(endpoint);
+  auto watcher = Watch(std::move(router), [](ZmqWatcher&, Multipart&&) {});
+  ASSERT_TRUE(watcher);
+
+  const Status unknown = watcher->Send(Frames({"nobody", "hi"}));
+  EXPECT_EQ(unknown.code(), Code::kUnavailable) << unknown.ToString();
+  int accepted = 0;
+  Status refused;
+  for (int i = 0; i < 100 && refused.ok(); ++i) {
+    refused = watcher->Send(Frames({"slow", std::to_string(i)}));
+    if (refused.ok()) ++accepted;
+  }
+  EXPECT_GT(accepted, 0);
+  EXPECT_EQ(refused.code(), Code::kUnavailable) << refused.ToString();
+  EXPECT_EQ(watcher->queued(), 0u);
+  EXPECT_EQ(watcher->stats().dropped, 2u);
+  EXPECT_EQ(watcher->stats().messages_out,
+            static_cast<std::uint64_t>(accepted));
+}
+
 TEST_F(LoopFixture, PauseReadingWhileTheSendQueueIsLong) {
   zmq::socket_t mine = Socket(zmq::socket_type::dealer);
   mine.set(zmq::sockopt::sndhwm, 1);
