@@ -1,0 +1,132 @@
+// Test helpers that run real programs: a sessiond child process on a free
+// loopback port with its own temporary directory and generated config, and
+// a bounded "run this program and capture its output" for sessionctl. Every
+// process started here is killed by a destructor (and by PR_SET_PDEATHSIG if
+// the test binary dies), and every wait has a deadline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sessiond/client.h"
+#include "sessiond/status.h"
+
+namespace sessiond::testing {
+
+// Paths of the binaries under test, from the build (compile definitions).
+std::string SessiondBinary();
+std::string SessionctlBinary();
+
+// A fresh directory under $TMPDIR, removed with everything in it on
+// destruction. Short paths on purpose: an ipc:// path must fit in
+// sun_path (108 bytes).
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A loopback TCP port that was free a moment ago (0 when none was found).
+int FreeLoopbackPort();
+
+// What a finished program did.
+struct ProgramResult {
+  bool timed_out = false;  // killed at the deadline
+  int exit_code = -1;      // when it exited normally
+  int signal = 0;          // when a signal ended it
+  std::string out;         // stdout
+  std::string err;         // stderr
+  bool exited_ok() const { return !timed_out && signal == 0 && exit_code == 0; }
+};
+
+// Runs argv[0] (a path) with argv, extra environment variables set and
+// SESSIOND_* variables of the test's own environment removed, waits up to
+// `timeout` (then SIGKILL), and captures both output streams.
+ProgramResult RunProgram(
+    const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+    const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// What goes into the generated sessiond.conf.
+struct SessiondConfig {
+  std::string mode = "server";    // server | client | hybrid
+  std::string backend = "lmdb";   // lmdb | redis | memory
+  int64_t lifetime_s = 3600;
+  int64_t idle_timeout_s = 1800;
+  size_t max_data_bytes = 16384;
+  // Empty: tcp://127.0.0.1:<a free port>.
+  std::string listen;
+  int redis_port = 6379;
+  std::string log_level = "info";
+};
+
+// One sessiond child process.
+//
+// Thread: owned by the test's main thread. The destructor SIGKILLs a child
+// that is still running; the data directory lives as long as the object,
+// so Stop() then Start() restarts on the same data (a restart test).
+class SessiondProcess {
+ public:
+  explicit SessiondProcess(SessiondConfig config = {});
+  ~SessiondProcess();
+  SessiondProcess(const SessiondProcess&) = delete;
+  SessiondProcess& operator=(const SessiondProcess&) = delete;
+
+  // Writes the config, starts sessiond and waits (up to 15 s) until PING
+  // answers on the app socket. Retries with a new port if the first one was
+  // taken meanwhile. Errors: kUnavailable with the end of sessiond's log.
+  Status Start();
+
+  // SIGTERM, then waits up to `timeout` for the exit (SIGKILL after it).
+  // Returns the exit code, or -signal when a signal ended it.
+  // Errors: kUnavailable when it had to be killed.
+  Result<int> Stop(std::chrono::milliseconds timeout =
+                       std::chrono::seconds(15));
+
+  // Sends a signal without waiting.
+  void Signal(int signo);
+
+  // Waits up to `timeout` for the child to exit on its own; the exit code
+  // (-signal for a signal). Errors: kUnavailable on timeout (still running).
+  Result<int> WaitExit(std::chrono::milliseconds timeout);
+
+  // Whether the child is running (reaps it if it has exited).
+  bool running();
+
+  std::string app_endpoint() const { return config_.listen; }
+  std::string admin_endpoint() const { return "ipc://" + admin_path(); }
+  std::string admin_path() const { return dir_.path() + "/admin.sock"; }
+  std::string data_dir() const { return dir_.path() + "/data"; }
+  std::string config_path() const { return dir_.path() + "/sessiond.conf"; }
+  std::string log_path() const { return dir_.path() + "/sessiond.log"; }
+  const SessiondConfig& config() const { return config_; }
+  pid_t pid() const { return pid_; }
+  // The last `max_bytes` of sessiond's stdout and stderr.
+  std::string LogTail(size_t max_bytes = 3000) const;
+
+  ClientOptions AppOptions(std::chrono::milliseconds timeout =
+                               std::chrono::seconds(5)) const;
+  ClientOptions AdminOptions(std::chrono::milliseconds timeout =
+                                 std::chrono::seconds(5)) const;
+
+ private:
+  Status StartOnce();
+  void WriteConfig() const;
+
+  SessiondConfig config_;
+  bool auto_port_ = false;
+  TempDir dir_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace sessiond::testing
