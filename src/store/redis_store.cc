@@ -39,12 +39,16 @@
 #include <charconv>
 #include <deque>
 #include <map>
+#include <random>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include <ev.h>
 
 #include "core/session_codec.h"
 #include "sessiond/store.h"
@@ -61,6 +65,8 @@ namespace {
 // How often Commit, FlashPop and Login re-read after losing a version race
 // before giving up; each retry means another writer just succeeded.
 constexpr int kMaxCasAttempts = 32;
+// Attempts retried at once before backing off (see RedisStore::Retry).
+constexpr int kImmediateRetries = 3;
 // Shortest TTL we set, so a key written right at its expiry still lives
 // long enough for the reply to be read.
 constexpr int64_t kMinTtlMs = 1000;
@@ -260,8 +266,10 @@ struct Loaded {
 class RedisStore final : public Store {
  public:
   RedisStore(struct ev_loop* loop, StoreOptions options, RedisOptions redis)
-      : options_(options),
+      : loop_(loop),
+        options_(options),
         prefix_(redis.key_prefix),
+        jitter_(static_cast<uint32_t>(options.clock->NowMicros())),
         load_{"load", std::string(kLoadLua), {}},
         touch_{"touch", std::string(kTouchLua), {}},
         create_{"create",
@@ -284,7 +292,18 @@ class RedisStore final : public Store {
   // The connection is closed first, while the whole store is intact: it
   // fails what is still in flight, and those completions run our
   // continuations (which may try, and fail fast, to send more).
-  ~RedisStore() override { conn_->Close(); }
+  ~RedisStore() override {
+    conn_->Close();
+    // Retries waiting for their backoff run now, and fail fast.
+    while (!delays_.empty()) {
+      Delay* d = *delays_.begin();
+      delays_.erase(delays_.begin());
+      ev_timer_stop(loop_, &d->timer);
+      std::function<void()> fn = std::move(d->fn);
+      delete d;
+      fn();
+    }
+  }
 
   void Create(Session s, Callback<Session> done) override {
     Status st = PrepareNewSession(s, options_.max_data_bytes);
@@ -447,6 +466,34 @@ class RedisStore final : public Store {
 
  private:
   using Finish = std::function<void()>;
+
+  // A retry after a lost version race. The first ones go at once; later
+  // ones wait a random, growing moment, so two instances hammering one
+  // session cannot stay in lock-step and starve one of them.
+  void Retry(int attempt, std::function<void()> again) {
+    if (attempt < kImmediateRetries) return again();
+    const int shift = std::min(attempt - kImmediateRetries, 6);
+    const double max_s = 0.001 * (1 << shift);  // 1 ms .. 64 ms
+    const double wait =
+        max_s * static_cast<double>(jitter_() % 1000) / 1000.0;
+    auto* d = new Delay{{}, this, std::move(again)};
+    ev_timer_init(&d->timer, OnDelay, wait, 0.);
+    d->timer.data = d;
+    delays_.insert(d);
+    ev_timer_start(loop_, &d->timer);
+  }
+  struct Delay {
+    ev_timer timer;
+    RedisStore* self;
+    std::function<void()> fn;
+  };
+  static void OnDelay(struct ev_loop* /*loop*/, ev_timer* w, int /*revents*/) {
+    auto* d = static_cast<Delay*>(w->data);
+    d->self->delays_.erase(d);
+    std::function<void()> fn = std::move(d->fn);
+    delete d;
+    fn();
+  }
   using Op = std::function<void(Finish)>;
 
   // Read-modify-write operations on one id from this store run one at a
@@ -693,7 +740,9 @@ class RedisStore final : public Store {
           },
           [this, id, changes, shared_done, attempt] {
             if (attempt >= kMaxCasAttempts) return (*shared_done)(Contended());
-            CommitAttempt(id, changes, std::move(*shared_done), attempt + 1);
+            Retry(attempt, [=, this] {
+              CommitAttempt(id, changes, *shared_done, attempt + 1);
+            });
           });
     });
   }
@@ -717,7 +766,9 @@ class RedisStore final : public Store {
           },
           [this, id, queue, shared_done, attempt] {
             if (attempt >= kMaxCasAttempts) return (*shared_done)(Contended());
-            FlashPopAttempt(id, queue, std::move(*shared_done), attempt + 1);
+            Retry(attempt, [=, this] {
+              FlashPopAttempt(id, queue, *shared_done, attempt + 1);
+            });
           });
     });
   }
@@ -766,7 +817,9 @@ class RedisStore final : public Store {
           },
           [this, id, req, shared_done, attempt] {
             if (attempt >= kMaxCasAttempts) return (*shared_done)(Contended());
-            LoginAttempt(id, req, std::move(*shared_done), attempt + 1);
+            Retry(attempt, [=, this] {
+              LoginAttempt(id, req, *shared_done, attempt + 1);
+            });
           });
     });
   }
@@ -791,7 +844,9 @@ class RedisStore final : public Store {
           },
           [this, id, shared_done, attempt] {
             if (attempt >= kMaxCasAttempts) return (*shared_done)(Contended());
-            DestroyAttempt(id, std::move(*shared_done), attempt + 1);
+            Retry(attempt, [=, this] {
+              DestroyAttempt(id, *shared_done, attempt + 1);
+            });
           });
     });
   }
@@ -932,8 +987,11 @@ class RedisStore final : public Store {
     st->done(st->dropped);
   }
 
+  struct ev_loop* const loop_;
   const StoreOptions options_;
   const std::string prefix_;
+  std::minstd_rand jitter_;  // backoff jitter; not security-relevant
+  std::set<Delay*> delays_;  // retries waiting for their backoff
   // The scripts carry their SHA1 once learnt; they outlive conn_.
   RedisScript load_, touch_, create_, cas_, destroy_, range_, revoke_,
       read_many_, bump_, sweep_one_;

@@ -1,7 +1,9 @@
 // A real redis-server for tests: started on a free loopback port in its own
 // temp dir, with persistence off, and stopped (and restarted on the same
 // port) on demand. Header-only and free of hiredis, so the store tests and
-// the server's end-to-end tests can both use it.
+// the server's end-to-end tests can both use it. Include it after gtest
+// headers that are parsed inside namespace sessiond (store_conformance.h):
+// sessiond::testing hides ::testing there.
 #pragma once
 
 #include <arpa/inet.h>
