@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -91,6 +92,10 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  void Reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
   // Closes now and reports the result (close can report a deferred write
   // error, which matters for a file we just wrote).
   int Close() {
@@ -380,6 +385,38 @@ Status ReplaceFileAtomically(const std::string& path, std::string_view data) {
   return SyncDir(path);
 }
 
+// Serialises rotations of one keyring file: two at once would each append
+// "their" key and one would be lost. The lock is on the file that is
+// current when we get it; if a rename replaced it while we waited, we lock
+// the new one instead. Released when `lock` closes.
+Status LockKeyringFile(const std::string& path, Fd& lock) {
+  for (;;) {
+    lock.Reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (lock.get() < 0) {
+      return Status(CodeForErrno(errno),
+                    Errno("cannot open keyring file", path));
+    }
+    int rc;
+    do {
+      rc = ::flock(lock.get(), LOCK_EX);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+      return Status(Code::kInternal, Errno("cannot lock keyring file", path));
+    }
+    struct stat locked, current;
+    if (::fstat(lock.get(), &locked) != 0) {
+      return Status(Code::kInternal, Errno("cannot stat keyring file", path));
+    }
+    if (::stat(path.c_str(), &current) != 0) {
+      return Status(CodeForErrno(errno),
+                    Errno("cannot stat keyring file", path));
+    }
+    if (locked.st_dev == current.st_dev && locked.st_ino == current.st_ino) {
+      return Status::Ok();
+    }
+  }
+}
+
 bool IsPeriodic(std::string_view s, size_t period) {
   for (size_t i = period; i < s.size(); ++i) {
     if (s[i] != s[i - period]) return false;
@@ -597,6 +634,8 @@ Status Keyring::GenerateFile(const std::string& path, int64_t now) {
 
 Result<uint32_t> Keyring::RotateFile(const std::string& path, int64_t now,
                                      int64_t retire_old_at) {
+  Fd lock(-1);
+  SESSIOND_RETURN_IF_ERROR(LockKeyringFile(path, lock));
   Result<std::vector<KeySpec>> loaded = ReadKeyringFile(path);
   if (!loaded.ok()) return loaded.status();
   std::vector<KeySpec> specs = std::move(loaded).value();

@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sessiond/random.h"
@@ -384,6 +385,27 @@ TEST(KeyringFileTest, RotateAppendsAKeyAtomically) {
   EXPECT_EQ(Keyring::RotateFile(path, now, 0).code(), Code::kPermissionDenied);
   EXPECT_EQ(Keyring::RotateFile(dir.File("missing.toml"), now, 0).code(),
             Code::kNotFound);
+}
+
+TEST(KeyringFileTest, ConcurrentRotationsLoseNoKey) {
+  TempDir dir;
+  const std::string path = dir.File("keys.toml");
+  ASSERT_TRUE(Keyring::GenerateFile(path, 1'700'000'000).ok());
+  constexpr int kPerThread = 10;
+  auto rotate = [&] {
+    for (int i = 0; i < kPerThread; ++i) {
+      EXPECT_TRUE(Keyring::RotateFile(path, 1'700'000'000, 0).ok());
+    }
+  };
+  std::thread a(rotate);
+  std::thread b(rotate);
+  a.join();
+  b.join();
+  Result<Keyring> ring = Keyring::LoadFile(path);
+  ASSERT_TRUE(ring.ok()) << ring.status().ToString();
+  EXPECT_EQ(ring->keys().size(), 1u + 2 * kPerThread);
+  EXPECT_EQ(ring->keys().back().id, 1u + 2 * kPerThread);
+  EXPECT_EQ(dir.List(), std::vector<std::string>{"keys.toml"});
 }
 
 }  // namespace
