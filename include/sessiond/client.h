@@ -263,7 +263,8 @@ class Client {
   Result<Reply> Call(std::string_view verb,
                      const std::vector<std::string>& args = {});
 
-  // Requests sent and not yet answered.
+  // Requests sent whose replies have not yet been returned to the caller
+  // (by Receive, ReceiveFor or Call).
   size_t in_flight() const;
 
   // ---- Raw API, for tests of malformed input ----

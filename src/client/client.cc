@@ -343,9 +343,12 @@ class Client::Impl {
     if (!arrived_.empty()) {
       Reply r = std::move(arrived_.front());
       arrived_.pop_front();
-      return r;
+      return Delivered(std::move(r));
     }
-    return ReceiveFromSocket(Clock::now() + timeout.value_or(options_.timeout));
+    Result<Reply> r =
+        ReceiveFromSocket(Clock::now() + timeout.value_or(options_.timeout));
+    if (!r.ok()) return r;
+    return Delivered(std::move(r).value());
   }
 
   Result<Reply> ReceiveFor(std::string_view id) {
@@ -353,14 +356,14 @@ class Client::Impl {
       if (it->request_id == id) {
         Reply r = std::move(*it);
         arrived_.erase(it);
-        return r;
+        return Delivered(std::move(r));
       }
     }
     Clock::time_point deadline = Clock::now() + options_.timeout;
     while (true) {
       Result<Reply> r = ReceiveFromSocket(deadline);
       if (!r.ok()) return r;
-      if (r->request_id == id) return r;
+      if (r->request_id == id) return Delivered(std::move(r).value());
       arrived_.push_back(std::move(r).value());
     }
   }
@@ -391,8 +394,12 @@ class Client::Impl {
       return Unavailable("no reply from " + options_.endpoint + " within " +
                          waited + " ms (is sessiond running there?)");
     }
-    Result<Reply> r = ParseReply(std::move(**m));
-    if (r.ok()) in_flight_.erase(r->request_id);
+    return ParseReply(std::move(**m));
+  }
+
+  // A reply handed to the caller is no longer in flight.
+  Reply Delivered(Reply r) {
+    in_flight_.erase(r.request_id);
     return r;
   }
 
