@@ -1,0 +1,455 @@
+// Config: TOML (toml++) and flags (CLI11) into one validated Config. Both
+// libraries throw; their exceptions are caught here, at their edge, and
+// become a Status whose message names the key or flag.
+#include "server/config.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace sessiond {
+namespace {
+
+Status Invalid(std::string message) {
+  return Status(Code::kInvalidArgument, std::move(message));
+}
+
+// Reads one table of the TOML document, remembering which keys it used so
+// that a misspelt key is an error instead of silently ignored.
+class TableReader {
+ public:
+  TableReader(const toml::table* table, std::string name, std::string source)
+      : table_(table), name_(std::move(name)), source_(std::move(source)) {}
+
+  Status String(const char* key, std::string& out) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return Status();
+    auto value = node->value<std::string>();
+    if (!value) return WrongType(key, "a string");
+    out = *value;
+    return Status();
+  }
+
+  Status Bool(const char* key, bool& out) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return Status();
+    auto value = node->value<bool>();
+    if (!node->is_boolean() || !value) return WrongType(key, "true or false");
+    out = *value;
+    return Status();
+  }
+
+  template <typename T>
+  Status Int(const char* key, T& out, int64_t min, int64_t max) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return Status();
+    if (!node->is_integer()) return WrongType(key, "an integer");
+    int64_t v = *node->value<int64_t>();
+    if (v < min || v > max) {
+      return Invalid(Where(key) + " = " + std::to_string(v) +
+                     " is out of range [" + std::to_string(min) + ", " +
+                     std::to_string(max) + "]");
+    }
+    out = static_cast<T>(v);
+    return Status();
+  }
+
+  Status StringList(const char* key, std::vector<std::string>& out) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return Status();
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return WrongType(key, "an array of strings");
+    std::vector<std::string> values;
+    for (const toml::node& item : *array) {
+      auto value = item.value<std::string>();
+      if (!item.is_string() || !value) {
+        return WrongType(key, "an array of strings");
+      }
+      values.push_back(*value);
+    }
+    out = std::move(values);
+    return Status();
+  }
+
+  // Any key of the table not read is a typo or an option this version does
+  // not have; both deserve an error rather than a silent default.
+  Status Finish() const {
+    if (table_ == nullptr) return Status();
+    for (const auto& [key, node] : *table_) {
+      std::string k(key.str());
+      if (std::find(used_.begin(), used_.end(), k) == used_.end()) {
+        return Invalid(source_ + ": unknown key [" + name_ + "] " + k);
+      }
+    }
+    return Status();
+  }
+
+  bool Has(const char* key) const {
+    return table_ != nullptr && table_->contains(key);
+  }
+
+ private:
+  const toml::node* Take(const char* key) {
+    used_.emplace_back(key);
+    if (table_ == nullptr) return nullptr;
+    return table_->get(key);
+  }
+  std::string Where(const char* key) const {
+    return source_ + ": [" + name_ + "] " + key;
+  }
+  Status WrongType(const char* key, const char* expected) const {
+    return Invalid(Where(key) + " must be " + expected);
+  }
+
+  const toml::table* table_;
+  std::string name_;
+  std::string source_;
+  std::vector<std::string> used_;
+};
+
+Result<StorageMode> ParseMode(std::string_view text) {
+  if (text == "server") return StorageMode::kServer;
+  if (text == "client") return StorageMode::kClient;
+  if (text == "hybrid") return StorageMode::kHybrid;
+  return Invalid("session mode '" + std::string(text) +
+                 "' is not one of server, client, hybrid");
+}
+
+// Parts of the TOML file that follow data_dir unless given explicitly.
+struct Explicit {
+  bool admin = false;
+  bool keys_file = false;
+};
+
+Result<Config> ParseToml(std::string_view text, std::string source,
+                         Explicit* explicit_keys) {
+  const std::string where = source.empty() ? "config" : source;
+  toml::table doc;
+  try {
+    doc = toml::parse(text, std::string_view(where));
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << where << ":" << e.source().begin.line << ":"
+        << e.source().begin.column << ": " << e.description();
+    return Invalid(msg.str());
+  }
+
+  static const char* const kTables[] = {"server", "store", "redis",  "session",
+                                        "cookie", "keys",  "curve",  "log"};
+  for (const auto& [key, node] : doc) {
+    std::string k(key.str());
+    if (std::find(std::begin(kTables), std::end(kTables), k) ==
+        std::end(kTables)) {
+      return Invalid(where + ": unknown table or key '" + k + "'");
+    }
+    if (!node.is_table()) {
+      return Invalid(where + ": '" + k + "' must be a table ([" + k + "])");
+    }
+  }
+
+  Config c;
+  c.source = source;
+
+  TableReader server(doc["server"].as_table(), "server", where);
+  SESSIOND_RETURN_IF_ERROR(server.StringList("listen", c.listen));
+  if (explicit_keys) explicit_keys->admin = server.Has("admin");
+  SESSIOND_RETURN_IF_ERROR(server.String("admin", c.admin));
+  SESSIOND_RETURN_IF_ERROR(server.Int("budget", c.budget, 1, 100000));
+  SESSIOND_RETURN_IF_ERROR(
+      server.Int("max_frame_bytes", c.max_frame_bytes, 256, 64 << 20));
+  SESSIOND_RETURN_IF_ERROR(
+      server.Int("max_send_queue", c.max_send_queue, 1, 10'000'000));
+  SESSIOND_RETURN_IF_ERROR(server.Finish());
+
+  TableReader store(doc["store"].as_table(), "store", where);
+  SESSIOND_RETURN_IF_ERROR(store.String("backend", c.backend));
+  SESSIOND_RETURN_IF_ERROR(store.String("data_dir", c.data_dir));
+  SESSIOND_RETURN_IF_ERROR(
+      store.Int("map_size_mb", c.map_size_mb, 1, int64_t{1} << 30));
+  SESSIOND_RETURN_IF_ERROR(
+      store.Int("sweep_interval_ms", c.sweep_interval_ms, 1, 3'600'000));
+  SESSIOND_RETURN_IF_ERROR(
+      store.Int("sweep_budget", c.sweep_budget, 1, 1'000'000));
+  SESSIOND_RETURN_IF_ERROR(store.Finish());
+
+  TableReader redis(doc["redis"].as_table(), "redis", where);
+  SESSIOND_RETURN_IF_ERROR(redis.String("host", c.redis_host));
+  SESSIOND_RETURN_IF_ERROR(redis.Int("port", c.redis_port, 1, 65535));
+  SESSIOND_RETURN_IF_ERROR(redis.String("unix_socket", c.redis_unix_socket));
+  SESSIOND_RETURN_IF_ERROR(redis.String("key_prefix", c.redis_key_prefix));
+  SESSIOND_RETURN_IF_ERROR(redis.Int(
+      "connect_timeout_ms", c.redis_connect_timeout_ms, 1, 600'000));
+  SESSIOND_RETURN_IF_ERROR(redis.Int(
+      "command_timeout_ms", c.redis_command_timeout_ms, 1, 600'000));
+  SESSIOND_RETURN_IF_ERROR(redis.Finish());
+
+  TableReader session(doc["session"].as_table(), "session", where);
+  std::string mode(StorageModeName(c.mode));
+  SESSIOND_RETURN_IF_ERROR(session.String("mode", mode));
+  Result<StorageMode> parsed_mode = ParseMode(mode);
+  if (!parsed_mode.ok()) {
+    return Invalid(where + ": [session] " + parsed_mode.status().message());
+  }
+  c.mode = *parsed_mode;
+  SESSIOND_RETURN_IF_ERROR(
+      session.Int("lifetime", c.lifetime_s, 60, int64_t{10} * 365 * 86400));
+  SESSIOND_RETURN_IF_ERROR(session.Int("idle_timeout", c.idle_timeout_s, 0,
+                                       int64_t{10} * 365 * 86400));
+  SESSIOND_RETURN_IF_ERROR(
+      session.Int("max_data_bytes", c.max_data_bytes, 1, 16 << 20));
+  SESSIOND_RETURN_IF_ERROR(session.Finish());
+
+  TableReader cookie(doc["cookie"].as_table(), "cookie", where);
+  SESSIOND_RETURN_IF_ERROR(cookie.String("name", c.cookie.name));
+  SESSIOND_RETURN_IF_ERROR(cookie.Bool("host_prefix", c.cookie.host_prefix));
+  SESSIOND_RETURN_IF_ERROR(cookie.Bool("secure", c.cookie.secure));
+  SESSIOND_RETURN_IF_ERROR(cookie.Bool("http_only", c.cookie.http_only));
+  SESSIOND_RETURN_IF_ERROR(cookie.String("same_site", c.cookie.same_site));
+  SESSIOND_RETURN_IF_ERROR(cookie.String("path", c.cookie.path));
+  SESSIOND_RETURN_IF_ERROR(cookie.String("domain", c.cookie.domain));
+  SESSIOND_RETURN_IF_ERROR(cookie.Finish());
+
+  TableReader keys(doc["keys"].as_table(), "keys", where);
+  if (explicit_keys) explicit_keys->keys_file = keys.Has("file");
+  SESSIOND_RETURN_IF_ERROR(keys.String("file", c.keys_file));
+  // A secret in the config file would end up in backups and config
+  // management; point at a keyring file instead.
+  if (keys.Has("secret")) {
+    return Invalid(where +
+                   ": [keys] secret is not accepted; put secrets in the "
+                   "keyring file ([keys] file) or SESSIOND_SECRET");
+  }
+  SESSIOND_RETURN_IF_ERROR(keys.Finish());
+
+  TableReader curve(doc["curve"].as_table(), "curve", where);
+  SESSIOND_RETURN_IF_ERROR(
+      curve.String("secret_key_file", c.curve_secret_key_file));
+  SESSIOND_RETURN_IF_ERROR(
+      curve.String("allowed_clients", c.curve_allowed_clients));
+  SESSIOND_RETURN_IF_ERROR(curve.Finish());
+
+  TableReader log(doc["log"].as_table(), "log", where);
+  SESSIOND_RETURN_IF_ERROR(log.String("level", c.log_level));
+  SESSIOND_RETURN_IF_ERROR(log.Finish());
+  return c;
+}
+
+bool ValidEndpoint(std::string_view e, bool allow_ipc) {
+  if (e.starts_with("tcp://")) return e.size() > 6;
+  if (allow_ipc && e.starts_with("ipc://")) return e.size() > 6;
+  return false;
+}
+
+// The host part of tcp://host:port ("[::1]" keeps its brackets off).
+std::string_view TcpHost(std::string_view endpoint) {
+  std::string_view rest = endpoint.substr(6);
+  // A ZeroMQ tcp endpoint may name a source interface: "src;dst"; the bind
+  // side never uses it, so take what follows the last ';'.
+  if (size_t semi = rest.rfind(';'); semi != std::string_view::npos) {
+    rest = rest.substr(semi + 1);
+  }
+  if (rest.starts_with("[")) {
+    size_t close = rest.find(']');
+    if (close == std::string_view::npos) return {};
+    return rest.substr(1, close - 1);
+  }
+  size_t colon = rest.rfind(':');
+  return colon == std::string_view::npos ? rest : rest.substr(0, colon);
+}
+
+}  // namespace
+
+std::string_view StorageModeName(StorageMode mode) {
+  switch (mode) {
+    case StorageMode::kServer:
+      return "server";
+    case StorageMode::kClient:
+      return "client";
+    case StorageMode::kHybrid:
+      return "hybrid";
+  }
+  return "server";
+}
+
+bool IsLoopbackEndpoint(std::string_view endpoint) {
+  if (endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://")) {
+    return true;
+  }
+  if (!endpoint.starts_with("tcp://")) return false;
+  std::string_view host = TcpHost(endpoint);
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8 written as a dotted quad; anything else (a name, "*",
+  // an interface name) may reach beyond this host.
+  if (!host.starts_with("127.")) return false;
+  int dots = 0;
+  for (char ch : host) {
+    if (ch == '.') {
+      ++dots;
+    } else if (!std::isdigit(static_cast<unsigned char>(ch))) {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
+  CommandLine cl;
+  CLI::App app{"sessiond: a session server for web applications", "sessiond"};
+  std::string config_file, admin, data_dir, store, mode, log_level;
+  bool version = false, check = false;
+  app.add_option("-c,--config", config_file, "TOML config file")
+      ->type_name("FILE");
+  app.add_option("--listen", cl.listen,
+                 "App socket endpoint (repeatable; replaces [server] listen)")
+      ->type_name("ENDPOINT");
+  app.add_option("--admin", admin, "Admin socket endpoint")
+      ->type_name("ENDPOINT");
+  app.add_option("--data-dir", data_dir, "Data directory")->type_name("DIR");
+  app.add_option("--store", store, "Store backend: lmdb, redis or memory")
+      ->type_name("NAME");
+  app.add_option("--mode", mode, "Storage mode: server, client or hybrid")
+      ->type_name("MODE");
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn or error")
+      ->type_name("LEVEL");
+  app.add_flag("-V,--version", version, "Print the version and exit");
+  app.add_flag("--check", check, "Validate the configuration and exit");
+  app.footer(
+      "Secrets are never taken from the command line: use the keyring file "
+      "([keys] file) or the SESSIOND_SECRET environment variable.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    cl.action = CommandLine::Action::kHelp;
+    cl.help_text = app.help();
+    return cl;
+  } catch (const CLI::ParseError& e) {
+    return Invalid(e.what());
+  }
+  if (app.count("--config")) cl.config_file = config_file;
+  if (app.count("--admin")) cl.admin = admin;
+  if (app.count("--data-dir")) cl.data_dir = data_dir;
+  if (app.count("--store")) cl.store = store;
+  if (app.count("--mode")) cl.mode = mode;
+  if (app.count("--log-level")) cl.log_level = log_level;
+  if (version) {
+    cl.action = CommandLine::Action::kVersion;
+  } else if (check) {
+    cl.action = CommandLine::Action::kCheck;
+  }
+  return cl;
+}
+
+Result<Config> ParseConfigToml(std::string_view text, std::string source) {
+  return ParseToml(text, std::move(source), nullptr);
+}
+
+Result<Config> LoadConfig(const CommandLine& cli) {
+  Config c;
+  Explicit given;
+  if (cli.config_file) {
+    std::ifstream in(*cli.config_file, std::ios::binary);
+    if (!in) {
+      return Status(Code::kNotFound,
+                    "cannot read config file " + *cli.config_file);
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    Result<Config> parsed = ParseToml(text.str(), *cli.config_file, &given);
+    if (!parsed.ok()) return parsed.status();
+    c = std::move(*parsed);
+  }
+  if (!cli.listen.empty()) c.listen = cli.listen;
+  if (cli.admin) {
+    c.admin = *cli.admin;
+    given.admin = true;
+  }
+  if (cli.data_dir) c.data_dir = *cli.data_dir;
+  if (cli.store) c.backend = *cli.store;
+  if (cli.mode) {
+    Result<StorageMode> mode = ParseMode(*cli.mode);
+    if (!mode.ok()) return Invalid("--mode: " + mode.status().message());
+    c.mode = *mode;
+  }
+  if (cli.log_level) c.log_level = *cli.log_level;
+
+  // The admin socket and the keyring live in the data directory unless
+  // placed elsewhere on purpose, so "--data-dir /var/lib/sessiond" moves
+  // all state together.
+  std::string dir = c.data_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (!given.admin) c.admin = "ipc://" + dir + "/admin.sock";
+  if (!given.keys_file) c.keys_file = dir + "/keyring.toml";
+
+  SESSIOND_RETURN_IF_ERROR(ValidateConfig(c));
+  return c;
+}
+
+Status ValidateConfig(const Config& c) {
+  if (c.listen.empty()) return Invalid("[server] listen is empty");
+  for (const std::string& e : c.listen) {
+    if (!ValidEndpoint(e, /*allow_ipc=*/true)) {
+      return Invalid("listen endpoint '" + e +
+                     "' is not tcp://HOST:PORT or ipc://PATH");
+    }
+  }
+  if (!ValidEndpoint(c.admin, /*allow_ipc=*/true)) {
+    return Invalid("admin endpoint '" + c.admin +
+                   "' is not ipc://PATH or tcp://HOST:PORT");
+  }
+  if (std::find(c.listen.begin(), c.listen.end(), c.admin) != c.listen.end()) {
+    return Invalid("admin endpoint '" + c.admin +
+                   "' is also an app endpoint; admin verbs need their own "
+                   "socket");
+  }
+  if (c.curve_secret_key_file.empty() != c.curve_allowed_clients.empty()) {
+    return Invalid(
+        "[curve] needs both secret_key_file and allowed_clients, or neither");
+  }
+  if (!c.curve_enabled()) {
+    for (const std::string& e : c.listen) {
+      if (!IsLoopbackEndpoint(e)) {
+        return Invalid("refusing to listen on " + e +
+                       " without CURVE: a tcp address beyond loopback "
+                       "needs [curve] secret_key_file and allowed_clients");
+      }
+    }
+    // The admin socket over tcp, even on loopback, would let every local
+    // user run admin verbs; only ipc:// file permissions or CURVE keep
+    // them out.
+    if (!c.admin.starts_with("ipc://")) {
+      return Invalid("admin endpoint " + c.admin +
+                     " is tcp without CURVE: use ipc:// (mode 0600) or "
+                     "configure [curve]");
+    }
+  }
+  if (c.backend != "lmdb" && c.backend != "redis" && c.backend != "memory") {
+    return Invalid("store backend '" + c.backend +
+                   "' is not one of lmdb, redis, memory");
+  }
+#ifndef SESSIOND_HAVE_REDIS
+  if (c.backend == "redis") {
+    return Invalid("store backend 'redis' is not built into this binary");
+  }
+#endif
+  if (c.data_dir.empty()) return Invalid("[store] data_dir is empty");
+  if (c.keys_file.empty()) return Invalid("[keys] file is empty");
+  static const char* const kLevels[] = {"trace", "debug", "info", "warn",
+                                        "error"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) ==
+      std::end(kLevels)) {
+    return Invalid("log level '" + c.log_level +
+                   "' is not one of trace, debug, info, warn, error");
+  }
+  if (c.budget < 1) return Invalid("[server] budget must be at least 1");
+  if (c.lifetime_s < 60) return Invalid("[session] lifetime is under 60 s");
+  if (c.idle_timeout_s < 0) return Invalid("[session] idle_timeout < 0");
+  Status cookie = ValidateCookieOptions(c.cookie);
+  if (!cookie.ok()) return Invalid("[cookie] " + cookie.message());
+  return Status();
+}
+
+}  // namespace sessiond
