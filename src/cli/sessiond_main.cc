@@ -1,21 +1,75 @@
-// sessiond: the daemon's entry point. Parses flags, prints the version, and
-// (once the server part is built) runs the server until SIGTERM.
-#include <CLI/CLI.hpp>
+// sessiond: the daemon's entry point. Parses flags and the config file,
+// runs the server until SIGTERM, and is the one place that turns a start-up
+// failure into a message on stderr and exit code 1.
+#include <cstdio>
 #include <iostream>
 #include <string>
 
 #include "sessiond/version.h"
 
+#ifdef SESSIOND_HAVE_SERVER
+#include <spdlog/spdlog.h>
+
+#include "server/config.h"
+#include "server/logging.h"
+#include "server/server.h"
+#endif
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::cerr << "sessiond: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"sessiond: a session server for web applications"};
-  bool show_version = false;
-  app.add_flag("-V,--version", show_version, "Print the version and exit");
-  CLI11_PARSE(app, argc, argv);
-  if (show_version) {
+#ifndef SESSIOND_HAVE_SERVER
+  if (argc == 2 && (std::string(argv[1]) == "--version" ||
+                    std::string(argv[1]) == "-V")) {
     std::cout << "sessiond " << sessiond::VersionString() << "\n";
     return 0;
   }
-  std::cerr << "sessiond " << sessiond::VersionString()
-            << ": the server is not built yet\n";
-  return 1;
+  return Fail("the server part is not built in this tree");
+#else
+  using sessiond::CommandLine;
+  sessiond::Result<CommandLine> cli =
+      sessiond::ParseCommandLine(argc, argv);
+  if (!cli.ok()) {
+    return Fail(cli.status().message() + " (see sessiond --help)");
+  }
+  switch (cli->action) {
+    case CommandLine::Action::kHelp:
+      std::cout << cli->help_text;
+      return 0;
+    case CommandLine::Action::kVersion:
+      std::cout << "sessiond " << sessiond::VersionString() << "\n";
+      return 0;
+    case CommandLine::Action::kCheck:
+    case CommandLine::Action::kRun:
+      break;
+  }
+  sessiond::Result<sessiond::Config> config = sessiond::LoadConfig(*cli);
+  if (!config.ok()) return Fail(config.status().message());
+  if (cli->action == CommandLine::Action::kCheck) {
+    std::cout << "sessiond: configuration OK ("
+              << (config->source.empty() ? "defaults" : config->source)
+              << ")\n";
+    return 0;
+  }
+  sessiond::Status logging = sessiond::SetupLogging(config->log_level);
+  if (!logging.ok()) return Fail(logging.message());
+
+  sessiond::Result<std::unique_ptr<sessiond::Server>> server =
+      sessiond::Server::Create(*config);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.status().message());
+    return Fail(server.status().message());
+  }
+  sessiond::Status run = (*server)->Run();
+  server->reset();
+  if (!run.ok()) return Fail(run.message());
+  return 0;
+#endif
 }
