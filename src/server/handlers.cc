@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <string_view>
 #include <utility>
 
@@ -55,6 +56,20 @@ void Call::Fail(const Status& status) {
   if (replied_) return;
   replied_ = true;
   if (counters_ != nullptr) ++counters_->errors;
+  // The errors the operator must see; the caller's own mistakes and
+  // anonymous-session outcomes are not worth a line each. Status messages
+  // never hold secrets, cookie values or session ids (status.h).
+  switch (status.code()) {
+    case Code::kInternal:
+    case Code::kCorrupt:
+      spdlog::error("{}: {}", request_.verb, status.ToString());
+      break;
+    case Code::kUnavailable:
+      spdlog::warn("{}: {}", request_.verb, status.ToString());
+      break;
+    default:
+      break;
+  }
   if (sender_) {
     sender_(EncodeErrorReply(std::move(request_.envelope), request_.request_id,
                              status));
@@ -868,6 +883,7 @@ void HandleKeysRotate(HandlerEnv& env, const CallPtr& call) {
 void HandleStats(HandlerEnv& env, const CallPtr& call) {
   StoreStats store = env.store->Stats();
   ServerCounters counters = env.counters ? *env.counters : ServerCounters{};
+  if (env.transport_dropped) counters.dropped += env.transport_dropped();
   json j{{"version", std::string(VersionString())},
          {"mode", std::string(StorageModeName(env.mode))},
          {"store", env.backend},

@@ -276,6 +276,12 @@ Status Server::Impl::Init() {
   env_.cookie = config_.cookie;
   env_.counters = &counters_;
   env_.started_at = SystemClock().NowSeconds();
+  env_.transport_dropped = [this] {
+    uint64_t n = 0;
+    for (const auto& e : app_) n += e.watcher->stats().oversized_in;
+    if (admin_.watcher) n += admin_.watcher->stats().oversized_in;
+    return n;
+  };
   env_.rotate_keys = [this](int64_t retire_old_at, Callback<uint32_t> done) {
     RotateKeys(retire_old_at, std::move(done));
   };
