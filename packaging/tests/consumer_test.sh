@@ -4,7 +4,9 @@
 # CMake (find_package(sessiond) -> sessiond::client). Both programs must
 # link against the one installed archive and run (they print the version
 # and build a Client, which connects lazily, so no server is needed).
-# Usage: consumer_test.sh BUILD_DIR CMAKE CXX LIBDIR PKGCONFIGDIR
+# Usage: consumer_test.sh BUILD_DIR CMAKE CXX LIBDIR PKGCONFIGDIR [CXXFLAGS]
+# CXXFLAGS: what the library was built with that its users need too (the
+# sanitizer flags of an ASan build).
 set -eu
 
 usage="usage: consumer_test.sh BUILD_DIR CMAKE CXX LIBDIR PKGCONFIGDIR"
@@ -13,6 +15,7 @@ cmake=${2:?${usage}}
 cxx=${3:?${usage}}
 libdir=${4:?${usage}}
 pcdir=${5:?${usage}}
+extra=${6:-}
 
 if ! command -v pkg-config >/dev/null 2>&1; then
 	echo "FAIL: pkg-config is not installed (apt-get install pkg-config)" >&2
@@ -82,12 +85,14 @@ libs=$(pc --libs)
 echo "cflags: ${cflags}"
 echo "libs: ${libs}"
 # shellcheck disable=SC2086 # pkg-config output is a list of words
-"${cxx}" -std=c++20 ${cflags} -o "${work}/app-pc" "${work}/app/main.cc" ${libs}
+"${cxx}" -std=c++20 ${extra} ${cflags} -o "${work}/app-pc" \
+	"${work}/app/main.cc" ${libs}
 "${work}/app-pc"
 
 echo "== find_package(sessiond)"
 "${cmake}" -S "${work}/app" -B "${work}/app-build" \
 	-DCMAKE_CXX_COMPILER="${cxx}" -DCMAKE_PREFIX_PATH="${prefix}" \
+	-DCMAKE_CXX_FLAGS="${extra}" -DCMAKE_EXE_LINKER_FLAGS="${extra}" \
 	>"${work}/configure.log" 2>&1 || {
 	cat "${work}/configure.log"
 	echo "FAIL: find_package(sessiond) failed" >&2

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Checks how the FreeBSD overlay is published and merged:
 #  - shellcheck on portshaker.conf, the portshaker.d scripts,
-#    publish-overlay.sh and make-distfile.sh; the portshaker.d scripts are
+#    publish-overlay.sh, make-distfile.sh and the packaging tests
+#    themselves; the portshaker.d scripts are
 #    executable and every source in default_merge_from has one;
 #  - in a scratch git repository holding a copy of packaging/freebsd,
 #    publish-overlay.sh writes a branch whose top level is only ports
@@ -27,9 +28,10 @@ fail() {
 	failures=$((failures + 1))
 }
 
-echo "== shellcheck"
+echo "== shellcheck (the overlay's scripts and these tests)"
 shellcheck -s sh "${fb}/portshaker.conf" "${fb}"/portshaker.d/* \
-	"${fb}/publish-overlay.sh" "${fb}/make-distfile.sh" ||
+	"${fb}/publish-overlay.sh" "${fb}/make-distfile.sh" \
+	"${src}"/packaging/tests/*.sh "${src}/packaging/tests/rc.subr.stub" ||
 	fail "shellcheck"
 
 echo "== portshaker sources"
