@@ -26,16 +26,15 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
 #ifndef SESSIOND_HAVE_SERVER
-  if (argc == 2 && (std::string(argv[1]) == "--version" ||
-                    std::string(argv[1]) == "-V")) {
+  if (argc == 2 &&
+      (std::string(argv[1]) == "--version" || std::string(argv[1]) == "-V")) {
     std::cout << "sessiond " << sessiond::VersionString() << "\n";
     return 0;
   }
   return Fail("the server part is not built in this tree");
 #else
   using sessiond::CommandLine;
-  sessiond::Result<CommandLine> cli =
-      sessiond::ParseCommandLine(argc, argv);
+  sessiond::Result<CommandLine> cli = sessiond::ParseCommandLine(argc, argv);
   if (!cli.ok()) {
     return Fail(cli.status().message() + " (see sessiond --help)");
   }
@@ -61,7 +60,7 @@ int main(int argc, char** argv) {
   sessiond::Status logging = sessiond::SetupLogging(config->log_level);
   if (!logging.ok()) return Fail(logging.message());
 
-  sessiond::Result<std::unique_ptr<sessiond::Server>> server =
+  sessiond::Result<std::unique_ptr<sessiond::Server> > server =
       sessiond::Server::Create(*config);
   if (!server.ok()) {
     spdlog::error("cannot start: {}", server.status().message());

@@ -3,12 +3,13 @@
 // become a Status whose message names the key or flag.
 #include "server/config.h"
 
+#include <toml++/toml.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace sessiond {
 namespace {
@@ -137,8 +138,8 @@ Result<Config> ParseToml(std::string_view text, std::string source,
     return Invalid(msg.str());
   }
 
-  static const char* const kTables[] = {"server", "store", "redis",  "session",
-                                        "cookie", "keys",  "curve",  "log"};
+  static const char* const kTables[] = {"server", "store", "redis", "session",
+                                        "cookie", "keys",  "curve", "log"};
   for (const auto& [key, node] : doc) {
     std::string k(key.str());
     if (std::find(std::begin(kTables), std::end(kTables), k) ==
@@ -180,10 +181,10 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   SESSIOND_RETURN_IF_ERROR(redis.Int("port", c.redis_port, 1, 65535));
   SESSIOND_RETURN_IF_ERROR(redis.String("unix_socket", c.redis_unix_socket));
   SESSIOND_RETURN_IF_ERROR(redis.String("key_prefix", c.redis_key_prefix));
-  SESSIOND_RETURN_IF_ERROR(redis.Int(
-      "connect_timeout_ms", c.redis_connect_timeout_ms, 1, 600'000));
-  SESSIOND_RETURN_IF_ERROR(redis.Int(
-      "command_timeout_ms", c.redis_command_timeout_ms, 1, 600'000));
+  SESSIOND_RETURN_IF_ERROR(
+      redis.Int("connect_timeout_ms", c.redis_connect_timeout_ms, 1, 600'000));
+  SESSIOND_RETURN_IF_ERROR(
+      redis.Int("command_timeout_ms", c.redis_command_timeout_ms, 1, 600'000));
   SESSIOND_RETURN_IF_ERROR(redis.Finish());
 
   TableReader session(doc["session"].as_table(), "session", where);
@@ -312,8 +313,7 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
       ->type_name("NAME");
   app.add_option("--mode", mode, "Storage mode: server, client or hybrid")
       ->type_name("MODE");
-  app.add_option("--log-level", log_level,
-                 "trace, debug, info, warn or error")
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->type_name("LEVEL");
   app.add_flag("-V,--version", version, "Print the version and exit");
   app.add_flag("--check", check, "Validate the configuration and exit");

@@ -11,27 +11,29 @@ namespace {
 
 // Arity counts argument frames after the verb; optional arguments raise
 // max_args only (docs/protocol.md, "Verbs on the app socket").
+// clang-format off
 constexpr std::array<Command, 18> kCommands = {{
     // verb                 handler                  admin  min max
-    {"PING", HandlePing, false, 0, 0},
-    {"VERSION", HandleVersion, false, 0, 0},
-    {"CREATE", HandleCreate, false, 0, 1},
-    {"LOAD", HandleLoad, false, 1, 2},
-    {"COMMIT", HandleCommit, false, 2, 2},
-    {"LOGIN", HandleLogin, false, 2, 3},
-    {"LOGOUT", HandleLogout, false, 1, 1},
-    {"FLASH", HandleFlash, false, 1, 2},
-    {"CSRF_CHECK", HandleCsrfCheck, false, 2, 2},
-    {"REVOKE_OTHERS", HandleRevokeOthers, false, 1, 1},
-    {"LIST_SESSIONS", HandleListSessions, false, 1, 1},
-    {"BUMP_EPOCH", HandleBumpEpoch, false, 1, 1},
-    {"USER_LIST", HandleUserList, true, 1, 1},
-    {"USER_REVOKE", HandleUserRevoke, true, 1, 1},
-    {"USER_REVOKE_OTHERS", HandleUserRevokeOthers, true, 2, 2},
-    {"SESSION_REVOKE", HandleSessionRevoke, true, 1, 1},
-    {"KEYS_ROTATE", HandleKeysRotate, true, 0, 1},
-    {"STATS", HandleStats, true, 0, 0},
+    {"PING",                HandlePing,              false, 0, 0},
+    {"VERSION",             HandleVersion,           false, 0, 0},
+    {"CREATE",              HandleCreate,            false, 0, 1},
+    {"LOAD",                HandleLoad,              false, 1, 2},
+    {"COMMIT",              HandleCommit,            false, 2, 2},
+    {"LOGIN",               HandleLogin,             false, 2, 3},
+    {"LOGOUT",              HandleLogout,            false, 1, 1},
+    {"FLASH",               HandleFlash,             false, 1, 2},
+    {"CSRF_CHECK",          HandleCsrfCheck,         false, 2, 2},
+    {"REVOKE_OTHERS",       HandleRevokeOthers,      false, 1, 1},
+    {"LIST_SESSIONS",       HandleListSessions,      false, 1, 1},
+    {"BUMP_EPOCH",          HandleBumpEpoch,         false, 1, 1},
+    {"USER_LIST",           HandleUserList,          true,  1, 1},
+    {"USER_REVOKE",         HandleUserRevoke,        true,  1, 1},
+    {"USER_REVOKE_OTHERS",  HandleUserRevokeOthers,  true,  2, 2},
+    {"SESSION_REVOKE",      HandleSessionRevoke,     true,  1, 1},
+    {"KEYS_ROTATE",         HandleKeysRotate,        true,  0, 1},
+    {"STATS",               HandleStats,             true,  0, 0},
 }};
+// clang-format on
 
 }  // namespace
 
@@ -58,14 +60,13 @@ void Dispatch(HandlerEnv& env, const CallPtr& call) {
   }
   const size_t n = req.args.size();
   if (n < command->min_args || n > command->max_args) {
-    std::string range =
-        command->min_args == command->max_args
-            ? std::to_string(command->min_args)
-            : std::to_string(command->min_args) + " to " +
-                  std::to_string(command->max_args);
-    call->Fail(Status(Code::kInvalidArgument,
-                      req.verb + " takes " + range + " argument frame(s), got " +
-                          std::to_string(n)));
+    std::string range = command->min_args == command->max_args
+                            ? std::to_string(command->min_args)
+                            : std::to_string(command->min_args) + " to " +
+                                  std::to_string(command->max_args);
+    call->Fail(Status(Code::kInvalidArgument, req.verb + " takes " + range +
+                                                  " argument frame(s), got " +
+                                                  std::to_string(n)));
     return;
   }
   command->handler(env, call);

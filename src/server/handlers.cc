@@ -8,10 +8,11 @@
 // session too large for a cookie fails with TOO_LARGE and changes nothing.
 #include "server/handlers.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 #include <string_view>
 #include <utility>
 
@@ -289,8 +290,8 @@ Result<Issued> Issue(const HandlerEnv& env, const Session& s) {
       token = env.codec->MintServer(s.id, s.issued_at_us, s.expires_at);
       break;
     case StorageMode::kClient:
-      token = env.codec->SealClient(EncodeSession(s), s.issued_at_us,
-                                    s.expires_at);
+      token =
+          env.codec->SealClient(EncodeSession(s), s.issued_at_us, s.expires_at);
       break;
     case StorageMode::kHybrid:
       token = env.codec->SealHybrid(s.id, EncodeSession(s), s.issued_at_us,
@@ -303,9 +304,8 @@ Result<Issued> Issue(const HandlerEnv& env, const Session& s) {
   Result<std::string> line = RenderSetCookie(env.cookie, *token, max_age);
   if (!line.ok()) {
     if (line.code() == Code::kTooLarge) {
-      return Status(Code::kTooLarge,
-                    "the session does not fit in a cookie: " +
-                        line.status().message());
+      return Status(Code::kTooLarge, "the session does not fit in a cookie: " +
+                                         line.status().message());
     }
     return line.status();
   }
@@ -427,18 +427,18 @@ void OpenCurrent(HandlerEnv& env, const std::string& cookie,
     return done(Status(Code::kCorrupt, "hybrid token ids disagree"));
   }
   std::string id = s.id;
-  env.store->Load(std::move(id), [s = std::move(s), cookie,
-                                  done = std::move(done)](
-                                     Result<Session> stub) mutable {
-    if (!stub.ok()) return done(stub.status());
-    if (stub->user_id != s.user_id) {
-      return done(Status(Code::kRevoked, "session moved to another user"));
-    }
-    // The stub's last_seen_at governs idle expiry (the store enforced it);
-    // show the later of the two.
-    s.last_seen_at = std::max(s.last_seen_at, stub->last_seen_at);
-    done(Current{std::move(s), cookie});
-  });
+  env.store->Load(
+      std::move(id), [s = std::move(s), cookie,
+                      done = std::move(done)](Result<Session> stub) mutable {
+        if (!stub.ok()) return done(stub.status());
+        if (stub->user_id != s.user_id) {
+          return done(Status(Code::kRevoked, "session moved to another user"));
+        }
+        // The stub's last_seen_at governs idle expiry (the store enforced it);
+        // show the later of the two.
+        s.last_seen_at = std::max(s.last_seen_at, stub->last_seen_at);
+        done(Current{std::move(s), cookie});
+      });
 }
 
 // Creates `s` where the mode keeps sessions and answers with a new cookie.
@@ -550,16 +550,16 @@ void HandleCommit(HandlerEnv& env, const CallPtr& call) {
   }
   // Client and hybrid: the session lives in the cookie; the new cookie is
   // the commit.
-  OpenCurrent(env, cookie, [&env, call, changes = std::move(*changes)](
-                               Result<Current> cur) {
-    if (!cur.ok()) return call->Fail(cur.status());
-    Session& s = cur->session;
-    Status applied = ApplyChangeSet(s, changes, env.max_data_bytes);
-    if (!applied.ok()) return call->Fail(applied);
-    Result<Issued> issued = Issue(env, s);
-    if (!issued.ok()) return call->Fail(issued.status());
-    ReplySession(call, s, false, std::move(*issued));
-  });
+  OpenCurrent(env, cookie,
+              [&env, call, changes = std::move(*changes)](Result<Current> cur) {
+                if (!cur.ok()) return call->Fail(cur.status());
+                Session& s = cur->session;
+                Status applied = ApplyChangeSet(s, changes, env.max_data_bytes);
+                if (!applied.ok()) return call->Fail(applied);
+                Result<Issued> issued = Issue(env, s);
+                if (!issued.ok()) return call->Fail(issued.status());
+                ReplySession(call, s, false, std::move(*issued));
+              });
 }
 
 // LOGIN cookie user_id [metadata]
@@ -597,39 +597,41 @@ void HandleLogin(HandlerEnv& env, const CallPtr& call) {
     return;
   }
 
-  OpenCurrent(env, cookie, [&env, call, fresh, request = std::move(request)](
-                               Result<Current> cur) mutable {
-    if (!cur.ok()) {
-      if (MeansAnonymous(cur.code())) return fresh();
-      return call->Fail(cur.status());
-    }
-    Session next =
-        LoginSession(cur->session, request, env.clock->NowMicros());
-    if (env.mode == StorageMode::kClient) {
-      next.id.clear();
-      Result<Issued> issued = Issue(env, next);
-      if (!issued.ok()) return call->Fail(issued.status());
-      return ReplySession(call, next, false, std::move(*issued));
-    }
-    // Hybrid: the store picks the new id, but ids have a fixed length, so
-    // measuring the cookie with LoginSession's id now is exact.
-    Result<Issued> measured = Issue(env, next);
-    if (!measured.ok()) return call->Fail(measured.status());
-    env.store->Login(
-        cur->session.id, std::move(request),
-        [&env, call, fresh, next = std::move(next)](
-            Result<Session> stub) mutable {
-          if (!stub.ok()) {
-            if (MeansAnonymous(stub.code())) return fresh();
-            return call->Fail(stub.status());
-          }
-          next.id = stub->id;
-          next.issued_at_us = stub->issued_at_us;
-          Result<Issued> issued = Issue(env, next);
-          if (!issued.ok()) return call->Fail(issued.status());
-          ReplySession(call, next, false, std::move(*issued));
-        });
-  });
+  OpenCurrent(env, cookie,
+              [&env, call, fresh,
+               request = std::move(request)](Result<Current> cur) mutable {
+                if (!cur.ok()) {
+                  if (MeansAnonymous(cur.code())) return fresh();
+                  return call->Fail(cur.status());
+                }
+                Session next =
+                    LoginSession(cur->session, request, env.clock->NowMicros());
+                if (env.mode == StorageMode::kClient) {
+                  next.id.clear();
+                  Result<Issued> issued = Issue(env, next);
+                  if (!issued.ok()) return call->Fail(issued.status());
+                  return ReplySession(call, next, false, std::move(*issued));
+                }
+                // Hybrid: the store picks the new id, but ids have a fixed
+                // length, so measuring the cookie with LoginSession's id now is
+                // exact.
+                Result<Issued> measured = Issue(env, next);
+                if (!measured.ok()) return call->Fail(measured.status());
+                env.store->Login(
+                    cur->session.id, std::move(request),
+                    [&env, call, fresh,
+                     next = std::move(next)](Result<Session> stub) mutable {
+                      if (!stub.ok()) {
+                        if (MeansAnonymous(stub.code())) return fresh();
+                        return call->Fail(stub.status());
+                      }
+                      next.id = stub->id;
+                      next.issued_at_us = stub->issued_at_us;
+                      Result<Issued> issued = Issue(env, next);
+                      if (!issued.ok()) return call->Fail(issued.status());
+                      ReplySession(call, next, false, std::move(*issued));
+                    });
+              });
 }
 
 // LOGOUT cookie
@@ -669,34 +671,34 @@ void HandleFlash(HandlerEnv& env, const CallPtr& call) {
     std::string id = claims->session_id;
     // Pop first (the store makes each message go to exactly one caller),
     // then load for the session reply.
-    env.store->FlashPop(
-        id, std::move(queue),
-        [&env, call, id, cookie, popped_json](
-            Result<std::vector<std::string>> popped) {
-          if (!popped.ok()) return call->Fail(popped.status());
-          env.store->Load(id, [call, cookie, popped_json,
-                               messages = std::move(*popped)](
-                                  Result<Session> s) {
-            if (!s.ok()) return call->Fail(s.status());
-            ReplySession(call, *s, false, Unchanged(cookie),
-                         {popped_json(messages)});
-          });
-        });
+    env.store->FlashPop(id, std::move(queue),
+                        [&env, call, id, cookie,
+                         popped_json](Result<std::vector<std::string>> popped) {
+                          if (!popped.ok()) return call->Fail(popped.status());
+                          env.store->Load(id, [call, cookie, popped_json,
+                                               messages = std::move(*popped)](
+                                                  Result<Session> s) {
+                            if (!s.ok()) return call->Fail(s.status());
+                            ReplySession(call, *s, false, Unchanged(cookie),
+                                         {popped_json(messages)});
+                          });
+                        });
     return;
   }
-  OpenCurrent(env, cookie, [&env, call, queue, popped_json](
-                               Result<Current> cur) {
-    if (!cur.ok()) return call->Fail(cur.status());
-    Session& s = cur->session;
-    std::vector<std::string> messages = PopFlash(s, queue);
-    if (messages.empty()) {
-      return ReplySession(call, s, false, Unchanged(cur->cookie),
-                          {popped_json(messages)});
-    }
-    Result<Issued> issued = Issue(env, s);
-    if (!issued.ok()) return call->Fail(issued.status());
-    ReplySession(call, s, false, std::move(*issued), {popped_json(messages)});
-  });
+  OpenCurrent(env, cookie,
+              [&env, call, queue, popped_json](Result<Current> cur) {
+                if (!cur.ok()) return call->Fail(cur.status());
+                Session& s = cur->session;
+                std::vector<std::string> messages = PopFlash(s, queue);
+                if (messages.empty()) {
+                  return ReplySession(call, s, false, Unchanged(cur->cookie),
+                                      {popped_json(messages)});
+                }
+                Result<Issued> issued = Issue(env, s);
+                if (!issued.ok()) return call->Fail(issued.status());
+                ReplySession(call, s, false, std::move(*issued),
+                             {popped_json(messages)});
+              });
 }
 
 // CSRF_CHECK cookie token
@@ -717,11 +719,10 @@ void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call) {
     Status user = NeedsUser(s, "REVOKE_OTHERS");
     if (!user.ok()) return call->Fail(user);
     if (env.mode != StorageMode::kClient) {
-      env.store->RevokeOthers(s.user_id, s.id,
-                              [call](Result<uint64_t> n) {
-                                if (!n.ok()) return call->Fail(n.status());
-                                ReplyCount(call, *n);
-                              });
+      env.store->RevokeOthers(s.user_id, s.id, [call](Result<uint64_t> n) {
+        if (!n.ok()) return call->Fail(n.status());
+        ReplyCount(call, *n);
+      });
       return;
     }
     // Client mode: only the epoch reaches other browsers' tokens; this
@@ -729,14 +730,15 @@ void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call) {
     Result<Issued> measured = Issue(env, s);
     if (!measured.ok()) return call->Fail(measured.status());
     std::string user_id = s.user_id;
-    env.store->BumpEpoch(std::move(user_id), [&env, call, s = std::move(s)](
-                                                 Result<int64_t> epoch) mutable {
-      if (!epoch.ok()) return call->Fail(epoch.status());
-      StampAfterEpoch(s, std::max(*epoch, env.clock->NowMicros()));
-      Result<Issued> issued = Issue(env, s);
-      if (!issued.ok()) return call->Fail(issued.status());
-      ReplySession(call, s, false, std::move(*issued));
-    });
+    env.store->BumpEpoch(
+        std::move(user_id),
+        [&env, call, s = std::move(s)](Result<int64_t> epoch) mutable {
+          if (!epoch.ok()) return call->Fail(epoch.status());
+          StampAfterEpoch(s, std::max(*epoch, env.clock->NowMicros()));
+          Result<Issued> issued = Issue(env, s);
+          if (!issued.ok()) return call->Fail(issued.status());
+          ReplySession(call, s, false, std::move(*issued));
+        });
   });
 }
 
@@ -750,17 +752,17 @@ void HandleListSessions(HandlerEnv& env, const CallPtr& call) {
       entry["current"] = true;
       return call->Ok({Dump(json::array({entry}))});
     }
-    env.store->ListUser(s.user_id, [call, current = s.id](
-                                       Result<std::vector<Session>> list) {
-      if (!list.ok()) return call->Fail(list.status());
-      json array = json::array();
-      for (const Session& other : *list) {
-        json entry = ListEntryJson(other);
-        entry["current"] = other.id == current;
-        array.push_back(std::move(entry));
-      }
-      call->Ok({Dump(array)});
-    });
+    env.store->ListUser(
+        s.user_id, [call, current = s.id](Result<std::vector<Session>> list) {
+          if (!list.ok()) return call->Fail(list.status());
+          json array = json::array();
+          for (const Session& other : *list) {
+            json entry = ListEntryJson(other);
+            entry["current"] = other.id == current;
+            array.push_back(std::move(entry));
+          }
+          call->Ok({Dump(array)});
+        });
   });
 }
 
@@ -778,34 +780,34 @@ void HandleBumpEpoch(HandlerEnv& env, const CallPtr& call) {
     if (env.mode == StorageMode::kClient) next.id.clear();
     Result<Issued> measured = Issue(env, next);
     if (!measured.ok()) return call->Fail(measured.status());
-    env.store->BumpEpoch(old.user_id, [&env, call, old_id = old.id,
-                                       next = std::move(next)](
-                                          Result<int64_t> epoch) mutable {
-      if (!epoch.ok()) return call->Fail(epoch.status());
-      StampAfterEpoch(next, *epoch);
-      Result<Issued> issued = Issue(env, next);
-      if (!issued.ok()) return call->Fail(issued.status());
-      if (env.mode == StorageMode::kClient) {
-        return ReplySession(call, next, false, std::move(*issued));
-      }
-      Session record = env.mode == StorageMode::kHybrid ? Stub(next) : next;
-      env.store->Create(
-          std::move(record),
-          [&env, call, old_id, next, issued = std::move(*issued)](
-              Result<Session> created) mutable {
-            if (!created.ok()) return call->Fail(created.status());
-            Session shown =
-                env.mode == StorageMode::kServer ? *created : next;
-            // The old record is already dead by the epoch; destroying it
-            // keeps it out of lists and tombstones it. Its outcome does
-            // not change the answer.
-            env.store->Destroy(old_id, [call, shown = std::move(shown),
-                                        issued = std::move(issued)](
-                                           Status) mutable {
-              ReplySession(call, shown, false, std::move(issued));
-            });
-          });
-    });
+    env.store->BumpEpoch(
+        old.user_id, [&env, call, old_id = old.id,
+                      next = std::move(next)](Result<int64_t> epoch) mutable {
+          if (!epoch.ok()) return call->Fail(epoch.status());
+          StampAfterEpoch(next, *epoch);
+          Result<Issued> issued = Issue(env, next);
+          if (!issued.ok()) return call->Fail(issued.status());
+          if (env.mode == StorageMode::kClient) {
+            return ReplySession(call, next, false, std::move(*issued));
+          }
+          Session record = env.mode == StorageMode::kHybrid ? Stub(next) : next;
+          env.store->Create(
+              std::move(record),
+              [&env, call, old_id, next,
+               issued = std::move(*issued)](Result<Session> created) mutable {
+                if (!created.ok()) return call->Fail(created.status());
+                Session shown =
+                    env.mode == StorageMode::kServer ? *created : next;
+                // The old record is already dead by the epoch; destroying it
+                // keeps it out of lists and tombstones it. Its outcome does
+                // not change the answer.
+                env.store->Destroy(
+                    old_id, [call, shown = std::move(shown),
+                             issued = std::move(issued)](Status) mutable {
+                      ReplySession(call, shown, false, std::move(issued));
+                    });
+              });
+        });
   });
 }
 

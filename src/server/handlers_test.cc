@@ -182,8 +182,8 @@ TEST_P(HandlersTest, CommitAndConflict) {
 
   // Same key changed since base_version 1: conflict (in client and hybrid
   // mode the cookie's own history says so).
-  Reply conflict = Commit(cookie, {{"base_version", 1},
-                                   {"set", {{"theme", "light"}}}});
+  Reply conflict =
+      Commit(cookie, {{"base_version", 1}, {"set", {{"theme", "light"}}}});
   EXPECT_EQ(conflict.status, "CONFLICT");
   // A different key from the same base lands.
   Reply other = Commit(cookie, {{"base_version", 1},
@@ -208,8 +208,8 @@ TEST_P(HandlersTest, BadChangeSets) {
         "{\"base_version\":1,\"set\":{\"k\":1}}",
         "{\"base_version\":1,\"set\":{\"bad key\":\"v\"}}",
         "{\"base_version\":1,\"erase\":\"k\"}",
-        "{\"base_version\":1,\"flash\":[\"x\"]}",
-        "\xff\xfe", "{\"base_version\":1,\"set\":{\"k\":\"\xc3\x28\"}}"}) {
+        "{\"base_version\":1,\"flash\":[\"x\"]}", "\xff\xfe",
+        "{\"base_version\":1,\"set\":{\"k\":\"\xc3\x28\"}}"}) {
     Reply r = Run("COMMIT", {cookie, bad});
     EXPECT_EQ(r.status, "INVALID_ARGUMENT") << bad;
   }
@@ -223,15 +223,15 @@ TEST_P(HandlersTest, BadChangeSets) {
 TEST_P(HandlersTest, OversizedValues) {
   Reply created = Create();
   // Over max_data_bytes: refused in every mode.
-  Reply big = Commit(created.cookie(),
-                     {{"base_version", 1},
-                      {"set", {{"blob", std::string(17000, 'x')}}}});
+  Reply big = Commit(
+      created.cookie(),
+      {{"base_version", 1}, {"set", {{"blob", std::string(17000, 'x')}}}});
   EXPECT_EQ(big.status, "TOO_LARGE");
   // Under the data cap but over a 4096-byte Set-Cookie line: refused in
   // client and hybrid mode, and nothing changed.
-  Reply mid = Commit(created.cookie(),
-                     {{"base_version", 1},
-                      {"set", {{"blob", std::string(5000, 'x')}}}});
+  Reply mid = Commit(
+      created.cookie(),
+      {{"base_version", 1}, {"set", {{"blob", std::string(5000, 'x')}}}});
   if (server_mode()) {
     EXPECT_TRUE(mid.ok()) << mid.status;
   } else {
@@ -333,12 +333,11 @@ TEST_P(HandlersTest, Logout) {
 
 TEST_P(HandlersTest, Flash) {
   Reply created = Create();
-  Reply c = Commit(created.cookie(),
-                   {{"base_version", 1},
-                    {"flash",
-                     {{{"message", "one"}},
-                      {{"queue", "err"}, {"message", "bad"}},
-                      {{"message", "two"}}}}});
+  Reply c = Commit(created.cookie(), {{"base_version", 1},
+                                      {"flash",
+                                       {{{"message", "one"}},
+                                        {{"queue", "err"}, {"message", "bad"}},
+                                        {{"message", "two"}}}}});
   ASSERT_TRUE(c.ok()) << c.status;
   Reply popped = Run("FLASH", {c.cookie()});
   ASSERT_TRUE(popped.ok()) << popped.status;
@@ -365,8 +364,7 @@ TEST_P(HandlersTest, CsrfCheck) {
   EXPECT_TRUE(ok.frames.empty());
   EXPECT_EQ(Run("CSRF_CHECK", {created.cookie(), token + "x"}).status,
             "CSRF_MISMATCH");
-  EXPECT_EQ(Run("CSRF_CHECK", {created.cookie(), ""}).status,
-            "CSRF_MISMATCH");
+  EXPECT_EQ(Run("CSRF_CHECK", {created.cookie(), ""}).status, "CSRF_MISMATCH");
 }
 
 TEST_P(HandlersTest, RevokeOthersAndList) {
@@ -414,8 +412,8 @@ TEST_P(HandlersTest, RevokeOthersAndList) {
 TEST_P(HandlersTest, BumpEpoch) {
   Reply a = Login(Create().cookie(), "alice");
   Reply committed =
-      Commit(a.cookie(), {{"base_version", a.session()["version"]},
-                          {"set", {{"k", "v"}}}});
+      Commit(a.cookie(),
+             {{"base_version", a.session()["version"]}, {"set", {{"k", "v"}}}});
   ASSERT_TRUE(committed.ok()) << committed.status;
   Reply other = Login(Create().cookie(), "alice");
   clock_.AdvanceMicros(1);
@@ -429,8 +427,7 @@ TEST_P(HandlersTest, BumpEpoch) {
   Reply survivor = Run("LOAD", {bumped.cookie()});
   ASSERT_TRUE(survivor.ok()) << survivor.status;
   EXPECT_EQ(survivor.session()["data"]["k"], "v");
-  EXPECT_EQ(Run("BUMP_EPOCH", {Create().cookie()}).status,
-            "INVALID_ARGUMENT");
+  EXPECT_EQ(Run("BUMP_EPOCH", {Create().cookie()}).status, "INVALID_ARGUMENT");
 }
 
 TEST_P(HandlersTest, DispatchErrors) {
@@ -507,8 +504,8 @@ TEST_P(HandlersTest, CallWithoutReplyAnswersInternal) {
     Request req;
     req.verb = "X";
     auto call = std::make_shared<Call>(
-        std::move(req), SocketKind::kApp,
-        [&](Frames f) { out = std::move(f); }, &counters_);
+        std::move(req), SocketKind::kApp, [&](Frames f) { out = std::move(f); },
+        &counters_);
   }
   ASSERT_GE(out.size(), 4u);
   EXPECT_EQ(out[3], "INTERNAL");

@@ -9,7 +9,8 @@
 namespace sessiond {
 
 Status SetupLogging(std::string_view level) {
-  spdlog::level::level_enum parsed = spdlog::level::from_str(std::string(level));
+  spdlog::level::level_enum parsed =
+      spdlog::level::from_str(std::string(level));
   // from_str answers "off" for anything it does not know.
   if (parsed == spdlog::level::off && level != "off") {
     return Status(Code::kInvalidArgument,
@@ -30,8 +31,8 @@ std::string StartLine(const Config& config) {
     if (!listen.empty()) listen += ",";
     listen += e;
   }
-  return "sessiond " + std::string(VersionString()) + " starting (mode=" +
-         std::string(StorageModeName(config.mode)) +
+  return "sessiond " + std::string(VersionString()) +
+         " starting (mode=" + std::string(StorageModeName(config.mode)) +
          ", store=" + config.backend + ", listen=" + listen + ")";
 }
 

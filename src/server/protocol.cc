@@ -61,10 +61,10 @@ DecodedRequest DecodeRequest(Frames frames, size_t max_frame_bytes) {
   }
   for (auto it = body; it != frames.end(); ++it) {
     if (it->size() > max_frame_bytes) {
-      return fail(Code::kTooLarge,
-                  "frame " + std::to_string(it - body + 1) + " is " +
-                      std::to_string(it->size()) + " bytes; at most " +
-                      std::to_string(max_frame_bytes));
+      return fail(Code::kTooLarge, "frame " + std::to_string(it - body + 1) +
+                                       " is " + std::to_string(it->size()) +
+                                       " bytes; at most " +
+                                       std::to_string(max_frame_bytes));
     }
   }
   if (body_frames < 1 || body[0] != kProtocolTag) {

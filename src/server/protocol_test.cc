@@ -46,8 +46,8 @@ TEST(DecodeRequest, WrongTagIsInvalidArgumentAndKeepsId) {
 }
 
 TEST(DecodeRequest, TooFewFrames) {
-  for (Frames f : {Msg({"p", ""}), Msg({"p", "", "SD1"}),
-                   Msg({"p", "", "SD1", "1"})}) {
+  for (Frames f :
+       {Msg({"p", ""}), Msg({"p", "", "SD1"}), Msg({"p", "", "SD1", "1"})}) {
     DecodedRequest d = DecodeRequest(f, 65536);
     ASSERT_EQ(d.outcome, DecodedRequest::Outcome::kError);
     EXPECT_EQ(d.status.code(), Code::kInvalidArgument);
@@ -71,28 +71,28 @@ TEST(DecodeRequest, OversizedFrame) {
       Msg({"p", "", "SD1", "1", "LOAD", std::string(1025, 'a')}), 1024);
   ASSERT_EQ(d.outcome, DecodedRequest::Outcome::kError);
   EXPECT_EQ(d.status.code(), Code::kTooLarge);
-  EXPECT_EQ(DecodeRequest(Msg({"p", "", "SD1", "1", "LOAD",
-                               std::string(1024, 'a')}),
-                          1024)
-                .outcome,
-            DecodedRequest::Outcome::kOk);
+  EXPECT_EQ(
+      DecodeRequest(Msg({"p", "", "SD1", "1", "LOAD", std::string(1024, 'a')}),
+                    1024)
+          .outcome,
+      DecodedRequest::Outcome::kOk);
 }
 
 TEST(DecodeRequest, OversizedRequestIdIsAnsweredWithoutIt) {
-  DecodedRequest d = DecodeRequest(
-      Msg({"p", "", "SD1", std::string(65, 'i'), "PING"}), 65536);
+  DecodedRequest d =
+      DecodeRequest(Msg({"p", "", "SD1", std::string(65, 'i'), "PING"}), 65536);
   ASSERT_EQ(d.outcome, DecodedRequest::Outcome::kError);
   EXPECT_EQ(d.status.code(), Code::kTooLarge);
   EXPECT_EQ(d.request.request_id, "");
-  EXPECT_EQ(DecodeRequest(Msg({"p", "", "SD1", std::string(64, 'i'), "PING"}),
-                          65536)
-                .outcome,
-            DecodedRequest::Outcome::kOk);
+  EXPECT_EQ(
+      DecodeRequest(Msg({"p", "", "SD1", std::string(64, 'i'), "PING"}), 65536)
+          .outcome,
+      DecodedRequest::Outcome::kOk);
 }
 
 TEST(DecodeRequest, GarbageVerbIsUnknownVerb) {
-  for (const std::string& verb : std::vector<std::string>{"load", "LO AD", std::string("\xff\x00", 2),
-                           std::string(33, 'A')}) {
+  for (const std::string& verb : std::vector<std::string>{
+           "load", "LO AD", std::string("\xff\x00", 2), std::string(33, 'A')}) {
     DecodedRequest d = DecodeRequest(Msg({"p", "", "SD1", "1", verb}), 65536);
     ASSERT_EQ(d.outcome, DecodedRequest::Outcome::kError) << verb;
     EXPECT_EQ(d.status.code(), Code::kUnknownVerb);

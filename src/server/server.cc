@@ -56,8 +56,8 @@ Status Errno(const std::string& what) {
 Status ZmqError(const zmq::error_t& e, const std::string& what) {
   Status st = ZmqErrorStatus(e.num(), what);
   // An address in use or not available is an operator problem, not a bug.
-  if (e.num() == EADDRINUSE || e.num() == EADDRNOTAVAIL ||
-      e.num() == ENOENT || e.num() == EACCES) {
+  if (e.num() == EADDRINUSE || e.num() == EADDRNOTAVAIL || e.num() == ENOENT ||
+      e.num() == EACCES) {
     return Status(Code::kUnavailable, st.message());
   }
   return st;
@@ -289,8 +289,8 @@ Status Server::Impl::Init() {
   if (config_.curve_enabled()) SESSIOND_RETURN_IF_ERROR(InitCurve());
 
   for (const std::string& address : config_.listen) {
-    const bool curve = address.starts_with("tcp://") &&
-                       !IsLoopbackEndpoint(address);
+    const bool curve =
+        address.starts_with("tcp://") && !IsLoopbackEndpoint(address);
     auto w = Bind(address, SocketKind::kApp, curve);
     if (!w.ok()) return w.status();
     app_.push_back(Endpoint{std::move(*w), SocketKind::kApp, address});
@@ -324,10 +324,9 @@ Status Server::Impl::InitKeyring() {
     keyring = Keyring::LoadFile(config_.keys_file);
   }
   if (!keyring.ok()) {
-    return Status(keyring.code(),
-                  (from_env ? std::string(kSecretEnvVar)
-                            : "keyring " + config_.keys_file) +
-                      ": " + keyring.status().message());
+    return Status(keyring.code(), (from_env ? std::string(kSecretEnvVar)
+                                            : "keyring " + config_.keys_file) +
+                                      ": " + keyring.status().message());
   }
   keyring_ = std::make_shared<const Keyring>(std::move(*keyring));
   codec_ = std::make_unique<TokenCodec>(keyring_, &SystemClock());
@@ -443,9 +442,9 @@ Result<std::unique_ptr<ZmqWatcher>> Server::Impl::Bind(
   try {
     zmq::socket_t socket(context_, zmq::socket_type::router);
     socket.set(zmq::sockopt::linger, kLingerMs);
-    socket.set(zmq::sockopt::maxmsgsize,
-               static_cast<int64_t>(config_.max_frame_bytes) *
-                   kMaxMsgSizeFactor);
+    socket.set(
+        zmq::sockopt::maxmsgsize,
+        static_cast<int64_t>(config_.max_frame_bytes) * kMaxMsgSizeFactor);
     if (curve) {
       socket.set(zmq::sockopt::zap_domain, kZapDomain);
       socket.set(zmq::sockopt::curve_server, true);
@@ -577,8 +576,7 @@ void Server::Impl::OnZapRequest(ZmqWatcher& w, ZmqWatcher::Multipart&& msg) {
   }
   ZmqWatcher::Multipart reply;
   for (std::string part :
-       {std::string("1.0"), request_id,
-        std::string(allowed ? "200" : "400"),
+       {std::string("1.0"), request_id, std::string(allowed ? "200" : "400"),
         std::string(allowed ? "OK" : why), std::string(), std::string()}) {
     reply.emplace_back(part.data(), part.size());
   }
@@ -602,14 +600,13 @@ void Server::Impl::RotateKeys(int64_t retire_old_at, Callback<uint32_t> done) {
     return [this, id, retire_old_at, reloaded = std::move(reloaded),
             done]() mutable {
       if (!reloaded.ok()) {
-        spdlog::error("key rotation failed: {}",
-                      reloaded.status().ToString());
+        spdlog::error("key rotation failed: {}", reloaded.status().ToString());
         return done(reloaded.status());
       }
       keyring_ = std::make_shared<const Keyring>(std::move(*reloaded));
       codec_->SetKeyring(keyring_);
-      spdlog::info("keys rotated: new key id {}, older keys retire at {}",
-                   *id, retire_old_at);
+      spdlog::info("keys rotated: new key id {}, older keys retire at {}", *id,
+                   retire_old_at);
       done(*id);
     };
   });
