@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -1145,6 +1146,82 @@ TEST(TransportTest, NonLoopbackTcpWithoutCurveRefusesToStart) {
       seconds(15));
   EXPECT_FALSE(direct.timed_out) << "sessiond did not refuse; it ran";
   EXPECT_NE(direct.exit_code, 0);
+}
+
+// A config with CURVE keys: the server's pair, one allowed client's pair.
+SessiondConfig CurveConfig() {
+  SessiondConfig config;
+  auto [server_pub, server_sec] = testing::NewCurveKeyPair();
+  auto [client_pub, client_sec] = testing::NewCurveKeyPair();
+  config.curve.server_public = server_pub;
+  config.curve.server_secret = server_sec;
+  config.curve.client_public = client_pub;
+  config.curve.client_secret = client_sec;
+  config.curve.allowed_clients = {client_pub};
+  return config;
+}
+
+// The admin socket over tcp: only allowed CURVE keys get an answer.
+TEST(TransportTest, CurveAdminSocketAnswersOnlyAllowedKeys) {
+  SessiondConfig config = CurveConfig();
+  config.admin =
+      "tcp://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  SessiondProcess sessiond(config);
+  START_OR_FAIL(sessiond);
+
+  Client allowed(sessiond.AdminOptions());
+  ASSERT_OK(allowed.Ping());
+  ASSERT_OK(allowed.UserList("nobody"));
+
+  ClientOptions stranger = sessiond.AdminOptions(milliseconds(500));
+  auto [other_pub, other_sec] = testing::NewCurveKeyPair();
+  stranger.curve_public_key = other_pub;
+  stranger.curve_secret_key = other_sec;
+  Client unlisted(stranger);
+  EXPECT_CODE(unlisted.Ping(), Code::kUnavailable);
+
+  ClientOptions plain = sessiond.AdminOptions(milliseconds(500));
+  plain.curve_server_key.clear();
+  plain.curve_public_key.clear();
+  plain.curve_secret_key.clear();
+  Client no_curve(plain);
+  EXPECT_CODE(no_curve.Ping(), Code::kUnavailable);
+
+  // sessionctl reads its secret key from a file, never from argv.
+  testing::TempDir keys;
+  std::string key_file = keys.path() + "/client.key";
+  {
+    std::ofstream(key_file) << config.curve.client_secret << "\n";
+  }
+  ProgramResult ping = RunProgram(
+      {testing::SessionctlBinary(), "--admin", sessiond.admin_endpoint(),
+       "--curve-server-key", config.curve.server_public,
+       "--curve-secret-key-file", key_file, "ping"},
+      seconds(20));
+  EXPECT_TRUE(ping.exited_ok()) << ping.out << ping.err;
+  ProgramResult refused = RunProgram(
+      {testing::SessionctlBinary(), "--admin", sessiond.admin_endpoint(),
+       "--timeout", "0.5", "ping"},
+      seconds(20));
+  EXPECT_EQ(refused.exit_code, 3) << refused.err;
+}
+
+// Beyond loopback with CURVE configured, sessiond starts, and the app
+// socket answers only CURVE clients.
+TEST(TransportTest, NonLoopbackTcpWithCurveStarts) {
+  SessiondConfig config = CurveConfig();
+  config.listen =
+      "tcp://0.0.0.0:" + std::to_string(testing::FreeLoopbackPort());
+  SessiondProcess sessiond(config);
+  START_OR_FAIL(sessiond);  // its PING probe uses the client keys
+  Client app(sessiond.AppOptions());
+  ASSERT_OK(app.Create());
+  ClientOptions plain = sessiond.AppOptions(milliseconds(500));
+  plain.curve_server_key.clear();
+  plain.curve_public_key.clear();
+  plain.curve_secret_key.clear();
+  Client no_curve(plain);
+  EXPECT_CODE(no_curve.Ping(), Code::kUnavailable);
 }
 
 // ---------------------------------------------------------------------------

@@ -68,7 +68,21 @@ struct SessiondConfig {
   std::string listen;
   int redis_port = 6379;
   std::string log_level = "info";
+  // Empty: ipc://<temp dir>/admin.sock.
+  std::string admin;
+  // CURVE. When server_secret is set, the helper writes it (mode 0600) and
+  // the allow-list into the temp dir and adds [curve]. client_public and
+  // client_secret are what AppOptions()/AdminOptions() use for a CURVE
+  // socket (a tcp admin socket, or an app socket beyond loopback).
+  struct Curve {
+    std::string server_public, server_secret;
+    std::vector<std::string> allowed_clients;
+    std::string client_public, client_secret;
+  } curve;
 };
+
+// A fresh CURVE key pair, Z85 (public, secret).
+std::pair<std::string, std::string> NewCurveKeyPair();
 
 // One sessiond child process.
 //
@@ -103,8 +117,12 @@ class SessiondProcess {
   // Whether the child is running (reaps it if it has exited).
   bool running();
 
-  std::string app_endpoint() const { return config_.listen; }
-  std::string admin_endpoint() const { return "ipc://" + admin_path(); }
+  // Where a client connects: the listen address, with a wildcard host
+  // replaced by 127.0.0.1.
+  std::string app_endpoint() const;
+  std::string admin_endpoint() const {
+    return config_.admin.empty() ? "ipc://" + admin_path() : config_.admin;
+  }
   std::string admin_path() const { return dir_.path() + "/admin.sock"; }
   std::string data_dir() const { return dir_.path() + "/data"; }
   std::string config_path() const { return dir_.path() + "/sessiond.conf"; }
