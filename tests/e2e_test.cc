@@ -46,19 +46,19 @@ Status StatusOf(const Result<T>& r) {
   return r.status();
 }
 
-#define ASSERT_OK(expr)                                             \
-  do {                                                              \
-    const auto& _e2e_r = (expr);                                    \
-    ASSERT_TRUE(_e2e_r.ok()) << #expr << " -> "                     \
-                             << StatusOf(_e2e_r).ToString();        \
+#define ASSERT_OK(expr)                                    \
+  do {                                                     \
+    const auto& _e2e_r = (expr);                           \
+    ASSERT_TRUE(_e2e_r.ok())                               \
+        << #expr << " -> " << StatusOf(_e2e_r).ToString(); \
   } while (0)
 
-#define EXPECT_CODE(expr, want)                                         \
-  do {                                                                  \
-    const auto& _e2e_r = (expr);                                        \
-    EXPECT_EQ(StatusOf(_e2e_r).code(), want)                            \
-        << #expr << " -> " << StatusOf(_e2e_r).ToString() << " (want "  \
-        << CodeName(want) << ")";                                       \
+#define EXPECT_CODE(expr, want)                                        \
+  do {                                                                 \
+    const auto& _e2e_r = (expr);                                       \
+    EXPECT_EQ(StatusOf(_e2e_r).code(), want)                           \
+        << #expr << " -> " << StatusOf(_e2e_r).ToString() << " (want " \
+        << CodeName(want) << ")";                                      \
   } while (0)
 
 // The errors LOAD may answer for a cookie that is not a valid token.
@@ -108,10 +108,10 @@ std::string Base64UrlEncode(const std::string& bytes) {
 }
 
 // Starts sessiond or fails the test with its log.
-#define START_OR_FAIL(proc)                          \
-  do {                                               \
-    Status _st = (proc).Start();                     \
-    ASSERT_TRUE(_st.ok()) << _st.ToString();         \
+#define START_OR_FAIL(proc)                  \
+  do {                                       \
+    Status _st = (proc).Start();             \
+    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
   } while (0)
 
 // ---------------------------------------------------------------------------
@@ -317,7 +317,9 @@ TEST_P(SessionLifeTest, WholeLife) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, SessionLifeTest,
                          ::testing::Values("server", "client", "hybrid"),
-                         [](const auto& param_info) { return param_info.param; });
+                         [](const auto& param_info) {
+                           return param_info.param;
+                         });
 
 // ---------------------------------------------------------------------------
 // The exact reply shapes of docs/protocol.md, verb by verb, as a client in
@@ -362,10 +364,9 @@ TEST_P(WireShapeTest, RepliesHaveTheDocumentedFrames) {
     EXPECT_NE(set_cookie.find(attr), std::string::npos)
         << attr << " missing: " << set_cookie;
   }
-  for (const char* m :
-       {"id", "user_id", "csrf_token", "data", "flash", "created_at",
-        "last_seen_at", "expires_at", "idle_timeout", "ip", "user_agent",
-        "version", "new"}) {
+  for (const char* m : {"id", "user_id", "csrf_token", "data", "flash",
+                        "created_at", "last_seen_at", "expires_at",
+                        "idle_timeout", "ip", "user_agent", "version", "new"}) {
     EXPECT_TRUE(HasMember(create.frames[2], m)) << m << " missing";
   }
 
@@ -383,7 +384,8 @@ TEST_P(WireShapeTest, RepliesHaveTheDocumentedFrames) {
 
   Reply commit = call(
       app, "COMMIT",
-      {cookie, ChangeSetToJson({session->version, {{"a", "1"}}, {}, {{"", "f"}}})});
+      {cookie,
+       ChangeSetToJson({session->version, {{"a", "1"}}, {}, {{"", "f"}}})});
   ASSERT_EQ(commit.frames.size(), 3u);
   cookie = commit.frames[0];
 
@@ -430,9 +432,9 @@ TEST_P(WireShapeTest, RepliesHaveTheDocumentedFrames) {
             std::string::npos);
   Reply stats = call(admin, "STATS", {});
   ASSERT_EQ(stats.frames.size(), 1u);
-  for (const char* m : {"version", "mode", "store", "uptime_s", "requests",
-                        "errors", "dropped", "sessions", "commits",
-                        "conflicts", "swept", "app", "admin"}) {
+  for (const char* m :
+       {"version", "mode", "store", "uptime_s", "requests", "errors", "dropped",
+        "sessions", "commits", "conflicts", "swept", "app", "admin"}) {
     EXPECT_TRUE(HasMember(stats.frames[0], m)) << m << " missing from STATS";
   }
   EXPECT_NE(stats.frames[0].find("\"mode\":\"" + mode + "\""),
@@ -537,8 +539,8 @@ class BadInputTest : public ::testing::Test {
     EXPECT_EQ(after->session.flash, before_.flash);
     EXPECT_EQ(after->session.user_id, before_.user_id);
     EXPECT_EQ(after->session.csrf_token, before_.csrf_token);
-    if (HasFailure()) ADD_FAILURE() << "sessiond log:\n"
-                                    << sessiond_->LogTail();
+    if (HasFailure())
+      ADD_FAILURE() << "sessiond log:\n" << sessiond_->LogTail();
   }
 
   // Sends raw frames and returns the reply's frames; fails the test when
@@ -632,8 +634,8 @@ TEST_F(BadInputTest, MissingDelimiterOrTag) {
                     "wrong protocol tag");
   ExpectErrorOrDrop({"", "", "r3", "PING"}, Code::kInvalidArgument,
                     "empty protocol tag");
-  ExpectErrorOrDrop({"", "sd1", "r4", "LOAD", cookie_},
-                    Code::kInvalidArgument, "lower-case tag");
+  ExpectErrorOrDrop({"", "sd1", "r4", "LOAD", cookie_}, Code::kInvalidArgument,
+                    "lower-case tag");
 }
 
 TEST_F(BadInputTest, UnknownVerb) {
@@ -730,8 +732,8 @@ TEST_F(BadInputTest, AdminVerbsOnAppSocketAreDenied) {
   for (const auto& [verb, args] : verbs) {
     auto r = app_->Call(verb, args);
     ASSERT_OK(r);
-    EXPECT_EQ(r->code, Code::kPermissionDenied) << verb << ": "
-                                                << r->status_name;
+    EXPECT_EQ(r->code, Code::kPermissionDenied)
+        << verb << ": " << r->status_name;
   }
   EXPECT_CODE(app_->UserRevoke("mallory-target"), Code::kPermissionDenied);
   // TearDown checks the session survived all of that.
@@ -746,7 +748,7 @@ TEST_F(BadInputTest, GarbageFloodDoesNotHurtOthers) {
     Client flood(sessiond_->AppOptions());
     std::mt19937 rng(12345);
     std::uniform_int_distribution<int> byte(0, 255);
-    const std::vector<std::string> verbs = {"PING", "LOAD",  "COMMIT",
+    const std::vector<std::string> verbs = {"PING",  "LOAD",  "COMMIT",
                                             "LOGIN", "FLASH", "XYZZY"};
     for (int i = 0; i < 20000; ++i) {
       std::vector<std::string> frames;
@@ -804,8 +806,7 @@ TEST_F(BadInputTest, GarbageFloodDoesNotHurtOthers) {
     }
   }
   flooder.join();
-  auto worst_ms =
-      std::chrono::duration_cast<milliseconds>(worst).count();
+  auto worst_ms = std::chrono::duration_cast<milliseconds>(worst).count();
   std::cout << "  flood: " << sent << " sent, " << replies << " replies, "
             << pings << " pings answered meanwhile, slowest " << worst_ms
             << " ms\n";
@@ -840,8 +841,7 @@ TEST_P(ExpiryTest, ExpiredCookieIsRefused) {
     if (!r.ok()) break;
   }
   EXPECT_CODE(r, Code::kExpired);
-  EXPECT_GE(Clock::now() - start, milliseconds(900))
-      << "expired far too early";
+  EXPECT_GE(Clock::now() - start, milliseconds(900)) << "expired far too early";
   // Expiry refuses writes too.
   ChangeSet c{created->session.version, {{"k", "v"}}, {}, {}};
   EXPECT_FALSE(app.Commit(created->cookie, c).ok());
@@ -850,7 +850,9 @@ TEST_P(ExpiryTest, ExpiredCookieIsRefused) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, ExpiryTest,
                          ::testing::Values("server", "client"),
-                         [](const auto& param_info) { return param_info.param; });
+                         [](const auto& param_info) {
+                           return param_info.param;
+                         });
 
 // ---------------------------------------------------------------------------
 // Restarts and SIGTERM (LMDB).
@@ -891,7 +893,9 @@ TEST_P(RestartTest, SessionsSurviveARestart) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, RestartTest,
                          ::testing::Values("server", "client", "hybrid"),
-                         [](const auto& param_info) { return param_info.param; });
+                         [](const auto& param_info) {
+                           return param_info.param;
+                         });
 
 // Many COMMITs pipelined on one DEALER; SIGTERM lands while they are in
 // flight. Every commit answered OK must be there after a restart, and
@@ -923,8 +927,8 @@ TEST(SigtermTest, NoAcknowledgedWriteIsLost) {
                   {{"k" + std::to_string(r), "v" + std::to_string(r)}},
                   {},
                   {}};
-      auto id = pipe.Send("COMMIT", {cookies[static_cast<size_t>(i)],
-                                     ChangeSetToJson(c)});
+      auto id = pipe.Send(
+          "COMMIT", {cookies[static_cast<size_t>(i)], ChangeSetToJson(c)});
       ASSERT_OK(id);
       sent[*id] = {i, r};
     }
@@ -1022,18 +1026,16 @@ TEST_F(SessionctlTest, PingAndVersion) {
 
   ProgramResult version = Ctl({"version"});
   EXPECT_TRUE(version.exited_ok()) << version.err;
-  EXPECT_NE(version.out.find("sessiond 0."), std::string::npos)
-      << version.out;
+  EXPECT_NE(version.out.find("sessiond 0."), std::string::npos) << version.out;
 
   ProgramResult json = Ctl({"--json", "version"});
   EXPECT_TRUE(json.exited_ok()) << json.err;
   EXPECT_EQ(json.out.rfind("{\"server\":\"sessiond ", 0), 0u) << json.out;
 
   // The endpoint may come from the environment instead of --admin.
-  ProgramResult env = RunProgram({testing::SessionctlBinary(), "ping"},
-                                 seconds(20),
-                                 {{"SESSIOND_ADMIN",
-                                   sessiond_->admin_endpoint()}});
+  ProgramResult env =
+      RunProgram({testing::SessionctlBinary(), "ping"}, seconds(20),
+                 {{"SESSIOND_ADMIN", sessiond_->admin_endpoint()}});
   EXPECT_TRUE(env.exited_ok()) << env.err;
 
   ProgramResult stats = Ctl({"stats"});
@@ -1113,11 +1115,11 @@ TEST_F(SessionctlTest, ExitCodes) {
   EXPECT_EQ(bad_sub.exit_code, 2) << bad_sub.err;
   ProgramResult missing_arg = Ctl({"list"});
   EXPECT_EQ(missing_arg.exit_code, 2) << missing_arg.err;
-  ProgramResult unreachable = RunProgram(
-      {testing::SessionctlBinary(), "--admin",
-       "ipc://" + sessiond_->data_dir() + "/nobody-here.sock", "--timeout",
-       "0.5", "ping"},
-      seconds(20));
+  ProgramResult unreachable =
+      RunProgram({testing::SessionctlBinary(), "--admin",
+                  "ipc://" + sessiond_->data_dir() + "/nobody-here.sock",
+                  "--timeout", "0.5", "ping"},
+                 seconds(20));
   EXPECT_EQ(unreachable.exit_code, 3) << unreachable.err;
 }
 
@@ -1190,19 +1192,17 @@ TEST(TransportTest, CurveAdminSocketAnswersOnlyAllowedKeys) {
   // sessionctl reads its secret key from a file, never from argv.
   testing::TempDir keys;
   std::string key_file = keys.path() + "/client.key";
-  {
-    std::ofstream(key_file) << config.curve.client_secret << "\n";
-  }
+  { std::ofstream(key_file) << config.curve.client_secret << "\n"; }
   ProgramResult ping = RunProgram(
       {testing::SessionctlBinary(), "--admin", sessiond.admin_endpoint(),
        "--curve-server-key", config.curve.server_public,
        "--curve-secret-key-file", key_file, "ping"},
       seconds(20));
   EXPECT_TRUE(ping.exited_ok()) << ping.out << ping.err;
-  ProgramResult refused = RunProgram(
-      {testing::SessionctlBinary(), "--admin", sessiond.admin_endpoint(),
-       "--timeout", "0.5", "ping"},
-      seconds(20));
+  ProgramResult refused =
+      RunProgram({testing::SessionctlBinary(), "--admin",
+                  sessiond.admin_endpoint(), "--timeout", "0.5", "ping"},
+                 seconds(20));
   EXPECT_EQ(refused.exit_code, 3) << refused.err;
 }
 

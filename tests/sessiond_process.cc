@@ -245,8 +245,7 @@ Status SessiondProcess::Start() {
   Status st;
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (auto_port_ && (attempt > 0 || config_.listen.empty())) {
-      config_.listen =
-          "tcp://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+      config_.listen = "tcp://127.0.0.1:" + std::to_string(FreeLoopbackPort());
     }
     st = StartOnce();
     if (st.ok() || !auto_port_) return st;
@@ -262,8 +261,8 @@ Status SessiondProcess::StartOnce() {
   WriteConfig();
   {
     std::ofstream(log_path(), std::ios::app)
-        << "---- starting " << SessiondBinary() << " --config "
-        << config_path() << "\n";
+        << "---- starting " << SessiondBinary() << " --config " << config_path()
+        << "\n";
   }
   pid_ = Spawn({SessiondBinary(), "--config", config_path()},
                ChildEnvironment({}), log_path(), log_path(), dir_.path());
@@ -308,9 +307,9 @@ Result<int> SessiondProcess::Stop(std::chrono::milliseconds timeout) {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
-  return Status(Code::kUnavailable,
-                "sessiond ignored SIGTERM for " +
-                    std::to_string(timeout.count()) + " ms and was killed");
+  return Status(Code::kUnavailable, "sessiond ignored SIGTERM for " +
+                                        std::to_string(timeout.count()) +
+                                        " ms and was killed");
 }
 
 bool SessiondProcess::running() {

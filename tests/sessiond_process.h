@@ -59,8 +59,8 @@ ProgramResult RunProgram(
 
 // What goes into the generated sessiond.conf.
 struct SessiondConfig {
-  std::string mode = "server";    // server | client | hybrid
-  std::string backend = "lmdb";   // lmdb | redis | memory
+  std::string mode = "server";   // server | client | hybrid
+  std::string backend = "lmdb";  // lmdb | redis | memory
   int64_t lifetime_s = 3600;
   int64_t idle_timeout_s = 1800;
   size_t max_data_bytes = 16384;
@@ -104,8 +104,8 @@ class SessiondProcess {
   // SIGTERM, then waits up to `timeout` for the exit (SIGKILL after it).
   // Returns the exit code, or -signal when a signal ended it.
   // Errors: kUnavailable when it had to be killed.
-  Result<int> Stop(std::chrono::milliseconds timeout =
-                       std::chrono::seconds(15));
+  Result<int> Stop(
+      std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
   // Sends a signal without waiting.
   void Signal(int signo);
@@ -132,10 +132,10 @@ class SessiondProcess {
   // The last `max_bytes` of sessiond's stdout and stderr.
   std::string LogTail(size_t max_bytes = 3000) const;
 
-  ClientOptions AppOptions(std::chrono::milliseconds timeout =
-                               std::chrono::seconds(5)) const;
-  ClientOptions AdminOptions(std::chrono::milliseconds timeout =
-                                 std::chrono::seconds(5)) const;
+  ClientOptions AppOptions(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  ClientOptions AdminOptions(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
  private:
   Status StartOnce();

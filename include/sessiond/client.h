@@ -276,7 +276,8 @@ class Client {
   // The next whole message as received, not validated, waiting up to
   // `timeout`. Errors: kUnavailable (nothing arrived; the socket is NOT
   // rebuilt, since a test may expect silence).
-  Result<std::vector<std::string>> ReceiveRaw(std::chrono::milliseconds timeout);
+  Result<std::vector<std::string>> ReceiveRaw(
+      std::chrono::milliseconds timeout);
 
   // Closes and reopens the socket, forgetting every request in flight.
   void Reset();

@@ -42,11 +42,21 @@ std::string JsonString(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -122,8 +132,8 @@ class Runner {
 
   // A reply that does not have the shape docs/protocol.md promises.
   int BadReply(std::string_view what) {
-    PrintError("INTERNAL", "unexpected reply from sessiond: " +
-                               std::string(what));
+    PrintError("INTERNAL",
+               "unexpected reply from sessiond: " + std::string(what));
     return kExitServerError;
   }
 
@@ -350,9 +360,10 @@ int Main(int argc, char** argv) {
   revoke_session->add_option("session-id", session_id, "Session id")
       ->required();
   auto* rotate = app.add_subcommand("rotate-keys", "Add a new signing key");
-  rotate->add_option("--retire-after", retire_after,
-                     "Seconds after which older keys stop verifying "
-                     "(default: the session lifetime)")
+  rotate
+      ->add_option("--retire-after", retire_after,
+                   "Seconds after which older keys stop verifying "
+                   "(default: the session lifetime)")
       ->check(CLI::NonNegativeNumber);
   auto* stats = app.add_subcommand("stats", "Print sessiond's counters");
 

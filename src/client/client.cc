@@ -28,8 +28,8 @@ Status Unavailable(std::string message) {
 }
 
 Status BadReply(std::string message) {
-  return Status(Code::kInternal,
-                "reply does not follow docs/protocol.md: " + std::move(message));
+  return Status(Code::kInternal, "reply does not follow docs/protocol.md: " +
+                                     std::move(message));
 }
 
 Result<int64_t> ParseInteger(std::string_view text, std::string_view what) {
@@ -123,9 +123,9 @@ Result<std::vector<SessionInfo>> ParseSessionList(std::string_view text) {
 Result<SessionReply> ParseSessionReply(const std::vector<std::string>& frames,
                                        size_t first = 0) {
   if (frames.size() < first + 3) {
-    return BadReply("a session reply needs 3 frames, got " +
-                    std::to_string(frames.size() - std::min(first,
-                                                            frames.size())));
+    return BadReply(
+        "a session reply needs 3 frames, got " +
+        std::to_string(frames.size() - std::min(first, frames.size())));
   }
   SessionReply r;
   r.cookie = frames[first];
@@ -311,8 +311,7 @@ class Client::Impl {
         zmq::poll(&item, 1, left);
       }
     } catch (const zmq::error_t& e) {
-      return Unavailable("receive from " + options_.endpoint + ": " +
-                         e.what());
+      return Unavailable("receive from " + options_.endpoint + ": " + e.what());
     }
   }
 
@@ -405,7 +404,8 @@ class Client::Impl {
 
   void Open() {
     try {
-      socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+      socket_ =
+          std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
       socket_->set(zmq::sockopt::linger, 0);
       socket_->set(zmq::sockopt::sndtimeo,
                    static_cast<int>(options_.timeout.count()));
@@ -462,7 +462,8 @@ Result<std::string> Client::Send(std::string_view verb,
   return impl_->Send(verb, args);
 }
 
-Result<Reply> Client::Receive(std::optional<std::chrono::milliseconds> timeout) {
+Result<Reply> Client::Receive(
+    std::optional<std::chrono::milliseconds> timeout) {
   return impl_->Receive(timeout);
 }
 

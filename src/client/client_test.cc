@@ -99,8 +99,8 @@ class FakeServer {
         held.clear();
         Send(ReplyTo(req, "OK", {}));
       } else if (verb == "LOAD") {
-        Send(ReplyTo(req, "OK", {"cookie-1", "sessiond=cookie-1; Path=/",
-                                 kSessionJson}));
+        Send(ReplyTo(req, "OK",
+                     {"cookie-1", "sessiond=cookie-1; Path=/", kSessionJson}));
       } else if (verb == "ECHO" || verb == "COMMIT") {
         Send(ReplyTo(req, "OK", args));
       } else if (verb == "FAIL") {
@@ -173,8 +173,7 @@ TEST(ClientTest, ChangeSetJson) {
 
 TEST(ClientTest, BadSessionJsonIsInternal) {
   EXPECT_EQ(ParseSessionJson("{").code(), Code::kInternal);
-  EXPECT_EQ(ParseSessionJson(R"({"version":"three"})").code(),
-            Code::kInternal);
+  EXPECT_EQ(ParseSessionJson(R"({"version":"three"})").code(), Code::kInternal);
   EXPECT_TRUE(ParseSessionJson("{}").ok());
 }
 
@@ -219,8 +218,7 @@ TEST(ClientTest, TimeoutRebuildsTheSocket) {
   Client c(Options(server.endpoint(), milliseconds(100)));
   auto slow = c.Call("SLOW");
   EXPECT_EQ(slow.code(), Code::kUnavailable);
-  EXPECT_NE(slow.status().message().find(server.endpoint()),
-            std::string::npos);
+  EXPECT_NE(slow.status().message().find(server.endpoint()), std::string::npos);
   EXPECT_EQ(c.in_flight(), 0u);
   // The late reply to SLOW must never be taken for a later request's.
   std::this_thread::sleep_for(milliseconds(400));
