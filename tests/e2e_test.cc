@@ -375,6 +375,7 @@ TEST_P(WireShapeTest, RepliesHaveTheDocumentedFrames) {
   std::string cookie = login.frames[0];
   auto session = ParseSessionJson(login.frames[2]);
   ASSERT_OK(session);
+  EXPECT_FALSE(session->is_new) << "LOGIN from a cookie is not new";
 
   Reply load = call(app, "LOAD", {cookie});
   ASSERT_EQ(load.frames.size(), 3u);
@@ -449,11 +450,13 @@ TEST_P(WireShapeTest, RepliesHaveTheDocumentedFrames) {
               logout.frames[1].find("1970") != std::string::npos)
       << "the Set-Cookie must delete the cookie: " << logout.frames[1];
 
+  // LOGIN with no cookie starts a new session: "new" is true.
+  Reply again = call(app, "LOGIN", {"", "shape-user"});
+  ASSERT_EQ(again.frames.size(), 3u);
+  auto s2 = ParseSessionJson(again.frames[2]);
+  ASSERT_OK(s2);
+  EXPECT_TRUE(s2->is_new) << again.frames[2];
   if (mode != "client") {
-    Reply again = call(app, "LOGIN", {"", "shape-user"});
-    ASSERT_EQ(again.frames.size(), 3u);
-    auto s2 = ParseSessionJson(again.frames[2]);
-    ASSERT_OK(s2);
     Reply one = call(admin, "SESSION_REVOKE", {s2->id});
     EXPECT_EQ(one.status_name, "OK");
     EXPECT_TRUE(one.frames.empty()) << "SESSION_REVOKE answers OK alone";
@@ -814,6 +817,51 @@ TEST_F(BadInputTest, GarbageFloodDoesNotHurtOthers) {
   EXPECT_GT(pings, 0);
   EXPECT_LT(worst_ms, 1000) << "another client was stalled by the flood";
 }
+
+// The encrypted cookies of client and hybrid mode: every bit flip and every
+// truncation is refused (the AEAD tag covers the whole token), and the
+// original still loads unchanged.
+class EncryptedCookieTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EncryptedCookieTest, TamperedOrTruncatedIsRefused) {
+  SessiondConfig config;
+  config.mode = GetParam();
+  SessiondProcess sessiond(config);
+  START_OR_FAIL(sessiond);
+  Client app(sessiond.AppOptions());
+  auto login = app.Login("", "tamper-user");
+  ASSERT_OK(login);
+  ChangeSet c{login->session.version, {{"role", "user"}}, {}, {}};
+  auto committed = app.Commit(login->cookie, c);
+  ASSERT_OK(committed);
+  const std::string cookie = committed->cookie;
+  std::string bytes = Base64UrlDecode(cookie);
+  ASSERT_FALSE(bytes.empty());
+  for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+    std::string t = bytes;
+    t[bit / 8] = static_cast<char>(t[bit / 8] ^ (1 << (bit % 8)));
+    auto r = app.Load(Base64UrlEncode(t));
+    ASSERT_FALSE(r.ok()) << "bit " << bit << " flipped still loads";
+    EXPECT_TRUE(IsTokenError(r.code()))
+        << "bit " << bit << ": " << r.status().ToString();
+  }
+  for (size_t n = 1; n < cookie.size(); n += 3) {
+    auto r = app.Load(cookie.substr(0, n));
+    ASSERT_FALSE(r.ok()) << "a " << n << "-char prefix still loads";
+    EXPECT_TRUE(IsTokenError(r.code()))
+        << n << " chars: " << r.status().ToString();
+  }
+  auto after = app.Load(cookie);
+  ASSERT_OK(after);
+  EXPECT_EQ(after->session.data, committed->session.data);
+  EXPECT_EQ(after->session.version, committed->session.version);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, EncryptedCookieTest,
+                         ::testing::Values("client", "hybrid"),
+                         [](const auto& param_info) {
+                           return param_info.param;
+                         });
 
 // ---------------------------------------------------------------------------
 // Expiry: a short idle timeout, bounded polling (no long sleeps).
