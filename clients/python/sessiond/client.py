@@ -212,9 +212,7 @@ class Client(_Verbs):
         self.timeout = float(timeout)
         self._curve = curve if all(curve) else None
         self._local = threading.local()
-        self._lock = threading.Lock()  # guards _context, _pid, _connections
-        self._context = None
-        self._pid = None
+        self._lock = threading.Lock()  # guards _closed, _connections
         self._connections = weakref.WeakSet()
         self._closed = False
 
@@ -225,17 +223,16 @@ class Client(_Verbs):
         timeout, or in a forked child)."""
         conn = getattr(self._local, "conn", None)
         pid = os.getpid()
-        if conn is not None and getattr(self._local, "pid", None) == pid:
+        if (conn is not None and getattr(self._local, "pid", None) == pid
+                and not self._closed):
             return conn
         with self._lock:
             if self._closed:
                 raise errors.Unavailable("client is closed", code="CLOSED")
-            if self._pid != pid:
-                # A fork leaves the parent's context unusable in the child.
-                self._context = zmq.Context()
-                self._pid = pid
-                self._connections = weakref.WeakSet()
-            socket = self._context.socket(zmq.DEALER)
+            # The process-wide context: pyzmq makes a new one after a fork,
+            # and it is never terminated by garbage collection (a context
+            # terminated while a socket awaits its finalizer blocks forever).
+            socket = zmq.Context.instance().socket(zmq.DEALER)
             conn = _Connection(socket)
             self._connections.add(conn)
         socket.setsockopt(zmq.LINGER, 0)
@@ -258,15 +255,12 @@ class Client(_Verbs):
             conn.close()
 
     def close(self):
-        """Closes every socket and the context. Call only when no thread
-        uses the client any more (e.g. at process exit)."""
+        """Closes the sockets of every thread; later calls raise. Call only
+        when no thread uses the client any more (e.g. at process exit)."""
         with self._lock:
             self._closed = True
             for conn in list(self._connections):
                 conn.close()
-            if self._context is not None and self._pid == os.getpid():
-                self._context.term()
-            self._context = None
 
     def __enter__(self):
         return self
