@@ -215,6 +215,16 @@ def test_tampered_cookies_are_invalid_cookie_errors(client, mangle):
         client.load(mangle(cookie))
 
 
+def test_idle_session_expires(make_sessiond):
+    server = make_sessiond(session_options={"idle_timeout": 1})
+    client = server.client()
+    cookie = client.create().cookie
+    time.sleep(2.1)
+    with pytest.raises(errors.Expired):
+        client.load(cookie)
+    client.close()
+
+
 def test_unknown_verb(client):
     with pytest.raises(errors.UnknownVerb):
         client.call("NO_SUCH_VERB")

@@ -289,7 +289,7 @@ def test_tampered_cookie_gives_a_new_empty_session(app, cookie):
 
 
 def test_expired_cookie_gives_a_new_empty_session(make_sessiond):
-    server = make_sessiond(session_options={"lifetime": 2, "idle_timeout": 2})
+    server = make_sessiond(session_options={"idle_timeout": 2})
     b = browser(make_app(server.endpoint))
     login(b, "alice")
     assert b.get("/").json["user"] == "alice"
