@@ -1,0 +1,90 @@
+"""The "your devices" example in two real (headless Chromium) browsers:
+sign in on both, see two devices, sign the other location out, and the
+first browser is signed out on its next page load."""
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from devices_app import ago, describe_device
+
+
+def sign_in(browser, url, user, password):
+    browser.get(url + "/")
+    WebDriverWait(browser, 10).until(EC.url_contains("/login"))
+    browser.find_element(By.ID, "user").send_keys(user)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.ID, "sign-in").click()
+    WebDriverWait(browser, 10).until(EC.url_contains("/devices"))
+
+
+def device_rows(browser):
+    return browser.find_elements(By.CSS_SELECTOR, "#devices tbody tr")
+
+
+def flashes(browser):
+    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".flash")]
+
+
+def test_sign_out_all_other_locations(app_url, new_browser):
+    first, second = new_browser(), new_browser()
+
+    sign_in(first, app_url, "alice", "wonderland")
+    assert flashes(first) == ["Signed in as alice."]
+    assert first.find_element(By.ID, "user").text == "alice"
+    rows = device_rows(first)
+    assert len(rows) == 1 and "this device" in rows[0].text
+    assert "Chrome" in rows[0].text and "127.0.0.1" in rows[0].text
+    assert "just now" in rows[0].text
+    # The flash is shown exactly once.
+    first.refresh()
+    assert flashes(first) == []
+
+    sign_in(second, app_url, "alice", "wonderland")
+    rows = device_rows(second)
+    assert len(rows) == 2
+    assert [("this device" in r.text) for r in rows].count(True) == 1
+    assert len(second.find_elements(By.CSS_SELECTOR, "tr.current")) == 1
+
+    second.find_element(By.ID, "sign-out-others").click()
+    WebDriverWait(second, 10).until(
+        lambda b: "Signed out 1 other location." in flashes(b))
+    rows = device_rows(second)
+    assert len(rows) == 1 and "this device" in rows[0].text
+
+    # The first browser still holds its cookie, but its session has ended.
+    first.refresh()
+    WebDriverWait(first, 10).until(EC.url_contains("/login"))
+    assert "Please sign in." in flashes(first)
+    # ...while the second one stays signed in.
+    second.refresh()
+    assert second.find_element(By.ID, "user").text == "alice"
+
+
+def test_wrong_password_and_sign_out(app_url, new_browser):
+    browser = new_browser()
+    browser.get(app_url + "/login")
+    browser.find_element(By.ID, "user").send_keys("bob")
+    browser.find_element(By.ID, "password").send_keys("not-his-password")
+    browser.find_element(By.ID, "sign-in").click()
+    WebDriverWait(browser, 10).until(
+        lambda b: "Wrong user name or password." in flashes(b))
+    assert "/login" in browser.current_url
+
+    sign_in(browser, app_url, "bob", "builder")
+    browser.find_element(By.ID, "sign-out").click()
+    WebDriverWait(browser, 10).until(EC.url_contains("/login"))
+    assert "Signed out." in flashes(browser)
+    browser.get(app_url + "/devices")
+    WebDriverWait(browser, 10).until(EC.url_contains("/login"))
+
+
+def test_device_labels():
+    assert describe_device(
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Chrome/120.0 Safari/537.36") == "Chrome on Linux"
+    assert describe_device("Mozilla/5.0 (Windows NT 10.0; rv:120.0) "
+                           "Gecko/20100101 Firefox/120.0") == "Firefox on Windows"
+    assert describe_device("") == "Unknown browser"
+    assert ago(1000, now=1030) == "just now"
+    assert ago(1000, now=1000 + 7200) == "2 h ago"
