@@ -337,3 +337,28 @@ def test_password_change_signs_out_other_browsers(app):
 def test_untouched_session_sets_no_cookie(app):
     res = browser(app).get("/", status=200)
     assert "Set-Cookie" not in res.headers
+
+
+@pytest.mark.parametrize("mode", ["client", "hybrid"])
+def test_cookie_carrying_modes_work_unchanged(make_sessiond, mode):
+    # In client and hybrid mode every change yields a new cookie value: the
+    # integration must send each one on, and nothing else changes for it.
+    server = make_sessiond(session_options={"mode": mode})
+    app = make_app(server.endpoint)
+    one, two = browser(app), browser(app)
+    login(one, "alice")
+    assert one.get("/").json["flash"] == [["message", "Welcome, alice."]]
+    token = csrf(one)
+    before = one.cookies["sessiond"]
+    one.post("/set", {"key": "theme", "value": "dark", "csrf_token": token})
+    assert one.cookies["sessiond"] != before
+    one.post("/flash", {"message": "Saved.", "csrf_token": token})
+    home = one.get("/").json
+    assert home["data"]["theme"] == "dark"
+    assert home["flash"] == [["message", "Saved."]]
+    assert one.get("/").json["flash"] == []
+    login(two, "alice")
+    time.sleep(1.1)  # client mode revokes through the per-user epoch (seconds)
+    two.post("/signout_others", {"csrf_token": csrf(two)}, status=200)
+    assert one.get("/").json["user"] is None
+    assert two.get("/").json["user"] == "alice"
