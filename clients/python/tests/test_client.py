@@ -443,3 +443,20 @@ def test_protocol_split_reply_rejects_non_sd1():
         protocol.split_reply([b"", b"XX1", b"1", b"OK"])
     with pytest.raises(errors.NotFound):
         protocol.split_reply([b"", b"SD1", b"1", b"NOT_FOUND", b"gone"])
+
+
+def test_forked_child_gets_its_own_socket(client):
+    # Pre-forking servers (gunicorn --preload) fork after the app imported
+    # and maybe used the client; the child must not reuse the parent's.
+    import os
+    assert client.ping() == "PONG"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = client.ping() == "PONG"
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert client.ping() == "PONG"  # the parent's socket still works
