@@ -20,5 +20,15 @@ from .protocol import (Flash, FlashReply, LogoutReply, RevokeOthersReply,
                        Session, SessionReply)
 from .state import RequestSession
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "AdminClient", "AdminPipeline", "Client", "Pending", "Pipeline",
+    "DEFAULT_ENDPOINT", "DEFAULT_TIMEOUT", "BadEncoding", "BadMac",
+    "CallerError", "Conflict", "Corrupt", "CsrfMismatch", "Expired",
+    "Internal", "InvalidArgument", "InvalidCookie", "NotFound",
+    "NotYetValid", "PermissionDenied", "ProtocolError", "RetiredKey",
+    "Revoked", "SessiondError", "ShuttingDown", "Timeout", "TooLarge",
+    "TrailingData", "Truncated", "Unavailable", "UnknownKey", "UnknownVerb",
+    "UnknownVersion", "Flash", "FlashReply", "LogoutReply",
+    "RevokeOthersReply", "Session", "SessionReply", "RequestSession",
+]
 __version__ = "0.1.0"

@@ -3,8 +3,8 @@
 Threading: a Client object may be shared by any number of threads (a
 waitress worker pool, say). Each thread lazily gets its own DEALER socket,
 kept for reuse by later calls of that thread; no ZeroMQ socket is ever
-touched by two threads. A forked child gets fresh sockets and a fresh
-ZeroMQ context on first use.
+touched by two threads. A forked child gets fresh sockets (and pyzmq a
+fresh process-wide context) on first use.
 
 Timeouts: every call (or pipeline) has one deadline for sending and for all
 of its replies. When it passes, that thread's socket is closed and the call
