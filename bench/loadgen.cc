@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
     }
   }
   if (verb == "echo" && cookies.empty()) {
-    cookies.push_back(std::string(90, 'A'));  // cookie-sized payload
+    cookies.push_back(std::string(132, 'A'));  // a server cookie's size
   }
   for (size_t i = 0; i < slot_count; ++i) {
     auto& slot = conns[i / static_cast<size_t>(inflight)]
