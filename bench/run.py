@@ -185,7 +185,7 @@ class Bench:
                     for transport in ("tcp", "ipc"):
                         where = (["-p", str(port)] if transport == "tcp" else
                                  ["-s", os.path.join(d, "redis.sock")])
-                        reqs = max(20000, int(60000 * self.seconds / 3))
+                        reqs = max(5000, int(20000 * self.seconds))
                         r = subprocess.run(pinned(CLIENT_CPU, [
                             "redis-benchmark", "-c", str(n), "-P", str(k),
                             "-n", str(reqs), "-t", tests, "-d", "200",

@@ -15,7 +15,7 @@ test_pkgs=(
   clang libclang-rt-14-dev redis-server lmdb-utils
   python3 python3-zmq python3-pyramid python3-flask python3-webtest
   python3-pytest python3-flask-session python3-itsdangerous python3-webob
-  python3-waitress python3-selenium chromium chromium-driver
+  python3-waitress python3-selenium python3-redis chromium chromium-driver
   mandoc shellcheck systemd
 )
 pkgs=("${run_pkgs[@]}")
