@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
 
   using namespace sessiond;
   const Clock& clock = SystemClock();
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
   std::string keyring_path = data_dir + "/keyring.toml";
   auto keyring = Keyring::LoadFile(keyring_path);
   if (!keyring.ok() && keyring.code() == Code::kNotFound) {

@@ -109,7 +109,7 @@ class Bench:
         path = os.path.join(self.tmp, name + ".conf")
         with open(path, "w") as f:
             f.write('[server]\nlisten = ["%s"]\nadmin = "ipc://%s/admin.sock"\n'
-                    '[store]\nbackend = "%s"\ndata_dir = "%s"\n'
+                    '[store]\nbackend = "%s"\ndata_dir = "%s"\nmap_size_mb = 65536\n'
                     '[session]\nmode = "%s"\n[keys]\nfile = "%s/keyring.toml"\n'
                     '[log]\nlevel = "warn"\n'
                     % (endpoint, data_dir, store, data_dir, mode, data_dir))
