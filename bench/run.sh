@@ -13,4 +13,4 @@ cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DSESSIOND_BUILD_TESTS=OFF -DSESSIOND_BUILD_BENCH=ON -DSESSIOND_WERROR=OFF >/dev/null
 cmake --build build/bench -j "$(nproc)"
 exec /usr/bin/python3 bench/run.py --build build/bench \
-  --command "bench/run.sh $*" "$@"
+  --command "bench/run.sh${*:+ $*}" "$@"
