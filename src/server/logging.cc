@@ -36,10 +36,4 @@ std::string StartLine(const Config& config) {
          ", store=" + config.backend + ", listen=" + listen + ")";
 }
 
-std::string ShortId(std::string_view session_id) {
-  constexpr size_t kShown = 8;
-  if (session_id.size() <= kShown) return std::string(session_id);
-  return std::string(session_id.substr(0, kShown)) + "...";
-}
-
 }  // namespace sessiond

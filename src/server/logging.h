@@ -21,8 +21,4 @@ Status SetupLogging(std::string_view level);
 // the daemon logs.
 std::string StartLine(const Config& config);
 
-// The first characters of a session id, enough to correlate log lines but
-// not to use the id: "Gk3f0aZQ…".
-std::string ShortId(std::string_view session_id);
-
 }  // namespace sessiond
