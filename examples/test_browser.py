@@ -2,11 +2,16 @@
 sign in on both, see two devices, sign the other location out, and the
 first browser is signed out on its next page load."""
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from devices_app import ago, describe_device
+
+# A click starts a page load; elements read while it replaces the page go
+# stale, so waits that read the page retry instead of failing.
+STALE = (StaleElementReferenceException,)
 
 
 def sign_in(browser, url, user, password):
@@ -47,7 +52,7 @@ def test_sign_out_all_other_locations(app_url, new_browser):
     assert len(second.find_elements(By.CSS_SELECTOR, "tr.current")) == 1
 
     second.find_element(By.ID, "sign-out-others").click()
-    WebDriverWait(second, 10).until(
+    WebDriverWait(second, 10, ignored_exceptions=STALE).until(
         lambda b: "Signed out 1 other location." in flashes(b))
     rows = device_rows(second)
     assert len(rows) == 1 and "this device" in rows[0].text
@@ -67,7 +72,7 @@ def test_wrong_password_and_sign_out(app_url, new_browser):
     browser.find_element(By.ID, "user").send_keys("bob")
     browser.find_element(By.ID, "password").send_keys("not-his-password")
     browser.find_element(By.ID, "sign-in").click()
-    WebDriverWait(browser, 10).until(
+    WebDriverWait(browser, 10, ignored_exceptions=STALE).until(
         lambda b: "Wrong user name or password." in flashes(b))
     assert "/login" in browser.current_url
 
