@@ -70,8 +70,10 @@ class TokenCodec {
   std::unique_ptr<Impl> impl_;
 };
 
-// base64url without padding (RFC 4648 section 5), via libsodium. Decode is
-// strict: padding, whitespace or non-canonical trailing bits are kBadEncoding.
+// base64url without padding (RFC 4648 section 5): libsodium encodes, a
+// table-driven decoder of our own decodes (base64url.cc says why). Decode is
+// strict: padding, whitespace or non-canonical trailing bits are
+// kBadEncoding.
 std::string Base64UrlEncode(std::string_view bytes);
 Result<std::string> Base64UrlDecode(std::string_view text);
 
