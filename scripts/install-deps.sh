@@ -9,7 +9,7 @@ run_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libzmq3-dev cppzmq-dev libev-dev libssl-dev libsodium-dev liblmdb-dev
   libhiredis-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev rapidjson-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 test_pkgs=(
   clang libclang-rt-14-dev redis-server lmdb-utils

@@ -102,7 +102,8 @@ for dep in libzmq.so:net/libzmq4 libev.so:devel/libev \
 	libsodium.so:security/libsodium liblmdb.so:databases/lmdb; do
 	has_word LIB_DEPENDS "${dep}"
 done
-for origin in devel/cli11 devel/nlohmann-json devel/tomlplusplus net/cppzmq; do
+for origin in devel/cli11 devel/nlohmann-json devel/rapidjson \
+	devel/tomlplusplus net/cppzmq; do
 	case " $(var BUILD_DEPENDS) " in
 	*":${origin} "*) ;;
 	*) fail "BUILD_DEPENDS lacks ${origin}" ;;

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "core/session_codec.h"
+#include "server/session_json.h"
 #include "sessiond/session.h"
 #include "sessiond/version.h"
 
@@ -232,32 +233,6 @@ Result<ChangeSet> ParseChangeSet(const std::string& arg) {
   return c;
 }
 
-// Session JSON without data, flash and CSRF token: "your devices" lists.
-json ListEntryJson(const Session& s) {
-  return json{{"id", s.id},
-              {"user_id", s.user_id},
-              {"created_at", s.created_at},
-              {"last_seen_at", s.last_seen_at},
-              {"expires_at", s.expires_at},
-              {"idle_timeout", s.idle_timeout},
-              {"ip", s.ip},
-              {"user_agent", s.user_agent},
-              {"version", s.version}};
-}
-
-json SessionJson(const Session& s, bool is_new) {
-  json j = ListEntryJson(s);
-  j["csrf_token"] = s.csrf_token;
-  j["data"] = json::object();
-  for (const auto& [key, value] : s.data) j["data"][key] = value;
-  j["flash"] = json::array();
-  for (const FlashMessage& f : s.flash) {
-    j["flash"].push_back({{"queue", f.queue}, {"message", f.message}});
-  }
-  j["new"] = is_new;
-  return j;
-}
-
 Result<int64_t> ParseInteger(const std::string& text, const char* what) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -319,9 +294,17 @@ void ReplySession(const CallPtr& call, const Session& s, bool is_new,
   frames.reserve(3 + extra.size());
   frames.push_back(std::move(cookie.value));
   frames.push_back(std::move(cookie.set_cookie));
-  frames.push_back(Dump(SessionJson(s, is_new)));
+  Result<std::string> body = SessionJson(s, is_new);
+  if (!body.ok()) return call->Fail(body.status());
+  frames.push_back(std::move(*body));
   for (std::string& e : extra) frames.push_back(std::move(e));
   call->Ok(std::move(frames));
+}
+
+// A reply whose one frame is JSON text, or the error that stopped it.
+void ReplyJson(const CallPtr& call, Result<std::string> text) {
+  if (!text.ok()) return call->Fail(text.status());
+  call->Ok({std::move(*text)});
 }
 
 // A session whose cookie does not change: the browser's value is echoed
@@ -748,20 +731,12 @@ void HandleListSessions(HandlerEnv& env, const CallPtr& call) {
     if (!cur.ok()) return call->Fail(cur.status());
     const Session& s = cur->session;
     if (env.mode == StorageMode::kClient || s.user_id.empty()) {
-      json entry = ListEntryJson(s);
-      entry["current"] = true;
-      return call->Ok({Dump(json::array({entry}))});
+      return ReplyJson(call, SessionListJson({s}, &s.id));
     }
     env.store->ListUser(
         s.user_id, [call, current = s.id](Result<std::vector<Session>> list) {
           if (!list.ok()) return call->Fail(list.status());
-          json array = json::array();
-          for (const Session& other : *list) {
-            json entry = ListEntryJson(other);
-            entry["current"] = other.id == current;
-            array.push_back(std::move(entry));
-          }
-          call->Ok({Dump(array)});
+          ReplyJson(call, SessionListJson(*list, &current));
         });
   });
 }
@@ -819,9 +794,7 @@ void HandleUserList(HandlerEnv& env, const CallPtr& call) {
   if (!valid.ok()) return call->Fail(valid);
   env.store->ListUser(call->arg(0), [call](Result<std::vector<Session>> list) {
     if (!list.ok()) return call->Fail(list.status());
-    json array = json::array();
-    for (const Session& s : *list) array.push_back(ListEntryJson(s));
-    call->Ok({Dump(array)});
+    ReplyJson(call, SessionListJson(*list, nullptr));
   });
 }
 
