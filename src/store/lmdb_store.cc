@@ -2,7 +2,9 @@
 // durable commits. Reads run inline on the loop thread in a cached read
 // transaction; every write goes to one writer thread that applies all the
 // writes waiting at that moment in one write transaction and one fsync
-// (group commit), then hands the results back through ev_async.
+// (group commit), then hands the results back through ev_async. The writer
+// is woken once per loop iteration, not once per write, so a batch holds
+// every write the loop read in that iteration.
 // The databases and record formats are described in docs/storage.md.
 #include "store/lmdb_store.h"
 
@@ -440,12 +442,19 @@ class LmdbStore final : public Store {
   void WriterMain();
   void ApplyBatch(std::vector<std::unique_ptr<WriteOp>>& batch);
   static void OnAsync(struct ev_loop* loop, ev_async* w, int revents);
+  static void OnPrepare(struct ev_loop* loop, ev_prepare* w, int revents);
   void DrainDone();
 
   // Loop thread.
   struct ev_loop* const loop_;
   const StoreOptions options_;
   ev_async async_{};
+  // Wakes the writer just before the loop blocks, if anything was queued
+  // since. Waking it from Submit instead let it preempt the loop thread on
+  // a shared core and commit one write per transaction (measured: COMMIT at
+  // 16 connections ran at half the rate even on tmpfs).
+  ev_prepare prepare_{};
+  bool wake_due_ = false;
   StoreStats stats_;
   size_t pending_ = 0;  // submitted, not yet finished; holds a loop ref
   // Last-seen times handed to the writer but maybe not yet committed, so
@@ -547,6 +556,10 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(struct ev_loop* loop,
   ev_async_init(&store->async_, &LmdbStore::OnAsync);
   store->async_.data = store.get();
   ev_async_start(loop, &store->async_);
+  ev_prepare_init(&store->prepare_, &LmdbStore::OnPrepare);
+  store->prepare_.data = store.get();
+  ev_prepare_start(loop, &store->prepare_);
+  ev_unref(loop);  // the prepare watcher never keeps the loop alive
   // The watcher keeps the loop alive only while writes are pending.
   ev_unref(loop);
   store->writer_ = std::thread([s = store.get()] { s->WriterMain(); });
@@ -572,6 +585,8 @@ LmdbStore::~LmdbStore() {
     }
     ev_ref(loop_);
     ev_async_stop(loop_, &async_);
+    ev_ref(loop_);
+    ev_prepare_stop(loop_, &prepare_);
   }
   if (read_txn_ != nullptr) mdb_txn_abort(read_txn_);
   if (env_ != nullptr) mdb_env_close(env_);
@@ -594,7 +609,15 @@ void LmdbStore::Submit(std::function<Status(Tx&)> apply,
       queue_.push_back(std::move(op));
     }
   }
-  if (!stopped) wake_writer_.notify_one();
+  if (!stopped) wake_due_ = true;  // OnPrepare wakes the writer
+}
+
+void LmdbStore::OnPrepare(struct ev_loop* /*loop*/, ev_prepare* w,
+                          int /*revents*/) {
+  auto* store = static_cast<LmdbStore*>(w->data);
+  if (!store->wake_due_) return;
+  store->wake_due_ = false;
+  store->wake_writer_.notify_one();
 }
 
 void LmdbStore::WriterMain() {
