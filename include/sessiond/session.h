@@ -91,6 +91,13 @@ std::string NewCsrfToken();
 std::string_view SessionTag(std::string_view session_id);
 std::string UserTag(std::string_view user_id);
 
+// Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF): what data
+// values, flash messages and metadata must be, since every client language
+// must read them.
+bool IsUtf8(std::string_view s);
+// `s` cut to at most `max_bytes` without splitting a UTF-8 sequence.
+std::string CutUtf8(std::string s, size_t max_bytes);
+
 // Validation; each returns kInvalidArgument with a message naming the
 // problem. Session ids are checked for shape only (the MAC proves origin).
 Status ValidateSessionId(std::string_view id);

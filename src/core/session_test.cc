@@ -250,5 +250,36 @@ TEST(SessionRulesTest, ExpiryTouchAndEpoch) {
   EXPECT_TRUE(RevokedByEpoch(s, 501));
 }
 
+// IsUtf8 reads ASCII eight bytes at a time; bad bytes at every offset from
+// that fast path must still be found.
+TEST(Utf8Test, FindsBadBytesAtEveryOffset) {
+  const std::string bad[] = {"\xff", "\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                             "\xf4\x90\x80\x80", "\x80"};
+  for (size_t prefix = 0; prefix < 20; ++prefix) {
+    for (const std::string& b : bad) {
+      for (size_t suffix : {0, 1, 9}) {
+        const std::string text =
+            std::string(prefix, 'a') + b + std::string(suffix, 'z');
+        EXPECT_FALSE(IsUtf8(text)) << prefix << " " << suffix;
+      }
+    }
+    const std::string good = std::string(prefix, 'a') +
+                             "h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" +
+                             std::string(prefix, 'b');
+    EXPECT_TRUE(IsUtf8(good)) << prefix;
+  }
+  EXPECT_TRUE(IsUtf8(""));
+}
+
+TEST(Utf8Test, CutNeverSplitsASequence) {
+  const std::string text = "ab\xe2\x82\xac" "cd";  // a, b, euro sign, c, d
+  EXPECT_EQ(CutUtf8(text, 100), text);
+  EXPECT_EQ(CutUtf8(text, 5), "ab\xe2\x82\xac");
+  EXPECT_EQ(CutUtf8(text, 4), "ab");
+  EXPECT_EQ(CutUtf8(text, 3), "ab");
+  EXPECT_EQ(CutUtf8(text, 2), "ab");
+  EXPECT_EQ(CutUtf8(text, 0), "");
+}
+
 }  // namespace
 }  // namespace sessiond

@@ -143,15 +143,6 @@ std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// Cuts to at most `max` bytes without splitting a UTF-8 sequence.
-std::string CutUtf8(std::string s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
-  return s;
-}
-
 struct Metadata {
   std::string ip;
   std::string user_agent;

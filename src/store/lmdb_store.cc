@@ -127,11 +127,20 @@ class Tx {
   Tx(MDB_txn* txn, const Dbs& db) : txn_(txn), db_(db) {}
 
   Result<std::optional<std::string>> Get(MDB_dbi dbi, std::string_view key) {
+    auto v = Peek(dbi, key);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(**v));
+  }
+  // Get without the copy: the view points into the map and is valid only
+  // until the transaction ends or writes. Reads on the request path use it.
+  Result<std::optional<std::string_view>> Peek(MDB_dbi dbi,
+                                               std::string_view key) {
     MDB_val k = Val(key), v;
     int rc = mdb_get(txn_, dbi, &k, &v);
-    if (rc == MDB_NOTFOUND) return std::optional<std::string>();
+    if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
     if (rc != 0) return LmdbStatus(rc, "get");
-    return std::optional<std::string>(std::string(View(v)));
+    return std::optional<std::string_view>(View(v));
   }
   Status Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
     MDB_val k = Val(key), v = Val(value);
@@ -150,7 +159,7 @@ class Tx {
 
   Result<int64_t> Epoch(std::string_view user_id) {
     if (user_id.empty()) return int64_t{0};  // anonymous: no epoch
-    auto v = Get(db_.epochs, user_id);
+    auto v = Peek(db_.epochs, user_id);
     if (!v.ok()) return v.status();
     if (!v->has_value()) return int64_t{0};
     auto e = ReadBigEndian64(**v);
@@ -159,7 +168,7 @@ class Tx {
   }
 
   Result<bool> LiveTombstone(std::string_view id, int64_t now) {
-    auto v = Get(db_.tombstones, id);
+    auto v = Peek(db_.tombstones, id);
     if (!v.ok()) return v.status();
     if (!v->has_value()) return false;
     auto until = ReadBigEndian64(**v);
@@ -175,12 +184,12 @@ class Tx {
     Result<bool> tomb = LiveTombstone(id, now);
     if (!tomb.ok()) return tomb.status();
     if (*tomb) return Status(Code::kRevoked, "session was ended");
-    auto rec = Get(db_.sessions, id);
+    auto rec = Peek(db_.sessions, id);
     if (!rec.ok()) return rec.status();
     if (!rec->has_value()) return Status(Code::kNotFound, "no such session");
     Result<Session> s = DecodeSession(**rec);
     if (!s.ok()) return s;
-    auto seen = Get(db_.seen, id);
+    auto seen = Peek(db_.seen, id);
     if (!seen.ok()) return seen.status();
     if (seen->has_value()) {
       if (auto t = ReadBigEndian64(**seen)) {
