@@ -164,27 +164,46 @@ class Bench:
     # -- 2. over ZeroMQ -----------------------------------------------------
     CONFIGS = [(1, 1), (16, 1), (64, 1), (16, 16)]
 
+    # The target configuration is measured this many times, interleaved,
+    # and its median kept: on this VM one 3-second run of the echo varies by
+    # up to +-20% from the next.
+    TARGET_CONFIG = (16, 1)
+    TARGET_REPEATS = 3
+
     def zmq(self):
+        """The echo and two sessiond servers (one for LOAD, one for COMMIT)
+        run side by side on the server core; each configuration is measured
+        on all three in turn, so slow spells of the machine hit all alike."""
         out = {}
         for transport in ("tcp", "ipc"):
-            log("== echo over %s" % transport)
-            ep = self.endpoint(transport, "echo")
-            with Proc(pinned(SERVER_CPU, [self.bin("bench", "echo_server"),
-                                          "--bind", ep]),
-                      os.path.join(self.tmp, "echo-%s.log" % transport)):
-                self.wait_ping(ep, verb="echo")
+            log("== echo, sessiond LOAD, sessiond COMMIT over %s" % transport)
+            eps = {v: self.endpoint(transport, "zmq-" + v)
+                   for v in ("echo", "load", "commit")}
+            procs = [Proc(pinned(SERVER_CPU, [self.bin("bench", "echo_server"),
+                                              "--bind", eps["echo"]]),
+                          os.path.join(self.tmp, "echo-%s.log" % transport))]
+            try:
+                for verb in ("load", "commit"):
+                    procs.append(self.start_sessiond(self.sessiond_config(
+                        "zmq-%s-%s" % (verb, transport), eps[verb])))
+                self.wait_ping(eps["echo"], verb="echo")
+                self.wait_ping(eps["load"])
+                self.wait_ping(eps["commit"])
                 for n, k in self.CONFIGS:
-                    out[("echo", transport, n, k)] = self.loadgen(
-                        ep, "echo", n, k)
-            for verb in ("load", "commit"):
-                log("== sessiond %s over %s" % (verb, transport))
-                ep = self.endpoint(transport, "sessiond-" + verb)
-                conf = self.sessiond_config("zmq-%s-%s" % (verb, transport), ep)
-                with self.start_sessiond(conf):
-                    self.wait_ping(ep)
-                    for n, k in self.CONFIGS:
-                        out[(verb, transport, n, k)] = self.loadgen(
-                            ep, verb, n, k)
+                    repeats = (self.TARGET_REPEATS
+                               if (n, k) == self.TARGET_CONFIG else 1)
+                    runs = {v: [] for v in eps}
+                    for _ in range(repeats):
+                        for verb, ep in eps.items():
+                            runs[verb].append(self.loadgen(ep, verb, n, k))
+                    for verb, rs in runs.items():
+                        rs.sort(key=lambda x: x["rps"])
+                        median = dict(rs[len(rs) // 2])
+                        median["runs"] = [x["rps"] for x in rs]
+                        out[(verb, transport, n, k)] = median
+            finally:
+                for p in procs:
+                    p.stop()
         self.results["zmq"] = out
 
     def redis(self):
@@ -368,11 +387,14 @@ def render(b, command, started):
             "and is acknowledged only after the LMDB fsync (group commit). "
             "The echo server is the same event-loop component returning each "
             "request unchanged: what sessiond could reach if its work cost "
-            "nothing. Redis figures come from redis-benchmark at the same "
-            "connection count (pipeline depth = K).")
+            "nothing. The echo and both sessiond servers run side by side "
+            "and each row is measured on the three in turn; the N=16, K=1 "
+            "rows (the targets) are the median of %d such rounds, all runs "
+            "listed. Redis figures come from redis-benchmark at the same "
+            "connection count (pipeline depth = K)." % Bench.TARGET_REPEATS)
         add("")
-        add("| what | transport | N | K | req/s | p50 µs | p99 µs | p99.9 µs |")
-        add("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        add("| what | transport | N | K | req/s | p50 µs | p99 µs | p99.9 µs | runs (req/s) |")
+        add("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         order = ["echo", "load", "commit", "redis-get", "redis-set",
                  "redis-set-everysec"]
         for what in order:
@@ -381,11 +403,14 @@ def render(b, command, started):
                     v = z.get((what, transport, n, k))
                     if not v:
                         continue
-                    add("| %s | %s | %d | %d | %s | %s | %s | %s |" % (
+                    runs = v.get("runs", [])
+                    add("| %s | %s | %d | %d | %s | %s | %s | %s | %s |" % (
                         what, transport, n, k, "{:,.0f}".format(v["rps"]),
                         "%.0f" % v["p50_us"] if "p50_us" in v else "",
                         "%.0f" % v["p99_us"] if "p99_us" in v else "",
-                        "%.0f" % v["p999_us"] if "p999_us" in v else ""))
+                        "%.0f" % v["p999_us"] if "p999_us" in v else "",
+                        ", ".join("{:,.0f}".format(x) for x in runs)
+                        if len(runs) > 1 else ""))
         add("")
         for transport in ("tcp", "ipc"):
             e = z.get(("echo", transport, 16, 1))
