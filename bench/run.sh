@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole benchmark suite (about 10 minutes on 2 cores): builds a
+# Runs the whole benchmark suite (about 13 minutes on 2 cores): builds a
 # Release tree in build/bench, measures every comparison side by side, prints
 # the table and rewrites docs/benchmarks.md and docs/benchmarks.png.
 #   bench/run.sh --quick      shorter runs, smaller scale, docs untouched
