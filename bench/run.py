@@ -111,14 +111,16 @@ class Bench:
             time.sleep(0.1)
         raise RuntimeError("redis-server on port %d did not answer" % port)
 
-    def loadgen(self, endpoint, verb, n, k, extra=()):
+    def loadgen(self, endpoint, verb, n, k, extra=(), seconds=None,
+                warmup=1):
+        seconds = self.seconds if seconds is None else seconds
         argv = pinned(CLIENT_CPU, [self.bin("bench", "loadgen"), "-e",
                                    endpoint, "--verb", verb, "-n", str(n),
                                    "-k", str(k), "--seconds",
-                                   str(self.seconds), "--warmup", "1"]
+                                   str(seconds), "--warmup", str(warmup)]
                       + list(extra))
         r = subprocess.run(argv, capture_output=True, text=True,
-                           timeout=self.seconds + 120)
+                           timeout=seconds + 600)
         if r.returncode != 0:
             raise RuntimeError("loadgen failed: %s %s" % (r.stdout, r.stderr))
         return json.loads(r.stdout.strip().splitlines()[-1])
@@ -293,19 +295,27 @@ class Bench:
             conf = self.sessiond_config("scale-%d" % count, ep, data_dir=d)
             with self.start_sessiond(conf) as p:
                 self.wait_ping(ep)
-                # --warmup-pass LOADs every sampled cookie once first, so
-                # both sizes are measured warm; the pass itself is the cold
-                # figure (pages of a freshly written file, first touches).
-                res = self.loadgen(ep, "load", 16, 1, ["--cookies", cookies,
-                                                       "--warmup-pass"])
+                # taskset execs sessiond, so the pid is sessiond's.
+                pid = p.p.pid
+                # The pass LOADs every sampled cookie once (the cold figure:
+                # pages of a freshly written file, first touches, and the
+                # last-seen refresh each first LOAD writes); the measured
+                # run that follows is warm, within the refresh interval.
+                cold = self.loadgen(ep, "load", 16, 1,
+                                    ["--cookies", cookies, "--warmup-pass"],
+                                    seconds=0, warmup=0)
+                f0 = page_faults(pid)
+                res = self.loadgen(ep, "load", 16, 1, ["--cookies", cookies])
+                f1 = page_faults(pid)
+                res["pass_s"] = cold["pass_s"]
+                res["major_faults"] = f1[1] - f0[1]
                 with open(cookies) as f:
                     res["sampled"] = sum(1 for line in f if line.strip())
                 rss_kb = 0
-                with open("/proc/%d/status" % p.p.pid) as f:
+                with open("/proc/%d/status" % pid) as f:
                     for line in f:
                         if line.startswith("VmRSS:"):
                             rss_kb = int(line.split()[1])
-            # taskset execs sessiond, so the pid is sessiond's.
             disk = sum(os.stat(os.path.join(d, f)).st_blocks * 512
                        for f in os.listdir(d) if f.endswith(".mdb"))
             res.update({"count": count, "disk_bytes": disk,
@@ -314,6 +324,38 @@ class Bench:
             out[count] = res
             shutil.rmtree(d, ignore_errors=True)
         self.results["scale"] = out
+
+
+def page_faults(pid):
+    """(minor, major) page faults of a process so far, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # After "pid (comm)": state is fields[0]; minflt is field 10, majflt 12.
+    return int(fields[7]), int(fields[9])
+
+
+def damon_pageout():
+    """A description of DAMON proactive page-out if the kernel runs it (it
+    evicts page-cache pages that look idle, which LMDB's map is made of)."""
+    base = "/sys/kernel/mm/damon/admin/kdamonds/0"
+    try:
+        with open(base + "/state") as f:
+            if f.read().strip() != "on":
+                return ""
+        ctx = base + "/contexts/0"
+        with open(ctx + "/schemes/0/action") as f:
+            action = f.read().strip()
+        with open(ctx + "/schemes/0/access_pattern/age/min") as f:
+            age = int(f.read())
+        with open(ctx + "/monitoring_attrs/intervals/aggr_us") as f:
+            aggr_us = int(f.read())
+    except (OSError, ValueError):
+        return ""
+    if action != "pageout":
+        return ""
+    return ("The kernel runs DAMON proactive page-out: memory that looks idle "
+            "for %.0f s or more is evicted, page cache included." %
+            (age * aggr_us / 1e6))
 
 
 def fmt_rate(x):
@@ -436,15 +478,21 @@ def render(b, command, started):
             "file just written and never touched by sessiond, is the cold "
             "column.")
         add("")
-        add("| stored sessions | LOAD req/s (warm) | p99 µs | first pass req/s (cold) | disk per session | sessiond RSS | populate time |")
-        add("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        damon = damon_pageout()
+        if damon:
+            add(damon + " Major page faults during the warm run are "
+                "LOADs that had to read the disk.")
+            add("")
+        add("| stored sessions | LOAD req/s (warm) | p99 µs | major faults (warm run) | first pass req/s (cold) | disk per session | sessiond RSS | populate time |")
+        add("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         s = r["scale"]
         for count in sorted(s):
             v = s[count]
             cold = (v["sampled"] / v["pass_s"]) if v.get("pass_s") else 0
-            add("| {:,} | {:,.0f} | {:.0f} | {:,.0f} ({:,} cookies) | {:.0f} B | {:,.0f} MiB | {:.0f} s |".format(
-                count, v["rps"], v["p99_us"], cold, v.get("sampled", 0),
-                v["disk_per_session"], v["rss_kb"] / 1024, v["populate_s"]))
+            add("| {:,} | {:,.0f} | {:.0f} | {:,} | {:,.0f} ({:,} cookies) | {:.0f} B | {:,.0f} MiB | {:.0f} s |".format(
+                count, v["rps"], v["p99_us"], v.get("major_faults", 0), cold,
+                v.get("sampled", 0), v["disk_per_session"],
+                v["rss_kb"] / 1024, v["populate_s"]))
         add("")
         counts = sorted(s)
         if len(counts) >= 2:
