@@ -45,7 +45,7 @@ std::string Base64UrlEncode(std::string_view bytes) {
 
 // Written by hand, on purpose. Every request's cookie goes through here, and
 // under callgrind libsodium 1.0.18's decoder (constant-time per character)
-// cost about 8,800 instructions per cookie, more than the HMAC that follows
+// cost about 10,000 instructions per cookie, more than the HMAC that follows
 // it (docs/benchmarks.md); it also decodes bytes >= 0x80 as letters (found by
 // fuzz/token_decoder_fuzz). OpenSSL's EVP_DecodeBlock knows only the padded
 // standard alphabet and skips whitespace. A table lookup per character is

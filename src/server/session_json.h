@@ -1,7 +1,7 @@
 // The JSON a session reply carries (docs/protocol.md, "Session JSON"),
 // written straight into a string. Every LOAD and COMMIT reply holds one, so
 // it is on the hot path: under callgrind, building it as an nlohmann::json
-// tree and dumping that cost about 30,000 instructions per reply, a third of
+// tree and dumping that cost about 40,600 instructions per reply, over 40% of
 // a whole LOAD (docs/benchmarks.md). RapidJSON's SAX writer emits the same
 // text with no tree in between.
 #ifndef SESSIOND_SERVER_SESSION_JSON_H_
