@@ -2,6 +2,7 @@
 # Installs, from Debian's packages, what building, running and testing
 # sessiond needs; skips apt entirely when everything is already there.
 # Usage: scripts/install-deps.sh [run|test]   (default: test, the superset)
+# Each ecosystem's packages stand in a list of their own below.
 set -euo pipefail
 
 what=${1:-test}
@@ -11,15 +12,33 @@ run_pkgs=(
   libhiredis-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev rapidjson-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_pkgs=(
-  clang libclang-rt-14-dev redis-server lmdb-utils
+# C++ tests: fuzzing (clang + its sanitizer runtimes), Redis, packaging checks.
+test_cpp_pkgs=(
+  clang libclang-rt-14-dev redis-server redis-tools lmdb-utils
+  mandoc shellcheck systemd
+)
+# Python client, Pyramid, Flask, the example app and its browser test.
+test_python_pkgs=(
   python3 python3-zmq python3-pyramid python3-flask python3-webtest
   python3-pytest python3-flask-session python3-itsdangerous python3-webob
   python3-waitress python3-selenium python3-redis chromium chromium-driver
-  mandoc shellcheck systemd
 )
+# Ruby client, Rack and Rails.
+test_ruby_pkgs=()
+# PHP client and session handler.
+test_php_pkgs=()
+# Node client and express-session store (Node itself: see below).
+test_node_pkgs=()
+
 pkgs=("${run_pkgs[@]}")
-[ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+if [ "$what" = test ]; then
+  pkgs+=("${test_cpp_pkgs[@]}" "${test_python_pkgs[@]}" "${test_ruby_pkgs[@]}"
+         "${test_php_pkgs[@]}" "${test_node_pkgs[@]}")
+  # Node and npm: Debian's nodejs + npm, unless the machine already has a
+  # Node (an image may ship NodeSource's, which conflicts with Debian's npm).
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+    || pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -25,11 +25,14 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 ctest --preset asan
 
-if [ -d clients/python/tests ] || [ -d examples ]; then
-  echo "== Python tests (pytest, /usr/bin/python3)"
-  export SESSIOND_BIN="$PWD/build/ci/src/cli/sessiond"
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python examples
-fi
+# Every client suite runs against the real daemon built above.
+export SESSIOND_BIN="$PWD/build/ci/src/cli/sessiond"
+export SESSIONCTL_BIN="$PWD/build/ci/src/cli/sessionctl"
+
+echo "== Python tests (pytest, /usr/bin/python3)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python examples
+
+# One line a client: clients/<lang>/test.sh runs that client's own suite.
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" != 0 ] && [ -f fuzz/CMakeLists.txt ] \
