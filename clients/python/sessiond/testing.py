@@ -51,13 +51,17 @@ class SessiondProcess:
     """
 
     def __init__(self, binary=None, session_options=None, cookie_options=None,
-                 store="lmdb"):
+                 store="lmdb", transport="tcp", extra_tables=None):
         self.binary = binary or find_binary()
         if not self.binary:
             raise FileNotFoundError("no sessiond binary (set SESSIOND_BIN)")
         self.dir = tempfile.mkdtemp(prefix="sessiond-test-")
-        self.port = free_port()
-        self.endpoint = f"tcp://127.0.0.1:{self.port}"
+        if transport == "ipc":
+            self.port = None
+            self.endpoint = f"ipc://{self.dir}/app.sock"
+        else:
+            self.port = free_port()
+            self.endpoint = f"tcp://127.0.0.1:{self.port}"
         self.admin_endpoint = f"ipc://{self.dir}/admin.sock"
         self.config_path = os.path.join(self.dir, "sessiond.conf")
         self.log_path = os.path.join(self.dir, "sessiond.log")
@@ -76,6 +80,7 @@ class SessiondProcess:
                 "keys": {"file": os.path.join(self.dir, "data",
                                               "keyring.toml")},
                 "log": {"level": "info"},
+                **(extra_tables or {}),
             }))
 
     def start(self, wait=10.0):
@@ -149,6 +154,81 @@ class SessiondProcess:
         self.close()
 
 
+def main(argv=None):
+    """A daemon for tests written in other languages.
+
+    /usr/bin/python3 -m sessiond.testing [--ipc] [--store lmdb|memory]
+        [--session KEY=VALUE]... [--cookie KEY=VALUE]...
+
+    Starts one sessiond (SESSIOND_BIN, else the newest build), prints one
+    JSON line {"endpoint", "admin_endpoint", "dir", "config", "log", "pid"}
+    and then obeys commands on stdin, one a line, answering one JSON line
+    each: "stop" (SIGTERM), "kill" (SIGKILL), "start" (again, same port,
+    data and keys; the answer carries the new pid), "config" (the config
+    text). End of input stops the daemon and removes its directory.
+    """
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python3 -m sessiond.testing")
+    parser.add_argument("--ipc", action="store_true",
+                        help="app socket on ipc:// instead of tcp loopback")
+    parser.add_argument("--store", default="lmdb")
+    parser.add_argument("--session", action="append", default=[],
+                        metavar="KEY=VALUE")
+    parser.add_argument("--cookie", action="append", default=[],
+                        metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+
+    def pairs(items):
+        out = {}
+        for item in items:
+            key, _, value = item.partition("=")
+            out[key] = _parse_scalar(value)
+        return out
+
+    server = SessiondProcess(session_options=pairs(args.session),
+                             cookie_options=pairs(args.cookie),
+                             store=args.store,
+                             transport="ipc" if args.ipc else "tcp")
+
+    def say(**fields):
+        sys.stdout.write(json.dumps(fields) + "\n")
+        sys.stdout.flush()
+
+    try:
+        server.start()
+        say(endpoint=server.endpoint, admin_endpoint=server.admin_endpoint,
+            dir=server.dir, config=server.config_path, log=server.log_path,
+            pid=server.process.pid)
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "stop":
+                say(ok=True, code=server.stop())
+            elif command == "kill":
+                say(ok=True, code=server.kill())
+            elif command == "start":
+                server.start()
+                say(ok=True, pid=server.process.pid)
+            elif command == "config":
+                with open(server.config_path) as f:
+                    say(ok=True, config=f.read())
+            elif command:
+                say(ok=False, error=f"unknown command {command!r}")
+    finally:
+        server.close()
+
+
+def _parse_scalar(text):
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 def _toml(tables):
     """A TOML document from {table: {key: str|int|bool|list}}."""
     out = []
@@ -169,3 +249,7 @@ def _toml_value(value):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
+
+
+if __name__ == "__main__":
+    main()
