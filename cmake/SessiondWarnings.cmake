@@ -1,9 +1,12 @@
 # One set of warnings for every target of ours; -Werror when SESSIOND_WERROR
-# is on (CI and the test command turn it on).
+# is on (CI and the test command turn it on). Clang also checks the lock
+# annotations (src/loop/thread_annotations.h): a GUARDED_BY member touched
+# without its mutex is a warning, so an error in CI (the "clang" preset).
 add_library(sessiond_warnings INTERFACE)
 target_compile_options(sessiond_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
   -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough
+  $<$<CXX_COMPILER_ID:Clang>:-Wthread-safety>
   $<$<BOOL:${SESSIOND_WERROR}>:-Werror>)
 
 if(SESSIOND_SANITIZE)
