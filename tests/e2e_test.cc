@@ -22,12 +22,8 @@
 
 #include "gtest/gtest.h"
 #include "sessiond/client.h"
-#include "sessiond_process.h"
-
-#if __has_include("store/testing_redis_server.h")
-#include "store/testing_redis_server.h"
-#define SESSIOND_E2E_HAVE_REDIS_HELPER 1
-#endif
+#include "testing/redis_server.h"
+#include "testing/sessiond_process.h"
 
 namespace sessiond {
 namespace {
@@ -1276,9 +1272,6 @@ TEST(TransportTest, NonLoopbackTcpWithCurveStarts) {
 // Redis: the same life against a real redis-server, and an outage.
 
 TEST(RedisTest, SessionLifeAndOutage) {
-#ifndef SESSIOND_E2E_HAVE_REDIS_HELPER
-  GTEST_SKIP() << "store/testing_redis_server.h is not available";
-#else
   if (access(testing::RedisServer::kBinary, X_OK) != 0) {
     GTEST_SKIP() << testing::RedisServer::kBinary << " is not installed";
   }
@@ -1311,7 +1304,6 @@ TEST(RedisTest, SessionLifeAndOutage) {
   ASSERT_OK(again);
   ASSERT_OK(app.Load(again->cookie));
   if (HasFailure()) ADD_FAILURE() << "sessiond log:\n" << sessiond.LogTail();
-#endif
 }
 
 }  // namespace

@@ -18,7 +18,7 @@
 #include "sessiond/clock.h"
 #include "sessiond/cookie.h"
 #include "sessiond/status.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 #include "sessiond/token_codec.h"
 
 namespace sessiond {

@@ -14,7 +14,7 @@
 #include "server/dispatch.h"
 #include "sessiond/keyring.h"
 #include "sessiond/random.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 
 namespace sessiond {
 namespace {

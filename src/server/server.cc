@@ -33,7 +33,7 @@
 #include "server/protocol.h"
 #include "server/zmq_watcher.h"
 #include "sessiond/keyring.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 #include "sessiond/token_codec.h"
 
 namespace sessiond {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "sessiond/store.h"
+#include "store/store.h"
 
 namespace sessiond {
 

@@ -14,7 +14,7 @@
 #include <ev.h>
 
 #include "sessiond/status.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 
 struct redisAsyncContext;
 struct redisReply;

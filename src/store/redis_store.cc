@@ -51,7 +51,7 @@
 #include <ev.h>
 
 #include "core/session_codec.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 #include "store/redis_connection.h"
 
 // GCC 12 at -O2 reports a false "maybe uninitialized" inside std::variant
