@@ -57,23 +57,6 @@ Status StatusOf(const Result<T>& r) {
         << CodeName(want) << ")";                                      \
   } while (0)
 
-// The errors LOAD may answer for a cookie that is not a valid token.
-bool IsTokenError(Code c) {
-  switch (c) {
-    case Code::kBadEncoding:
-    case Code::kTruncated:
-    case Code::kTrailingData:
-    case Code::kUnknownVersion:
-    case Code::kUnknownKey:
-    case Code::kRetiredKey:
-    case Code::kBadMac:
-    case Code::kNotYetValid:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // The errors that mean "this session is gone".
 bool IsGone(Code c) {
   return c == Code::kRevoked || c == Code::kNotFound || c == Code::kExpired;

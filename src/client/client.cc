@@ -23,10 +23,6 @@ constexpr size_t kZ85KeyChars = 40;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-Status Unavailable(std::string message) {
-  return Status(Code::kUnavailable, std::move(message));
-}
-
 Status BadReply(std::string message) {
   return Status(Code::kInternal, "reply does not follow docs/protocol.md: " +
                                      std::move(message));

@@ -87,32 +87,6 @@ using json = nlohmann::json;
 constexpr char kStubCsrf[] = "-";
 constexpr std::string_view kSetCookiePrefix = "Set-Cookie: ";
 
-Status Invalid(std::string message) {
-  return Status(Code::kInvalidArgument, std::move(message));
-}
-
-// Errors after which the caller should treat the request as anonymous
-// (docs/protocol.md, LOAD); LOGIN then starts a fresh session instead.
-bool MeansAnonymous(Code code) {
-  switch (code) {
-    case Code::kNotFound:
-    case Code::kRevoked:
-    case Code::kExpired:
-    case Code::kBadEncoding:
-    case Code::kTruncated:
-    case Code::kTrailingData:
-    case Code::kUnknownVersion:
-    case Code::kUnknownKey:
-    case Code::kRetiredKey:
-    case Code::kBadMac:
-    case Code::kNotYetValid:
-    case Code::kCorrupt:
-      return true;
-    default:
-      return false;
-  }
-}
-
 TokenKind KindFor(StorageMode mode) {
   switch (mode) {
     case StorageMode::kServer:
@@ -132,7 +106,7 @@ Result<json> ParseJson(std::string_view text, const char* what) {
   json j = json::parse(text.begin(), text.end(), nullptr,
                        /*allow_exceptions=*/false);
   if (j.is_discarded()) {
-    return Invalid(std::string(what) + " is not valid JSON");
+    return InvalidArgument(std::string(what) + " is not valid JSON");
   }
   return j;
 }
@@ -154,14 +128,14 @@ Result<Metadata> ParseMetadata(const std::string& arg) {
   if (arg.empty()) return m;
   Result<json> j = ParseJson(arg, "metadata");
   if (!j.ok()) return j.status();
-  if (!j->is_object()) return Invalid("metadata must be a JSON object");
+  if (!j->is_object()) return InvalidArgument("metadata must be a JSON object");
   const std::pair<const char*, std::string*> fields[] = {
       {"ip", &m.ip}, {"user_agent", &m.user_agent}};
   for (const auto& [name, out] : fields) {
     auto it = j->find(name);
     if (it == j->end() || it->is_null()) continue;
     if (!it->is_string()) {
-      return Invalid(std::string("metadata ") + name + " must be a string");
+      return InvalidArgument(std::string("metadata ") + name + " must be a string");
     }
     *out = it->get_ref<const std::string&>();
   }
@@ -175,46 +149,46 @@ Result<ChangeSet> ParseChangeSet(const std::string& arg) {
   Result<json> parsed = ParseJson(arg, "change set");
   if (!parsed.ok()) return parsed.status();
   const json& j = *parsed;
-  if (!j.is_object()) return Invalid("change set must be a JSON object");
+  if (!j.is_object()) return InvalidArgument("change set must be a JSON object");
   ChangeSet c;
   auto base = j.find("base_version");
   if (base == j.end() || !base->is_number_integer() ||
       (base->is_number_integer() && !base->is_number_unsigned() &&
        base->get<int64_t>() < 0)) {
-    return Invalid("change set needs base_version, a non-negative integer");
+    return InvalidArgument("change set needs base_version, a non-negative integer");
   }
   c.base_version = base->get<uint64_t>();
   if (auto set = j.find("set"); set != j.end() && !set->is_null()) {
-    if (!set->is_object()) return Invalid("set must be a JSON object");
+    if (!set->is_object()) return InvalidArgument("set must be a JSON object");
     for (const auto& [key, value] : set->items()) {
       if (!value.is_string()) {
-        return Invalid("value of '" + key + "' must be a string");
+        return InvalidArgument("value of '" + key + "' must be a string");
       }
       c.set[key] = value.get_ref<const std::string&>();
     }
   }
   if (auto erase = j.find("erase"); erase != j.end() && !erase->is_null()) {
-    if (!erase->is_array()) return Invalid("erase must be an array");
+    if (!erase->is_array()) return InvalidArgument("erase must be an array");
     for (const json& key : *erase) {
-      if (!key.is_string()) return Invalid("erase must hold strings");
+      if (!key.is_string()) return InvalidArgument("erase must hold strings");
       c.erase.insert(key.get_ref<const std::string&>());
     }
   }
   if (auto flash = j.find("flash"); flash != j.end() && !flash->is_null()) {
-    if (!flash->is_array()) return Invalid("flash must be an array");
+    if (!flash->is_array()) return InvalidArgument("flash must be an array");
     for (const json& item : *flash) {
       if (!item.is_object()) {
-        return Invalid("flash must hold {\"queue\", \"message\"} objects");
+        return InvalidArgument("flash must hold {\"queue\", \"message\"} objects");
       }
       FlashMessage m;
       auto queue = item.find("queue");
       if (queue != item.end() && !queue->is_null()) {
-        if (!queue->is_string()) return Invalid("flash queue must be a string");
+        if (!queue->is_string()) return InvalidArgument("flash queue must be a string");
         m.queue = queue->get_ref<const std::string&>();
       }
       auto message = item.find("message");
       if (message == item.end() || !message->is_string()) {
-        return Invalid("flash message must be a string");
+        return InvalidArgument("flash message must be a string");
       }
       m.message = message->get_ref<const std::string&>();
       c.flash_push.push_back(std::move(m));
@@ -228,7 +202,7 @@ Result<int64_t> ParseInteger(const std::string& text, const char* what) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < 0) {
-    return Invalid(std::string(what) + " must be a non-negative integer");
+    return InvalidArgument(std::string(what) + " must be a non-negative integer");
   }
   return v;
 }
@@ -451,7 +425,7 @@ void ReplyCount(const CallPtr& call, uint64_t n) {
 
 Status NeedsUser(const Session& s, const char* verb) {
   if (s.user_id.empty()) {
-    return Invalid(std::string(verb) + " needs a logged-in session");
+    return InvalidArgument(std::string(verb) + " needs a logged-in session");
   }
   return Status();
 }

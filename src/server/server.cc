@@ -49,9 +49,7 @@ constexpr double kDrainDeadlineS = 30.0;
 // connection (ZMQ_MAXMSGSIZE) instead of buffering it for a TOO_LARGE reply.
 constexpr int64_t kMaxMsgSizeFactor = 16;
 
-Status Errno(const std::string& what) {
-  return Status(Code::kInternal, what + ": " + std::strerror(errno));
-}
+Status Errno(const std::string& what) { return ErrnoStatus(errno, what); }
 
 Status ZmqError(const zmq::error_t& e, const std::string& what) {
   Status st = ZmqErrorStatus(e.num(), what);

@@ -43,39 +43,30 @@ constexpr int64_t kUnknownExpiryTombstoneS = 31 * 86400;
 constexpr char kExpirySession = 's';
 constexpr char kExpiryTombstone = 't';
 
-// The one place LMDB's error codes become a Status.
+// The one place LMDB's error codes become a Status. LMDB returns its own
+// negative codes or an errno value; the latter go through ErrnoStatus.
 Status LmdbStatus(int rc, std::string_view what) {
+  if (rc > 0) return ErrnoStatus(rc, "lmdb " + std::string(what));
   std::string msg = "lmdb " + std::string(what) + ": " + mdb_strerror(rc);
   switch (rc) {
     case MDB_MAP_FULL:
-      return Status(Code::kUnavailable,
-                    "lmdb map is full (raise the store's map size): " +
-                        std::string(what));
+      return Unavailable("lmdb map is full (raise the store's map size): " +
+                         std::string(what));
     case MDB_NOTFOUND:
-      return Status(Code::kNotFound, std::move(msg));
+      return NotFound(std::move(msg));
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
     case MDB_VERSION_MISMATCH:
-      return Status(Code::kCorrupt, std::move(msg));
+      return Corrupt(std::move(msg));
     case MDB_READERS_FULL:
     case MDB_TXN_FULL:
     case MDB_MAP_RESIZED:
     case MDB_PANIC:
-    case ENOSPC:
-    case EIO:
-    case ENOMEM:
-    case EACCES:
-    case EAGAIN:
-      return Status(Code::kUnavailable, std::move(msg));
+      return Unavailable(std::move(msg));
     default:
-      return Status(Code::kInternal, std::move(msg));
+      return Internal(std::move(msg));
   }
-}
-
-Status ErrnoStatus(int err, std::string_view what) {
-  return Status(Code::kUnavailable,
-                std::string(what) + ": " + std::strerror(err));
 }
 
 MDB_val Val(std::string_view s) {
