@@ -45,6 +45,15 @@ Status ZmqErrorStatus(int errnum, std::string_view what) {
   return Status(code, std::move(message));
 }
 
+Status ZmqBindErrorStatus(int errnum, std::string_view what) {
+  Status st = ZmqErrorStatus(errnum, what);
+  if (errnum == EADDRINUSE || errnum == EADDRNOTAVAIL || errnum == ENOENT ||
+      errnum == EACCES) {
+    return Unavailable(st.message());
+  }
+  return st;
+}
+
 Result<std::unique_ptr<ZmqWatcher>> ZmqWatcher::Create(
     struct ev_loop* loop, zmq::socket_t socket, Options options,
     MessageHandler on_message, ErrorHandler on_error) {

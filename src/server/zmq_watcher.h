@@ -262,5 +262,8 @@ class ZmqWatcher {
 // EFSM/ENOTSUP/EINVAL -> INVALID_ARGUMENT, anything else -> INTERNAL.
 // `what` names the failed operation; the message includes zmq_strerror.
 Status ZmqErrorStatus(int errnum, std::string_view what);
+// The same for a bind: an address in use or not available (EADDRINUSE,
+// EADDRNOTAVAIL, ENOENT, EACCES) is an operator's problem, UNAVAILABLE.
+Status ZmqBindErrorStatus(int errnum, std::string_view what);
 
 }  // namespace sessiond
