@@ -31,13 +31,13 @@ class ClientMode final : public ModeBase {
     if (s.user_id.empty()) return done(Opened{std::move(s), cookie});
     std::string user = s.user_id;
     env_.store->GetEpoch(
-        std::move(user), [s = std::move(s), cookie,
-                          done = std::move(done)](Result<int64_t> epoch) {
+        std::move(user), [s = std::move(s), cookie, done = std::move(done)](
+                             Result<int64_t> epoch) mutable {
           if (!epoch.ok()) return done(epoch.status());
           if (RevokedByEpoch(s, *epoch)) {
             return done(Revoked("revoked by the user's epoch"));
           }
-          done(Opened{s, cookie});
+          done(Opened{std::move(s), std::move(cookie)});
         });
   }
 

@@ -48,7 +48,7 @@ class HybridMode final : public ModeBase {
           // The stub's last_seen_at governs idle expiry (the store enforced
           // it); show the later of the two.
           s.last_seen_at = std::max(s.last_seen_at, stub->last_seen_at);
-          done(Opened{std::move(s), cookie});
+          done(Opened{std::move(s), std::move(cookie)});
         });
   }
 

@@ -87,7 +87,7 @@ void ModeBase::PopFlash(const std::string& cookie, std::string queue,
   });
 }
 
-void ModeBase::Refresh(Opened opened, Callback<Reissued> done) {
+Reissued ModeBase::Refresh(Opened opened) {
   Session& s = opened.session;
   const int64_t now = Now();
   // The cookie carries last_seen_at, so a refresh is a new cookie; coarse,
@@ -95,11 +95,11 @@ void ModeBase::Refresh(Opened opened, Callback<Reissued> done) {
   if (NeedsTouch(s, now, env_.touch_interval_s)) {
     s.last_seen_at = now;
     Result<Issued> issued = Issue(s);
-    if (issued.ok()) return done(Reissued{std::move(s), std::move(*issued)});
+    if (issued.ok()) return Reissued{std::move(s), std::move(*issued)};
     // The session fitted before and is no larger now; keep the old cookie
     // if the refresh cannot be issued.
   }
-  done(Reissued{std::move(s), Unchanged(opened.cookie)});
+  return Reissued{std::move(s), Unchanged(std::move(opened.cookie))};
 }
 
 void ModeBase::Create(Session s, Callback<Reissued> done) {

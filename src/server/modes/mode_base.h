@@ -20,7 +20,7 @@ namespace sessiond {
 class ModeBase : public SessionMode {
  public:
   // Cookie-carried: the session in the cookie is the whole truth.
-  void Refresh(Opened opened, Callback<Reissued> done) override;
+  Reissued Refresh(Opened opened) override;
   void Commit(const std::string& cookie, ChangeSet changes,
               Callback<Reissued> done) override;
   void PopFlash(const std::string& cookie, std::string queue,
@@ -63,8 +63,8 @@ class ModeBase : public SessionMode {
   Result<Issued> Issue(const Session& s) const;
 
   // The browser's cookie, echoed, with no Set-Cookie.
-  static Issued Unchanged(const std::string& cookie) {
-    return Issued{cookie, ""};
+  static Issued Unchanged(std::string cookie) {
+    return Issued{std::move(cookie), std::string()};
   }
 
   int64_t Now() const { return env_.clock->NowSeconds(); }

@@ -19,28 +19,31 @@ class ServerMode final : public ModeBase {
   void Open(const std::string& cookie, Callback<Opened> done) override {
     Result<TokenClaims> claims = OpenToken(cookie);
     if (!claims.ok()) return done(claims.status());
-    env_.store->Load(claims->session_id,
-                     [cookie, done = std::move(done)](Result<Session> s) {
-                       if (!s.ok()) return done(s.status());
-                       done(Opened{std::move(*s), cookie});
-                     });
+    env_.store->Load(
+        claims->session_id,
+        [cookie, done = std::move(done)](Result<Session> s) mutable {
+          if (!s.ok()) return done(s.status());
+          done(Opened{std::move(*s), std::move(cookie)});
+        });
   }
 
   // The store refreshes last_seen_at itself, and the cookie does not carry
   // it.
-  void Refresh(Opened opened, Callback<Reissued> done) override {
-    done(Reissued{std::move(opened.session), Unchanged(opened.cookie)});
+  Reissued Refresh(Opened opened) override {
+    return Reissued{std::move(opened.session),
+                    Unchanged(std::move(opened.cookie))};
   }
 
   void Commit(const std::string& cookie, ChangeSet changes,
               Callback<Reissued> done) override {
     Result<TokenClaims> claims = OpenToken(cookie);
     if (!claims.ok()) return done(claims.status());
-    env_.store->Commit(claims->session_id, std::move(changes),
-                       [cookie, done = std::move(done)](Result<Session> s) {
-                         if (!s.ok()) return done(s.status());
-                         done(Reissued{std::move(*s), Unchanged(cookie)});
-                       });
+    env_.store->Commit(
+        claims->session_id, std::move(changes),
+        [cookie, done = std::move(done)](Result<Session> s) mutable {
+          if (!s.ok()) return done(s.status());
+          done(Reissued{std::move(*s), Unchanged(std::move(cookie))});
+        });
   }
 
   void Login(const std::string& cookie, LoginRequest request,

@@ -112,7 +112,9 @@ class SessionMode {
 
   // LOAD: the opened session, with last_seen_at refreshed where the cookie
   // carries it and a refresh is due (a new cookie then); otherwise as is.
-  virtual void Refresh(Opened opened, Callback<Reissued> done) = 0;
+  // Never waits for anything (the store touches its own records), hence a
+  // plain return: LOAD is the hot path.
+  virtual Reissued Refresh(Opened opened) = 0;
 
   // COMMIT and CSRF_ROTATE: applies `changes` as a whole. Errors: those of
   // Open, kConflict, kTooLarge.
