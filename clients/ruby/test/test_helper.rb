@@ -36,6 +36,26 @@ module TestDaemon
   end
 end
 
+# A request blocks on a gate the test opens, so parallel requests interleave
+# exactly as a test says (no sleeps, no timing): the app pushes to
+# Gates["NAME-loaded"] once it has loaded the session, then waits on
+# Gates["NAME"].
+module Gates
+  @mutex = Mutex.new
+  @queues = {}
+
+  def self.[](name)
+    @mutex.synchronize { @queues[name] ||= Queue.new }
+  end
+
+  def self.pass(name)
+    return if name.nil?
+
+    self["#{name}-loaded"] << true
+    self[name].pop
+  end
+end
+
 module SessiondTestHelpers
   def daemon
     TestDaemon.shared

@@ -167,6 +167,13 @@ module Sessiond
         @data = state.data
         @loaded = true
       end
+
+      # Reads bind to the request's state too (a LOAD only when the browser
+      # sent a cookie): a helper may have logged in or created the session
+      # before the first read.
+      def load_for_read!
+        load! unless loaded?
+      end
     end
 
     # The Rack session store. Options (besides Rack's, which must agree with

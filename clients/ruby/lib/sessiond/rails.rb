@@ -150,6 +150,13 @@ module Sessiond
         @loaded = true
       end
 
+      # Reads bind to the request's state too (a LOAD only when the browser
+      # sent a cookie): a helper may have logged in or created the session
+      # before the first read.
+      def load_for_read!
+        load! unless loaded?
+      end
+
       # Rails reads session["flash"] once per request that touches `flash`
       # (FlashHash.from_session_value): that read pops sessiond's queue.
       # Each message is the JSON text [key, value] (Flask's is [category,
