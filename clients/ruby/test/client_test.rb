@@ -268,6 +268,22 @@ class ClientTransportTest < Minitest::Test
     assert_equal 160, client.load(r.cookie).session.data.size
   end
 
+  def test_sockets_of_threads_that_ended_are_closed_by_the_next_new_one
+    c = daemon.client
+    assert_equal "PONG", c.ping
+    called = Queue.new
+    release = Queue.new
+    threads = Array.new(5) { Thread.new { c.ping && called << true && release.pop } }
+    5.times { called.pop }
+    assert_equal 6, c.open_sockets # the test's thread and the five
+    5.times { release << :go }
+    threads.each(&:join)
+    Thread.new { c.ping }.join # opens one, closes the five dead threads' sockets
+    assert_equal 2, c.open_sockets
+    c.close
+    assert_equal 0, c.open_sockets
+  end
+
   def test_a_timeout_rebuilds_the_socket_so_a_late_reply_answers_nobody
     own = TestDaemon.own
     slow = own.client(timeout: 0.3, breaker: false)

@@ -5,8 +5,11 @@
 #
 # Threads: share one Client per process. Each thread lazily gets its own
 # DEALER socket, reused by that thread's later calls; no socket is touched by
-# two threads. After fork the child builds a fresh ZeroMQ context and
-# sockets on first use (libzmq contexts do not survive fork).
+# two threads. The sockets of threads that ended are closed when another
+# thread next opens one (never by a GC finalizer: ffi-rzmq's, which we
+# remove, calls zmq_close while the VM is exiting and crashes it now and
+# then). After fork the child builds a fresh ZeroMQ context and sockets on
+# first use (libzmq contexts do not survive fork).
 #
 # Timeouts: every call (or pipeline) has one deadline for sending and for all
 # of its replies. When it passes, the thread's socket is closed and the call
@@ -54,6 +57,7 @@ module Sessiond
 
     def initialize(endpoint, curve)
       @socket = ZMQ::Socket.new(ZmqContext.pointer, ZMQ::DEALER)
+      ObjectSpace.undefine_finalizer(@socket) # see the file's comment
       @pid = Process.pid
       @ptr = @socket.socket
       @next_id = 0
@@ -369,8 +373,9 @@ module Sessiond
       @curve = curve.all? ? curve.map(&:to_s) : nil
       @breaker = breaker.nil? ? CircuitBreaker.new : breaker
       @key = :"sessiond_connection_#{object_id}"
-      @mutex = Mutex.new # guards @closed, @connections
-      @connections = ObjectSpace::WeakMap.new
+      @mutex = Mutex.new # guards @closed, @connections, @pid
+      @connections = {} # Thread -> its Connection
+      @pid = Process.pid
       @closed = false
     end
 
@@ -419,7 +424,8 @@ module Sessiond
     def close
       @mutex.synchronize do
         @closed = true
-        @connections.each_key(&:close)
+        @connections.each_value(&:close)
+        @connections.clear
       end
     end
 
@@ -479,8 +485,19 @@ module Sessiond
       @mutex.synchronize do
         raise Unavailable.new("client is closed", code: "CLOSED") if @closed
 
+        if @pid != Process.pid # a forked child: the parent's are not ours
+          @connections.clear
+          @pid = Process.pid
+        end
+        # Threads that ended cannot use their sockets any more: close them.
+        @connections.delete_if do |thread, old|
+          next false if thread.alive?
+
+          old.close
+          true
+        end
         conn = Connection.new(@endpoint, @curve)
-        @connections[conn] = true
+        @connections[Thread.current] = conn
       end
       Thread.current.thread_variable_set(@key, conn)
       conn
@@ -489,7 +506,18 @@ module Sessiond
     def drop_connection
       conn = Thread.current.thread_variable_get(@key)
       Thread.current.thread_variable_set(@key, nil)
-      conn&.close
+      return if conn.nil?
+
+      @mutex.synchronize { @connections.delete(Thread.current) if @connections[Thread.current].equal?(conn) }
+      conn.close
+    end
+
+    public
+
+    # How many sockets this client holds open (one per thread that called
+    # it and is still alive, until reaped). For tests and monitoring.
+    def open_sockets
+      @mutex.synchronize { @connections.size }
     end
   end
 
