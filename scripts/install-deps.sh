@@ -23,8 +23,12 @@ test_python_pkgs=(
   python3-pytest python3-flask-session python3-itsdangerous python3-webob
   python3-waitress python3-selenium python3-redis chromium chromium-driver
 )
-# Ruby client, Rack and Rails.
-test_ruby_pkgs=()
+# Ruby client, Rack and Rails 6.1 stores, Sinatra, their tests, the Rails
+# example (puma) and bench/rails_bench.rb (ruby-redis).
+test_ruby_pkgs=(
+  ruby ruby-ffi-rzmq ruby-rack ruby-rails ruby-rack-test ruby-minitest
+  ruby-sinatra ruby-redis puma
+)
 # PHP client and session handler.
 test_php_pkgs=()
 # Node client and express-session store (Node itself: see below).

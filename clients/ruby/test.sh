@@ -13,6 +13,7 @@ if [ -z "${SESSIOND_BIN:-}" ] && [ -x /work/bin/sessiond ]; then
   export SESSIOND_BIN=/work/bin/sessiond
 fi
 
+echo "== Ruby tests (minitest: client, Rack, Rails 6.1, the Rails example)"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 failed=()
