@@ -17,6 +17,7 @@ require "fileutils"
 require "rack/test"
 require "rails"
 require "action_controller/railtie"
+require "action_dispatch/testing/integration"
 require "sessiond/rails"
 
 RAILS_ROOT = Dir.mktmpdir("sessiond-rails-test")
@@ -64,6 +65,8 @@ class RailsTestApp < Rails::Application
     get "/big", to: "test#big"
     get "/stop_sessiond", to: "test#stop_sessiond"
     get "/custom_503", to: "custom#read"
+    get "/account/settings/write", to: "test#write" # nested, for the integration test
+    get "/account/settings/read", to: "test#read"
   end
 end
 
@@ -493,6 +496,21 @@ class RailsStoreTest < Minitest::Test
     eventually { get("/read", key: "k").status == 200 }
     assert_equal "v", json["value"]
     assert_equal :missing, read("doomed")
+  end
+end
+
+# Rails' own integration tests (ActionDispatch::IntegrationTest, on
+# rack-test) keep the session across nested paths: the store writes the
+# cookie's attribute names as Rack does (path=), which rack-test reads.
+class RailsIntegrationTest < ActionDispatch::IntegrationTest
+  def test_the_session_survives_nested_paths
+    get "/account/settings/write", params: { key: "theme", value: '"dark"' }
+    assert_response :success
+    get "/account/settings/read", params: { key: "theme" }
+    assert_equal({ "present" => true, "value" => "dark" }, JSON.parse(response.body))
+    get "/login", params: { user: "judy" }
+    get "/account/settings/read", params: { key: "user_id" }
+    assert_equal "judy", JSON.parse(response.body)["value"]
   end
 end
 

@@ -28,6 +28,15 @@ module Sessiond
   DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
   DEFAULT_TIMEOUT = 2.0 # seconds
 
+  # libzmq pinned in memory. At exit Ruby-FFI dlcloses the libraries it
+  # opened while libzmq's I/O threads (ZMQbg/IO, ZMQbg/Reaper) still run;
+  # they then execute unmapped code and the exiting process dies of SIGSEGV
+  # (seen under gdb). Reopening the library with RTLD_NODELETE makes that
+  # dlclose a no-op; the threads end with the process.
+  LIBZMQ_PIN = LibZMQ.ffi_libraries.map do |lib|
+    FFI::DynamicLibrary.open(lib.name, FFI::DynamicLibrary::RTLD_LAZY | FFI::DynamicLibrary::RTLD_NODELETE)
+  end.freeze
+
   # The process-wide ZeroMQ context, one per pid. Made with zmq_ctx_new
   # directly: ffi-rzmq's Context has a finalizer that terminates it, and a
   # context terminated while a socket still waits for its own finalizer

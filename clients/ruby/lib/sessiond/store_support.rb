@@ -93,7 +93,9 @@ module Sessiond
       req.get_header(STATE_KEY) || begin
         state = RequestState.new(
           @client, -> { req.cookies[sessiond_settings.name] },
-          ip: req.ip, user_agent: req.user_agent, user_keys: @user_keys,
+          # Rails' remote_ip follows trusted proxies (ActionDispatch::RemoteIp).
+          ip: req.respond_to?(:remote_ip) ? req.remote_ip : req.ip,
+          user_agent: req.user_agent, user_keys: @user_keys,
           logger: sessiond_logger
         )
         req.set_header(STATE_KEY, state)
@@ -274,6 +276,7 @@ module Sessiond
         warn_once(:insecure, "sessiond: a Secure cookie is being set on a plain-http request; browsers " \
                              "will not send it back. For development set [cookie] secure = false in sessiond.conf.")
       end
+      line = rack_style(line)
       existing = headers["Set-Cookie"]
       headers["Set-Cookie"] = case existing
                               when nil, "" then line
@@ -281,6 +284,21 @@ module Sessiond
                               else "#{existing}\n#{line}"
                               end
       headers
+    end
+
+    # Attribute names as Rack writes them (path=, domain=, expires=,
+    # max-age=, secure). Browsers read them in any case (RFC 6265, 5.2);
+    # rack-test 2.0, and so ActionDispatch::IntegrationTest, reads only
+    # these spellings and would scope sessiond's "Path=/" cookie to the
+    # request's directory.
+    RACK_ATTRIBUTES = /\A(path|domain|expires|max-age|secure)(?==|\z)/i.freeze
+
+    def rack_style(line)
+      pair, *attributes = line.split(/;\s*/)
+      return line if attributes.empty?
+
+      attributes.map! { |a| a.sub(RACK_ATTRIBUTES) { |name| name.downcase } }
+      [pair, *attributes].join("; ")
     end
 
     def default_error_response(req, status, error)
