@@ -9,15 +9,17 @@ const express = require('express');
 const { SessiondStore, session, csrf } = require('../lib/express');
 const errors = require('../lib/errors');
 
-/** The Express app on a Client (and optionally an AdminClient). */
-function makeApp({ client, adminClient, sessionOptions = {} }) {
+/** The Express app on a Client (and optionally an AdminClient). Tests may
+ * pass their own store, session options and extra routes. */
+function makeApp({ client, adminClient, sessionOptions = {}, store: givenStore, extraRoutes, logErrors = true,
+}) {
   const app = express();
   app.set('etag', false);
 
   // Touches no session: mounted before it.
   app.get('/health', (req, res) => res.json({ ok: true }));
 
-  const store = new SessiondStore({ client, adminClient });
+  const store = givenStore || new SessiondStore({ client, adminClient });
   app.use(express.urlencoded({ extended: false }));
   app.use(session({ store, ...sessionOptions }));
   app.use(csrf());
@@ -102,12 +104,14 @@ function makeApp({ client, adminClient, sessionOptions = {} }) {
     res.json({ ok: true });
   });
 
+  if (extraRoutes) extraRoutes(app);
+
   // Errors as JSON, with the status and headers sessiond/express chose
   // (503 + Retry-After, 409, 403, 401, 500).
   // eslint-disable-next-line no-unused-vars
   app.use((err, req, res, next) => {
     const status = err.status || err.statusCode || 500;
-    if (status >= 500 && !(err instanceof errors.Unavailable)) console.error(err);
+    if (logErrors && status >= 500 && !(err instanceof errors.Unavailable)) console.error(err);
     res.status(status).set(err.headers || {}).json({ error: err.code || 'ERROR', message: err.message });
   });
 
