@@ -559,6 +559,9 @@ function session(options = {}) {
         await state.logout();
         req.sessionID = provisionalId(); // express-session's destroy: nothing left
       }
+      // A flash queued after destroy() ("Signed out.") goes to a new
+      // anonymous session, so the next page can show it.
+      if (state.pendingFlash.length && !discard) await state.save({});
     } else if (!discard) {
       const isNew = !state.cookie;
       await state.save(req.session, { create: saveUninitialized && isNew });

@@ -77,8 +77,8 @@ class TestDaemon {
   /** Starts it again: same endpoints, data and keys. */
   start() { return this._command('start'); }
 
-  /** The daemon's config file text. */
-  async config() { return (await this._command('config')).config; }
+  /** The daemon's config file text (`config` is the file's path). */
+  async configText() { return (await this._command('config')).config; }
 
   /** Stops the daemon and removes its directory. */
   close() {
