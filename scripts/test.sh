@@ -33,7 +33,6 @@ echo "== Python tests (pytest, /usr/bin/python3)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python examples
 
 # One line a client: clients/<lang>/test.sh runs that client's own suite.
-echo "== Node tests (node --test; npm ci from the lockfile when needed)"
 clients/node/test.sh
 
 fuzz_seconds=${FUZZ_SECONDS:-60}

@@ -36,6 +36,7 @@ class Connection {
     this.pending = new Map(); // request id -> {resolve, reject, timer}
     this.queue = []; // frames not yet handed to ZeroMQ
     this.sending = false;
+    this.scheduled = false;
     this.closed = false;
     // An open ZeroMQ socket keeps Node's event loop alive (zeromq.js has no
     // unref). So a socket with nothing in flight for idleCloseMs closes
@@ -70,7 +71,17 @@ class Connection {
       this.lastUsed = performance.now();
       this.pending.set(requestId, { resolve, reject, timer });
       this.queue.push(frames);
-      if (!this.sending) this._pump();
+      // Sent together once this event-loop turn is done: requests made in
+      // one turn (several HTTP requests parsed at once) reach ZeroMQ in one
+      // burst, and libzmq wakes its I/O thread once for the burst, not once
+      // a message (that wake-up is most of a send's cost).
+      if (!this.sending && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          if (!this.sending) this._pump();
+        });
+      }
     });
   }
 

@@ -439,7 +439,7 @@ function session(options = {}) {
     setup.then((s) => handle(s, req, res, next), (err) => {
       if (!(err instanceof errors.SessiondError)) logger.error(err.message);
       next(forHttp(err));
-    });
+    }).catch((err) => next(forHttp(err)));
   };
 
   async function handle(s, req, res, next) {
