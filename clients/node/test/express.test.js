@@ -76,6 +76,18 @@ function testRoutes(app) {
     delete req.session.userId;
     res.json({ ok: true });
   });
+  app.post('/push', (req, res) => {
+    req.session.list.push(req.body.item); // in-place: no assignment
+    res.json({ ok: true });
+  });
+  app.post('/unset', (req, res) => {
+    req.session = null;
+    res.json({ ok: true });
+  });
+  app.post('/bad_key', (req, res) => {
+    req.session['has space'] = 1;
+    res.json({ ok: true });
+  });
   app.get('/why', (req, res) => {
     res.json({ reason: req.sessiond.revokedReason, error: req.sessiond.cookieError
       ? req.sessiond.cookieError.code : null });
@@ -373,6 +385,17 @@ describe('express-session on sessiond (server mode)', () => {
     assert.equal((await b.get('/get?key=unsaved')).body.present, false);
   });
 
+  test('in-place mutation is committed; a key sessiond cannot store is a 500', async () => {
+    const b = new Browser(web.url);
+    await b.csrf();
+    await b.post('/set', { key: 'list', value: '[1]' });
+    await b.post('/push', { item: 'two' });
+    assert.deepEqual((await b.get('/get?key=list')).body.value, [1, 'two']);
+    const r = await b.post('/bad_key');
+    assert.equal(r.status, 500);
+    assert.equal(r.body.error, 'INVALID_ARGUMENT');
+  });
+
   test('reload() drops the request\'s changes and reads sessiond again', async () => {
     const b = new Browser(web.url);
     await b.csrf();
@@ -406,6 +429,50 @@ describe('express-session on sessiond (server mode)', () => {
     assert.equal(typeof store.clear, 'undefined');
     const noAdmin = new SessiondStore({ client: env.client });
     await assert.rejects(callOn(noAdmin, noAdmin.length), TypeError);
+  });
+});
+
+describe('unset: destroy', () => {
+  let env;
+  let web;
+  before(async () => {
+    env = await startDaemon();
+    web = await startApp(env, { sessionOptions: { unset: 'destroy' } });
+  });
+  after(async () => {
+    await web.close();
+    await env.close();
+  });
+
+  test('req.session = null ends the session on sessiond', async () => {
+    const b = new Browser(web.url);
+    await b.csrf();
+    await b.post('/set', { key: 'a', value: '1' });
+    const cookie = b.cookies.get('sessiond');
+    const r = await b.post('/unset');
+    assert.equal(r.status, 200);
+    assert.equal(b.cookies.has('sessiond'), false);
+    await assert.rejects(env.client.load(cookie), errors.Revoked);
+  });
+});
+
+describe('a Secure cookie over plain http', () => {
+  test('logs one loud warning', async () => {
+    const env = await startDaemon({ cookie: { secure: true } });
+    const warnings = [];
+    const logger = { ...quiet, warn: (m) => warnings.push(m) };
+    const store = new SessiondStore({ client: env.client, logger });
+    const web = await serve(makeApp({ client: env.client, store, sessionOptions: { logger } }));
+    try {
+      const b = new Browser(web.url);
+      await b.get('/csrf');
+      await new Browser(web.url).get('/csrf');
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /Secure session cookie was sent over plain http/);
+    } finally {
+      await web.close();
+      await env.close();
+    }
   });
 });
 
