@@ -214,7 +214,19 @@ class RequestState {
     if (!this.cookie) return;
     const pending = sess ? this.changes(sess) : {};
     const user = sess ? this.userOf(sess) : this.user;
-    this.adopt(await this.client.regenerate(this.cookie, this.meta));
+    let reply;
+    try {
+      reply = await this.client.regenerate(this.cookie, this.meta);
+    } catch (e) {
+      if (!(e instanceof errors.InvalidCookie)) throw e;
+      // Ended meanwhile (revoked elsewhere): go on as a new anonymous
+      // session, as express-session's regenerate would.
+      this.cookieError = e;
+      this.reset();
+      if (sess) this.refresh(sess, { ...pending, user: '' });
+      return;
+    }
+    this.adopt(reply);
     this.refresh(sess, { ...pending, user });
   }
 
