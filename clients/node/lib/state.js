@@ -164,7 +164,10 @@ class RequestState {
       checkKey(key);
       const text = encodeValue(value);
       const stored = this.raw.get(key);
-      if (stored === undefined || encodeValue(decodeValue(stored)) !== text) set[key] = text;
+      // Text written by this client is already canonical: equal text is
+      // the common unchanged case and skips decoding the stored value.
+      if (stored === undefined
+        || (stored !== text && encodeValue(decodeValue(stored)) !== text)) set[key] = text;
     }
     for (const key of this.raw.keys()) {
       if (!now.has(key) && !this.isReserved(key) && key !== this.userKey) erase.push(key);
