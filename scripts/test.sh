@@ -33,6 +33,7 @@ echo "== Python tests (pytest, /usr/bin/python3)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python examples
 
 # One line a client: clients/<lang>/test.sh runs that client's own suite.
+clients/node/test.sh
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" != 0 ] && [ -f fuzz/CMakeLists.txt ] \
