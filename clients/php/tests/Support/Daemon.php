@@ -2,7 +2,8 @@
 // A real sessiond for tests, through the one launcher every language uses
 // (`/usr/bin/python3 -m sessiond.testing`, clients/python): it prints one
 // JSON line with the endpoints, then obeys stop / kill / start on stdin;
-// closing stdin stops the daemon and removes its directory.
+// closing stdin stops the daemon and removes its directory. The binary is
+// $SESSIOND_BIN, else the newest build of this checkout (the launcher's rule).
 
 declare(strict_types=1);
 
@@ -40,7 +41,6 @@ final class Daemon
         }
         $env = getenv();
         $env['PYTHONPATH'] = $repo . '/clients/python';
-        $env['SESSIOND_BIN'] = getenv('SESSIOND_BIN') ?: '/work/bin/sessiond';
         $this->process = proc_open($argv, [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $this->pipes, null, $env);
         if (!is_resource($this->process)) {
             throw new \RuntimeException('cannot start the sessiond launcher');
