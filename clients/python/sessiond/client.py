@@ -66,6 +66,12 @@ class _Verbs:
         """VERSION -> "sessiond 0.1.0-..."."""
         return self._do("VERSION", (), protocol.parse_text)
 
+    def hello(self):
+        """HELLO -> dict of the server's public settings (protocol, mode,
+        cookie name and attributes, lifetime, idle_timeout,
+        max_data_bytes)."""
+        return self._do("HELLO", (), protocol.parse_json_object)
+
     def create(self, ip=None, user_agent=None):
         """CREATE: a new anonymous session -> SessionReply (session.new)."""
         return self._do("CREATE", (protocol.metadata_frame(ip, user_agent),),
@@ -113,6 +119,17 @@ class _Verbs:
             args.append(meta)
         return self._do("LOGIN", args, protocol.parse_session)
 
+    def regenerate(self, cookie, ip=None, user_agent=None):
+        """REGENERATE: a new id, cookie and CSRF token for the same session
+        (user, data and flash kept) -> SessionReply. The old cookie stops
+        working. Raises an InvalidCookie subclass when the cookie is no
+        live session."""
+        args = [cookie]
+        meta = protocol.metadata_frame(ip, user_agent)
+        if meta is not None:
+            args.append(meta)
+        return self._do("REGENERATE", args, protocol.parse_session)
+
     def logout(self, cookie):
         """LOGOUT: destroys the session -> LogoutReply (a Set-Cookie that
         deletes the cookie)."""
@@ -127,6 +144,11 @@ class _Verbs:
         """CSRF_CHECK: returns None when token is the session's CSRF token;
         raises CsrfMismatch otherwise (answer HTTP 403)."""
         return self._do("CSRF_CHECK", (cookie, token), protocol.parse_nothing)
+
+    def csrf_rotate(self, cookie):
+        """CSRF_ROTATE: gives the session a new CSRF token ->
+        SessionReply."""
+        return self._do("CSRF_ROTATE", (cookie,), protocol.parse_session)
 
     def revoke_others(self, cookie):
         """REVOKE_OTHERS ("sign out all other locations") ->

@@ -14,7 +14,8 @@ it can act on and ignores the rest:
       CsrfMismatch                CSRF_MISMATCH: reject the request (HTTP 403)
       InvalidCookie               the cookie is no (longer a) session: CREATE
         NotFound, Revoked, Expired, BadEncoding, Truncated, TrailingData,
-        UnknownVersion, UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt
+        UnknownVersion, UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt,
+        WrongPurpose
       Unavailable                 retry later; answer HTTP 503 meanwhile
         ShuttingDown              SHUTTING_DOWN
         Timeout                   no reply in time (client side)
@@ -37,9 +38,12 @@ class SessiondError(Exception):
 
     code = "UNKNOWN"
 
-    def __init__(self, message="", code=None):
+    def __init__(self, message="", code=None, details=None):
         super().__init__(message)
         self.message = message
+        # The reply's JSON object of details (docs/protocol.md, "Error
+        # details"), e.g. {"reason": "logout", "at": ...} for REVOKED.
+        self.details = dict(details or {})
         if code is not None:
             self.code = code
 
@@ -93,6 +97,12 @@ class NotFound(InvalidCookie):
 class Revoked(InvalidCookie):
     code = "REVOKED"
 
+    @property
+    def reason(self):
+        """Why the session ended ("logout", "signed_out_elsewhere",
+        "password_changed", ...), or None when the server did not say."""
+        return self.details.get("reason")
+
 
 class Expired(InvalidCookie):
     code = "EXPIRED"
@@ -136,6 +146,13 @@ class Corrupt(InvalidCookie):
     code = "CORRUPT"
 
 
+class WrongPurpose(InvalidCookie):
+    """A cookie made for another purpose (e.g. an imported framework cookie
+    for another cookie name)."""
+
+    code = "WRONG_PURPOSE"
+
+
 class Unavailable(SessiondError):
     """sessiond or its store cannot answer now; nothing was changed that the
     caller can rely on. Retry later with backoff; answer HTTP 503."""
@@ -174,19 +191,20 @@ _BY_CODE = {
         InvalidArgument, UnknownVerb, PermissionDenied, TooLarge, Conflict,
         CsrfMismatch, NotFound, Revoked, Expired, BadEncoding, Truncated,
         TrailingData, UnknownVersion, UnknownKey, RetiredKey, BadMac,
-        NotYetValid, Corrupt, Unavailable, ShuttingDown, Internal,
+        NotYetValid, Corrupt, WrongPurpose, Unavailable, ShuttingDown,
+        Internal,
     )
 }
 
 WIRE_CODES = frozenset(_BY_CODE)
 
 
-def error_for(code, message=""):
+def error_for(code, message="", details=None):
     """Returns the exception instance for a wire error code.
 
     An unknown code yields a SessiondError carrying that code.
     """
     cls = _BY_CODE.get(code)
     if cls is None:
-        return SessiondError(message, code=code)
-    return cls(message)
+        return SessiondError(message, code=code, details=details)
+    return cls(message, details=details)

@@ -67,7 +67,16 @@ def split_reply(frames):
     if status == b"OK":
         return request_id, results
     message = results[0].decode("utf-8", "replace") if results else ""
-    raise errors.error_for(status.decode("ascii", "replace"), message)
+    details = None
+    if len(results) > 1:  # frame 5: a JSON object of details
+        try:
+            parsed = json.loads(results[1])
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            details = parsed
+    raise errors.error_for(status.decode("ascii", "replace"), message,
+                           details)
 
 
 def reply_id(frames):
@@ -128,6 +137,7 @@ class Session:
     data: dict = field(default_factory=dict)
     flash: list = field(default_factory=list)
     created_at: int = 0
+    authenticated_at: int = 0
     last_seen_at: int = 0
     expires_at: int = 0
     idle_timeout: int = 0
@@ -155,6 +165,7 @@ class Session:
             data={str(k): str(v) for k, v in (obj.get("data") or {}).items()},
             flash=flash,
             created_at=int(obj.get("created_at", 0)),
+            authenticated_at=int(obj.get("authenticated_at", 0)),
             last_seen_at=int(obj.get("last_seen_at", 0)),
             expires_at=int(obj.get("expires_at", 0)),
             idle_timeout=int(obj.get("idle_timeout", 0)),
