@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 repo=$(cd ../.. && pwd)
 
+modules=$(php -m)
 for ext in zmq apcu posix pcntl mbstring; do
-  php -m | grep -qx "$ext" || { echo "clients/php/test.sh: PHP extension $ext is missing (scripts/install-deps.sh test)" >&2; exit 1; }
+  grep -qx "$ext" <<<"$modules" || { echo "clients/php/test.sh: PHP extension $ext is missing (scripts/install-deps.sh test)" >&2; exit 1; }
 done
 # composer.json is what Composer would read: it must at least be valid JSON
 # with the PSR-4 map the plain autoloader mirrors.
