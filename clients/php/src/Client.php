@@ -381,14 +381,18 @@ class Client
             $socket->connect($this->endpoint);
         };
         try {
+            // Always the process's persistent context: a per-request context
+            // would be terminated at the end of the request, and PHP frees
+            // objects in creation order then (context before socket), so
+            // zmq_term would wait forever for the socket still open.
+            $context = new \ZMQContext(1, true);
             if ($this->persistent) {
-                $context = new \ZMQContext(1, true);
                 $id = 'sessiond:' . hash('sha256', $this->endpoint . "\0" . ($this->curve[1] ?? '')
                                                  . "\0" . ($this->curve[0] ?? ''));
                 $this->socket = new \ZMQSocket($context, \ZMQ::SOCKET_DEALER, $id,
                                                static fn (\ZMQSocket $s) => $setUp($s));
             } else {
-                $this->socket = new \ZMQSocket(new \ZMQContext(1, false), \ZMQ::SOCKET_DEALER);
+                $this->socket = new \ZMQSocket($context, \ZMQ::SOCKET_DEALER);
                 $setUp($this->socket);
             }
         } catch (\ZMQException $e) {

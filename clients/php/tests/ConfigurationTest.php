@@ -94,6 +94,19 @@ final class ConfigurationTest extends TestCase
         $this->assertSame(1, substr_count($web->logText(), 'is Secure but this request came over plain http'));
     }
 
+    public function testANonPersistentSocketLivesAndDiesWithItsRequest(): void
+    {
+        // A per-request ZeroMQ context once made every request hang at its
+        // end (zmq_term waiting for a socket PHP had not freed yet).
+        $web = $this->web(['APP_PERSISTENT' => '0']);
+        $b = new Browser($web);
+        for ($n = 1; $n <= 3; $n++) {
+            $r = $b->get('/count');
+            $this->assertSame(200, $r->status, $r->body);
+            $this->assertSame($n, $r->json()['n']);
+        }
+    }
+
     public function testUnsafeMethodsNeedTheCsrfToken(): void
     {
         $web = $this->web(['APP_OPTIONS' => json_encode(['csrf' => true])]);

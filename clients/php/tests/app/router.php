@@ -8,6 +8,7 @@
 //   APP_STORE           the shared store kind (auto, apcu, file, memory)
 //   APP_STATE_DIR       the FileStore directory
 //   APP_TIMEOUT         the client timeout in seconds
+//   APP_PERSISTENT      "0": a new ZeroMQ socket every request
 
 declare(strict_types=1);
 
@@ -33,7 +34,7 @@ if ($path === '/health') {
 foreach (json_decode(getenv('APP_INI') ?: '{}', true) as $name => $value) {
     ini_set($name, (string) $value);
 }
-$clientOptions = ['store' => getenv('APP_STORE') ?: 'auto'];
+$clientOptions = ['store' => getenv('APP_STORE') ?: 'auto', 'persistent' => getenv('APP_PERSISTENT') !== '0'];
 if (getenv('APP_STATE_DIR')) {
     $clientOptions['state_dir'] = getenv('APP_STATE_DIR');
 }
