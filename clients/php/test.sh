@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 repo=$(cd ../.. && pwd)
 
 modules=$(php -m)
-for ext in zmq apcu posix pcntl mbstring; do
+for ext in zmq apcu posix pcntl iconv; do
   grep -qx "$ext" <<<"$modules" || { echo "clients/php/test.sh: PHP extension $ext is missing (scripts/install-deps.sh test)" >&2; exit 1; }
 done
 # composer.json is what Composer would read: it must at least be valid JSON

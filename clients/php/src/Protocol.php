@@ -77,8 +77,8 @@ final class Protocol
             return $results;
         }
         $message = $results[0] ?? '';
-        if (!mb_check_encoding($message, 'UTF-8')) {
-            $message = mb_convert_encoding($message, 'UTF-8', 'UTF-8');
+        if (!self::isUtf8($message)) {
+            $message = (string) @iconv('UTF-8', 'UTF-8//IGNORE', $message);
         }
         $details = [];
         if (isset($results[1]) && $results[1] !== '') {
@@ -112,7 +112,7 @@ final class Protocol
     private static function utf8(string $text): string
     {
         // A user agent is whatever the browser sent; JSON needs UTF-8.
-        return mb_check_encoding($text, 'UTF-8') ? $text : mb_convert_encoding($text, 'UTF-8', 'ISO-8859-1');
+        return self::isUtf8($text) ? $text : (string) iconv('ISO-8859-1', 'UTF-8', $text);
     }
 
     // -- parsers: OK result frames -> typed value; ProtocolException when the
@@ -200,6 +200,12 @@ final class Protocol
         return Hello::fromArray(self::json($results[0], $verb));
     }
 
+    /** Whether $text is valid UTF-8 (PCRE's check: no mbstring needed). */
+    public static function isUtf8(string $text): bool
+    {
+        return preg_match('//u', $text) === 1;
+    }
+
     private static function need(array $results, int $count, string $verb): void
     {
         if (count($results) < $count) {
@@ -210,7 +216,7 @@ final class Protocol
 
     private static function text(string $frame): string
     {
-        if (!mb_check_encoding($frame, 'UTF-8')) {
+        if (!self::isUtf8($frame)) {
             throw new ProtocolException('frame is not UTF-8');
         }
         return $frame;

@@ -72,7 +72,7 @@ final class Values
             return is_finite($value);
         }
         if (is_string($value)) {
-            return mb_check_encoding($value, 'UTF-8');
+            return Protocol::isUtf8($value);
         }
         if (!is_array($value) || $depth > 64) {
             return false;
@@ -80,7 +80,7 @@ final class Values
         foreach ($value as $k => $v) {
             // Keys are strings in JSON; PHP turns canonical integer strings
             // back into int keys on decode, exactly as it stored them.
-            if (is_string($k) && !mb_check_encoding($k, 'UTF-8')) {
+            if (is_string($k) && !Protocol::isUtf8($k)) {
                 return false;
             }
             if (!self::jsonSafe($v, $depth + 1)) {
