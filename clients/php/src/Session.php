@@ -85,9 +85,11 @@ final class Session
                 throw new ConfigurationException("cannot set $name = $value (headers already sent?)");
             }
         }
+        $helloError = null;
         try {
             $hello = $handler->learnCookieName();
         } catch (UnavailableException $e) {
+            $helloError = $e;
             // Not fatal here: a page that never touches the session must still
             // work while sessiond is down. The session's first use retries.
             $handler->log('info', 'HELLO failed, the cookie name is learnt later: ' . $e->getMessage());
@@ -108,6 +110,9 @@ final class Session
         $csrf = $options['csrf'] ?? true;
         if ((is_callable($csrf) ? $csrf() : (bool) $csrf)
             && in_array(strtoupper($_SERVER['REQUEST_METHOD'] ?? 'GET'), self::UNSAFE_METHODS, true)) {
+            if ($helloError !== null && !isset($options['cookie_name'])) {
+                throw $helloError;  // no cookie name, no token to check: 503, not 403
+            }
             self::requireCsrf();
         }
         return $handler;

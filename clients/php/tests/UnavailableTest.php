@@ -87,6 +87,28 @@ final class UnavailableTest extends HttpTestCase
         $this->assertSame(2, $r->json()['n']);  // the session survived the restart
     }
 
+    public function testAPostWhileSessiondIsDownIs503NotACsrfRefusal(): void
+    {
+        // A fresh php -S (nothing cached: HELLO must be asked) with CSRF on.
+        $web = new WebServer(self::router(), ['SESSIOND_ENDPOINT' => static::$daemon->endpoint, 'APP_TIMEOUT' => '0.5',
+                                              'APP_STORE' => 'memory', 'APP_OPTIONS' => json_encode(['csrf' => true])], [], 2);
+        try {
+            $b = new Browser($web);
+            $token = $this->ok($b->get('/csrf'))['token'];
+            static::$daemon->stop();
+            try {
+                $r = $b->post('/post_something', ['csrf_token' => $token]);
+                $this->assertSame(503, $r->status, $r->body);
+                $this->assertSame('5', $r->header('retry-after'));
+            } finally {
+                static::$daemon->start();
+            }
+            $this->assertSame(200, $b->post('/post_something', ['csrf_token' => $token])->status);
+        } finally {
+            $web->stop();
+        }
+    }
+
     public function testAFailedFinalCommitIsA503Too(): void
     {
         $b = $this->browser();
