@@ -94,6 +94,28 @@ final class ConfigurationTest extends TestCase
         $this->assertSame(1, substr_count($web->logText(), 'is Secure but this request came over plain http'));
     }
 
+    /** @return array<string, array{0: string}> */
+    public static function lazyWrite(): array
+    {
+        return ['lazy_write on' => ['1'], 'lazy_write off' => ['0']];
+    }
+
+    /** @dataProvider lazyWrite */
+    public function testUnchangedSessionsAreNeverWrittenAndFlashStillLands(string $lazy): void
+    {
+        // lazy_write=1: PHP calls updateTimestamp() for an unchanged session;
+        // 0: write() with the same data. Neither sends a COMMIT, both commit a flash.
+        $web = $this->web(['APP_INI' => json_encode(['session.lazy_write' => $lazy])]);
+        $b = new Browser($web);
+        $this->assertSame(1, $b->get('/count')->json()['n']);
+        $version = $b->get('/version')->json()['version'];
+        $this->assertSame(200, $b->get('/noop')->status);
+        $this->assertSame($version, $b->get('/version')->json()['version']);
+        $this->assertSame(200, $b->post('/flash', ['message' => "lazy $lazy"])->status);
+        $this->assertSame(["lazy $lazy"], $b->get('/flashes')->json()['messages']);
+        $this->assertSame(2, $b->get('/count')->json()['n']);
+    }
+
     public function testANonPersistentSocketLivesAndDiesWithItsRequest(): void
     {
         // A per-request ZeroMQ context once made every request hang at its
