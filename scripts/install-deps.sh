@@ -29,8 +29,10 @@ test_python_pkgs=(
 )
 # Ruby client, Rack and Rails.
 test_ruby_pkgs=()
-# PHP client and session handler.
-test_php_pkgs=()
+# PHP client and session handler: php-cli (its built-in web server runs the
+# tests), php-zmq, php-apcu (the shared breaker store), phpunit; php-redis
+# and ab (apache2-utils) for bench/php_bench.py.
+test_php_pkgs=(php-cli php-zmq php-apcu phpunit php-redis apache2-utils)
 # Node client and express-session store (Node itself: see below).
 test_node_pkgs=()
 

@@ -34,6 +34,7 @@ echo "== Python tests (pytest, /usr/bin/python3)"
 
 # One line a client: clients/<lang>/test.sh runs that client's own suite.
 clients/node/test.sh
+clients/php/test.sh
 
 echo "== contract suite (tests/contract: every integration over HTTP)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/contract
