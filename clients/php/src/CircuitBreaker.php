@@ -33,8 +33,13 @@ final class CircuitBreaker
     private string $probeKey;
     private bool $probing = false;
 
-    public function __construct(private readonly Store $store, string $name)
+    /** @var \Closure(): float */
+    private \Closure $now;
+
+    /** $clock: seconds since the epoch (tests pass a fake one). */
+    public function __construct(private readonly Store $store, string $name, ?\Closure $clock = null)
     {
+        $this->now = $clock ?? static fn (): float => microtime(true);
         $id = substr(hash('sha256', $name), 0, 24);
         $this->stateKey = 'breaker-' . $id;
         $this->probeKey = 'probe-' . $id;
@@ -51,7 +56,7 @@ final class CircuitBreaker
         if (!is_array($state)) {
             return $timeout;  // closed: the healthy path is this one lookup
         }
-        $wait = (float) ($state['until'] ?? 0) - microtime(true);
+        $wait = (float) ($state['until'] ?? 0) - ($this->now)();
         if ($wait > 0) {
             throw new CircuitOpenException(sprintf('sessiond is unreachable; failing fast for another %d ms', (int) ceil($wait * 1000)));
         }
@@ -106,7 +111,7 @@ final class CircuitBreaker
 
     private function open(float $backoff): void
     {
-        $this->store->set($this->stateKey, ['until' => microtime(true) + $backoff, 'backoff' => $backoff]);
+        $this->store->set($this->stateKey, ['until' => ($this->now)() + $backoff, 'backoff' => $backoff]);
     }
 
     private function endProbe(): void

@@ -17,6 +17,8 @@ use Sessiond\Shared\Store;
 final class SharedStoreTest extends TestCase
 {
     private static string $dir;
+    /** The fake clock every store and breaker here reads, in seconds. */
+    private float $now = 1_700_000_000.0;
 
     public static function setUpBeforeClass(): void
     {
@@ -42,10 +44,11 @@ final class SharedStoreTest extends TestCase
         if ($kind === 'apcu' && !ApcuStore::available()) {
             $this->markTestSkipped('APCu is not enabled for the CLI (clients/php/test.sh runs with apc.enable_cli=1)');
         }
+        $clock = fn (): float => $this->now;
         return match ($kind) {
-            'file' => new FileStore(self::$dir),
-            'apcu' => new ApcuStore(),
-            'memory' => new MemoryStore(),
+            'file' => new FileStore(self::$dir, $clock),
+            'apcu' => new ApcuStore($clock),
+            'memory' => new MemoryStore($clock),
         };
     }
 
@@ -58,8 +61,9 @@ final class SharedStoreTest extends TestCase
         $s->set($key, ['a' => 1]);
         $this->assertSame(['a' => 1], $s->get($key));
         $s->set($key, 'short', 0.05);
+        $this->now += 0.04;
         $this->assertSame('short', $s->get($key));
-        usleep(80000);
+        $this->now += 0.02;
         $this->assertNull($s->get($key));
         $s->set($key, 1);
         $s->delete($key);
@@ -80,7 +84,9 @@ final class SharedStoreTest extends TestCase
         }
         $a->release($key);
         $this->assertTrue($b->acquire($key, 0.05));
-        usleep(80000);
+        $this->now += 0.04;
+        $this->assertFalse($a->acquire($key, 5));  // b's lease still holds
+        $this->now += 0.02;
         $this->assertTrue($a->acquire($key, 5));  // b's lease expired
     }
 
@@ -114,8 +120,9 @@ final class SharedStoreTest extends TestCase
     {
         $store = $this->store($kind);
         $name = 'tcp://breaker-test/' . bin2hex(random_bytes(4));
-        $a = new CircuitBreaker($store, $name);
-        $b = new CircuitBreaker($store, $name);
+        $clock = fn (): float => $this->now;
+        $a = new CircuitBreaker($store, $name, $clock);
+        $b = new CircuitBreaker($store, $name, $clock);
         $this->assertSame(2.0, $a->admit(2.0));
         $a->failed();
         $this->assertTrue($b->isOpen());
@@ -126,7 +133,13 @@ final class SharedStoreTest extends TestCase
             } catch (CircuitOpenException) {
             }
         }
-        usleep(60000);  // past the first backoff (50 ms)
+        $this->now += 0.049;
+        try {
+            $b->admit(2.0);
+            $this->fail('the first backoff (50 ms) was not kept');
+        } catch (CircuitOpenException) {
+        }
+        $this->now += 0.002;  // past the first backoff
         $this->assertSame(CircuitBreaker::PROBE_TIMEOUT, $a->admit(2.0));  // the probe
         try {
             $b->admit(2.0);
@@ -134,17 +147,45 @@ final class SharedStoreTest extends TestCase
         } catch (CircuitOpenException) {
         }
         $a->failed();  // the probe failed: backoff doubles to 100 ms
-        usleep(60000);
+        $this->now += 0.099;
         try {
             $b->admit(2.0);
             $this->fail('the doubled backoff was not kept');
         } catch (CircuitOpenException) {
         }
-        usleep(60000);
+        $this->now += 0.002;
         $this->assertSame(CircuitBreaker::PROBE_TIMEOUT, $b->admit(2.0));
         $b->succeeded();
         $this->assertFalse($a->isOpen());
         $this->assertSame(2.0, $a->admit(2.0));
         $a->succeeded();
+    }
+
+    /** @dataProvider kinds */
+    public function testTheBackoffDoublesUpTo500Milliseconds(string $kind): void
+    {
+        $store = $this->store($kind);
+        $name = 'tcp://breaker-cap/' . bin2hex(random_bytes(4));
+        $breaker = new CircuitBreaker($store, $name, fn (): float => $this->now);
+        $breaker->admit(2.0);
+        $breaker->failed();
+        $waits = [];
+        for ($i = 0; $i < 6; $i++) {
+            $waited = 0.0;
+            while (true) {
+                try {
+                    $breaker->admit(2.0);
+                    break;
+                } catch (CircuitOpenException) {
+                    $this->now += 0.001;
+                    $waited += 0.001;
+                }
+            }
+            $waits[] = round($waited, 3);
+            $breaker->failed();  // every probe fails
+        }
+        foreach ([0.05, 0.1, 0.2, 0.4, 0.5, 0.5] as $i => $want) {
+            $this->assertEqualsWithDelta($want, $waits[$i], 0.0021, "backoff $i");
+        }
     }
 }

@@ -15,6 +15,14 @@ final class ApcuStore implements Store
 
     /** @var array<string, int> lease key => the expiry (µs) this object set */
     private array $held = [];
+    /** @var \Closure(): float */
+    private \Closure $now;
+
+    /** $clock: seconds since the epoch (tests pass a fake one). */
+    public function __construct(?\Closure $clock = null)
+    {
+        $this->now = $clock ?? static fn (): float => microtime(true);
+    }
 
     public static function available(): bool
     {
@@ -27,7 +35,7 @@ final class ApcuStore implements Store
         if (!$found || !is_array($entry)) {
             return null;
         }
-        if ($entry['e'] > 0 && $entry['e'] < microtime(true)) {
+        if ($entry['e'] > 0 && $entry['e'] < ($this->now)()) {
             return null;
         }
         return $entry['v'];
@@ -35,7 +43,7 @@ final class ApcuStore implements Store
 
     public function set(string $key, mixed $value, float $ttl = 0.0): void
     {
-        $expires = $ttl > 0 ? microtime(true) + $ttl : 0;
+        $expires = $ttl > 0 ? ($this->now)() + $ttl : 0;
         // APCu's own TTL only reclaims the memory later; the value's expiry decides.
         apcu_store(self::PREFIX . $key, ['v' => $value, 'e' => $expires], $ttl > 0 ? (int) ceil($ttl) + 60 : 0);
     }
@@ -48,7 +56,7 @@ final class ApcuStore implements Store
     public function acquire(string $key, float $seconds): bool
     {
         $name = self::PREFIX . 'lease:' . $key;
-        $now = (int) (microtime(true) * 1e6);
+        $now = (int) (($this->now)() * 1e6);
         $until = $now + (int) ($seconds * 1e6);
         if (apcu_add($name, $until)) {
             $this->held[$key] = $until;

@@ -18,9 +18,16 @@ final class FileStore implements Store
     /** @var array<string, float> lease key => the expiry this object wrote */
     private array $held = [];
 
-    /** Throws \RuntimeException when $dir cannot be made private to this user. */
-    public function __construct(?string $dir = null)
+    /** @var \Closure(): float */
+    private \Closure $now;
+
+    /**
+     * Throws \RuntimeException when $dir cannot be made private to this user.
+     * $clock: seconds since the epoch (tests pass a fake one).
+     */
+    public function __construct(?string $dir = null, ?\Closure $clock = null)
     {
+        $this->now = $clock ?? static fn (): float => microtime(true);
         $uid = function_exists('posix_geteuid') ? posix_geteuid() : getmyuid();
         $dir ??= rtrim(sys_get_temp_dir(), '/') . '/sessiond-php-' . $uid;
         if (!is_dir($dir) && !@mkdir($dir, 0700, true) && !is_dir($dir)) {
@@ -56,7 +63,7 @@ final class FileStore implements Store
         if (!is_array($entry) || !array_key_exists('v', $entry)) {
             return null;
         }
-        if (($entry['e'] ?? 0) > 0 && $entry['e'] < microtime(true)) {
+        if (($entry['e'] ?? 0) > 0 && $entry['e'] < ($this->now)()) {
             return null;
         }
         return $entry['v'];
@@ -64,7 +71,7 @@ final class FileStore implements Store
 
     public function set(string $key, mixed $value, float $ttl = 0.0): void
     {
-        $entry = json_encode(['v' => $value, 'e' => $ttl > 0 ? microtime(true) + $ttl : 0]);
+        $entry = json_encode(['v' => $value, 'e' => $ttl > 0 ? ($this->now)() + $ttl : 0]);
         $path = $this->path($key);
         $tmp = $path . '.' . bin2hex(random_bytes(6)) . '.tmp';
         if (@file_put_contents($tmp, $entry) === false || !@rename($tmp, $path)) {
@@ -80,7 +87,7 @@ final class FileStore implements Store
     public function acquire(string $key, float $seconds): bool
     {
         return $this->locked($key, function ($handle) use ($key, $seconds): bool {
-            $now = microtime(true);
+            $now = ($this->now)();
             $until = (float) stream_get_contents($handle, -1, 0);
             if ($until > $now) {
                 return false;

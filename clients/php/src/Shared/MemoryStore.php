@@ -14,11 +14,19 @@ final class MemoryStore implements Store
     private array $values = [];
     /** @var array<string, float> */
     private array $leases = [];
+    /** @var \Closure(): float */
+    private \Closure $now;
+
+    /** $clock: seconds since the epoch (tests pass a fake one). */
+    public function __construct(?\Closure $clock = null)
+    {
+        $this->now = $clock ?? static fn (): float => microtime(true);
+    }
 
     public function get(string $key): mixed
     {
         $entry = $this->values[$key] ?? null;
-        if ($entry === null || ($entry['e'] > 0 && $entry['e'] < microtime(true))) {
+        if ($entry === null || ($entry['e'] > 0 && $entry['e'] < ($this->now)())) {
             return null;
         }
         return $entry['v'];
@@ -26,7 +34,7 @@ final class MemoryStore implements Store
 
     public function set(string $key, mixed $value, float $ttl = 0.0): void
     {
-        $this->values[$key] = ['v' => $value, 'e' => $ttl > 0 ? microtime(true) + $ttl : 0.0];
+        $this->values[$key] = ['v' => $value, 'e' => $ttl > 0 ? ($this->now)() + $ttl : 0.0];
     }
 
     public function delete(string $key): void
@@ -36,7 +44,7 @@ final class MemoryStore implements Store
 
     public function acquire(string $key, float $seconds): bool
     {
-        $now = microtime(true);
+        $now = ($this->now)();
         if (($this->leases[$key] ?? 0.0) > $now) {
             return false;
         }
