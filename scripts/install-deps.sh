@@ -27,8 +27,12 @@ test_python_pkgs=(
   python3-waitress python3-selenium python3-redis chromium chromium-driver
   python3-cryptography
 )
-# Ruby client, Rack and Rails.
-test_ruby_pkgs=()
+# Ruby client, Rack and Rails 6.1 stores, Sinatra, their tests, the Rails
+# example (puma) and bench/rails_bench.rb (ruby-redis).
+test_ruby_pkgs=(
+  ruby ruby-ffi-rzmq ruby-rack ruby-rails ruby-rack-test ruby-minitest
+  ruby-sinatra ruby-redis puma
+)
 # PHP client and session handler: php-cli (its built-in web server runs the
 # tests), php-zmq, php-apcu (the shared breaker store), phpunit; php-redis
 # and ab (apache2-utils) for bench/php_bench.py.

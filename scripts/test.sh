@@ -35,6 +35,7 @@ echo "== Python tests (pytest, /usr/bin/python3)"
 # One line a client: clients/<lang>/test.sh runs that client's own suite.
 clients/node/test.sh
 clients/php/test.sh
+clients/ruby/test.sh
 
 echo "== contract suite (tests/contract: every integration over HTTP)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/contract
