@@ -11,4 +11,6 @@ APPS = {
     # name: (serve script relative to the repository root, framework)
     "express": ("clients/node/contract/serve", "express"),
     "php": ("clients/php/contract/serve", "php"),
+    "rack": ("clients/ruby/contract/serve", "rack"),
+    "rails": ("clients/ruby/contract/serve", "rails"),
 }
