@@ -8,7 +8,6 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(cppzmq REQUIRED)
-find_package(nlohmann_json REQUIRED)
 # sessiond's one JSON library (why: src/server/request_args.cc). Header-only;
 # Debian's package defines no target, so this is it.
 find_package(RapidJSON REQUIRED)
@@ -33,6 +32,10 @@ endif()
 
 if(SESSIOND_BUILD_TESTS)
   find_package(GTest REQUIRED)
+  # Tests only: the server's JSON (written with RapidJSON) is read back by
+  # an independent parser, so a writer bug cannot hide behind the same
+  # library's reader. sessiond itself uses RapidJSON alone.
+  find_package(nlohmann_json REQUIRED)
 endif()
 if(SESSIOND_BUILD_BENCH)
   find_package(benchmark REQUIRED)

@@ -1,15 +1,20 @@
 // The C++ SD1 client: frames requests onto a DEALER socket, matches replies by
-// request id and turns them into Status / Result values. ZeroMQ (cppzmq) and
-// JSON (nlohmann) both throw; their exceptions stop here, at their edge.
+// request id and turns them into Status / Result values. ZeroMQ (cppzmq)
+// throws; its exceptions stop here, at its edge. JSON is read and written
+// with RapidJSON, the project's one JSON library (src/server/request_args.cc
+// says why), which throws nothing.
 // Every wait is bounded by the configured timeout; after a timeout the socket
 // is rebuilt, since a DEALER mid-request would hand a late reply to the
 // next caller.
 #include "sessiond/client.h"
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <algorithm>
 #include <charconv>
 #include <deque>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
 #include <zmq.hpp>
@@ -20,8 +25,10 @@ namespace {
 constexpr std::string_view kProtocolTag = "SD1";
 constexpr size_t kZ85KeyChars = 40;
 
-using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using JsonDocument = rapidjson::Document;
+using JsonValue = rapidjson::Value;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 Status BadReply(std::string message) {
   return Status(Code::kInternal, "reply does not follow docs/protocol.md: " +
@@ -38,35 +45,92 @@ Result<int64_t> ParseInteger(std::string_view text, std::string_view what) {
   return value;
 }
 
+void WriteString(JsonWriter& w, std::string_view text) {
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
 std::string MetadataJson(const ClientMetadata& metadata) {
-  Json j = Json::object();
-  if (!metadata.ip.empty()) j["ip"] = metadata.ip;
-  if (!metadata.user_agent.empty()) j["user_agent"] = metadata.user_agent;
-  return j.dump();
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  if (!metadata.ip.empty()) {
+    w.Key("ip");
+    WriteString(w, metadata.ip);
+  }
+  if (!metadata.user_agent.empty()) {
+    w.Key("user_agent");
+    WriteString(w, metadata.user_agent);
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 bool HasMetadata(const ClientMetadata& metadata) {
   return !metadata.ip.empty() || !metadata.user_agent.empty();
 }
 
-// Reads an optional member of type T; a member of the wrong type is an
+// Optional members of the session JSON; a member of the wrong type is an
 // error rather than a silent default, since it means the server and this
-// client disagree about the protocol.
-template <typename T>
-Status ReadMember(const Json& object, const char* name, T& out) {
-  auto it = object.find(name);
-  if (it == object.end() || it->is_null()) return Status();
-  try {
-    out = it->template get<T>();
-  } catch (const Json::exception&) {
-    return BadReply(std::string("session JSON member \"") + name +
-                    "\" has the wrong type");
+// client disagree about the protocol. Absent and null leave `out` as is.
+const JsonValue* FindMember(const JsonValue& object, const char* name) {
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+Status WrongType(const char* name) {
+  return BadReply(std::string("session JSON member \"") + name +
+                  "\" has the wrong type");
+}
+
+Status ReadMember(const JsonValue& object, const char* name,
+                  std::string& out) {
+  const JsonValue* v = FindMember(object, name);
+  if (v == nullptr) return Status();
+  if (!v->IsString()) return WrongType(name);
+  out.assign(v->GetString(), v->GetStringLength());
+  return Status();
+}
+
+Status ReadMember(const JsonValue& object, const char* name, int64_t& out) {
+  const JsonValue* v = FindMember(object, name);
+  if (v == nullptr) return Status();
+  if (!v->IsInt64()) return WrongType(name);
+  out = v->GetInt64();
+  return Status();
+}
+
+Status ReadMember(const JsonValue& object, const char* name, uint64_t& out) {
+  const JsonValue* v = FindMember(object, name);
+  if (v == nullptr) return Status();
+  if (!v->IsUint64()) return WrongType(name);
+  out = v->GetUint64();
+  return Status();
+}
+
+Status ReadMember(const JsonValue& object, const char* name, bool& out) {
+  const JsonValue* v = FindMember(object, name);
+  if (v == nullptr) return Status();
+  if (!v->IsBool()) return WrongType(name);
+  out = v->GetBool();
+  return Status();
+}
+
+Status ReadMember(const JsonValue& object, const char* name,
+                  std::map<std::string, std::string>& out) {
+  const JsonValue* v = FindMember(object, name);
+  if (v == nullptr) return Status();
+  if (!v->IsObject()) return WrongType(name);
+  for (const auto& m : v->GetObject()) {
+    if (!m.value.IsString()) return WrongType(name);
+    out[std::string(m.name.GetString(), m.name.GetStringLength())] =
+        std::string(m.value.GetString(), m.value.GetStringLength());
   }
   return Status();
 }
 
-Result<SessionInfo> SessionFromJson(const Json& j) {
-  if (!j.is_object()) return BadReply("session JSON is not an object");
+Result<SessionInfo> SessionFromJson(const JsonValue& j) {
+  if (!j.IsObject()) return BadReply("session JSON is not an object");
   SessionInfo s;
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "id", s.id));
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "user_id", s.user_id));
@@ -83,11 +147,10 @@ Result<SessionInfo> SessionFromJson(const Json& j) {
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "version", s.version));
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "new", s.is_new));
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "current", s.current));
-  auto flash = j.find("flash");
-  if (flash != j.end() && !flash->is_null()) {
-    if (!flash->is_array()) return BadReply("\"flash\" is not an array");
-    for (const Json& m : *flash) {
-      if (!m.is_object()) return BadReply("a flash message is not an object");
+  if (const JsonValue* flash = FindMember(j, "flash")) {
+    if (!flash->IsArray()) return BadReply("\"flash\" is not an array");
+    for (const JsonValue& m : flash->GetArray()) {
+      if (!m.IsObject()) return BadReply("a flash message is not an object");
       FlashMessage fm;
       SESSIOND_RETURN_IF_ERROR(ReadMember(m, "queue", fm.queue));
       SESSIOND_RETURN_IF_ERROR(ReadMember(m, "message", fm.message));
@@ -97,19 +160,21 @@ Result<SessionInfo> SessionFromJson(const Json& j) {
   return s;
 }
 
-Result<Json> ParseJson(std::string_view text, std::string_view what) {
-  Json j = Json::parse(text.begin(), text.end(), nullptr,
-                       /*allow_exceptions=*/false);
-  if (j.is_discarded()) return BadReply(std::string(what) + " is not JSON");
-  return j;
+// Parses `text` into `doc`; iterative, so nesting cannot exhaust the stack.
+Status ParseJson(std::string_view text, std::string_view what,
+                 JsonDocument& doc) {
+  doc.Parse<rapidjson::kParseValidateEncodingFlag |
+            rapidjson::kParseIterativeFlag>(text.data(), text.size());
+  if (doc.HasParseError()) return BadReply(std::string(what) + " is not JSON");
+  return Status();
 }
 
 Result<std::vector<SessionInfo>> ParseSessionList(std::string_view text) {
-  Result<Json> j = ParseJson(text, "session list");
-  if (!j.ok()) return j.status();
-  if (!j->is_array()) return BadReply("session list is not a JSON array");
+  JsonDocument doc;
+  SESSIOND_RETURN_IF_ERROR(ParseJson(text, "session list", doc));
+  if (!doc.IsArray()) return BadReply("session list is not a JSON array");
   std::vector<SessionInfo> out;
-  for (const Json& item : *j) {
+  for (const JsonValue& item : doc.GetArray()) {
     Result<SessionInfo> s = SessionFromJson(item);
     if (!s.ok()) return s.status();
     out.push_back(std::move(s).value());
@@ -172,9 +237,9 @@ Status Reply::ToStatus() const {
 }
 
 Result<SessionInfo> ParseSessionJson(std::string_view json) {
-  Result<Json> j = ParseJson(json, "session JSON");
-  if (!j.ok()) return j.status();
-  return SessionFromJson(*j);
+  JsonDocument doc;
+  SESSIOND_RETURN_IF_ERROR(ParseJson(json, "session JSON", doc));
+  return SessionFromJson(doc);
 }
 
 Result<std::vector<SessionInfo>> ParseSessionListJson(std::string_view json) {
@@ -183,17 +248,20 @@ Result<std::vector<SessionInfo>> ParseSessionListJson(std::string_view json) {
 
 namespace {
 
-template <typename J>
-void Flatten(const J& j, const std::string& prefix,
+void Flatten(const JsonValue& j, const std::string& prefix,
              std::vector<std::pair<std::string, std::string>>& out) {
-  if (j.is_object()) {
-    for (const auto& [key, value] : j.items()) {
-      Flatten(value, prefix.empty() ? key : prefix + "." + key, out);
+  if (j.IsObject()) {
+    for (const auto& m : j.GetObject()) {
+      std::string key(m.name.GetString(), m.name.GetStringLength());
+      Flatten(m.value, prefix.empty() ? key : prefix + "." + key, out);
     }
-  } else if (j.is_string()) {
-    out.emplace_back(prefix, j.template get<std::string>());
+  } else if (j.IsString()) {
+    out.emplace_back(prefix, std::string(j.GetString(), j.GetStringLength()));
   } else {
-    out.emplace_back(prefix, j.dump());
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    j.Accept(w);
+    out.emplace_back(prefix, std::string(buf.GetString(), buf.GetSize()));
   }
 }
 
@@ -201,32 +269,57 @@ void Flatten(const J& j, const std::string& prefix,
 
 Result<std::vector<std::pair<std::string, std::string>>> FlattenJsonObject(
     std::string_view json) {
-  // ordered_json keeps the server's member order, which groups related
+  // RapidJSON keeps the server's member order, which groups related
   // counters the way the server wrote them.
-  nlohmann::ordered_json j = nlohmann::ordered_json::parse(
-      json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return BadReply("not a JSON object");
-  }
+  JsonDocument doc;
+  Status parsed = ParseJson(json, "STATS", doc);
+  if (!parsed.ok() || !doc.IsObject()) return BadReply("not a JSON object");
   std::vector<std::pair<std::string, std::string>> out;
-  Flatten(j, "", out);
+  Flatten(doc, "", out);
   return out;
 }
 
+// Members in name order, as they have always come out of this function.
 std::string ChangeSetToJson(const ChangeSet& changes) {
-  Json j = Json::object();
-  j["base_version"] = changes.base_version;
-  if (!changes.set.empty()) j["set"] = changes.set;
-  if (!changes.erase.empty()) j["erase"] = changes.erase;
-  if (changes.rotate_csrf) j["rotate_csrf"] = true;
-  if (!changes.flash_push.empty()) {
-    Json flash = Json::array();
-    for (const FlashMessage& m : changes.flash_push) {
-      flash.push_back({{"queue", m.queue}, {"message", m.message}});
-    }
-    j["flash"] = std::move(flash);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("base_version");
+  w.Uint64(changes.base_version);
+  if (!changes.erase.empty()) {
+    w.Key("erase");
+    w.StartArray();
+    for (const std::string& key : changes.erase) WriteString(w, key);
+    w.EndArray();
   }
-  return j.dump();
+  if (!changes.flash_push.empty()) {
+    w.Key("flash");
+    w.StartArray();
+    for (const FlashMessage& m : changes.flash_push) {
+      w.StartObject();
+      w.Key("message");
+      WriteString(w, m.message);
+      w.Key("queue");
+      WriteString(w, m.queue);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  if (changes.rotate_csrf) {
+    w.Key("rotate_csrf");
+    w.Bool(true);
+  }
+  if (!changes.set.empty()) {
+    w.Key("set");
+    w.StartObject();
+    for (const auto& [key, value] : changes.set) {
+      w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+      WriteString(w, value);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 // The socket and the bookkeeping of requests in flight.
@@ -511,6 +604,16 @@ Result<SessionReply> CallSession(Client& client, std::string_view verb,
   return ParseSessionReply(r->frames);
 }
 
+// LIST_SESSIONS and USER_LIST: one argument, a JSON array of sessions.
+Result<std::vector<SessionInfo>> CallSessionList(Client& client,
+                                                 std::string_view verb,
+                                                 std::string_view arg) {
+  Result<Reply> r = CallOk(client, verb, {std::string(arg)});
+  if (!r.ok()) return r.status();
+  if (r->frames.empty()) return BadReply(std::string(verb) + ": no result");
+  return ParseSessionList(r->frames[0]);
+}
+
 Result<int64_t> CallInteger(Client& client, std::string_view verb,
                             const std::vector<std::string>& args) {
   Result<Reply> r = CallOk(client, verb, args);
@@ -541,9 +644,9 @@ Result<std::string> Client::Hello() {
   Result<Reply> r = CallOk(*this, "HELLO", {});
   if (!r.ok()) return r.status();
   if (r->frames.empty()) return BadReply("HELLO: no result");
-  Result<Json> j = ParseJson(r->frames[0], "HELLO settings");
-  if (!j.ok()) return j.status();
-  if (!j->is_object()) return BadReply("HELLO settings are not an object");
+  JsonDocument doc;
+  SESSIOND_RETURN_IF_ERROR(ParseJson(r->frames[0], "HELLO settings", doc));
+  if (!doc.IsObject()) return BadReply("HELLO settings are not an object");
   return r->frames[0];
 }
 
@@ -597,14 +700,14 @@ Result<FlashReply> Client::Flash(std::string_view cookie,
   Result<SessionReply> s = ParseSessionReply(r->frames);
   if (!s.ok()) return s.status();
   if (r->frames.size() < 4) return BadReply("FLASH: no message list frame");
-  Result<Json> list = ParseJson(r->frames[3], "FLASH message list");
-  if (!list.ok()) return list.status();
+  JsonDocument list;
+  SESSIOND_RETURN_IF_ERROR(ParseJson(r->frames[3], "FLASH message list", list));
   FlashReply out;
   out.session = std::move(s).value();
-  if (!list->is_array()) return BadReply("FLASH message list is not an array");
-  for (const Json& m : *list) {
-    if (!m.is_string()) return BadReply("a FLASH message is not a string");
-    out.messages.push_back(m.get<std::string>());
+  if (!list.IsArray()) return BadReply("FLASH message list is not an array");
+  for (const JsonValue& m : list.GetArray()) {
+    if (!m.IsString()) return BadReply("a FLASH message is not a string");
+    out.messages.emplace_back(m.GetString(), m.GetStringLength());
   }
   return out;
 }
@@ -638,10 +741,7 @@ Result<RevokeOthersReply> Client::RevokeOthers(std::string_view cookie) {
 }
 
 Result<std::vector<SessionInfo>> Client::ListSessions(std::string_view cookie) {
-  Result<Reply> r = CallOk(*this, "LIST_SESSIONS", {std::string(cookie)});
-  if (!r.ok()) return r.status();
-  if (r->frames.empty()) return BadReply("LIST_SESSIONS: no result");
-  return ParseSessionList(r->frames[0]);
+  return CallSessionList(*this, "LIST_SESSIONS", cookie);
 }
 
 Result<SessionReply> Client::BumpEpoch(std::string_view cookie) {
@@ -649,10 +749,7 @@ Result<SessionReply> Client::BumpEpoch(std::string_view cookie) {
 }
 
 Result<std::vector<SessionInfo>> Client::UserList(std::string_view user_id) {
-  Result<Reply> r = CallOk(*this, "USER_LIST", {std::string(user_id)});
-  if (!r.ok()) return r.status();
-  if (r->frames.empty()) return BadReply("USER_LIST: no result");
-  return ParseSessionList(r->frames[0]);
+  return CallSessionList(*this, "USER_LIST", user_id);
 }
 
 Result<int64_t> Client::UserRevoke(std::string_view user_id) {
@@ -681,9 +778,9 @@ Result<std::string> Client::Stats() {
   Result<Reply> r = CallOk(*this, "STATS", {});
   if (!r.ok()) return r.status();
   if (r->frames.empty()) return BadReply("STATS: no result");
-  Result<Json> j = ParseJson(r->frames[0], "STATS");
-  if (!j.ok()) return j.status();
-  if (!j->is_object()) return BadReply("STATS is not a JSON object");
+  JsonDocument doc;
+  SESSIOND_RETURN_IF_ERROR(ParseJson(r->frames[0], "STATS", doc));
+  if (!doc.IsObject()) return BadReply("STATS is not a JSON object");
   return r->frames[0];
 }
 
