@@ -307,6 +307,30 @@ bool RedisSlotMap::SameSlots(const RedisSlotMap& other) const {
 
 // --- RedisCluster -------------------------------------------------------
 
+Status ValidateRedisClusterOptions(const RedisClusterOptions& o) {
+  auto invalid = [](std::string what) {
+    return Status(Code::kInvalidArgument, "redis cluster: " + std::move(what));
+  };
+  if (o.seeds.empty()) return invalid("no seed nodes");
+  for (const RedisNodeAddress& seed : o.seeds) {
+    if (seed.host.empty() || seed.port <= 0 || seed.port > 65535) {
+      return invalid("seed '" + seed.ToString() + "' is not host:port");
+    }
+  }
+  if (!(o.node.connect_timeout_s > 0) || !(o.node.command_timeout_s > 0) ||
+      !(o.node.reconnect_interval_s > 0)) {
+    return invalid("node timeouts must be positive");
+  }
+  if (o.max_redirects < 0 || o.max_retries < 0) {
+    return invalid("redirect and retry limits may not be negative");
+  }
+  if (!(o.retry_backoff_s > 0) || !(o.max_backoff_s > 0) ||
+      !(o.refresh_interval_s > 0) || !(o.min_refresh_interval_s > 0)) {
+    return invalid("backoffs and refresh intervals must be positive");
+  }
+  return Status::Ok();
+}
+
 // A connection to one node and the number of this layer's commands waiting
 // for its replies (a node is retired only when that is zero, so callbacks
 // never outlive their Node).

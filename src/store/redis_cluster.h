@@ -95,6 +95,11 @@ struct RedisSlotRange {
   std::vector<RedisNodeAddress> replicas;
 };
 
+// CLUSTER SLOTS rather than CLUSTER SHARDS: deprecated since Redis 7.0 but
+// answered by every Redis since 3.0 (and by Valkey), one flat row per slot
+// range. SHARDS would add node health, which the layer learns from its own
+// connections anyway.
+//
 // Parses a CLUSTER SLOTS reply received from `asked` (whose host replaces a
 // NULL or empty endpoint). Nodes announced as "?" (unknown endpoint) are
 // dropped; a range whose primary is unknown is dropped too (its slots stay
@@ -147,8 +152,12 @@ struct RedisClusterOptions {
   // Redirects (MOVED + ASK) one command may follow before kUnavailable.
   int max_redirects = 8;
   // TRYAGAIN / CLUSTERDOWN / LOADING / ... retries before kUnavailable,
-  // waiting retry_backoff_s, doubled each time, at most max_backoff_s.
-  int max_retries = 4;
+  // waiting retry_backoff_s, doubled each time, at most max_backoff_s:
+  // with the defaults, about 0.5 s in all. A script whose KEYS are partly
+  // missing gets TRYAGAIN for as long as its slot is being migrated (not
+  // only while its own keys move), so this bounds how long one slot's
+  // migration may take before its users see kUnavailable.
+  int max_retries = 6;
   double retry_backoff_s = 0.01;
   double max_backoff_s = 0.2;
   // A full map refresh at least this often, and, when something asks for
@@ -156,6 +165,11 @@ struct RedisClusterOptions {
   double refresh_interval_s = 5.0;
   double min_refresh_interval_s = 0.1;
 };
+
+// kInvalidArgument unless there is at least one seed, every seed has a host
+// and a port in 1..65535, the node timeouts and intervals are positive and
+// the redirect and retry limits are not negative.
+Status ValidateRedisClusterOptions(const RedisClusterOptions& options);
 
 // What the layer did, for STATS and for tests that must see a redirect.
 struct RedisClusterStats {
@@ -193,7 +207,8 @@ struct RedisClusterStats {
 class RedisCluster {
  public:
   // `scripts` are loaded on every node the layer connects to; they must
-  // outlive the RedisCluster.
+  // outlive the RedisCluster. `options` should pass
+  // ValidateRedisClusterOptions (with no seeds every call is kUnavailable).
   RedisCluster(struct ev_loop* loop, RedisClusterOptions options,
                std::vector<RedisScript*> scripts);
   ~RedisCluster();  // Close()s
@@ -207,8 +222,10 @@ class RedisCluster {
   // ("store closed"), and every later call. Idempotent.
   void Close();
 
-  // Sends `argv` to the primary of `key`'s slot. `done` runs exactly once,
-  // on the loop thread, possibly before Command returns.
+  // Sends `argv` to the primary of `key`'s slot. Any other key in argv
+  // must be in the same slot (Redis answers CROSSSLOT, kInternal). `done`
+  // runs exactly once, on the loop thread, possibly before Command
+  // returns.
   void Command(std::string_view key, std::vector<std::string> argv,
                RedisCallback done);
   // Runs `script` (EVALSHA, EVAL when the node lacks it) with `keys` as

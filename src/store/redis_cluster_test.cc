@@ -8,6 +8,7 @@
 #include <ev.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -300,6 +301,29 @@ TEST(RedisSlotMapTest, RefusesOverlapsAndKeepsGapsUnmapped) {
   EXPECT_EQ(map->unmapped_slots(), kRedisClusterSlots - 100);
   EXPECT_EQ(map->PrimaryOf(100), nullptr);
   EXPECT_EQ(RedisSlotMap().unmapped_slots(), kRedisClusterSlots);
+}
+
+TEST(RedisClusterOptionsTest, RefusesWhatCannotWork) {
+  RedisClusterOptions good;
+  good.seeds = {{"127.0.0.1", 7000}};
+  EXPECT_TRUE(ValidateRedisClusterOptions(good).ok());
+  std::vector<std::function<void(RedisClusterOptions&)>> breakers = {
+      [](RedisClusterOptions& o) { o.seeds.clear(); },
+      [](RedisClusterOptions& o) { o.seeds[0].host.clear(); },
+      [](RedisClusterOptions& o) { o.seeds[0].port = 0; },
+      [](RedisClusterOptions& o) { o.seeds[0].port = 70000; },
+      [](RedisClusterOptions& o) { o.node.command_timeout_s = 0; },
+      [](RedisClusterOptions& o) { o.node.connect_timeout_s = -1; },
+      [](RedisClusterOptions& o) { o.max_retries = -1; },
+      [](RedisClusterOptions& o) { o.retry_backoff_s = 0; },
+      [](RedisClusterOptions& o) { o.refresh_interval_s = 0; },
+  };
+  for (size_t i = 0; i < breakers.size(); ++i) {
+    RedisClusterOptions o = good;
+    breakers[i](o);
+    EXPECT_EQ(ValidateRedisClusterOptions(o).code(), Code::kInvalidArgument)
+        << "case " << i;
+  }
 }
 
 // --- RedisCluster without a cluster -----------------------------------

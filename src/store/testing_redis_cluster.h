@@ -40,8 +40,9 @@ struct LocalRedisClusterOptions {
 };
 
 // Thread: owned by the thread that created it (a test's main thread); every
-// method blocks that thread (sockets with short timeouts, sleeps between
-// polls). Nodes are numbered 0..size()-1 in start order; which of them is
+// method blocks its caller (sockets with short timeouts, sleeps between
+// polls). Another thread may call it while the owner waits for that thread
+// (e.g. to reshard while the test's loop carries load), one at a time. Nodes are numbered 0..size()-1 in start order; which of them is
 // a primary changes with failovers, so ask (Primaries(), PrimaryOf()).
 //
 // Every node gets SIGKILL if the creating thread dies (PR_SET_PDEATHSIG),
