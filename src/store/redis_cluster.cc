@@ -351,6 +351,7 @@ struct RedisCluster::Call {
   std::optional<RedisNodeAddress> asking;  // next send: ASKING, to this node
   int redirects = 0;
   int retries = 0;
+  RedisWait wait;
   RedisCallback done;
 };
 
@@ -456,16 +457,18 @@ RedisCluster::Node* RedisCluster::AnyNode() {
 }
 
 void RedisCluster::Command(std::string_view key, std::vector<std::string> argv,
-                           RedisCallback done) {
+                           RedisCallback done, RedisWait wait) {
   auto call = std::make_shared<Call>();
   call->argv = std::move(argv);
   call->slot = RedisKeySlot(key);
+  call->wait = wait;
   call->done = std::move(done);
   Dispatch(std::move(call));
 }
 
 void RedisCluster::Script(RedisScript& script, std::vector<std::string> keys,
-                          std::vector<std::string> args, RedisCallback done) {
+                          std::vector<std::string> args, RedisCallback done,
+                          RedisWait wait) {
   if (keys.empty()) {
     return done(Status(Code::kInternal, "redis cluster: script " + script.name +
                                             " has no key to route by"));
@@ -488,6 +491,7 @@ void RedisCluster::Script(RedisScript& script, std::vector<std::string> keys,
   call->keys = std::move(keys);
   call->args = std::move(args);
   call->slot = slot;
+  call->wait = wait;
   call->done = std::move(done);
   Dispatch(std::move(call));
 }
@@ -529,7 +533,7 @@ void RedisCluster::SendTo(Node& node, std::shared_ptr<Call> call, bool asking) {
   Node* np = &node;
   RedisCallback on_reply = [this, np, call](Result<RedisValue> r) {
     --np->inflight;
-    OnCallReply(call, np->address, std::move(r));
+    OnCallReply(call, *np, std::move(r));
   };
   if (asking) {
     // ASKING flags only the next command on this connection; hiredis
@@ -553,11 +557,13 @@ void RedisCluster::SendTo(Node& node, std::shared_ptr<Call> call, bool asking) {
   node.conn->Command(call->argv, std::move(on_reply));
 }
 
-void RedisCluster::OnCallReply(const std::shared_ptr<Call>& call,
-                               const RedisNodeAddress& from,
+void RedisCluster::OnCallReply(const std::shared_ptr<Call>& call, Node& node,
                                Result<RedisValue> reply) {
+  if (reply.ok() && call->wait.replicas > 0 && !closed_) {
+    return WaitForReplicas(call, node, std::move(reply));
+  }
   if (reply.ok() || closed_) return Finish(call, std::move(reply));
-  RedisFailure f = ClassifyRedisFailure(reply.status(), from);
+  RedisFailure f = ClassifyRedisFailure(reply.status(), node.address);
   switch (f.kind) {
     case RedisFailure::Kind::kMoved: {
       if (call->fixed) break;  // a keyless command: nothing to follow
@@ -605,6 +611,40 @@ void RedisCluster::OnCallReply(const std::shared_ptr<Call>& call,
       break;
   }
   Finish(call, std::move(reply));
+}
+
+void RedisCluster::WaitForReplicas(const std::shared_ptr<Call>& call,
+                                   Node& node, Result<RedisValue> reply) {
+  ++node.inflight;
+  Node* np = &node;
+  const RedisWait wait = call->wait;
+  node.conn->Command(
+      {"WAIT", std::to_string(wait.replicas), std::to_string(wait.timeout_ms)},
+      [this, np, call, wait,
+       reply = std::move(reply)](Result<RedisValue> w) mutable {
+        --np->inflight;
+        const std::string ran_on =
+            "redis cluster: the write ran on " + np->address.ToString();
+        if (!w.ok()) {
+          return Finish(
+              call, Status(Code::kUnavailable, ran_on + " but WAIT failed: " +
+                                                   w.status().message()));
+        }
+        if (w->type != RedisValue::Type::kInteger) {
+          return Finish(
+              call, Status(Code::kInternal, "unexpected redis reply to WAIT"));
+        }
+        if (w->integer < wait.replicas) {
+          return Finish(call,
+                        Status(Code::kUnavailable,
+                               ran_on + " but " + std::to_string(w->integer) +
+                                   " of " + std::to_string(wait.replicas) +
+                                   " replicas confirmed it within " +
+                                   std::to_string(wait.timeout_ms) +
+                                   " ms: a failover may lose it"));
+        }
+        Finish(call, std::move(reply));
+      });
 }
 
 void RedisCluster::RetryLater(std::shared_ptr<Call> call) {

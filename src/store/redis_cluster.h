@@ -171,6 +171,19 @@ struct RedisClusterOptions {
 // the redirect and retry limits are not negative.
 Status ValidateRedisClusterOptions(const RedisClusterOptions& options);
 
+// Replica acknowledgement of a write (Redis WAIT). After the node that ran
+// the write answers, WAIT goes to that same node on the same connection, so
+// it covers that write whichever redirects led there (a WAIT routed by key
+// could reach another node after an ASK). Redis replicates asynchronously:
+// without it, a write acknowledged by a primary that dies before its
+// replica has it is lost in the failover.
+struct RedisWait {
+  int replicas = 0;  // 0: do not wait
+  // WAIT's own timeout; keep it well below the node command timeout, or
+  // the connection times out first.
+  int timeout_ms = 100;
+};
+
 // What the layer did, for STATS and for tests that must see a redirect.
 struct RedisClusterStats {
   uint64_t moved = 0;             // MOVED replies followed
@@ -226,13 +239,19 @@ class RedisCluster {
   // must be in the same slot (Redis answers CROSSSLOT, kInternal). `done`
   // runs exactly once, on the loop thread, possibly before Command
   // returns.
+  //
+  // With `wait.replicas` > 0, a successful reply is held until WAIT says
+  // that many replicas have the write; if fewer confirm in time (or WAIT
+  // fails), the answer is kUnavailable although the write ran on the
+  // primary: its outcome after a failover is unknown, as after a timeout.
   void Command(std::string_view key, std::vector<std::string> argv,
-               RedisCallback done);
+               RedisCallback done, RedisWait wait = {});
   // Runs `script` (EVALSHA, EVAL when the node lacks it) with `keys` as
   // KEYS on the primary of their slot. Every key must hash to one slot
   // (else kInternal, nothing sent); `keys` may not be empty.
   void Script(RedisScript& script, std::vector<std::string> keys,
-              std::vector<std::string> args, RedisCallback done);
+              std::vector<std::string> args, RedisCallback done,
+              RedisWait wait = {});
   // Sends `argv` to one node, for commands without keys (SCAN, DBSIZE).
   // No redirect is followed; TRYAGAIN-like errors are retried as above.
   void CommandOnNode(const RedisNodeAddress& node,
@@ -262,8 +281,10 @@ class RedisCluster {
   Node* AnyNode();
   void Dispatch(std::shared_ptr<Call> call);
   void SendTo(Node& node, std::shared_ptr<Call> call, bool asking);
-  void OnCallReply(const std::shared_ptr<Call>& call,
-                   const RedisNodeAddress& from, Result<RedisValue> reply);
+  void OnCallReply(const std::shared_ptr<Call>& call, Node& from,
+                   Result<RedisValue> reply);
+  void WaitForReplicas(const std::shared_ptr<Call>& call, Node& node,
+                       Result<RedisValue> reply);
   void RetryLater(std::shared_ptr<Call> call);
   void Finish(const std::shared_ptr<Call>& call, Result<RedisValue> reply);
 
