@@ -682,15 +682,18 @@ TEST_F(RedisClusterFailoverTest,
   EXPECT_TRUE(r.ok()) << r.status().ToString();
 }
 
-// The harness's authenticated variant, for phase B's AUTH tests: an ACL
-// user (the default user off), replicas syncing with masteruser /
-// masterauth, and the password in no process's argv.
-TEST(LocalRedisClusterAuthTest, AclUserClusterRefusesTheUnauthenticated) {
+// The harness's authenticated variants, for phase B's AUTH tests: the
+// default user's password (requirepass), or an ACL user with the default
+// user off; replicas sync with masterauth (and masteruser); MIGRATE
+// authenticates (AUTH / AUTH2); the password is in no process's argv.
+class LocalRedisClusterAuthTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(LocalRedisClusterAuthTest, RefusesTheUnauthenticatedAndStillReshards) {
   testing::LocalRedisClusterOptions o;
-  o.username = "sessiond";
+  if (GetParam()) o.username = "sessiond";
   o.password = "correct-horse-battery-staple-cluster";
   LocalRedisCluster cluster(o);
-  Status st = cluster.Start();
+  Status st = cluster.Start();  // healthy: replicas authenticated and synced
   ASSERT_TRUE(st.ok()) << st.ToString();
   Result<RedisValue> pong = cluster.Command(0, {"PING"});
   ASSERT_TRUE(pong.ok()) << pong.status().ToString();
@@ -713,7 +716,27 @@ TEST(LocalRedisClusterAuthTest, AclUserClusterRefusesTheUnauthenticated) {
                         std::istreambuf_iterator<char>());
     EXPECT_EQ(cmdline.find(o.password), std::string::npos);
   }
+
+  const std::string key = "auth:key";
+  const int slot = RedisKeySlot(key);
+  Result<int> from = cluster.PrimaryOf(slot);
+  ASSERT_TRUE(from.ok()) << from.status().ToString();
+  ASSERT_TRUE(cluster.Command(*from, {"SET", key, "moved"}).ok());
+  Result<std::vector<int>> primaries = cluster.Primaries();
+  ASSERT_TRUE(primaries.ok());
+  const int to = (*primaries)[0] == *from ? (*primaries)[1] : (*primaries)[0];
+  st = cluster.MoveSlots(slot, slot, to);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Result<RedisValue> got = cluster.Command(to, {"GET", key});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->str, "moved");
 }
+
+INSTANTIATE_TEST_SUITE_P(Auth, LocalRedisClusterAuthTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? std::string("AclUser")
+                                              : std::string("Requirepass");
+                         });
 
 }  // namespace
 }  // namespace sessiond
