@@ -42,7 +42,9 @@ struct LocalRedisClusterOptions {
 // Thread: owned by the thread that created it (a test's main thread); every
 // method blocks its caller (sockets with short timeouts, sleeps between
 // polls). Another thread may call it while the owner waits for that thread
-// (e.g. to reshard while the test's loop carries load), one at a time. Nodes are numbered 0..size()-1 in start order; which of them is
+// (e.g. to reshard while the test's loop carries load), one at a time; but
+// Start, Restart and Restore fork, so call those from the owning thread
+// only (a node gets SIGKILL when the thread that forked it exits). Nodes are numbered 0..size()-1 in start order; which of them is
 // a primary changes with failovers, so ask (Primaries(), PrimaryOf()).
 //
 // Every node gets SIGKILL if the creating thread dies (PR_SET_PDEATHSIG),
