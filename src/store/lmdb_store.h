@@ -1,5 +1,5 @@
 // Internal hooks of the LMDB store for its tests (not part of the API; the
-// store itself is built with NewLmdbStore in sessiond/store.h).
+// store itself is built with NewLmdbStore in store/store.h).
 #pragma once
 
 #include <cstdint>

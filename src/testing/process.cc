@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -29,7 +30,12 @@ std::vector<std::string> ChildEnvironment(
     const std::vector<std::pair<std::string, std::string>>& extra) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "SESSIOND_", 9) != 0) env.emplace_back(*e);
+    const std::string_view kv(*e);
+    if (kv.starts_with("SESSIOND_")) continue;
+    const std::string_view name = kv.substr(0, kv.find('='));
+    bool replaced = false;
+    for (const auto& [k, v] : extra) replaced = replaced || k == name;
+    if (!replaced) env.emplace_back(kv);
   }
   for (const auto& [k, v] : extra) env.push_back(k + "=" + v);
   return env;
@@ -56,20 +62,33 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+std::vector<int> FreeLoopbackPorts(int count) {
+  // Every probe socket stays open until all are bound, so the kernel hands
+  // out `count` different ports.
+  std::vector<int> fds;
+  std::vector<int> ports;
+  for (int i = 0; i < count; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      break;
+    }
+    ports.push_back(ntohs(addr.sin_port));
   }
-  close(fd);
-  return port;
+  for (int fd : fds) close(fd);
+  if (static_cast<int>(ports.size()) != count) return {};
+  return ports;
+}
+
+int FreeLoopbackPort() {
+  std::vector<int> one = FreeLoopbackPorts(1);
+  return one.empty() ? 0 : one[0];
 }
 
 std::string ReadTextFile(const std::string& path) {

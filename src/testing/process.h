@@ -37,6 +37,8 @@ class TempDir {
 // The port is free again once the probing socket closes; whoever binds it
 // next may lose a race with another process, and should retry.
 int FreeLoopbackPort();
+// `count` distinct such ports (all probed at once), or none.
+std::vector<int> FreeLoopbackPorts(int count);
 
 // The whole text of a file ("" when it cannot be read).
 std::string ReadTextFile(const std::string& path);
@@ -47,9 +49,9 @@ struct SpawnOptions {
   std::string out_path;
   std::string err_path;
   std::string cwd;  // empty: the test's own
-  // Extra environment variables; SESSIOND_* variables of the test's own
-  // environment are removed first (a developer's SESSIOND_SECRET must not
-  // leak into a test).
+  // Extra environment variables ("NAME=value"), replacing any of the same
+  // name; SESSIOND_* variables of the test's own environment are removed
+  // first (a developer's SESSIOND_SECRET must not leak into a test).
   std::vector<std::pair<std::string, std::string>> env;
   // Sent to the child when the test process dies.
   int death_signal = SIGKILL;
