@@ -3,7 +3,10 @@
 // redis_scripts.cc) or a read followed by a Lua compare-and-set on the
 // session's version; the key layout (below, and in docs/storage.md) keeps a
 // user's keys in one Redis Cluster hash slot. Networking, timeouts and
-// reconnection live in redis_connection.*.
+// reconnection live in redis_connection.*. (Over 600 lines on purpose: it
+// is one class whose every operation is a chain of read, compare-and-set,
+// retry and completion; split, a reader would follow each chain across
+// files. The Lua and the connection are already apart.)
 //
 // Key layout (P = RedisOptions::key_prefix, T = the 8-char slot tag):
 //   P:{T}:s:<id>    hash, one session. T = SessionTag(id).
