@@ -435,7 +435,7 @@ class Parser {
     // Ruby json 2.6: a high surrogate needs six more bytes in the string
     // (else "incomplete surrogate pair"); if they start with \u the two are
     // combined by its formula whatever the second is (always U+10000 and
-    // up), else the first becomes '?'. A lone low surrogate comes out as
+    // up), else the first becomes '?' (see below). A lone low surrogate comes out as
     // invalid UTF-8, which we cannot store.
     if (cp >= 0xDC00) {
       return SetError("lone surrogate escape (not representable in UTF-8)");
@@ -455,7 +455,14 @@ class Parser {
       AppendUtf8(out, combined);
       return true;
     }
+    // json 2.6's unescape writes '?' and steps over one more byte: the
+    // first byte of whatever follows (a multi-byte character is thereby cut,
+    // leaving invalid UTF-8, which we cannot store).
     out.push_back('?');
+    if (static_cast<unsigned char>(s_[pos_]) >= 0x80) {
+      return SetError("a high surrogate escape eats half a character");
+    }
+    ++pos_;
     return true;
   }
 

@@ -35,6 +35,7 @@
 // :marshal or :hybrid) are refused: reading them means instantiating
 // arbitrary Ruby objects.
 #include <cmath>
+#include <limits>
 
 #include "import/formats.h"
 #include "import/ruby_compat.h"
@@ -60,8 +61,12 @@ bool RubyBlank(std::string_view s) {
 
 struct Metadata {
   std::string message;
-  enum class Expiry { kNone, kTime, kNotComparable } expiry = Expiry::kNone;
+  // kJulian: a number, which ActiveSupport's Time#<=> compares with the
+  // time's Astronomical Julian Day (to_datetime <=> other).
+  enum class Expiry { kNone, kTime, kJulian, kNotComparable } expiry =
+      Expiry::kNone;
   RubyTime exp;
+  JsonValue julian;
   std::optional<std::string> purpose;  // nullopt: never equal to any
   bool envelope = false;
 };
@@ -96,6 +101,9 @@ Result<Metadata> ExtractMetadata(std::string plaintext) {
     if (!t) return Status(Code::kUnknownVersion, "\"_rails\" exp is not iso8601");
     m.expiry = Metadata::Expiry::kTime;
     m.exp = *t;
+  } else if (exp != nullptr && exp->is_number()) {
+    m.expiry = Metadata::Expiry::kJulian;
+    m.julian = *exp;
   } else if (exp != nullptr && !exp->is_null()) {
     m.expiry = Metadata::Expiry::kNotComparable;  // Time < x raises
   }
@@ -106,6 +114,51 @@ Result<Metadata> ExtractMetadata(std::string plaintext) {
     m.purpose = pur->string_value();
   }  // else: to_s of a number, array, ... is never "" nor "cookie.<name>"
   return m;
+}
+
+// Unix microseconds of the instant whose Astronomical Julian Day is `ajd`
+// (AJD 2440587.5 is the Unix epoch), saturated to the int64 range.
+int64_t JulianDayMicros(const JsonValue& ajd) {
+  constexpr long double kEpoch = 2440587.5L;
+  long double us = (static_cast<long double>(ajd.AsDouble()) - kEpoch) *
+                   86400.0L * 1e6L;
+  if (ajd.is_integer()) {
+    // Exactly: ajd * 86400e6 - 2440587.5 * 86400e6, when it fits.
+    std::optional<int64_t> i = ajd.AsInt64();
+    if (i && *i > -100'000'000 && *i < 100'000'000) {
+      return *i * 86'400'000'000LL - 210'866'760'000'000'000LL;
+    }
+  }
+  if (!(us < 9.2e18L)) return std::numeric_limits<int64_t>::max();
+  if (!(us > -9.2e18L)) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(std::ceil(us));
+}
+
+// Metadata#fresh?: Time.now.utc < expires_at.
+bool Fresh(const Metadata& m, int64_t now_micros) {
+  switch (m.expiry) {
+    case Metadata::Expiry::kTime:
+      return RubyTimeAfter(m.exp, now_micros);
+    case Metadata::Expiry::kJulian:
+      return now_micros < JulianDayMicros(m.julian);
+    default:
+      return true;
+  }
+}
+
+std::optional<int64_t> ExpiresAt(const Metadata& m) {
+  switch (m.expiry) {
+    case Metadata::Expiry::kTime:
+      return m.exp.seconds +
+             (m.exp.fraction.find_first_not_of('0') == std::string::npos ? 0
+                                                                         : 1);
+    case Metadata::Expiry::kJulian: {
+      int64_t us = JulianDayMicros(m.julian);
+      return us / 1'000'000 + (us % 1'000'000 > 0 ? 1 : 0);
+    }
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -185,8 +238,7 @@ Result<std::string> RailsCookieFormat::OpenCbc(std::string_view message,
     if (outer->expiry == Metadata::Expiry::kNotComparable) {
       return Status(Code::kUnknownVersion, "\"_rails\" exp is not a time");
     }
-    if (outer->expiry == Metadata::Expiry::kTime &&
-        !RubyTimeAfter(outer->exp, now_micros)) {
+    if (!Fresh(*outer, now_micros)) {
       return Status(Code::kExpired, "past its \"_rails\" exp");
     }
     std::vector<std::string> inner;
@@ -220,8 +272,7 @@ Result<LegacySession> RailsCookieFormat::Unwrap(std::string plaintext,
   if (m->expiry == Metadata::Expiry::kNotComparable) {
     return Status(Code::kUnknownVersion, "\"_rails\" exp is not a time");
   }
-  if (m->expiry == Metadata::Expiry::kTime &&
-      !RubyTimeAfter(m->exp, now_micros)) {
+  if (!Fresh(*m, now_micros)) {
     return Status(Code::kExpired, "past its \"_rails\" exp");
   }
   if (m->message.size() >= 2 && m->message[0] == '\x04' &&
@@ -239,12 +290,7 @@ Result<LegacySession> RailsCookieFormat::Unwrap(std::string plaintext,
   }
   session.data = std::move(*data);
   session.legacy = session.legacy || !m->envelope;
-  if (m->expiry == Metadata::Expiry::kTime) {
-    session.expires_at = m->exp.seconds + (m->exp.fraction.find_first_not_of('0') ==
-                                                   std::string::npos
-                                               ? 0
-                                               : 1);
-  }
+  session.expires_at = ExpiresAt(*m);
   return session;
 }
 

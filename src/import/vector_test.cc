@@ -177,7 +177,10 @@ void RunFormat(const JsonValue& vectors, std::string_view format,
     EXPECT_TRUE(got.ok()) << "the framework accepts it but: "
                           << got.status().ToString();
     if (!got.ok()) continue;
-    Result<JsonValue> want = ParseJson(Str(v, "data"), data_dialect);
+    // Expected data as json.dumps / JSON.generate(allow_nan: true) wrote it:
+    // NaN and Infinity tokens included, so the Python dialect reads it.
+    (void)data_dialect;
+    Result<JsonValue> want = ParseJson(Str(v, "data"), JsonDialect::kPython);
     ASSERT_TRUE(want.ok()) << want.status().ToString();
     EXPECT_TRUE(JsonEquivalent(got->data, *want))
         << "data differs:\n  ours:   "
@@ -210,7 +213,8 @@ void RunFormat(const JsonValue& vectors, std::string_view format,
     // Every accepted vector's data rendered fresh, for the read-back test.
     in.now_micros = now;
     in.expires_at_micros.reset();
-    if (got->expires_at && format == "rails") {
+    if (got->expires_at && format == "rails" &&
+        *got->expires_at < 100'000'000'000LL) {
       in.expires_at_micros = *got->expires_at * 1'000'000;
     }
     Result<std::string> out = fmt->Render(in);
@@ -471,7 +475,7 @@ TEST_F(RailsVectors, JsonParsesAsRuby) {
       EXPECT_FALSE(got.ok());
       continue;
     }
-    Result<JsonValue> want = ParseJson(Str(c, "value"), JsonDialect::kRuby);
+    Result<JsonValue> want = ParseJson(Str(c, "value"), JsonDialect::kPython);
     ASSERT_TRUE(want.ok()) << want.status().ToString();
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     EXPECT_TRUE(JsonEquivalent(*got, *want)) << WriteJson(*got, JsonStyle::kCompact)
