@@ -431,8 +431,8 @@ TEST_F(RailsVectors, RackUnescapesAsRack) {
 
 TEST_F(RailsVectors, SplitAsRuby) {
   for (const JsonValue& c : Compat("split").array()) {
-    std::vector<std::string_view> got =
-        legacy_detail::RubySplit(Str(c, "input"), "--");
+    const std::string input = Str(c, "input");
+    std::vector<std::string_view> got = legacy_detail::RubySplit(input, "--");
     std::vector<std::string> want = Strings(Get(c, "result"));
     EXPECT_EQ(std::vector<std::string>(got.begin(), got.end()), want)
         << Str(c, "input");

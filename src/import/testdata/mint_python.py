@@ -321,19 +321,22 @@ def flask_part():
     for extra in (1, 2, 3):
         variants["sig-trailing-bits%d" % extra] = sig[:-1] + alphabet[
             (idx & ~3) | extra:((idx & ~3) | extra) + 1]
+    codes = {"sig-truncated": "TRUNCATED", "sig-empty": "TRUNCATED",
+             "sig-extended": "BAD_MAC", "sig-junk1": "BAD_ENCODING"}
     for tag, s in variants.items():
         c = value + b"." + s
         ans = read(cfg, c, T0_US)
         if ans is not None:
-            rec.add("noncanon-" + tag, c, T0_US, cfg, ans)
+            rec.add("noncanon-" + tag, c, T0_US, cfg, ans, code=codes.get(tag))
     payload, ts = value.rsplit(b".", 1)
     # the signature covers these, so changing them breaks it
+    codes = {"ts-pad": "BAD_MAC", "no-dot": "BAD_ENCODING", "one-dot": "BAD_MAC"}
     for tag, c in {"ts-pad": payload + b"." + ts + b"=" + b"." + sig,
                    "no-dot": base.replace(b".", b""),
                    "one-dot": value.replace(b".", b"") + b"." + sig}.items():
         ans = read(cfg, c, T0_US)
         if ans is not None:
-            rec.add("noncanon-" + tag, c, T0_US, cfg, ans)
+            rec.add("noncanon-" + tag, c, T0_US, cfg, ans, code=codes[tag])
 
     # Payloads signed with the key that Flask does not write.
     def b64(b):
@@ -407,8 +410,10 @@ def flask_part():
     signed("di-nested", b'{"a":{" di":{" t__":{" t":[1]}}}}')
     signed("ts-leading-zero", payload=b64(b'{"a":1}'),
            ts_bytes=b"\x00" + T0.to_bytes(4, "big"))
-    signed("ts-9-bytes", payload=b64(b'{"a":1}'), ts_bytes=b"\x00" * 5 + T0.to_bytes(4, "big"))
-    signed("ts-empty", payload=b64(b'{"a":1}'), ts_bytes=b"")
+    signed("ts-9-bytes", payload=b64(b'{"a":1}'),
+           ts_bytes=b"\x00" * 5 + T0.to_bytes(4, "big"), code="BAD_ENCODING")
+    signed("ts-empty", payload=b64(b'{"a":1}'), ts_bytes=b"", code="EXPIRED")
+    signed("not-json", b'{"a":', code="UNKNOWN_VERSION")
     signed("compressed-needless", payload=b"." + b64(zlib.compress(b'{"a":1}')))
     signed("dot-uncompressed", payload=b"." + b64(b'{"a":1}'))
     signed("zlib-trailing", payload=b"." + b64(zlib.compress(b'{"a":1}') + b"junk"))
@@ -733,6 +738,8 @@ def django_part():
     old = mint(old_only, {"from": "old"}, T0_US)
     rec.add("rotated-old", old, T0_US, rotated, read(rotated, old, T0_US))
     value, sig = base.rsplit(b":", 1)
+    codes = {"sig-pad": "BAD_MAC", "sig-std": "BAD_MAC", "sig-junk": "BAD_MAC",
+             "no-colon": "BAD_ENCODING", "short": "TRUNCATED"}
     for tag, c in {"sig-pad": base + b"=", "sig-std": value + b":" +
                    sig.replace(b"-", b"+").replace(b"_", b"/"),
                    "sig-junk": value + b":" + sig[:4] + b"!" + sig[4:],
@@ -740,7 +747,7 @@ def django_part():
                    "short": base[:7]}.items():
         ans = read(cfg, c, T0_US)
         if ans is not None:
-            rec.add("noncanon-" + tag, c, T0_US, cfg, ans)
+            rec.add("noncanon-" + tag, c, T0_US, cfg, ans, code=codes[tag])
 
     payload, ts = value.rsplit(b":", 1)
 
@@ -759,16 +766,16 @@ def django_part():
     k("ts-negative", P + ":-1", code="EXPIRED")
     k("ts-minus-only", P + ":-")
     k("ts-empty", P + ":")
-    k("ts-bad-char", P + ":1_2")
+    k("ts-bad-char", P + ":1_2", code="BAD_ENCODING")
     k("ts-huge", P + ":" + "z" * 30)
-    k("ts-enormous", P + ":" + "z" * 200)
-    k("no-ts", P)
+    k("ts-enormous", P + ":" + "z" * 200, code="BAD_ENCODING")
+    k("no-ts", P, code="BAD_ENCODING")
     k("payload-junk", P[:3] + "!" + P[3:] + ":" + ts.decode())
     k("payload-pad", P + "==" + ":" + ts.decode())
     k("latin1", b64(b'{"a":"\xe9\xff"}') + ":" + ts.decode())
     k("top-list", b64(b'[1]') + ":" + ts.decode())
     k("nan", b64(b'{"a":NaN}') + ":" + ts.decode())
-    k("not-json", b64(b'{"a":') + ":" + ts.decode())
+    k("not-json", b64(b'{"a":') + ":" + ts.decode(), code="UNKNOWN_VERSION")
     k("compressed-needless", "." + b64(zlib.compress(b'{"a":1}')) + ":" + ts.decode())
     k("dot-uncompressed", "." + P + ":" + ts.decode())
     k("lone-surrogate", b64(b'{"a":"\\udc00"}') + ":" + ts.decode(),

@@ -255,7 +255,7 @@ def vectors_part
   rec.add("gcm-read-by-cbc-app", gcm_under_cbc, T0_US, cbc, read(cbc, gcm_under_cbc, T0_US))
   # Marshal payloads
   m = mint(marshal, { "k" => "marshal" }, T0_US)
-  rec.add("marshal-json-app", m, T0_US, cfg, read(cfg, m, T0_US))
+  rec.add("marshal-json-app", m, T0_US, cfg, read(cfg, m, T0_US), code: "UNKNOWN_VERSION")
   rec.add("marshal-hybrid-app", m, T0_US, hybrid, read(hybrid, m, T0_US),
           divergence: "Marshal payloads are refused")
   # non-canonical texts of a valid cookie
@@ -284,7 +284,13 @@ def vectors_part
     "space" => base + "%20",
     "empty" => "",
   }
-  variants.each { |t, c| rec.add("noncanon-#{t}", c, T0_US, cfg, read(cfg, c, T0_US)) }
+  codes = { "tag-15" => "TRUNCATED", "tag-17" => "TRUNCATED", "empty-ct" => "TRUNCATED",
+            "no-padding" => "BAD_ENCODING", "urlsafe-alphabet" => "BAD_ENCODING",
+            "bad-percent" => "BAD_ENCODING", "extra-part-bad" => "BAD_ENCODING",
+            "empty" => "TRUNCATED", "swapped" => "BAD_ENCODING" }
+  variants.each do |t, c|
+    rec.add("noncanon-#{t}", c, T0_US, cfg, read(cfg, c, T0_US), code: codes[t])
+  end
 
   # Plaintexts Rails would not write, encrypted with the real key.
   key = key_generator(cfg["secret_key_bases"][0]).generate_key(
@@ -352,12 +358,18 @@ def vectors_part
   keyed.each do |t, plaintext|
     c = seal.(plaintext)
     # A zone-less time is read in the Rails host's zone: refused here.
-    rec.add("keyed-#{t}", c, T0_US, cfg, read(cfg, c, T0_US),
+    code = { "pur-number" => "WRONG_PURPOSE", "pur-other" => "WRONG_PURPOSE",
+             "exp-offset" => "EXPIRED", "exp-julian-past" => "EXPIRED",
+             "message-list" => "UNKNOWN_VERSION", "message-not-json" => "UNKNOWN_VERSION",
+             "exp-bad" => "UNKNOWN_VERSION", "exp-true" => "UNKNOWN_VERSION" }[t]
+    rec.add("keyed-#{t}", c, T0_US, cfg, read(cfg, c, T0_US), code: code,
             divergence: t == "exp-local" ? "a zone-less exp is refused" : nil)
   end
-  rec.add("keyed-iv-16", seal.(env.(j), iv_len: 16), T0_US, cfg,
-          read(cfg, seal.(env.(j), iv_len: 16), T0_US))
-  rec.add("keyed-empty-plaintext", seal.(""), T0_US, cfg, read(cfg, seal.(""), T0_US))
+  iv16 = seal.(env.(j), iv_len: 16)
+  rec.add("keyed-iv-16", iv16, T0_US, cfg, read(cfg, iv16, T0_US), code: "BAD_ENCODING")
+  empty_pt = seal.("")
+  rec.add("keyed-empty-plaintext", empty_pt, T0_US, cfg, read(cfg, empty_pt, T0_US),
+          code: "TRUNCATED")
   rec.vectors
 end
 
