@@ -752,7 +752,7 @@ Result<std::optional<std::string>> PythonHttpDate(std::string_view text) {
       "Jan", "Feb", "Mar", "Apr", "May", "Jun",
       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   int64_t wd = ((day % 7) + 7) % 7;
-  char buf[64];
+  char buf[160];  // room for any int64 in every field
   std::snprintf(buf, sizeof(buf), "%s, %02d %s %04lld %02lld:%02lld:%02lld GMT",
                 std::string(kWeekday[static_cast<size_t>(wd)]).c_str(), od,
                 std::string(kMonth[static_cast<size_t>(om - 1)]).c_str(),

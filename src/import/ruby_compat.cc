@@ -332,7 +332,7 @@ bool RubyTimeAfter(const RubyTime& t, int64_t now_micros) {
   int64_t now_s, now_us;
   DivMod(now_micros, 1'000'000, now_s, now_us);
   if (now_s != t.seconds) return now_s < t.seconds;
-  char buf[8];
+  char buf[32];
   std::snprintf(buf, sizeof(buf), "%06lld", static_cast<long long>(now_us));
   std::string now_frac(buf);
   std::string exp_frac = t.fraction;
@@ -358,7 +358,7 @@ std::string RubyIso8601Millis(int64_t unix_micros) {
   int64_t d = doy - (153 * mp + 2) / 5 + 1;
   int64_t m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
-  char buf[64];
+  char buf[160];  // room for any int64 in every field
   std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), static_cast<long long>(m),
                 static_cast<long long>(d), static_cast<long long>(rem / 3600),

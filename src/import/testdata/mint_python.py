@@ -598,6 +598,8 @@ def pyramid_part():
     keyed("float-underscore", b"[\"1_7e9\", 1, {}]")
     keyed("float-bad-underscore", b"[\"1__7\", 1, {}]")
     keyed("empty-payload", b"")
+    keyed("lone-surrogate", b"[%s, 1, {\"a\": \"\\ud800\"}]" % T,
+          divergence="a lone surrogate cannot be stored as UTF-8")
     return rec.vectors
 
 
