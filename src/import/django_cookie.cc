@@ -197,10 +197,8 @@ Result<LegacySession> DjangoCookieFormat::Verify(std::string_view cookie,
   }
   session.data = std::move(*doc);
   session.signed_at = ts_clamped;
-  double expires = std::ceil(**ts + static_cast<double>(max_age_));
-  if (expires < 9.2e18 && expires > -9.2e18) {
-    session.expires_at = static_cast<int64_t>(expires);
-  }
+  session.expires_at =
+      ClampToInt64(std::ceil(**ts + static_cast<double>(max_age_)));
   session.authenticated = std::string(value);
   return session;
 }

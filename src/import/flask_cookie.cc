@@ -403,7 +403,8 @@ Result<LegacySession> FlaskCookieFormat::Verify(std::string_view cookie,
   if (!data.ok()) return data.status();
   session.data = std::move(*data);
   session.signed_at = static_cast<int64_t>(ts);
-  session.expires_at = static_cast<int64_t>(ts) + max_age_ + 1;
+  session.expires_at =
+      SaturatingAdd(static_cast<int64_t>(ts), SaturatingAdd(max_age_, 1));
   session.authenticated = std::string(value);
   return session;
 }

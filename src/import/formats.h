@@ -3,6 +3,7 @@
 // here for what production must not choose (a fixed Rails IV).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,6 +23,23 @@ inline int64_t FloorSeconds(int64_t micros) {
   int64_t s = micros / 1'000'000;
   if (micros % 1'000'000 < 0) --s;
   return s;
+}
+
+// a + b without overflow (the times in a forged cookie can be anything).
+inline int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max()
+                 : std::numeric_limits<int64_t>::min();
+  }
+  return r;
+}
+
+// A double as int64, saturated (a cast out of range is undefined).
+inline int64_t ClampToInt64(double d) {
+  if (!(d < 9.2e18)) return std::numeric_limits<int64_t>::max();
+  if (!(d > -9.2e18)) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(d);
 }
 
 // time.time() as the Python frameworks see it: the double nearest to

@@ -205,11 +205,11 @@ Result<LegacySession> PyramidCookieFormat::Verify(std::string_view cookie,
   Result<JsonValue> state = PythonDict(std::move(triple[2]));
   if (!state.ok()) return state.status();
   session.data = std::move(*state);
-  session.signed_at = std::isfinite(r) ? static_cast<int64_t>(std::floor(r)) : 0;
+  session.signed_at = std::isfinite(r) ? ClampToInt64(std::floor(r)) : 0;
   session.created_at = **created;
   if (timeout_ && std::isfinite(r)) {
     session.expires_at =
-        static_cast<int64_t>(std::ceil(r + static_cast<double>(*timeout_)));
+        ClampToInt64(std::ceil(r + static_cast<double>(*timeout_)));
   }
   session.authenticated = std::string(cstruct);
   return session;

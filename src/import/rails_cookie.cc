@@ -149,9 +149,9 @@ bool Fresh(const Metadata& m, int64_t now_micros) {
 std::optional<int64_t> ExpiresAt(const Metadata& m) {
   switch (m.expiry) {
     case Metadata::Expiry::kTime:
-      return m.exp.seconds +
-             (m.exp.fraction.find_first_not_of('0') == std::string::npos ? 0
-                                                                         : 1);
+      return SaturatingAdd(
+          m.exp.seconds,
+          m.exp.fraction.find_first_not_of('0') == std::string::npos ? 0 : 1);
     case Metadata::Expiry::kJulian: {
       int64_t us = JulianDayMicros(m.julian);
       return us / 1'000'000 + (us % 1'000'000 > 0 ? 1 : 0);
