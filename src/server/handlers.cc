@@ -332,6 +332,7 @@ Session NewSession(const HandlerEnv& env, const std::string& user_id,
   s.expires_at = now + env.lifetime_s;
   s.idle_timeout = env.idle_timeout_s;
   s.issued_at_us = now_us;
+  if (!user_id.empty()) s.authenticated_at = now;  // LOGIN without a session
   s.ip = meta.ip;
   s.user_agent = meta.user_agent;
   s.version = 1;

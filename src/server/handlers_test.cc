@@ -246,6 +246,14 @@ TEST_P(HandlersTest, SignInTimeIsTheLoginsAndSurvivesBumpEpoch) {
   // Signing in again restamps it.
   Reply relogin = Login(bumped.cookie(), "alice");
   EXPECT_EQ(relogin.session()["authenticated_at"], clock_.NowSeconds());
+  // So does a LOGIN that starts a new session (no cookie, or a dead one).
+  clock_.AdvanceSeconds(5);
+  for (const std::string& cookie : {std::string(), std::string("garbage")}) {
+    Reply fresh = Run("LOGIN", {cookie, "bob"});
+    ASSERT_TRUE(fresh.ok()) << fresh.status;
+    EXPECT_TRUE(fresh.session()["new"].get<bool>());
+    EXPECT_EQ(fresh.session()["authenticated_at"], clock_.NowSeconds());
+  }
 }
 
 TEST_P(HandlersTest, CreateAndLoad) {

@@ -9,4 +9,8 @@ docs/integrations.md describe the routes. One line per integration.
 
 APPS = {
     # name: (serve script relative to the repository root, framework)
+    "express": ("clients/node/contract/serve", "express"),
+    "php": ("clients/php/contract/serve", "php"),
+    "rack": ("clients/ruby/contract/serve", "rack"),
+    "rails": ("clients/ruby/contract/serve", "rails"),
 }
