@@ -1234,16 +1234,21 @@ TEST(TransportTest, NonLoopbackTcpWithoutCurveRefusesToStart) {
   EXPECT_NE(direct.exit_code, 0);
 }
 
-// A config with CURVE keys: the server's pair, one allowed client's pair.
+// A config with CURVE keys: the server's pair, the web app's pair (on the
+// app list) and the operator's (on the admin list).
 SessiondConfig CurveConfig() {
   SessiondConfig config;
   auto [server_pub, server_sec] = testing::NewCurveKeyPair();
   auto [client_pub, client_sec] = testing::NewCurveKeyPair();
+  auto [admin_pub, admin_sec] = testing::NewCurveKeyPair();
   config.curve.server_public = server_pub;
   config.curve.server_secret = server_sec;
   config.curve.client_public = client_pub;
   config.curve.client_secret = client_sec;
-  config.curve.allowed_clients = {client_pub};
+  config.curve.app_clients = {client_pub};
+  config.curve.admin_public = admin_pub;
+  config.curve.admin_secret = admin_sec;
+  config.curve.admin_clients = {admin_pub};
   return config;
 }
 
@@ -1276,7 +1281,7 @@ TEST(TransportTest, CurveAdminSocketAnswersOnlyAllowedKeys) {
   // sessionctl reads its secret key from a file, never from argv.
   testing::TempDir keys;
   std::string key_file = keys.path() + "/client.key";
-  { std::ofstream(key_file) << config.curve.client_secret << "\n"; }
+  { std::ofstream(key_file) << config.curve.admin_secret << "\n"; }
   ProgramResult ping = RunProgram(
       {testing::SessionctlBinary(), "--admin", sessiond.admin_endpoint(),
        "--curve-server-key", config.curve.server_public,

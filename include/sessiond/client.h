@@ -22,13 +22,19 @@ namespace sessiond {
 
 // How a Client connects. Plain data; copy freely.
 struct ClientOptions {
-  // A ZeroMQ endpoint: "tcp://127.0.0.1:5555" (the app socket) or
-  // "ipc://sessiond-data/admin.sock" (the admin socket).
-  std::string endpoint = "tcp://127.0.0.1:5555";
+  // A ZeroMQ endpoint: sessiond's default app socket
+  // "ipc://sessiond-data/app.sock" (a socket file whose mode and group say
+  // who may connect; a packaged sessiond's is ipc:///var/lib/sessiond/
+  // app.sock), "tcp://host:5555" with the CURVE keys below, or the admin
+  // socket "ipc://sessiond-data/admin.sock". IPv6 literals work
+  // ("tcp://[::1]:5555").
+  std::string endpoint = "ipc://sessiond-data/app.sock";
   // How long one call waits for its reply (and for its send to be queued).
   // Past it the call fails with kUnavailable and the socket is rebuilt.
   std::chrono::milliseconds timeout{5000};
-  // CURVE (for an admin socket served over tcp): all three set, or none.
+  // CURVE (sessiond's tcp sockets need it, loopback included): all three
+  // set, or none. The public key must be on the server's [curve]
+  // app_clients (app socket) or admin_clients (admin socket).
   // Z85 text, 40 characters each. The secret key never leaves the process.
   std::string curve_server_key;
   std::string curve_public_key;

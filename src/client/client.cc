@@ -278,6 +278,11 @@ class Client::Impl {
       socket_->set(zmq::sockopt::linger, 0);
       socket_->set(zmq::sockopt::sndtimeo,
                    static_cast<int>(options_.timeout.count()));
+      // libzmq parses an IPv6 address (tcp://[::1]:5555) only on a socket
+      // with ZMQ_IPV6 set.
+      if (options_.endpoint.starts_with("tcp://[")) {
+        socket_->set(zmq::sockopt::ipv6, true);
+      }
       if (!options_.curve_server_key.empty()) {
         socket_->set(zmq::sockopt::curve_serverkey, options_.curve_server_key);
         socket_->set(zmq::sockopt::curve_publickey, options_.curve_public_key);

@@ -117,6 +117,7 @@ Result<StorageMode> ParseMode(std::string_view text) {
 
 // Parts of the TOML file that follow data_dir unless given explicitly.
 struct Explicit {
+  bool listen = false;
   bool admin = false;
   bool keys_file = false;
 };
@@ -151,9 +152,19 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   c.source = source;
 
   TableReader server(doc["server"].as_table(), "server", where);
+  if (explicit_keys) explicit_keys->listen = server.Has("listen");
   SESSIOND_RETURN_IF_ERROR(server.StringList("listen", c.listen));
   if (explicit_keys) explicit_keys->admin = server.Has("admin");
   SESSIOND_RETURN_IF_ERROR(server.String("admin", c.admin));
+  SESSIOND_RETURN_IF_ERROR(
+      server.String("app_socket_group", c.app_socket_group));
+  if (server.Has("app_socket_group") && c.app_socket_group.empty()) {
+    return InvalidArgument(where +
+                           ": [server] app_socket_group is empty (leave it "
+                           "out for the daemon's own group)");
+  }
+  SESSIOND_RETURN_IF_ERROR(server.String("insecure_tcp_without_curve",
+                                         c.insecure_tcp_without_curve));
   SESSIOND_RETURN_IF_ERROR(server.Int("budget", c.budget, 1, 100000));
   SESSIOND_RETURN_IF_ERROR(
       server.Int("max_frame_bytes", c.max_frame_bytes, 256, 64 << 20));
@@ -224,8 +235,24 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   TableReader curve(doc["curve"].as_table(), "curve", where);
   SESSIOND_RETURN_IF_ERROR(
       curve.String("secret_key_file", c.curve_secret_key_file));
+  SESSIOND_RETURN_IF_ERROR(curve.String("app_clients", c.curve_app_clients));
   SESSIOND_RETURN_IF_ERROR(
-      curve.String("allowed_clients", c.curve_allowed_clients));
+      curve.String("admin_clients", c.curve_admin_clients));
+  // The pre-0.2 single list: kept for one release as the app list only (it
+  // used to admit its keys to the admin socket too; that is what changed).
+  if (curve.Has("allowed_clients")) {
+    if (curve.Has("app_clients")) {
+      return InvalidArgument(where +
+                             ": [curve] allowed_clients is the old name of "
+                             "app_clients; keep only app_clients");
+    }
+    SESSIOND_RETURN_IF_ERROR(
+        curve.String("allowed_clients", c.curve_app_clients));
+    c.curve_allowed_clients_deprecated = true;
+  } else {
+    std::string unused;
+    SESSIOND_RETURN_IF_ERROR(curve.String("allowed_clients", unused));
+  }
   SESSIOND_RETURN_IF_ERROR(curve.Finish());
 
   TableReader log(doc["log"].as_table(), "log", where);
@@ -240,8 +267,11 @@ bool ValidEndpoint(std::string_view e, bool allow_ipc) {
   return false;
 }
 
+}  // namespace
+
 // The host part of tcp://host:port ("[::1]" keeps its brackets off).
-std::string_view TcpHost(std::string_view endpoint) {
+std::string_view TcpEndpointHost(std::string_view endpoint) {
+  if (!endpoint.starts_with("tcp://")) return {};
   std::string_view rest = endpoint.substr(6);
   // A ZeroMQ tcp endpoint may name a source interface: "src;dst"; the bind
   // side never uses it, so take what follows the last ';'.
@@ -256,8 +286,6 @@ std::string_view TcpHost(std::string_view endpoint) {
   size_t colon = rest.rfind(':');
   return colon == std::string_view::npos ? rest : rest.substr(0, colon);
 }
-
-}  // namespace
 
 std::string_view StorageModeName(StorageMode mode) {
   switch (mode) {
@@ -276,7 +304,7 @@ bool IsLoopbackEndpoint(std::string_view endpoint) {
     return true;
   }
   if (!endpoint.starts_with("tcp://")) return false;
-  std::string_view host = TcpHost(endpoint);
+  std::string_view host = TcpEndpointHost(endpoint);
   if (host == "localhost" || host == "::1") return true;
   // 127.0.0.0/8 written as a dotted quad; anything else (a name, "*",
   // an interface name) may reach beyond this host.
@@ -358,7 +386,10 @@ Result<Config> LoadConfig(const CommandLine& cli) {
     if (!parsed.ok()) return parsed.status();
     c = std::move(*parsed);
   }
-  if (!cli.listen.empty()) c.listen = cli.listen;
+  if (!cli.listen.empty()) {
+    c.listen = cli.listen;
+    given.listen = true;
+  }
   if (cli.admin) {
     c.admin = *cli.admin;
     given.admin = true;
@@ -372,17 +403,99 @@ Result<Config> LoadConfig(const CommandLine& cli) {
   }
   if (cli.log_level) c.log_level = *cli.log_level;
 
-  // The admin socket and the keyring live in the data directory unless
-  // placed elsewhere on purpose, so "--data-dir /var/lib/sessiond" moves
-  // all state together.
+  // The sockets and the keyring live in the data directory unless placed
+  // elsewhere on purpose, so "--data-dir /var/lib/sessiond" moves all
+  // state together.
   std::string dir = c.data_dir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (!given.listen) c.listen = {"ipc://" + dir + "/app.sock"};
   if (!given.admin) c.admin = "ipc://" + dir + "/admin.sock";
   if (!given.keys_file) c.keys_file = dir + "/keyring.toml";
 
   SESSIOND_RETURN_IF_ERROR(ValidateConfig(c));
   return c;
 }
+
+namespace {
+
+// Who may reach which socket (see ValidateConfig in config.h). Whoever can
+// send LOGIN to an app socket can sign in as any user, so a tcp app socket
+// is as closed as the admin socket: CURVE, or a loopback-only opt-out the
+// operator wrote out in full.
+Status ValidateSocketAccess(const Config& c) {
+  const std::string sentence(kInsecureTcpSentence);
+  if (!c.insecure_tcp_without_curve.empty() && !c.insecure_tcp_accepted()) {
+    return InvalidArgument(
+        "[server] insecure_tcp_without_curve must be exactly \"" + sentence +
+        "\" (the operator's written acknowledgement), or left out");
+  }
+  if (!c.curve_enabled() &&
+      (!c.curve_app_clients.empty() || !c.curve_admin_clients.empty())) {
+    return InvalidArgument(
+        "[curve] lists client keys but has no secret_key_file (the "
+        "server's CURVE secret key)");
+  }
+  if (c.curve_enabled() && c.curve_app_clients.empty() &&
+      c.curve_admin_clients.empty()) {
+    return InvalidArgument(
+        "[curve] secret_key_file is set but no client may connect: add "
+        "app_clients (the web app's public keys) and/or admin_clients "
+        "(sessionctl's)");
+  }
+  // An abstract socket (ipc://@name) has no file, so no mode: any local
+  // user can connect. A wildcard (ipc://*) lands in a temporary directory
+  // under a random name.
+  std::vector<std::string> ipc = c.listen;
+  ipc.push_back(c.admin);
+  for (const std::string& e : ipc) {
+    if (!e.starts_with("ipc://")) continue;
+    const std::string path = e.substr(6);
+    if (path.starts_with("@") || path == "*") {
+      return InvalidArgument(
+          "refusing " + e +
+          ": an abstract or wildcard ipc socket has no file whose mode says "
+          "who may connect; name a socket file (ipc:///run/sessiond/app.sock)");
+    }
+  }
+  for (const std::string& e : c.listen) {
+    if (!e.starts_with("tcp://") || c.app_curve()) continue;
+    if (!IsLoopbackEndpoint(e)) {
+      return InvalidArgument(
+          "refusing to listen on " + e +
+          " without CURVE: a tcp address beyond loopback needs [curve] "
+          "secret_key_file and app_clients (insecure_tcp_without_curve "
+          "applies to loopback only)");
+    }
+    if (!c.insecure_tcp_accepted()) {
+      return InvalidArgument(
+          "refusing to listen on " + e +
+          " without CURVE: any local user could connect and LOGIN as any "
+          "user. Use ipc:// (the default, a socket file whose mode and group "
+          "say who may connect), or configure [curve] secret_key_file and "
+          "app_clients, or, if every local user is trusted, set [server] "
+          "insecure_tcp_without_curve = \"" +
+          sentence + "\"");
+    }
+  }
+  // The admin socket over tcp, even on loopback, would let every local
+  // user run admin verbs; only ipc:// file permissions or CURVE with the
+  // admin list keep them out.
+  if (c.admin.starts_with("tcp://") && !c.admin_curve()) {
+    std::string why = c.curve_allowed_clients_deprecated
+                          ? " ([curve] allowed_clients now lists the app "
+                            "socket's clients only)"
+                          : "";
+    return InvalidArgument("admin endpoint " + c.admin +
+                           " is tcp without CURVE for it: use ipc:// (mode "
+                           "0600) or set [curve] secret_key_file and "
+                           "admin_clients (the keys that may run admin "
+                           "verbs)" +
+                           why);
+  }
+  return Status();
+}
+
+}  // namespace
 
 Status ValidateConfig(const Config& c) {
   if (c.listen.empty()) return InvalidArgument("[server] listen is empty");
@@ -401,27 +514,7 @@ Status ValidateConfig(const Config& c) {
                    "' is also an app endpoint; admin verbs need their own "
                    "socket");
   }
-  if (c.curve_secret_key_file.empty() != c.curve_allowed_clients.empty()) {
-    return InvalidArgument(
-        "[curve] needs both secret_key_file and allowed_clients, or neither");
-  }
-  if (!c.curve_enabled()) {
-    for (const std::string& e : c.listen) {
-      if (!IsLoopbackEndpoint(e)) {
-        return InvalidArgument("refusing to listen on " + e +
-                       " without CURVE: a tcp address beyond loopback "
-                       "needs [curve] secret_key_file and allowed_clients");
-      }
-    }
-    // The admin socket over tcp, even on loopback, would let every local
-    // user run admin verbs; only ipc:// file permissions or CURVE keep
-    // them out.
-    if (!c.admin.starts_with("ipc://")) {
-      return InvalidArgument("admin endpoint " + c.admin +
-                     " is tcp without CURVE: use ipc:// (mode 0600) or "
-                     "configure [curve]");
-    }
-  }
+  SESSIOND_RETURN_IF_ERROR(ValidateSocketAccess(c));
   if (c.backend != "lmdb" && c.backend != "redis" && c.backend != "memory") {
     return InvalidArgument("store backend '" + c.backend +
                    "' is not one of lmdb, redis, memory");

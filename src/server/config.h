@@ -19,10 +19,23 @@ namespace sessiond {
 enum class StorageMode { kServer, kClient, kHybrid };
 std::string_view StorageModeName(StorageMode mode);
 
+// The one value of [server] insecure_tcp_without_curve that lets an app
+// socket use tcp without CURVE (loopback only): the operator writes down
+// what it means, so nobody turns it on by accident.
+inline constexpr std::string_view kInsecureTcpSentence =
+    "anyone on this machine can log in as any user";
+
 struct Config {
   // [server]
-  std::vector<std::string> listen = {"tcp://127.0.0.1:5555"};
+  // App sockets. When not given, ipc://<data_dir>/app.sock (mode 0660,
+  // group app_socket_group): only the daemon's user and that group reach it.
+  std::vector<std::string> listen = {"ipc://sessiond-data/app.sock"};
   std::string admin = "ipc://sessiond-data/admin.sock";
+  // Group of the ipc app sockets (a name or a number); "" = the daemon's
+  // own group.
+  std::string app_socket_group;
+  // kInsecureTcpSentence, or "" (tcp app sockets then need CURVE).
+  std::string insecure_tcp_without_curve;
   int budget = 32;
   size_t max_frame_bytes = 65536;
   size_t max_send_queue = 10000;
@@ -54,9 +67,15 @@ struct Config {
   // [keys]
   std::string keys_file = "sessiond-data/keyring.toml";
 
-  // [curve]: both set, or neither.
+  // [curve]: the server's secret key and one allow-list per socket kind.
+  // The app list is checked on tcp app sockets, the admin list on a tcp
+  // admin socket; a key on one list cannot pass the other's handshake.
   std::string curve_secret_key_file;
-  std::string curve_allowed_clients;
+  std::string curve_app_clients;
+  std::string curve_admin_clients;
+  // The file came with the pre-0.2 [curve] allowed_clients, read as
+  // app_clients (deprecated; the server warns at start).
+  bool curve_allowed_clients_deprecated = false;
 
   // [log]
   std::string log_level = "info";
@@ -65,6 +84,18 @@ struct Config {
   std::string source;
 
   bool curve_enabled() const { return !curve_secret_key_file.empty(); }
+  // Whether tcp app sockets (loopback included) / a tcp admin socket get
+  // CURVE: a secret key and that socket's allow-list.
+  bool app_curve() const {
+    return curve_enabled() && !curve_app_clients.empty();
+  }
+  bool admin_curve() const {
+    return curve_enabled() && !curve_admin_clients.empty();
+  }
+  // The operator wrote the opt-out sentence exactly.
+  bool insecure_tcp_accepted() const {
+    return insecure_tcp_without_curve == kInsecureTcpSentence;
+  }
 };
 
 // What the command line asked for.
@@ -92,21 +123,30 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv);
 Result<Config> ParseConfigToml(std::string_view text, std::string source);
 
 // Defaults, then the config file if any, then flags, then ValidateConfig.
-// When data_dir is changed (file or flag) but keys.file or server.admin are
-// not given, those follow data_dir (<data_dir>/keyring.toml and
-// ipc://<data_dir>/admin.sock). Errors: kNotFound for a missing config file;
+// When data_dir is changed (file or flag) but keys.file, server.listen or
+// server.admin are not given, those follow data_dir (<data_dir>/keyring.toml,
+// ipc://<data_dir>/app.sock and ipc://<data_dir>/admin.sock). Errors: kNotFound for a missing config file;
 // kInvalidArgument as above.
 Result<Config> LoadConfig(const CommandLine& cli);
 
 // Cross-field and range checks: endpoints are tcp:// or ipc:// (admin too),
-// mode/backend/log level known, limits positive, curve keys both or neither,
-// cookie options valid (ValidateCookieOptions). Does not touch the network;
-// the loopback-without-CURVE rule is checked here too since it needs only
-// the address text (see IsLoopbackEndpoint).
+// mode/backend/log level known, limits positive, cookie options valid
+// (ValidateCookieOptions), and who may reach which socket:
+//  - a tcp app socket needs CURVE (secret_key_file and app_clients), on
+//    loopback too, unless insecure_tcp_without_curve is kInsecureTcpSentence
+//    and every tcp app socket is loopback (IsLoopbackEndpoint);
+//  - a tcp admin socket needs CURVE with admin_clients;
+//  - [curve] lists without a secret key, or a key with no list, are refused.
+// Does not touch the network or the files; needs only the text.
 Status ValidateConfig(const Config& config);
 
 // Whether a ZeroMQ endpoint binds only to this host: ipc://, inproc://, or
-// tcp:// on 127.0.0.0/8, [::1] or localhost.
+// tcp:// on 127.0.0.0/8, [::1] or localhost. (The server binds what this
+// accepts: [::1] with ZMQ_IPV6, localhost resolved; see server/listen.h.)
 bool IsLoopbackEndpoint(std::string_view endpoint);
+
+// The host of tcp://HOST:PORT, without an IPv6 literal's brackets ("::1"),
+// or "" when the endpoint is not tcp:// or has no host.
+std::string_view TcpEndpointHost(std::string_view endpoint);
 
 }  // namespace sessiond

@@ -23,7 +23,8 @@ TEST(Config, DefaultsWithNothingGiven) {
   EXPECT_EQ(cli->action, CommandLine::Action::kRun);
   Result<Config> c = LoadConfig(*cli);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->listen, std::vector<std::string>{"tcp://127.0.0.1:5555"});
+  EXPECT_EQ(c->listen,
+            std::vector<std::string>{"ipc://sessiond-data/app.sock"});
   EXPECT_EQ(c->admin, "ipc://sessiond-data/admin.sock");
   EXPECT_EQ(c->backend, "lmdb");
   EXPECT_EQ(c->data_dir, "sessiond-data");
@@ -42,7 +43,7 @@ TEST(Config, DefaultsWithNothingGiven) {
 
 TEST(Config, FlagsAndActions) {
   Result<CommandLine> cli =
-      Parse({"--listen", "tcp://127.0.0.1:7000", "--listen",
+      Parse({"--listen", "ipc:///tmp/w.sock", "--listen",
              "ipc:///tmp/x.sock", "--data-dir", "/var/lib/sd/", "--store",
              "memory", "--mode", "hybrid", "--log-level", "debug"});
   ASSERT_TRUE(cli.ok()) << cli.status().ToString();
@@ -95,6 +96,8 @@ admin = "ipc:///run/sd/admin.sock"
 budget = 8
 max_frame_bytes = 4096
 max_send_queue = 100
+app_socket_group = "www-data"
+insecure_tcp_without_curve = "anyone on this machine can log in as any user"
 [store]
 backend = "memory"
 data_dir = "/tmp/sd"
@@ -132,6 +135,8 @@ level = "warn"
   EXPECT_EQ(c->budget, 8);
   EXPECT_EQ(c->max_frame_bytes, 4096u);
   EXPECT_EQ(c->max_send_queue, 100u);
+  EXPECT_EQ(c->app_socket_group, "www-data");
+  EXPECT_TRUE(c->insecure_tcp_accepted());
   EXPECT_EQ(c->map_size_mb, 64u);
   EXPECT_EQ(c->sweep_interval_ms, 50);
   EXPECT_EQ(c->redis_port, 6380);
@@ -192,18 +197,172 @@ TEST(Config, LoopbackRule) {
   EXPECT_EQ(st.code(), Code::kInvalidArgument);
   EXPECT_NE(st.message().find("CURVE"), std::string::npos);
   c.curve_secret_key_file = "/k";
-  c.curve_allowed_clients = "/c";
+  c.curve_app_clients = "/c";
   EXPECT_TRUE(ValidateConfig(c).ok());
-  c.curve_allowed_clients = "";
+  c.curve_app_clients = "";
   EXPECT_FALSE(ValidateConfig(c).ok());
 
   Config admin;
   admin.admin = "tcp://127.0.0.1:5556";
   EXPECT_EQ(ValidateConfig(admin).code(), Code::kInvalidArgument);
+  admin.listen = {"tcp://127.0.0.1:5555"};
   admin.admin = "tcp://127.0.0.1:5555";  // same as the app socket
   admin.curve_secret_key_file = "/k";
-  admin.curve_allowed_clients = "/c";
+  admin.curve_app_clients = "/c";
+  admin.curve_admin_clients = "/a";
   EXPECT_EQ(ValidateConfig(admin).code(), Code::kInvalidArgument);
+}
+
+TEST(Config, TheAppSocketFollowsTheDataDirectory) {
+  Result<CommandLine> cli = Parse({"--data-dir", "/var/lib/sd"});
+  ASSERT_TRUE(cli.ok());
+  Result<Config> c = LoadConfig(*cli);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen, std::vector<std::string>{"ipc:///var/lib/sd/app.sock"});
+  EXPECT_EQ(c->app_socket_group, "");  // the daemon's own group
+
+  // Given on purpose (file or flag): not moved.
+  cli = Parse({"--data-dir", "/var/lib/sd", "--listen", "ipc:///run/a.sock"});
+  ASSERT_TRUE(cli.ok());
+  c = LoadConfig(*cli);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen, std::vector<std::string>{"ipc:///run/a.sock"});
+}
+
+TEST(Config, AppSocketGroup) {
+  Result<Config> c = ParseConfigToml(
+      "[server]\napp_socket_group = \"www-data\"\n", "t.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->app_socket_group, "www-data");
+  c = ParseConfigToml("[server]\napp_socket_group = \"\"\n", "t.conf");
+  EXPECT_EQ(c.code(), Code::kInvalidArgument);
+}
+
+// Whoever can send LOGIN can sign in as anyone, so tcp needs CURVE, on
+// loopback too, unless the operator writes the opt-out sentence; and the
+// opt-out never reaches beyond loopback.
+TEST(Config, TcpAppSocketsNeedCurveOrTheWrittenOptOut) {
+  const std::string sentence(kInsecureTcpSentence);
+  Config c;
+  for (const char* e : {"tcp://127.0.0.1:5555", "tcp://[::1]:5555",
+                        "tcp://localhost:5555"}) {
+    c.listen = {e};
+    Status st = ValidateConfig(c);
+    EXPECT_EQ(st.code(), Code::kInvalidArgument) << e;
+    EXPECT_NE(st.message().find("insecure_tcp_without_curve"),
+              std::string::npos)
+        << st.message();
+    EXPECT_NE(st.message().find(sentence), std::string::npos)
+        << "the refusal should quote the sentence to write: " << st.message();
+  }
+
+  c.listen = {"tcp://127.0.0.1:5555"};
+  c.insecure_tcp_without_curve = "yes";
+  Status wrong = ValidateConfig(c);
+  EXPECT_EQ(wrong.code(), Code::kInvalidArgument);
+  EXPECT_NE(wrong.message().find("exactly"), std::string::npos)
+      << wrong.message();
+  c.insecure_tcp_without_curve = sentence + ".";
+  EXPECT_EQ(ValidateConfig(c).code(), Code::kInvalidArgument);
+
+  c.insecure_tcp_without_curve = sentence;
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.listen = {"tcp://[::1]:5555", "tcp://localhost:5556"};
+  EXPECT_TRUE(ValidateConfig(c).ok());
+
+  // Loopback only, whatever the sentence says.
+  for (const char* e : {"tcp://0.0.0.0:5555", "tcp://*:5555",
+                        "tcp://[::]:5555", "tcp://10.0.0.1:5555"}) {
+    c.listen = {"tcp://127.0.0.1:5555", e};
+    Status st = ValidateConfig(c);
+    EXPECT_EQ(st.code(), Code::kInvalidArgument) << e;
+    EXPECT_NE(st.message().find("loopback"), std::string::npos)
+        << st.message();
+  }
+
+  // With CURVE and the app list, tcp is fine anywhere.
+  Config curve;
+  curve.listen = {"tcp://127.0.0.1:5555", "tcp://0.0.0.0:5556"};
+  curve.curve_secret_key_file = "/k";
+  curve.curve_app_clients = "/app.pub";
+  EXPECT_TRUE(ValidateConfig(curve).ok());
+  // The admin list alone does not cover the app socket.
+  curve.curve_app_clients = "";
+  curve.curve_admin_clients = "/admin.pub";
+  EXPECT_EQ(ValidateConfig(curve).code(), Code::kInvalidArgument);
+
+  // The sentence in the file, read as it is written.
+  Result<Config> parsed = ParseConfigToml(
+      "[server]\nlisten = [\"tcp://127.0.0.1:5555\"]\n"
+      "insecure_tcp_without_curve = \"" +
+          sentence + "\"\n",
+      "t.conf");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_TRUE(parsed->insecure_tcp_accepted());
+  EXPECT_TRUE(ValidateConfig(*parsed).ok());
+}
+
+TEST(Config, SeparateCurveListsForAppAndAdmin) {
+  Result<Config> c = ParseConfigToml(
+      "[server]\nlisten = [\"tcp://0.0.0.0:5555\"]\n"
+      "admin = \"tcp://127.0.0.1:5556\"\n"
+      "[curve]\nsecret_key_file = \"/k\"\napp_clients = \"/app.pub\"\n"
+      "admin_clients = \"/admin.pub\"\n",
+      "t.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->curve_app_clients, "/app.pub");
+  EXPECT_EQ(c->curve_admin_clients, "/admin.pub");
+  EXPECT_FALSE(c->curve_allowed_clients_deprecated);
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+
+  // A tcp admin socket needs the admin list; the app list does not do.
+  c->curve_admin_clients.clear();
+  Status st = ValidateConfig(*c);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("admin_clients"), std::string::npos)
+      << st.message();
+
+  // The old single list: the app list only, flagged for the warning, and
+  // the admin socket's refusal says what changed.
+  Result<Config> old = ParseConfigToml(
+      "[server]\nadmin = \"tcp://127.0.0.1:5556\"\n"
+      "[curve]\nsecret_key_file = \"/k\"\nallowed_clients = \"/c.pub\"\n",
+      "t.conf");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->curve_app_clients, "/c.pub");
+  EXPECT_TRUE(old->curve_allowed_clients_deprecated);
+  EXPECT_TRUE(old->curve_admin_clients.empty());
+  Status old_admin = ValidateConfig(*old);
+  EXPECT_EQ(old_admin.code(), Code::kInvalidArgument);
+  EXPECT_NE(old_admin.message().find("allowed_clients now lists the app"),
+            std::string::npos)
+      << old_admin.message();
+  old->admin = "ipc:///tmp/admin.sock";
+  EXPECT_TRUE(ValidateConfig(*old).ok());
+
+  Result<Config> both = ParseConfigToml(
+      "[curve]\nsecret_key_file = \"/k\"\nallowed_clients = \"/c\"\n"
+      "app_clients = \"/a\"\n",
+      "t.conf");
+  EXPECT_EQ(both.code(), Code::kInvalidArgument);
+
+  Config lists_without_key;
+  lists_without_key.curve_app_clients = "/a";
+  EXPECT_EQ(ValidateConfig(lists_without_key).code(), Code::kInvalidArgument);
+  Config key_without_lists;
+  key_without_lists.curve_secret_key_file = "/k";
+  EXPECT_EQ(ValidateConfig(key_without_lists).code(), Code::kInvalidArgument);
+}
+
+TEST(Config, AbstractAndWildcardIpcAreRefused) {
+  for (const char* e : {"ipc://@sessiond", "ipc://*"}) {
+    Config c;
+    c.listen = {e};
+    EXPECT_EQ(ValidateConfig(c).code(), Code::kInvalidArgument) << e;
+    Config a;
+    a.admin = e;
+    EXPECT_EQ(ValidateConfig(a).code(), Code::kInvalidArgument) << e;
+  }
 }
 
 TEST(Config, FileThenFlags) {

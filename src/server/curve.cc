@@ -1,11 +1,12 @@
-// CurveAuth: the key files read once at start, and the ZAP handler. ZeroMQ
-// (cppzmq) throws; its errors become a Status here, at its edge.
+// CurveAuth: the key files read once at start (only when no other user
+// could have written them), and the ZAP handler that tells the app and the
+// admin socket apart by domain. ZeroMQ (cppzmq) throws; its errors become a
+// Status here, at its edge.
 #include "server/curve.h"
 
 #include <spdlog/spdlog.h>
 #include <zmq.h>
 
-#include <fstream>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -16,9 +17,10 @@ namespace sessiond {
 namespace {
 
 constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
-constexpr char kZapDomain[] = "sessiond";
 // A CURVE key file holds one 40-character line; anything larger is not one.
 constexpr size_t kMaxKeyFileBytes = 4096;
+// An allow-list holds one 40-character line a key, and comments.
+constexpr size_t kMaxAllowListBytes = 1 << 20;
 
 std::string Trim(std::string s) {
   const char* ws = " \t\r\n";
@@ -41,10 +43,15 @@ Result<std::string> DecodeZ85Key(const std::string& text,
   return out;
 }
 
-// The allow-list: one Z85 key a line; blank lines and # comments skipped.
-Result<std::set<std::string>> ReadAllowList(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot read " + path);
+// An allow-list: one Z85 key a line; blank lines and # comments skipped.
+// Whoever can write it can let a key in, so it is held like a key file:
+// others may read it (public keys), nobody else may write or swap it.
+Result<std::set<std::string>> ReadAllowList(const std::string& path,
+                                            const char* what) {
+  Result<std::string> text =
+      ReadTrustedFile(path, what, kMaxAllowListBytes, FileAccess::kPublic);
+  if (!text.ok()) return text.status();
+  std::istringstream in(*text);
   std::set<std::string> keys;
   std::string line;
   int n = 0;
@@ -66,7 +73,8 @@ Result<std::unique_ptr<CurveAuth>> CurveAuth::Create(struct ev_loop* loop,
                                                      zmq::context_t& context,
                                                      const Config& config) {
   std::unique_ptr<CurveAuth> auth(new CurveAuth());
-  // The secret key file is a secret: refused if others may read it.
+  // The secret key file is a secret: refused if others may read it (and,
+  // as every file here, if another user could have written or swapped it).
   Result<std::string> secret = ReadPrivateFile(
       config.curve_secret_key_file, "[curve] secret_key_file", kMaxKeyFileBytes);
   if (!secret.ok()) return secret.status();
@@ -80,10 +88,38 @@ Result<std::unique_ptr<CurveAuth>> CurveAuth::Create(struct ev_loop* loop,
                            ": not a CURVE secret key");
   }
   auth->public_z85_ = public_z85;
-  Result<std::set<std::string>> clients =
-      ReadAllowList(config.curve_allowed_clients);
-  if (!clients.ok()) return clients.status();
-  auth->clients_ = std::move(*clients);
+  if (!config.curve_app_clients.empty()) {
+    Result<std::set<std::string>> app = ReadAllowList(
+        config.curve_app_clients, config.curve_allowed_clients_deprecated
+                                      ? "[curve] allowed_clients"
+                                      : "[curve] app_clients");
+    if (!app.ok()) return app.status();
+    auth->app_clients_ = std::move(*app);
+  }
+  if (!config.curve_admin_clients.empty()) {
+    Result<std::set<std::string>> admin =
+        ReadAllowList(config.curve_admin_clients, "[curve] admin_clients");
+    if (!admin.ok()) return admin.status();
+    auth->admin_clients_ = std::move(*admin);
+  }
+  if (config.curve_allowed_clients_deprecated) {
+    spdlog::warn(
+        "[curve] allowed_clients is deprecated and will be refused in the "
+        "next release: rename it app_clients. It now admits its keys to the "
+        "app socket only; list the keys that may run admin verbs in [curve] "
+        "admin_clients");
+  }
+  for (const std::string& key : auth->app_clients_) {
+    if (auth->admin_clients_.count(key) != 0) {
+      char z85[41] = {};
+      zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(key.data()),
+                     key.size());
+      spdlog::warn(
+          "CURVE key {} is on both app_clients and admin_clients: that "
+          "client may run admin verbs. Give the web app a key of its own",
+          z85);
+    }
+  }
 
   try {
     zmq::socket_t zap(context, zmq::socket_type::rep);
@@ -101,15 +137,26 @@ Result<std::unique_ptr<CurveAuth>> CurveAuth::Create(struct ev_loop* loop,
   } catch (const zmq::error_t& e) {
     return ZmqBindErrorStatus(e.num(), "ZAP handler");
   }
-  spdlog::info("CURVE on: server public key {}, {} allowed client key(s)",
-               auth->public_z85_, auth->clients_.size());
+  spdlog::info(
+      "CURVE on: server public key {}, {} app client key(s), {} admin "
+      "client key(s)",
+      auth->public_z85_, auth->app_clients_.size(),
+      auth->admin_clients_.size());
   return auth;
 }
 
-void CurveAuth::MakeServer(zmq::socket_t& socket) const {
-  socket.set(zmq::sockopt::zap_domain, kZapDomain);
+Status CurveAuth::MakeServer(zmq::socket_t& socket, SocketKind kind) const {
+  const bool app = kind == SocketKind::kApp;
+  if ((app ? app_clients_ : admin_clients_).empty()) {
+    return InvalidArgument(std::string("no [curve] ") +
+                           (app ? "app_clients" : "admin_clients") +
+                           " for a CURVE " + (app ? "app" : "admin") +
+                           " socket");
+  }
+  socket.set(zmq::sockopt::zap_domain, app ? kAppDomain : kAdminDomain);
   socket.set(zmq::sockopt::curve_server, true);
   socket.set(zmq::sockopt::curve_secretkey, secret_z85_);
+  return Status();
 }
 
 // ZAP (RFC 27): frames version, request id, domain, address, identity,
@@ -123,17 +170,27 @@ void CurveAuth::OnZapRequest(ZmqWatcher& w, ZmqWatcher::Multipart&& msg) {
   if (f.size() >= 6 && f[0] == "1.0") {
     const std::string& domain = f[2];
     const std::string& mechanism = f[5];
-    if (domain != kZapDomain) {
-      // Sockets without CURVE (loopback app sockets) are not ours to judge.
+    const std::set<std::string>* list = nullptr;
+    if (domain == kAppDomain) list = &app_clients_;
+    if (domain == kAdminDomain) list = &admin_clients_;
+    if (domain.empty() && mechanism == "NULL") {
+      // Sockets without CURVE (ipc://, guarded by file permissions) set no
+      // domain; they are not ours to judge.
       allowed = true;
+    } else if (list == nullptr) {
+      why = "unknown ZAP domain";
     } else if (mechanism != "CURVE" || f.size() < 7) {
       why = "CURVE required";
-    } else if (clients_.count(f[6]) == 0) {
-      why = "client key not allowed";
+    } else if (list->count(f[6]) == 0) {
+      why = list == &app_clients_ ? "client key not on app_clients"
+                                  : "client key not on admin_clients";
     } else {
       allowed = true;
     }
-    if (!allowed) spdlog::warn("CURVE client refused from {}: {}", f[3], why);
+    if (!allowed) {
+      spdlog::warn("CURVE client refused from {} ({}): {}", f[3],
+                   domain.empty() ? "no domain" : domain, why);
+    }
   }
   ZmqWatcher::Multipart reply;
   for (std::string part :

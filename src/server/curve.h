@@ -1,9 +1,12 @@
 // CurveAuth: CURVE encryption and client authentication for the sockets
-// that need it (tcp beyond loopback, and a tcp admin socket): the server's
-// secret key (a private file), the allow-list of client public keys, and
-// the ZAP handler (ZeroMQ RFC 27) that answers libzmq's authentication
-// requests for every CURVE socket of the context, on the loop like the
-// other sockets.
+// that need it (tcp app sockets, loopback included, and a tcp admin
+// socket): the server's secret key (a private file), one allow-list of
+// client public keys per socket kind, and the ZAP handler (ZeroMQ RFC 27)
+// that answers libzmq's authentication requests for every socket of the
+// context, on the loop like the other sockets. Each CURVE socket carries
+// the ZAP domain of its kind, so the handler checks an app socket's client
+// against the app list and the admin socket's against the admin list only:
+// the web app's key cannot run admin verbs.
 //
 // Threading: the loop thread. The context must outlive this object.
 #pragma once
@@ -13,6 +16,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "server/call.h"
 #include "server/config.h"
 #include "server/zmq_watcher.h"
 #include "sessiond/status.h"
@@ -23,10 +27,13 @@ namespace sessiond {
 
 class CurveAuth {
  public:
-  // Reads [curve] secret_key_file (refused unless private) and
-  // allowed_clients, binds the ZAP endpoint and starts serving it.
-  // Errors: kPermissionDenied (key file readable by others),
-  // kInvalidArgument (bad Z85, no client keys), kNotFound, kUnavailable.
+  // Reads [curve] secret_key_file (refused unless private to this user),
+  // app_clients and admin_clients (refused when others may write them; see
+  // ReadTrustedFile in core/file_io.h), binds the ZAP endpoint and starts
+  // serving it.
+  // Errors: kPermissionDenied (a file open to other users, owned by another
+  // user, a symlink, or in a directory others may write), kInvalidArgument
+  // (bad Z85, a list with no keys), kNotFound, kUnavailable.
   static Result<std::unique_ptr<CurveAuth>> Create(struct ev_loop* loop,
                                                    zmq::context_t& context,
                                                    const Config& config);
@@ -34,12 +41,19 @@ class CurveAuth {
   CurveAuth& operator=(const CurveAuth&) = delete;
 
   // Makes `socket` (not yet bound) a CURVE server whose clients this
-  // handler checks. Throws zmq::error_t as cppzmq does; the caller is at
-  // ZeroMQ's edge already.
-  void MakeServer(zmq::socket_t& socket) const;
+  // handler checks against `kind`'s list. Throws zmq::error_t as cppzmq
+  // does; the caller is at ZeroMQ's edge already. kInvalidArgument when
+  // that kind has no list (ValidateConfig refuses such a config first).
+  Status MakeServer(zmq::socket_t& socket, SocketKind kind) const;
 
   const std::string& public_key() const { return public_z85_; }
-  size_t allowed_clients() const { return clients_.size(); }
+  size_t allowed_clients(SocketKind kind) const {
+    return (kind == SocketKind::kApp ? app_clients_ : admin_clients_).size();
+  }
+
+  // The ZAP domains of the two kinds of CURVE socket.
+  static constexpr const char* kAppDomain = "sessiond-app";
+  static constexpr const char* kAdminDomain = "sessiond-admin";
 
  private:
   CurveAuth() = default;
@@ -47,7 +61,9 @@ class CurveAuth {
 
   std::string secret_z85_;
   std::string public_z85_;
-  std::set<std::string> clients_;  // allowed public keys, 32 bytes each
+  // Allowed public keys, 32 bytes each, per socket kind.
+  std::set<std::string> app_clients_;
+  std::set<std::string> admin_clients_;
   std::unique_ptr<ZmqWatcher> zap_;
 };
 

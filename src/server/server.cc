@@ -1,7 +1,8 @@
 // The daemon's loop: sockets in, DecodeRequest, Dispatch, replies out; the
 // sweep timer and the drain on SIGTERM. The parts it drives have their own
 // files: keys.* (keyring, SIGHUP, KEYS_ROTATE, with background_tasks.h),
-// curve.* (CURVE and ZAP), store_factory.* (which store), signals.h, and
+// curve.* (CURVE and ZAP), listen.* (binding each socket so only those
+// meant to reach it can), store_factory.* (which store), signals.h, and
 // the request path from dispatch.* on. ZeroMQ (cppzmq) throws; every call to
 // it here is wrapped and its error becomes a Status at this edge.
 #include "server/server.h"
@@ -24,6 +25,7 @@
 #include "server/dispatch.h"
 #include "server/handlers.h"
 #include "server/keys.h"
+#include "server/listen.h"
 #include "server/logging.h"
 #include "server/modes/session_mode.h"
 #include "server/protocol.h"
@@ -89,8 +91,7 @@ class Server::Impl {
 
   void InitHandlerEnv();
   Result<std::unique_ptr<ZmqWatcher>> Bind(const std::string& address,
-                                           SocketKind kind, bool curve);
-  Status SecureIpcSocket(const std::string& address);
+                                           const SocketPolicy& policy);
 
   void OnMessage(SocketKind kind, ZmqWatcher& w, ZmqWatcher::Multipart&& msg);
   void SendReply(ZmqWatcher* w, SocketKind kind, Frames frames);
@@ -152,23 +153,32 @@ Status Server::Impl::Init() {
     curve_ = std::move(*curve);
   }
 
+  Result<gid_t> group = ResolveSocketGroup(config_.app_socket_group);
+  if (!group.ok()) return group.status();
+  SocketPolicy app_policy;
+  app_policy.kind = SocketKind::kApp;
+  app_policy.group = *group;
+  app_policy.curve = config_.app_curve() ? curve_.get() : nullptr;
+  app_policy.insecure_tcp_accepted = config_.insecure_tcp_accepted();
   for (const std::string& address : config_.listen) {
-    const bool curve =
-        address.starts_with("tcp://") && !IsLoopbackEndpoint(address);
-    auto w = Bind(address, SocketKind::kApp, curve);
+    auto w = Bind(address, app_policy);
     if (!w.ok()) return w.status();
     app_.push_back(Endpoint{std::move(*w), SocketKind::kApp, address});
-    spdlog::info("app socket on {}{}", address, curve ? " (CURVE)" : "");
+    if (address.starts_with("tcp://") && app_policy.curve == nullptr) {
+      // Said at every start, at warn, because it stays true while it runs.
+      spdlog::warn(
+          "INSECURE: app socket {} has no CURVE: anyone on this machine can "
+          "log in as any user ([server] insecure_tcp_without_curve). Use "
+          "ipc:// or [curve] app_clients to close it",
+          address);
+    }
   }
-  const bool admin_curve = config_.admin.starts_with("tcp://");
-  auto admin = Bind(config_.admin, SocketKind::kAdmin, admin_curve);
+  SocketPolicy admin_policy;
+  admin_policy.kind = SocketKind::kAdmin;
+  admin_policy.curve = config_.admin_curve() ? curve_.get() : nullptr;
+  auto admin = Bind(config_.admin, admin_policy);
   if (!admin.ok()) return admin.status();
   admin_ = Endpoint{std::move(*admin), SocketKind::kAdmin, config_.admin};
-  if (config_.admin.starts_with("ipc://")) {
-    SESSIOND_RETURN_IF_ERROR(SecureIpcSocket(config_.admin));
-  }
-  spdlog::info("admin socket on {}{}", config_.admin,
-               admin_curve ? " (CURVE)" : " (mode 0600)");
   return Status();
 }
 
@@ -195,31 +205,19 @@ void Server::Impl::InitHandlerEnv() {
 }
 
 Result<std::unique_ptr<ZmqWatcher>> Server::Impl::Bind(
-    const std::string& address, SocketKind kind, bool curve) {
-  if (curve && curve_ == nullptr) {
-    return InvalidArgument("refusing to bind " + address + " without CURVE");
-  }
+    const std::string& address, const SocketPolicy& policy) {
   try {
     zmq::socket_t socket(context_, zmq::socket_type::router);
     socket.set(zmq::sockopt::linger, kLingerMs);
     socket.set(
         zmq::sockopt::maxmsgsize,
         static_cast<int64_t>(config_.max_frame_bytes) * kMaxMsgSizeFactor);
-    if (curve) curve_->MakeServer(socket);
-    if (address.starts_with("ipc://")) {
-      // Created with no access for group or others from the first moment;
-      // chmod and a check follow in SecureIpcSocket.
-      mode_t old = ::umask(0177);
-      try {
-        socket.bind(address);
-      } catch (...) {
-        ::umask(old);
-        throw;
-      }
-      ::umask(old);
-    } else {
-      socket.bind(address);
-    }
+    Result<std::string> how = BindSecurely(socket, address, policy);
+    if (!how.ok()) return how.status();
+    spdlog::info("{} socket on {} ({})",
+                 policy.kind == SocketKind::kApp ? "app" : "admin", address,
+                 *how);
+    const SocketKind kind = policy.kind;
     ZmqWatcher::Options options;
     options.budget = config_.budget;
     options.max_send_queue = config_.max_send_queue;
@@ -240,22 +238,6 @@ Result<std::unique_ptr<ZmqWatcher>> Server::Impl::Bind(
   } catch (const zmq::error_t& e) {
     return ZmqBindErrorStatus(e.num(), "cannot bind " + address);
   }
-}
-
-Status Server::Impl::SecureIpcSocket(const std::string& address) {
-  const std::string path = address.substr(6);
-  if (::chmod(path.c_str(), 0600) != 0) {
-    return Errno("cannot chmod admin socket " + path);
-  }
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return Errno("cannot stat admin socket " + path);
-  }
-  if ((st.st_mode & 0777) != 0600 || st.st_uid != ::geteuid()) {
-    return PermissionDenied("admin socket " + path +
-                            " is not mode 0600 and ours");
-  }
-  return Status();
 }
 
 // Socket -> DecodeRequest -> Dispatch: the start of every request.

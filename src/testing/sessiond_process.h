@@ -1,5 +1,6 @@
-// A sessiond child process for end-to-end tests: on a free loopback port,
-// with its own temporary directory and generated config, stopped, signalled
+// A sessiond child process for end-to-end tests: on its default app socket
+// (ipc://<data dir>/app.sock) or a tcp address, with its own temporary
+// directory and generated config, stopped, signalled
 // and restarted on demand. Every process started here is killed by a
 // destructor (and by PR_SET_PDEATHSIG if the test binary dies), and every
 // wait has a deadline. The generic process helpers are in testing/process.h.
@@ -30,20 +31,29 @@ struct SessiondConfig {
   int64_t lifetime_s = 3600;
   int64_t idle_timeout_s = 1800;
   size_t max_data_bytes = 16384;
-  // Empty: tcp://127.0.0.1:<a free port>.
+  // Empty: not written, so sessiond uses its default app socket,
+  // ipc://<data dir>/app.sock (what app_endpoint() then names). A tcp
+  // address needs CURVE (curve.app_clients) or insecure_tcp_without_curve.
   std::string listen;
+  // [server] app_socket_group and insecure_tcp_without_curve, when set.
+  std::string app_socket_group;
+  std::string insecure_tcp_without_curve;
   int redis_port = 6379;
   std::string log_level = "info";
   // Empty: ipc://<temp dir>/admin.sock.
   std::string admin;
   // CURVE. When server_secret is set, the helper writes it (mode 0600) and
-  // the allow-list into the temp dir and adds [curve]. client_public and
-  // client_secret are what AppOptions()/AdminOptions() use for a CURVE
-  // socket (a tcp admin socket, or an app socket beyond loopback).
+  // the allow-lists (0644) into the temp dir and adds [curve] with
+  // app_clients and admin_clients for the lists that are not empty.
+  // AppOptions() uses client_public/client_secret for a tcp app socket,
+  // AdminOptions() admin_public/admin_secret for a tcp admin socket.
   struct Curve {
     std::string server_public, server_secret;
-    std::vector<std::string> allowed_clients;
+    std::vector<std::string> app_clients, admin_clients;
     std::string client_public, client_secret;
+    std::string admin_public, admin_secret;
+    // Write the app list under its pre-0.2 name, allowed_clients.
+    bool app_list_as_allowed_clients = false;
   } curve;
 };
 
@@ -63,8 +73,8 @@ class SessiondProcess {
   SessiondProcess& operator=(const SessiondProcess&) = delete;
 
   // Writes the config, starts sessiond and waits (up to 15 s) until PING
-  // answers on the app socket. Retries with a new port if the first one was
-  // taken meanwhile. Errors: kUnavailable with the end of sessiond's log.
+  // answers on the app socket. Errors: kUnavailable with the end of
+  // sessiond's log.
   Status Start();
 
   // SIGTERM, then waits up to `timeout` for the exit (SIGKILL after it).
@@ -83,9 +93,12 @@ class SessiondProcess {
   // Whether the child is running (reaps it if it has exited).
   bool running();
 
-  // Where a client connects: the listen address, with a wildcard host
-  // replaced by 127.0.0.1.
+  // Where a client connects: the listen address (the default ipc socket
+  // when none was given), with a wildcard host replaced by 127.0.0.1.
   std::string app_endpoint() const;
+  std::string app_socket_path() const { return data_dir() + "/app.sock"; }
+  // The temporary directory everything lives in (mode 0700).
+  const std::string& dir() const { return dir_.path(); }
   std::string admin_endpoint() const {
     return config_.admin.empty() ? "ipc://" + admin_path() : config_.admin;
   }
@@ -108,7 +121,6 @@ class SessiondProcess {
   void WriteConfig() const;
 
   SessiondConfig config_;
-  bool auto_port_ = false;
   TempDir dir_;
   pid_t pid_ = -1;
 };
