@@ -8,6 +8,7 @@
 #include <string>
 
 #include "server/config.h"
+#include "server/listen.h"
 #include "server/logging.h"
 #include "server/server.h"
 #include "sessiond/version.h"
@@ -41,6 +42,10 @@ int main(int argc, char** argv) {
   sessiond::Result<sessiond::Config> config = sessiond::LoadConfig(*cli);
   if (!config.ok()) return Fail(config.status().message());
   if (cli->action == CommandLine::Action::kCheck) {
+    // What the text alone cannot tell, but a start would refuse.
+    sessiond::Result<gid_t> group =
+        sessiond::ResolveSocketGroup(config->app_socket_group);
+    if (!group.ok()) return Fail(group.status().message());
     std::cout << "sessiond: configuration OK ("
               << (config->source.empty() ? "defaults" : config->source)
               << ")\n";

@@ -18,7 +18,11 @@ const errors = require('./errors');
 const protocol = require('./protocol');
 const { CircuitBreaker } = require('./breaker');
 
-const DEFAULT_ENDPOINT = 'tcp://127.0.0.1:5555';
+// sessiond's own default app socket (a socket file in its data directory,
+// relative to the directory both were started in). In production name it:
+// ipc:///run/sessiond/app.sock (the systemd unit), or tcp://HOST:PORT with
+// the CURVE keys (sessiond serves tcp with CURVE only).
+const DEFAULT_ENDPOINT = 'ipc://sessiond-data/app.sock';
 const DEFAULT_TIMEOUT_MS = 2000;
 
 /** One DEALER socket and the calls in flight on it. Closed for good on the
@@ -26,6 +30,8 @@ const DEFAULT_TIMEOUT_MS = 2000;
 class Connection {
   constructor(endpoint, curve, idleCloseMs) {
     const options = { linger: 0, reconnectInterval: 100, reconnectMaxInterval: 1000 };
+    // libzmq parses an IPv6 address (tcp://[::1]:5555) only with IPV6 set.
+    if (endpoint.startsWith('tcp://[')) options.ipv6 = true;
     if (curve) {
       options.curveServerKey = curve.serverKey;
       options.curvePublicKey = curve.publicKey;

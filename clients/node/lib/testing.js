@@ -13,13 +13,18 @@ const PYTHON_CLIENT = path.resolve(__dirname, '..', '..', 'python');
 
 class TestDaemon {
   /**
-   * Starts one daemon. options: {ipc: true (default), store: 'lmdb'|'memory',
-   * session: {mode: 'hybrid', lifetime: 120, ...}, cookie: {name: 'x', ...}}.
+   * Starts one daemon. options: {transport: 'ipc' (default) | 'tcp' (loopback
+   * with CURVE: the daemon's `curve` then holds {server_public, client_public,
+   * client_secret}) | 'insecure-tcp' (loopback without CURVE, sessiond's
+   * written opt-out; `ipc: false` means this, as it did before tcp needed
+   * CURVE), store: 'lmdb'|'memory', session: {mode: 'hybrid', lifetime: 120,
+   * ...}, cookie: {name: 'x', ...}}.
    * Resolves once it answers PING; rejects with the launcher's output if not.
    */
   static async start(options = {}) {
     const args = ['-m', 'sessiond.testing'];
-    if (options.ipc !== false) args.push('--ipc');
+    const transport = options.transport || (options.ipc === false ? 'insecure-tcp' : 'ipc');
+    args.push(`--${transport}`);
     if (options.store) args.push('--store', options.store);
     for (const [k, v] of Object.entries(options.session || {})) args.push('--session', `${k}=${v}`);
     for (const [k, v] of Object.entries(options.cookie || {})) args.push('--cookie', `${k}=${v}`);

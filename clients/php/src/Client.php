@@ -35,7 +35,13 @@ use Sessiond\Shared\Stores;
 
 class Client
 {
-    public const DEFAULT_ENDPOINT = 'tcp://127.0.0.1:5555';
+    /**
+     * sessiond's own default app socket (a socket file in its data directory,
+     * relative to the directory both were started in). In production name it:
+     * ipc:///run/sessiond/app.sock (the systemd unit), or tcp://HOST:PORT with
+     * the CURVE keys (sessiond serves tcp with CURVE only).
+     */
+    public const DEFAULT_ENDPOINT = 'ipc://sessiond-data/app.sock';
     public const DEFAULT_TIMEOUT = 2.0;
     /** How long a HELLO answer is trusted before it is asked again. */
     public const HELLO_TTL = 60.0;
@@ -373,6 +379,10 @@ class Client
             // lives through an outage and must find sessiond soon after it returns.
             $socket->setSockOpt(\ZMQ::SOCKOPT_RECONNECT_IVL, 100);
             $socket->setSockOpt(\ZMQ::SOCKOPT_RECONNECT_IVL_MAX, 0);
+            // libzmq parses an IPv6 address (tcp://[::1]:5555) only with IPV6 set.
+            if (str_starts_with($this->endpoint, 'tcp://[')) {
+                $socket->setSockOpt(\ZMQ::SOCKOPT_IPV6, 1);
+            }
             if ($this->curve !== null) {
                 $socket->setSockOpt(\ZMQ::SOCKOPT_CURVE_SERVERKEY, $this->curve[0]);
                 $socket->setSockOpt(\ZMQ::SOCKOPT_CURVE_PUBLICKEY, $this->curve[1]);

@@ -3,7 +3,7 @@ SD1, docs/protocol.md), with Pyramid (sessiond.pyramid) and Flask
 (sessiond.flask) session integrations.
 
     from sessiond import Client
-    client = Client("tcp://127.0.0.1:5555")   # share one per process
+    client = Client("ipc://sessiond-data/app.sock")   # share one per process
     reply = client.create()
     reply.cookie, reply.set_cookie, reply.session.csrf_token
 """

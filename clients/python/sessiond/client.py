@@ -22,7 +22,11 @@ import zmq
 
 from . import errors, protocol
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+# sessiond's own default app socket (a socket file in its data directory,
+# relative to the directory both were started in). In production name it:
+# ipc:///run/sessiond/app.sock (the systemd unit), or tcp://HOST:PORT with
+# the CURVE keys.
+DEFAULT_ENDPOINT = "ipc://sessiond-data/app.sock"
 DEFAULT_TIMEOUT = 2.0  # seconds
 
 
@@ -215,7 +219,9 @@ def _flash_json(item):
 class Client(_Verbs):
     """A sessiond client for the app socket; share one per process.
 
-    endpoint: ZeroMQ endpoint of the app socket.
+    endpoint: ZeroMQ endpoint of the app socket: ipc://PATH (sessiond's
+        default; the socket file's mode and group say who may connect) or
+        tcp://HOST:PORT, which sessiond serves with CURVE only.
     timeout: seconds one call (or one pipeline) may take in all.
     curve_*: Z85 keys for a CURVE-protected endpoint (all three or none).
 
@@ -261,6 +267,9 @@ class Client(_Verbs):
         # Reconnect quickly after sessiond restarts.
         socket.setsockopt(zmq.RECONNECT_IVL, 100)
         socket.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        # libzmq parses an IPv6 address (tcp://[::1]:5555) only with IPV6.
+        if self.endpoint.startswith("tcp://["):
+            socket.setsockopt(zmq.IPV6, 1)
         if self._curve:
             socket.curve_serverkey = _z85(self._curve[0])
             socket.curve_publickey = _z85(self._curve[1])

@@ -2,7 +2,7 @@
 
     from sessiond import Client
     from sessiond.flask import Sessiond
-    Sessiond(app, Client("tcp://127.0.0.1:5555"))
+    Sessiond(app, Client("ipc:///run/sessiond/app.sock"))
 
 flask.session then works as usual (JSON-serializable values), and so do
 flask.flash() and get_flashed_messages(). The session loads lazily on first

@@ -1,14 +1,22 @@
 """SessiondProcess: a real sessiond daemon for tests and examples.
 
 Finds the binary (env SESSIOND_BIN, else the newest build/*/src/cli/sessiond
-of this checkout), writes a config into a private directory (free loopback
-port, LMDB data dir, admin ipc socket, cookies without Secure so plain-http
-test clients keep them), starts it, waits until it answers PING, and stops
-it. stop() then start() keeps the port, the data and the keyring, so
-sessions survive a restart as they would in production.
+of this checkout), writes a config into a private directory (LMDB data dir,
+cookies without Secure so plain-http test clients keep them), starts it,
+waits until it answers PING, and stops it. stop() then start() keeps the
+socket, the data and the keyring, so sessions survive a restart as they
+would in production.
+
+The app socket is sessiond's default, ipc://<data dir>/app.sock (a socket
+file only the daemon's user and group may open). transport="tcp" serves a
+free loopback port with CURVE instead: the launcher generates the server's
+and one client's key pair and hands the client's to client() (and prints
+them, see main()). transport="insecure-tcp" is loopback tcp without CURVE,
+through sessiond's written opt-out; only for tests of that opt-out.
 """
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -42,46 +50,104 @@ def free_port():
         return s.getsockname()[1]
 
 
+# The one value of [server] insecure_tcp_without_curve sessiond accepts.
+INSECURE_TCP_SENTENCE = "anyone on this machine can log in as any user"
+
+TRANSPORTS = ("ipc", "tcp", "insecure-tcp")
+
+
 class SessiondProcess:
     """One sessiond daemon in a temporary directory.
 
     session_options / cookie_options: extra keys for the [session] and
-    [cookie] tables (e.g. {"lifetime": 3}). Use as a context manager, or
-    call start() and close().
+    [cookie] tables (e.g. {"lifetime": 3}). transport: "ipc" (the default
+    app socket), "tcp" (loopback with CURVE; self.curve holds the keys) or
+    "insecure-tcp" (loopback without CURVE, by the opt-out); tcp_host: the
+    loopback address for tcp ("127.0.0.1", "::1" or "localhost"). Use as a
+    context manager, or call start() and close().
     """
 
     def __init__(self, binary=None, session_options=None, cookie_options=None,
-                 store="lmdb", transport="tcp", extra_tables=None):
+                 store="lmdb", transport="ipc", extra_tables=None,
+                 tcp_host="127.0.0.1"):
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {TRANSPORTS}")
         self.binary = binary or find_binary()
         if not self.binary:
             raise FileNotFoundError("no sessiond binary (set SESSIOND_BIN)")
         self.dir = tempfile.mkdtemp(prefix="sessiond-test-")
+        self.transport = transport
+        self.port = None
+        self.curve = None  # {"server_public", "client_public", "client_secret"}
+        server = {}
+        curve_table = {}
+        data_dir = os.path.join(self.dir, "data")
         if transport == "ipc":
-            self.port = None
-            self.endpoint = f"ipc://{self.dir}/app.sock"
+            # sessiond's own default, written out so that an older binary
+            # (whose default was tcp) serves the same socket.
+            self.endpoint = f"ipc://{data_dir}/app.sock"
+            server["listen"] = [self.endpoint]
         else:
             self.port = free_port()
-            self.endpoint = f"tcp://127.0.0.1:{self.port}"
+            host = f"[{tcp_host}]" if ":" in tcp_host else tcp_host
+            self.endpoint = f"tcp://{host}:{self.port}"
+            server["listen"] = [self.endpoint]
+        if transport == "insecure-tcp":
+            server["insecure_tcp_without_curve"] = INSECURE_TCP_SENTENCE
+        if transport == "tcp":
+            curve_table = self._write_curve_keys()
         self.admin_endpoint = f"ipc://{self.dir}/admin.sock"
+        server["admin"] = self.admin_endpoint
         self.config_path = os.path.join(self.dir, "sessiond.conf")
         self.log_path = os.path.join(self.dir, "sessiond.log")
         self.process = None
         cookie = {"secure": False}
         cookie.update(cookie_options or {})
+        tables = {"curve": curve_table} if curve_table else {}
+        tables.update(extra_tables or {})
         with open(self.config_path, "w") as f:
             f.write(_toml({
-                "server": {"listen": [self.endpoint],
-                           "admin": self.admin_endpoint},
+                "server": server,
                 "store": {"backend": store,
                           "data_dir": os.path.join(self.dir, "data"),
                           "map_size_mb": 64},
                 "session": dict(session_options or {}),
                 "cookie": cookie,
-                "keys": {"file": os.path.join(self.dir, "data",
-                                              "keyring.toml")},
+                "keys": {"file": os.path.join(data_dir, "keyring.toml")},
                 "log": {"level": "info"},
-                **(extra_tables or {}),
+                **tables,
             }))
+
+    def _write_curve_keys(self):
+        """Generates the server's and one client's CURVE key pair; writes the
+        server's secret (0600) and the app list (0644: sessiond refuses a
+        list others may write); returns the [curve] table."""
+        import zmq
+        if not zmq.has("curve"):
+            raise RuntimeError("this libzmq has no CURVE support")
+        server_public, server_secret = zmq.curve_keypair()
+        client_public, client_secret = zmq.curve_keypair()
+        self.curve = {"server_public": server_public.decode(),
+                      "client_public": client_public.decode(),
+                      "client_secret": client_secret.decode()}
+        key_path = os.path.join(self.dir, "curve.key")
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(server_secret.decode() + "\n")
+        list_path = os.path.join(self.dir, "app_clients.pub")
+        with open(list_path, "w") as f:
+            f.write(self.curve["client_public"] + "\n")
+        os.chmod(list_path, 0o644)
+        return {"secret_key_file": key_path, "app_clients": list_path}
+
+    def client_options(self):
+        """What a client needs besides the endpoint: the CURVE keys as
+        Client() keyword arguments ({} on ipc)."""
+        if not self.curve:
+            return {}
+        return {"curve_server_key": self.curve["server_public"],
+                "curve_public_key": self.curve["client_public"],
+                "curve_secret_key": self.curve["client_secret"]}
 
     def start(self, wait=10.0):
         """Starts the daemon and waits until it answers PING. Raises
@@ -91,7 +157,7 @@ class SessiondProcess:
             [self.binary, "-c", self.config_path], cwd=self.dir,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        probe = Client(self.endpoint, timeout=0.2)
+        probe = Client(self.endpoint, timeout=0.2, **self.client_options())
         deadline = time.monotonic() + wait
         try:
             while True:
@@ -135,7 +201,7 @@ class SessiondProcess:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def client(self, timeout=2.0):
-        return Client(self.endpoint, timeout=timeout)
+        return Client(self.endpoint, timeout=timeout, **self.client_options())
 
     def admin_client(self, timeout=2.0):
         return AdminClient(self.admin_endpoint, timeout=timeout)
@@ -157,23 +223,36 @@ class SessiondProcess:
 def main(argv=None):
     """A daemon for tests written in other languages.
 
-    /usr/bin/python3 -m sessiond.testing [--ipc] [--store lmdb|memory]
-        [--session KEY=VALUE]... [--cookie KEY=VALUE]...
+    /usr/bin/python3 -m sessiond.testing [--ipc | --tcp | --insecure-tcp]
+        [--store lmdb|memory] [--session KEY=VALUE]... [--cookie KEY=VALUE]...
 
     Starts one sessiond (SESSIOND_BIN, else the newest build), prints one
-    JSON line {"endpoint", "admin_endpoint", "dir", "config", "log", "pid"}
-    and then obeys commands on stdin, one a line, answering one JSON line
-    each: "stop" (SIGTERM), "kill" (SIGKILL), "start" (again, same port,
-    data and keys; the answer carries the new pid), "config" (the config
-    text). End of input stops the daemon and removes its directory.
+    JSON line {"endpoint", "admin_endpoint", "dir", "config", "log", "pid",
+    "transport", "curve"} and then obeys commands on stdin, one a line,
+    answering one JSON line each: "stop" (SIGTERM), "kill" (SIGKILL),
+    "start" (again, same socket, data and keys; the answer carries the new
+    pid), "config" (the config text). End of input stops the daemon and
+    removes its directory.
+
+    The app socket is ipc:// by default (--ipc says so explicitly). --tcp:
+    loopback tcp with CURVE; "curve" is then {"server_public",
+    "client_public", "client_secret"} (Z85; throwaway keys made for this
+    daemon), null otherwise. --insecure-tcp: loopback tcp without CURVE
+    through sessiond's written opt-out, for tests of that opt-out only.
     """
     import argparse
-    import json
     import sys
 
     parser = argparse.ArgumentParser(prog="python3 -m sessiond.testing")
-    parser.add_argument("--ipc", action="store_true",
-                        help="app socket on ipc:// instead of tcp loopback")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--ipc", dest="transport", action="store_const",
+                       const="ipc", help="app socket on ipc:// (the default)")
+    which.add_argument("--tcp", dest="transport", action="store_const",
+                       const="tcp", help="loopback tcp with CURVE keys")
+    which.add_argument("--insecure-tcp", dest="transport",
+                       action="store_const", const="insecure-tcp",
+                       help="loopback tcp without CURVE (the opt-out)")
+    parser.set_defaults(transport="ipc")
     parser.add_argument("--store", default="lmdb")
     parser.add_argument("--session", action="append", default=[],
                         metavar="KEY=VALUE")
@@ -190,8 +269,7 @@ def main(argv=None):
 
     server = SessiondProcess(session_options=pairs(args.session),
                              cookie_options=pairs(args.cookie),
-                             store=args.store,
-                             transport="ipc" if args.ipc else "tcp")
+                             store=args.store, transport=args.transport)
 
     def say(**fields):
         sys.stdout.write(json.dumps(fields) + "\n")
@@ -201,7 +279,8 @@ def main(argv=None):
         server.start()
         say(endpoint=server.endpoint, admin_endpoint=server.admin_endpoint,
             dir=server.dir, config=server.config_path, log=server.log_path,
-            pid=server.process.pid)
+            pid=server.process.pid, transport=server.transport,
+            curve=server.curve)
         for line in sys.stdin:
             command = line.strip()
             if command == "stop":

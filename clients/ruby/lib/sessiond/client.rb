@@ -25,7 +25,11 @@ require_relative "protocol"
 require_relative "circuit_breaker"
 
 module Sessiond
-  DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+  # sessiond's own default app socket (a socket file in its data directory,
+  # relative to the directory both were started in). In production name it:
+  # ipc:///run/sessiond/app.sock (the systemd unit), or tcp://HOST:PORT with
+  # the CURVE keys.
+  DEFAULT_ENDPOINT = "ipc://sessiond-data/app.sock"
   DEFAULT_TIMEOUT = 2.0 # seconds
 
   # libzmq pinned in memory. At exit Ruby-FFI dlcloses the libraries it
@@ -74,6 +78,8 @@ module Sessiond
       # Reconnect quickly after sessiond restarts.
       setopt(ZMQ::RECONNECT_IVL, 100)
       setopt(ZMQ::RECONNECT_IVL_MAX, 1000)
+      # libzmq parses an IPv6 address (tcp://[::1]:5555) only with IPV6 set.
+      setopt(ZMQ::IPV6, 1) if endpoint.start_with?("tcp://[")
       if curve
         # Z85 keys are 40 characters; libzmq wants them NUL-terminated (41).
         setopt(ZMQ::CURVE_SERVERKEY, "#{curve[0]}\0", 41)
@@ -348,7 +354,9 @@ module Sessiond
 
   # A sessiond client for the app socket; share one per process.
   #
-  # endpoint: ZeroMQ endpoint of the app socket.
+  # endpoint: ZeroMQ endpoint of the app socket: ipc://PATH (sessiond's
+  #           default; the socket file's mode and group say who may connect)
+  #           or tcp://HOST:PORT, which sessiond serves with CURVE only.
   # timeout:  seconds one call (or one pipeline) may take in all.
   # curve_server_key, curve_public_key, curve_secret_key: Z85 keys for a
   #           CURVE-protected endpoint (all three or none).

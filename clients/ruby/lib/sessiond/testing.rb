@@ -19,12 +19,16 @@ module Sessiond
     REPO = File.expand_path("../../../..", __dir__)
 
     class Daemon
-      attr_reader :endpoint, :admin_endpoint, :dir, :config_path, :log_path, :pid
+      attr_reader :endpoint, :admin_endpoint, :dir, :config_path, :log_path, :pid, :curve
 
       # session: {"mode" => "hybrid", "lifetime" => 120}; cookie: {"name" => "x"}.
-      def initialize(ipc: true, store: "lmdb", session: {}, cookie: {})
-        @args = ["-m", "sessiond.testing"]
-        @args << "--ipc" if ipc
+      # transport: "ipc" (the default app socket), "tcp" (loopback with CURVE;
+      # #curve then holds "server_public", "client_public", "client_secret")
+      # or "insecure-tcp" (loopback without CURVE, sessiond's written opt-out;
+      # what ipc: false means, as it did before tcp needed CURVE).
+      def initialize(ipc: true, transport: nil, store: "lmdb", session: {}, cookie: {})
+        transport ||= ipc ? "ipc" : "insecure-tcp"
+        @args = ["-m", "sessiond.testing", "--#{transport}"]
         @args += ["--store", store]
         session.each { |k, v| @args += ["--session", "#{k}=#{v}"] }
         cookie.each { |k, v| @args += ["--cookie", "#{k}=#{v}"] }
@@ -47,6 +51,7 @@ module Sessiond
         @config_path = info["config"]
         @log_path = info["log"]
         @pid = info["pid"]
+        @curve = info["curve"]
         self
       end
 
