@@ -130,12 +130,18 @@ class Bench:
         data_dir = data_dir or os.path.join(self.tmp, name + "-data")
         os.makedirs(data_dir, exist_ok=True)
         path = os.path.join(self.tmp, name + ".conf")
+        # tcp without CURVE is what the bare echo server does, so the two
+        # compare; sessiond needs the operator's written opt-out for it.
+        optout = ('insecure_tcp_without_curve = "anyone on this machine can '
+                  'log in as any user"\n' if endpoint.startswith("tcp://")
+                  else "")
         with open(path, "w") as f:
-            f.write('[server]\nlisten = ["%s"]\nadmin = "ipc://%s/admin.sock"\n'
+            f.write(('[server]\nlisten = ["%s"]\nadmin = "ipc://%s/admin.sock"\n'
+                     % (endpoint, data_dir)) + optout +
                     '[store]\nbackend = "%s"\ndata_dir = "%s"\nmap_size_mb = 65536\n'
                     '[session]\nmode = "%s"\n[keys]\nfile = "%s/keyring.toml"\n'
                     '[log]\nlevel = "warn"\n'
-                    % (endpoint, data_dir, store, data_dir, mode, data_dir))
+                    % (store, data_dir, mode, data_dir))
         return path
 
     def start_sessiond(self, config):

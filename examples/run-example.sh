@@ -3,12 +3,13 @@
 # names a binary), runs it with a config for plain-http localhost in
 # build/example/, then serves the Flask app with waitress on
 # http://127.0.0.1:8080/ until Ctrl-C, which stops both.
-#   PORT=8080 SESSIOND_PORT=5601 SESSIOND_BIN=... examples/run-example.sh
+# The app reaches sessiond on its default app socket, a socket file in the
+# data directory (ipc://build/example/data/app.sock).
+#   PORT=8080 SESSIOND_BIN=... examples/run-example.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 port=${PORT:-8080}
-sessiond_port=${SESSIOND_PORT:-5601}
 state="$PWD/build/example"
 
 # Python side: Debian's packages only.
@@ -33,12 +34,14 @@ if [ -z "$bin" ]; then
   bin="$PWD/build/default/src/cli/sessiond"
 fi
 
+# The app socket lives in the data directory: nobody but this user and its
+# group may pass (sessiond warns about a directory every user may search).
 mkdir -p "$state/data"
+chmod 0710 "$state/data"
 cat >"$state/sessiond.conf" <<CONF
 # Written by examples/run-example.sh: the demo is served over plain http on
 # localhost, so the cookie is not Secure here (keep secure = true in production).
 [server]
-listen = ["tcp://127.0.0.1:$sessiond_port"]
 admin = "ipc://$state/admin.sock"
 [store]
 backend = "lmdb"
@@ -55,7 +58,7 @@ sessiond_pid=$!
 trap 'kill "$sessiond_pid" 2>/dev/null; wait "$sessiond_pid" 2>/dev/null || true' EXIT
 
 export PYTHONPATH="$PWD/clients/python:$PWD/examples${PYTHONPATH:+:$PYTHONPATH}"
-export SESSIOND_ENDPOINT="tcp://127.0.0.1:$sessiond_port"
+export SESSIOND_ENDPOINT="ipc://$state/data/app.sock"
 /usr/bin/python3 - <<'PY'
 import os, sys, time
 import sessiond

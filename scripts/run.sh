@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds sessiond and runs it on its embedded default: LMDB in ./sessiond-data,
-# a secret generated there on first start, tcp://127.0.0.1:5555.
+# a secret generated there on first start, the app socket
+# ipc://sessiond-data/app.sock (mode 0660: your user and group only).
 # Installs what a fresh Debian 12 machine lacks (scripts/install-deps.sh).
 # Extra arguments go to sessiond (try --help).
 set -euo pipefail

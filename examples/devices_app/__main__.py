@@ -1,6 +1,7 @@
 """Serves the example with waitress: python3 -m devices_app.
 
-Environment: SESSIOND_ENDPOINT (default tcp://127.0.0.1:5555),
+Environment: SESSIOND_ENDPOINT (default sessiond's own default app socket,
+ipc://sessiond-data/app.sock),
 HOST (default 127.0.0.1), PORT (default 8080).
 """
 
@@ -8,14 +9,14 @@ import os
 
 import waitress
 
-from sessiond import Client
+from sessiond import DEFAULT_ENDPOINT, Client
 
 from . import create_app
 
 
 def main():
-    client = Client(os.environ.get("SESSIOND_ENDPOINT",
-                                   "tcp://127.0.0.1:5555"), timeout=2.0)
+    client = Client(os.environ.get("SESSIOND_ENDPOINT", DEFAULT_ENDPOINT),
+                    timeout=2.0)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8080"))
     print(f"devices_app: http://{host}:{port}/  (sessiond at {client.endpoint})",

@@ -3,12 +3,13 @@
 # SESSIOND_BIN names a binary), runs it with a config for plain-http
 # localhost in build/example-php/, then serves the app with php -S on
 # http://127.0.0.1:8081/ until Ctrl-C, which stops both.
-#   PORT=8081 SESSIOND_PORT=5602 SESSIOND_BIN=... examples/php_devices/run.sh
+# PHP reaches sessiond on its default app socket, a socket file in the data
+# directory (ipc://build/example-php/data/app.sock).
+#   PORT=8081 SESSIOND_BIN=... examples/php_devices/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 port=${PORT:-8081}
-sessiond_port=${SESSIOND_PORT:-5602}
 state="$PWD/build/example-php"
 
 missing=()
@@ -30,12 +31,14 @@ if [ -z "$bin" ]; then
   bin="$PWD/build/default/src/cli/sessiond"
 fi
 
+# The app socket lives in the data directory: nobody but this user and its
+# group may pass (sessiond warns about a directory every user may search).
 mkdir -p "$state/data"
+chmod 0710 "$state/data"
 cat >"$state/sessiond.conf" <<CONF
 # Written by examples/php_devices/run.sh: the demo is served over plain http
 # on localhost, so the cookie is not Secure here (keep secure = true in production).
 [server]
-listen = ["tcp://127.0.0.1:$sessiond_port"]
 admin = "ipc://$state/admin.sock"
 [store]
 backend = "lmdb"
@@ -50,7 +53,7 @@ CONF
 "$bin" -c "$state/sessiond.conf" &
 sessiond_pid=$!
 set -m  # php -S in a process group of its own: its workers stop with it
-SESSIOND_ENDPOINT="tcp://127.0.0.1:$sessiond_port" PHP_CLI_SERVER_WORKERS=4 \
+SESSIOND_ENDPOINT="ipc://$state/data/app.sock" PHP_CLI_SERVER_WORKERS=4 \
   php -d display_errors=0 -d log_errors=1 -S "127.0.0.1:$port" examples/php_devices/public/index.php &
 php_pid=$!
 trap 'kill -- "-$php_pid" 2>/dev/null; kill "$sessiond_pid" 2>/dev/null; wait 2>/dev/null || true' EXIT INT TERM

@@ -32,7 +32,7 @@ module DevicesDemo
     config.public_file_server.enabled = false
     # The cookie's name and attributes are sessiond's (HELLO); the app only
     # says where sessiond is.
-    config.session_store :sessiond_store, endpoint: ENV.fetch("SESSIOND_ENDPOINT", "tcp://127.0.0.1:5602")
+    config.session_store :sessiond_store, endpoint: ENV.fetch("SESSIOND_ENDPOINT", Sessiond::DEFAULT_ENDPOINT)
 
     routes.append do
       root to: "devices#home"

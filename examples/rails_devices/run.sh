@@ -3,12 +3,13 @@
 # SESSIOND_BIN names a binary), runs it with a config for plain-http
 # localhost in build/example-rails/, then serves the app with puma on
 # http://127.0.0.1:8081/ until Ctrl-C, which stops both.
-#   PORT=8081 SESSIOND_PORT=5602 SESSIOND_BIN=... examples/rails_devices/run.sh
+# Rails reaches sessiond on its default app socket, a socket file in the
+# data directory (ipc://build/example-rails/data/app.sock).
+#   PORT=8081 SESSIOND_BIN=... examples/rails_devices/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 port=${PORT:-8081}
-sessiond_port=${SESSIOND_PORT:-5602}
 state="$PWD/build/example-rails"
 
 # Ruby side: Debian's packages only.
@@ -33,13 +34,15 @@ if [ -z "$bin" ]; then
   bin="$PWD/build/default/src/cli/sessiond"
 fi
 
+# The app socket lives in the data directory: nobody but this user and its
+# group may pass (sessiond warns about a directory every user may search).
 mkdir -p "$state/data"
+chmod 0710 "$state/data"
 cat >"$state/sessiond.conf" <<CONF
 # Written by examples/rails_devices/run.sh: the demo is served over plain
 # http on localhost, so the cookie is not Secure here (keep secure = true in
 # production).
 [server]
-listen = ["tcp://127.0.0.1:$sessiond_port"]
 admin = "ipc://$state/admin.sock"
 [store]
 backend = "lmdb"
@@ -55,7 +58,7 @@ CONF
 sessiond_pid=$!
 trap 'kill "$sessiond_pid" 2>/dev/null; wait "$sessiond_pid" 2>/dev/null || true' EXIT
 
-export SESSIOND_ENDPOINT="tcp://127.0.0.1:$sessiond_port"
+export SESSIOND_ENDPOINT="ipc://$state/data/app.sock"
 ruby -Iclients/ruby/lib -rsessiond -e '
   client = Sessiond::Client.new(ENV["SESSIOND_ENDPOINT"], timeout: 0.3)
   deadline = Sessiond::Client.now + 15

@@ -103,7 +103,7 @@ show start
 expect_rc start 0
 expect_line start "would require: /usr/local/etc/sessiond/sessiond.conf"
 expect_line start "would run: install -d -o sessiond -g sessiond -m 0755 /var/run/sessiond"
-expect_line start "would run: install -d -o sessiond -g sessiond -m 0700 /var/db/sessiond"
+expect_line start "would run: install -d -o sessiond -g sessiond -m 0710 /var/db/sessiond"
 expect_line start "would source: /usr/local/etc/sessiond/env"
 # The flags go to sessiond, after the program, not to daemon(8).
 expect_line start "${daemon_line} --log-level debug"
@@ -117,7 +117,7 @@ sessiond_group="www"
 sessiond_data_dir="/srv/sessiond"' "" start
 show start_user
 expect_rc start_user 0
-expect_line start_user "would run: install -d -o websess -g www -m 0700 /srv/sessiond"
+expect_line start_user "would run: install -d -o websess -g www -m 0710 /srv/sessiond"
 expect_line start_user "would run: /usr/sbin/daemon -f -S -T sessiond -p /var/run/sessiond/sessiond.pid -u websess /usr/local/sbin/sessiond -c /usr/local/etc/sessiond/sessiond.conf --data-dir /srv/sessiond"
 expect_no start_user "su -m"
 

@@ -56,6 +56,7 @@ tail -n 1 "${work}/security.out"
 echo "== required settings"
 for setting in 'User=sessiond' 'DynamicUser=yes' 'NoNewPrivileges=yes' \
 	'StateDirectory=sessiond' 'ProtectSystem=strict' 'ProtectHome=yes' \
+	'RuntimeDirectory=sessiond' 'RuntimeDirectoryMode=0710' \
 	'PrivateTmp=yes' 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
 	"ExecReload=/bin/kill -HUP \$MAINPID"; do
 	grep -qxF "${setting}" "${unit}" || fail "missing: ${setting}"
