@@ -291,12 +291,13 @@ def test_every_protocol_error_code_maps_to_its_class():
         "SHUTTING_DOWN": errors.ShuttingDown,
         "INTERNAL": errors.Internal,
         "CORRUPT": errors.Corrupt,
+        "WRONG_PURPOSE": errors.WrongPurpose,
     }
     assert set(expected) == errors.WIRE_CODES
     anonymous = {"NOT_FOUND", "REVOKED", "EXPIRED", "BAD_ENCODING",
                  "TRUNCATED", "TRAILING_DATA", "UNKNOWN_VERSION",
                  "UNKNOWN_KEY", "RETIRED_KEY", "BAD_MAC", "NOT_YET_VALID",
-                 "CORRUPT"}
+                 "CORRUPT", "WRONG_PURPOSE"}
     for code, cls in expected.items():
         e = errors.error_for(code, "msg")
         assert type(e) is cls and e.code == code and e.message == "msg"
@@ -305,6 +306,49 @@ def test_every_protocol_error_code_maps_to_its_class():
     assert issubclass(errors.Timeout, errors.Unavailable)
     future = errors.error_for("SOMETHING_NEW", "m")
     assert type(future) is errors.SessiondError and future.code == "SOMETHING_NEW"
+
+
+def test_error_details_frame_is_read_and_extra_frames_are_ignored():
+    frames = [b"", b"SD1", b"7", b"REVOKED", b"signed out",
+              b'{"reason":"signed_out_elsewhere","at":5}', b"future frame"]
+    with pytest.raises(errors.Revoked) as e:
+        protocol.split_reply(frames)
+    assert e.value.details == {"reason": "signed_out_elsewhere", "at": 5}
+    assert e.value.reason == "signed_out_elsewhere"
+    # No details, or details that are not an object: an empty dict.
+    for tail in ([], [b"not json"], [b"[1]"]):
+        with pytest.raises(errors.NotFound) as e:
+            protocol.split_reply([b"", b"SD1", b"1", b"NOT_FOUND", b"m"] + tail)
+        assert e.value.details == {}
+
+
+def test_hello_tells_the_cookie_settings(client):
+    hello = client.hello()
+    assert hello["protocol"] == "SD1"
+    assert hello["mode"] == "server"
+    assert hello["cookie"]["name"] == "sessiond"
+    assert hello["cookie"]["secure"] is False  # the test daemon's setting
+    assert hello["max_data_bytes"] > 0
+
+
+def test_regenerate_and_csrf_rotate(client):
+    created = client.create(user_agent="UA/1")
+    saved = client.commit(created.cookie, created.session.version,
+                          set={"cart": "[1]"})
+    moved = client.regenerate(saved.cookie)
+    assert moved.cookie != saved.cookie and moved.set_cookie
+    assert moved.session.data == {"cart": "[1]"}
+    assert moved.session.csrf_token != saved.session.csrf_token
+    with pytest.raises(errors.Revoked):
+        client.load(saved.cookie)
+    signed_in = client.login(moved.cookie, "alice")
+    assert signed_in.session.authenticated_at > 0
+    rotated = client.csrf_rotate(signed_in.cookie)
+    assert rotated.session.csrf_token != signed_in.session.csrf_token
+    assert rotated.session.authenticated_at == signed_in.session.authenticated_at
+    client.csrf_check(rotated.cookie, rotated.session.csrf_token)
+    with pytest.raises(errors.CsrfMismatch):
+        client.csrf_check(rotated.cookie, signed_in.session.csrf_token)
 
 
 # -- admin socket ----------------------------------------------------------
