@@ -376,6 +376,8 @@ class SessiondSessionInterface(SessionInterface):
         if not state.loaded:
             return  # never touched: no round trip, no cookie
         discard = response.status_code >= 400 and not self.commit_on_error
+        resend = session._force_cookie or (
+            not discard and _permanent_changed(session))
         try:
             state.commit(discard=discard)
         except errors.SessiondError as e:
@@ -385,8 +387,7 @@ class SessiondSessionInterface(SessionInterface):
         cookie = self._cookie
         line = state.set_cookie
         if state.cookie:
-            if (not line and cookie is not None
-                    and (session._force_cookie or _permanent_changed(session))):
+            if not line and cookie is not None and resend:
                 line = cookies.render(cookie, state.cookie)
             if line and not session.permanent:
                 line = cookies.without_expiry(line)
