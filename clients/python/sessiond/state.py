@@ -18,8 +18,11 @@ session (LOGOUT) and carries its remaining data into a fresh anonymous one.
 
 Values are stored as text by a codec (JSON by default; Flask passes its
 tagged JSON); a stored value the codec cannot read (written by another
-client) reads back as the plain string. Flash messages are strings; the
-integrations encode richer ones.
+client) reads back as the plain string. Keys may be any text: sessiond's
+keys are 1-128 printable ASCII characters without space, so others (and
+"%") are percent-encoded on the wire (wire_key), and a key that is already
+plain stays exactly as it is for other clients. Flash messages are
+strings; the integrations encode richer ones.
 
 Owned by the request's thread; not thread-safe (a request is one thread).
 """
@@ -31,6 +34,7 @@ import json
 import logging
 import re
 import time
+import urllib.parse
 from typing import (Any, Callable, Dict, Iterator, List, Optional, Tuple,
                     Union)
 
@@ -40,18 +44,39 @@ from .protocol import Flash, Session, SessionReply
 
 log = logging.getLogger("sessiond")
 
-_KEY = re.compile(r"[!-~]{1,128}\Z")  # protocol: printable ASCII, no space
+# Keys that go on the wire as they are: printable ASCII without space
+# (the protocol's rule) and without "%" (the escape of the others).
+_PLAIN_KEY = re.compile(r"[!-$&-~]{1,128}\Z")
+_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
 # Values whose unchanged identity proves them unchanged (cannot mutate).
 _IMMUTABLE = (str, int, float, bool, type(None))
 _MISSING: Any = object()
 
 
+def wire_key(key: Any) -> str:
+    """The sessiond data key for a session key: itself when it is plain,
+    else percent-encoded (UTF-8). Raises KeyError for a key that is not a
+    non-empty str or is over 128 bytes once encoded."""
+    if isinstance(key, str) and _PLAIN_KEY.match(key):
+        return key
+    if not isinstance(key, str) or not key:
+        raise KeyError(f"invalid session key {key!r}: keys are non-empty "
+                       "strings")
+    encoded = urllib.parse.quote(key, safe=_SAFE)
+    if len(encoded) > 128:
+        raise KeyError(f"session key too long: {key!r} is {len(encoded)} "
+                       "bytes on the wire, sessiond allows 128")
+    return encoded
+
+
+def app_key(wire: str) -> str:
+    """The session key a sessiond data key stands for (wire_key undone)."""
+    return urllib.parse.unquote(wire) if "%" in wire else wire
+
+
 def check_key(key: Any) -> None:
-    """Raises KeyError unless key is a valid sessiond data key (1-128 bytes
-    of printable ASCII without spaces)."""
-    if not isinstance(key, str) or not _KEY.match(key):
-        raise KeyError(f"invalid session key {key!r}: 1-128 printable "
-                       "ASCII characters without spaces")
+    """Raises KeyError unless key can be a session key (see wire_key)."""
+    wire_key(key)
 
 
 def encode_value(value: Any) -> str:
@@ -96,6 +121,8 @@ class RequestSession:
         object may be that dict itself); a new dict by default. It is
         filled and emptied with dict's own methods, so a subclass may
         override its methods freely.
+    hidden_keys: stored keys the integration keeps out of data (its own
+        bookkeeping); read and set them with hidden() / set_hidden().
 
     Every method that talks to sessiond may raise Unavailable (incl.
     Timeout, CircuitOpen and ShuttingDown); an invalid, expired or revoked
@@ -106,7 +133,8 @@ class RequestSession:
     def __init__(self, client: Client, cookie: CookieSource = None,
                  ip: Optional[str] = None, user_agent: Optional[str] = None,
                  *, user_key: Optional[str] = None, codec: Codec = JSON,
-                 data: Optional[Dict[str, Any]] = None) -> None:
+                 data: Optional[Dict[str, Any]] = None,
+                 hidden_keys: Tuple[str, ...] = ()) -> None:
         self.client = client
         self.ip = ip
         self.user_agent = user_agent
@@ -123,6 +151,8 @@ class RequestSession:
         self._raw: Dict[str, str] = {}  # key -> stored string, as loaded
         self._loaded_values: Dict[str, Any] = {}  # key -> decoded at load
         self._data: Dict[str, Any] = {} if data is None else data
+        self._hidden_keys = frozenset(hidden_keys)
+        self._hidden: Dict[str, str] = {}  # hidden key -> text to store
         self._server_flash: List[Flash] = []  # in the server's queues
         self._pending_flash: List[Tuple[str, str]] = []  # to append
         self._set_cookie: Optional[str] = None
@@ -175,9 +205,17 @@ class RequestSession:
         session = reply.session
         self._session = session
         self._base_version = session.version
-        self._raw = raw = session.data
+        raw = session.data
+        if any("%" in k for k in raw):
+            raw = {app_key(k): v for k, v in raw.items()}
+        self._raw = raw
         decode = self.codec.decode
-        values = {k: decode(v) for k, v in raw.items()}
+        if self._hidden_keys:
+            self._hidden = {k: raw[k] for k in self._hidden_keys if k in raw}
+            values = {k: decode(v) for k, v in raw.items()
+                      if k not in self._hidden_keys}
+        else:
+            values = {k: decode(v) for k, v in raw.items()}
         self._loaded_values = values
         data = self._data
         dict.clear(data)
@@ -194,13 +232,15 @@ class RequestSession:
         changes."""
         to_set, to_erase = self._changes()
         user = self._pending_user()
+        hidden = dict(self._hidden)
         self._adopt(reply)
+        self._hidden = hidden
         decode = self.codec.decode
         data = self._data
         for key, value in to_set.items():
-            dict.__setitem__(data, key, decode(value))
+            dict.__setitem__(data, app_key(key), decode(value))
         for key in to_erase:
-            dict.pop(data, key, None)
+            dict.pop(data, app_key(key), None)
         if user is not _MISSING and self.user_key:
             if user is None:
                 dict.pop(data, self.user_key, None)
@@ -238,11 +278,21 @@ class RequestSession:
                 if text == stored or text == encode(
                         self.codec.decode(stored)):
                     continue  # equal (the second test: foreign formatting)
-                to_set[key] = text
+                to_set[wire_key(key)] = text
             else:
-                to_set[key] = encode(value)
+                to_set[wire_key(key)] = encode(value)
         data = self._data
-        to_erase = [key for key in raw if key not in data or key == user_key]
+        hidden = self._hidden_keys
+        to_erase = [wire_key(key) for key in raw
+                    if key not in hidden and (key not in data
+                                              or key == user_key)]
+        for key in hidden:
+            text = self._hidden.get(key)
+            if text is None:
+                if key in raw:
+                    to_erase.append(key)
+            elif raw.get(key) != text:
+                to_set[key] = text
         return to_set, to_erase
 
     # -- facts -----------------------------------------------------------
@@ -368,6 +418,20 @@ class RequestSession:
             return (self._session.user_id or default) if (
                 self._cookie and self._session) else default
         return self._loaded_values.get(key, default)
+
+    def hidden(self, key: str) -> Optional[str]:
+        """A hidden key's stored text (as loaded or as set), or None."""
+        self.ensure_loaded()
+        return self._hidden.get(key)
+
+    def set_hidden(self, key: str, text: Optional[str]) -> None:
+        """Sets (or, with None, erases at commit) a hidden key."""
+        assert key in self._hidden_keys
+        self.ensure_loaded()
+        if text is None:
+            self._hidden.pop(key, None)
+        else:
+            self._hidden[key] = text
 
     def clear(self) -> None:
         """Empties the data (the user key too: a logged-in session is
@@ -573,6 +637,7 @@ class RequestSession:
         self._raw, self._loaded_values = {}, {}
         self._server_flash = []
         self._created_here = False
+        self._hidden = {}
         if not keep_changes:
             dict.clear(self._data)
             self._pending_flash = []
@@ -617,7 +682,8 @@ class RequestSession:
 
     # -- end of request --------------------------------------------------
 
-    def commit(self, discard: bool = False) -> Optional[str]:
+    def commit(self, discard: bool = False,
+               strict: bool = False) -> Optional[str]:
         """Ends the request: sends this request's changes (a LOGIN or
         LOGOUT for the user key first, then ONE COMMIT, creating the
         session first if there is none), unless discard.
@@ -628,7 +694,8 @@ class RequestSession:
 
         Raises Conflict (nothing applied), TooLarge, Unavailable. A session
         destroyed meanwhile (REVOKED etc.) is not an error: it stays
-        destroyed and the changes are dropped (cookie_error says why).
+        destroyed and the changes are dropped (cookie_error says why);
+        with strict, its InvalidCookie is raised instead.
         """
         if not self._loaded or discard:
             return self._set_cookie
@@ -637,8 +704,39 @@ class RequestSession:
             self._logout()  # carries the remaining data to a new session
         elif user is not _MISSING:
             self._login(str(user))
-        self.try_commit_changes()
+        if strict:
+            self.commit_changes()
+        else:
+            self.try_commit_changes()
         return self._set_cookie
+
+    def pending_login(self) -> Optional[str]:
+        """The user id that commit() would log in (the user key set to a
+        new value in this request), or None."""
+        self.ensure_loaded()
+        user = self._pending_user()
+        return None if user is None or user is _MISSING else str(user)
+
+    def apply_user_key(self) -> None:
+        """Does now what commit() would do first for the user key: LOGIN
+        for a newly set user, LOGOUT for a deleted one. For frameworks
+        whose login idiom ends before the request does (Django's login())
+        and that need the final cookie and CSRF token at once."""
+        self.ensure_loaded()
+        user = self._pending_user()
+        if user is None:
+            self._logout()
+        elif user is not _MISSING:
+            self._login(str(user))
+
+    def create_now(self) -> None:
+        """CREATE a new server-side session now, keeping the current values
+        as this request's changes (they go to it at commit)."""
+        self.ensure_loaded()
+        reply = self.client.create(self.ip, self.user_agent)
+        hidden = dict(self._hidden)
+        self._adopt_created(reply)
+        self._hidden = hidden
 
     def commit_changes(self) -> None:
         """The COMMIT part of commit(): only the data and flash changes.
@@ -677,7 +775,7 @@ class RequestSession:
         self._set_cookie = reply.set_cookie or self._set_cookie
         self._session = reply.session
         self._base_version = reply.session.version
-        self._raw = dict(reply.session.data)
+        self._raw = {app_key(k): v for k, v in reply.session.data.items()}
         self._loaded_values = {}
         self._created_here = True
 
