@@ -74,7 +74,7 @@ class _Connection:
     Owned by exactly one thread (held in that thread's threading.local).
     """
 
-    def __init__(self, socket: zmq.Socket, generation: int) -> None:
+    def __init__(self, socket: "zmq.Socket[bytes]", generation: int) -> None:
         self.socket = socket
         self.generation = generation
         self.ids = itertools.count(1)

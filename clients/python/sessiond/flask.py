@@ -48,9 +48,9 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import (Any, Callable, Dict, Iterable, Iterator, KeysView,
-                    ItemsView, List, Mapping, Optional, Tuple, TypeVar,
-                    Union, ValuesView, cast)
+from _collections_abc import dict_items, dict_keys, dict_values
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping,
+                    Optional, Tuple, TypeVar, cast)
 
 from flask import Flask, abort, current_app, request, session
 from flask.json.tag import TaggedJSONSerializer
@@ -65,7 +65,8 @@ from . import cookies, errors
 from .client import Client
 from .cookies import ConfigurationError
 from .protocol import CookieSettings, Session
-from .state import Codec, RequestSession
+from .state import (Codec, RequestSession, dict_clear, dict_contains,
+                    dict_popitem)
 
 __all__ = [
     "Sessiond", "SessiondSessionInterface", "FlaskSession",
@@ -187,7 +188,7 @@ class FlaskSession(Dict[str, Any], SessionMixin):
         self._load()
         if key == FLASHES_KEY:
             return bool(self.state.peek_flash(FLASH_QUEUE))
-        return dict.__contains__(self, key)
+        return dict_contains(self, key)
 
     def __iter__(self) -> Iterator[str]:
         self._load()
@@ -215,7 +216,7 @@ class FlaskSession(Dict[str, Any], SessionMixin):
             return "<FlaskSession (not loaded)>"
         return f"<FlaskSession {dict.__repr__(self)}>"
 
-    def __or__(self, other: Any) -> Dict[str, Any]:
+    def __or__(self, other: Any) -> Dict[str, Any]:  # type: ignore[override]
         return {**self.copy(), **dict(other)}
 
     def __ior__(self, other: Any) -> "FlaskSession":  # type: ignore[override]
@@ -228,15 +229,15 @@ class FlaskSession(Dict[str, Any], SessionMixin):
             return self._flashes() or default
         return dict.get(self, key, default)
 
-    def keys(self) -> KeysView[str]:
+    def keys(self) -> dict_keys[str, Any]:
         self._load()
         return dict.keys(self)
 
-    def values(self) -> ValuesView[Any]:
+    def values(self) -> dict_values[str, Any]:
         self._load()
         return dict.values(self)
 
-    def items(self) -> ItemsView[str, Any]:
+    def items(self) -> dict_items[str, Any]:
         self._load()
         return dict.items(self)
 
@@ -254,7 +255,7 @@ class FlaskSession(Dict[str, Any], SessionMixin):
 
     def popitem(self) -> Tuple[str, Any]:
         self._load()
-        return dict.popitem(self)
+        return dict_popitem(self)
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         if key in self:
@@ -262,7 +263,7 @@ class FlaskSession(Dict[str, Any], SessionMixin):
         self[key] = default
         return default
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
@@ -278,7 +279,7 @@ class FlaskSession(Dict[str, Any], SessionMixin):
 
     # -- SessionMixin's flags --------------------------------------------
 
-    @property  # type: ignore[override]
+    @property
     def permanent(self) -> bool:
         value = self.get(PERMANENT_KEY, _MISSING)
         return self._permanent_default if value is _MISSING else bool(value)
@@ -287,11 +288,11 @@ class FlaskSession(Dict[str, Any], SessionMixin):
     def permanent(self, value: bool) -> None:
         self[PERMANENT_KEY] = bool(value)
 
-    @property  # type: ignore[override]
+    @property  # type: ignore[override]  # read-only here: sessiond knows
     def new(self) -> bool:
         return self.state.new
 
-    @property  # type: ignore[override]
+    @property
     def modified(self) -> bool:
         return self._force_cookie or self.state.modified
 
@@ -302,7 +303,7 @@ class FlaskSession(Dict[str, Any], SessionMixin):
         # without it; setting it re-sends the cookie, as Flask would.
         self._force_cookie = bool(value)
 
-    @property  # type: ignore[override]
+    @property
     def accessed(self) -> bool:
         return self.state.accessed
 

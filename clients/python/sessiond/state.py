@@ -36,7 +36,7 @@ import re
 import time
 import urllib.parse
 from typing import (Any, Callable, Dict, Iterator, List, Optional, Tuple,
-                    Union)
+                    Union, cast)
 
 from . import errors
 from .client import Client
@@ -51,6 +51,17 @@ _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
 # Values whose unchanged identity proves them unchanged (cannot mutate).
 _IMMUTABLE = (str, int, float, bool, type(None))
 _MISSING: Any = object()
+
+# dict's own methods, called on the data dict so that a subclass's
+# overrides (FlaskSession loads on every access) are bypassed. Cast once:
+# typeshed types these unbound methods through MutableMapping.
+dict_clear = cast(Callable[[Dict[str, Any]], None], dict.clear)
+dict_update = cast(Callable[[Dict[str, Any], Dict[str, Any]], None],
+                   dict.update)
+dict_contains = cast(Callable[[Dict[str, Any], object], bool],
+                     dict.__contains__)
+dict_popitem = cast(Callable[[Dict[str, Any]], Tuple[str, Any]],
+                    dict.popitem)
 
 
 def wire_key(key: Any) -> str:
@@ -218,8 +229,8 @@ class RequestSession:
             values = {k: decode(v) for k, v in raw.items()}
         self._loaded_values = values
         data = self._data
-        dict.clear(data)
-        dict.update(data, values)
+        dict_clear(data)
+        dict_update(data, values)
         if self.user_key and session.user_id:
             dict.__setitem__(data, self.user_key, session.user_id)
         self._server_flash = list(session.flash)
@@ -287,12 +298,12 @@ class RequestSession:
                     if key not in hidden and (key not in data
                                               or key == user_key)]
         for key in hidden:
-            text = self._hidden.get(key)
-            if text is None:
+            kept = self._hidden.get(key)
+            if kept is None:
                 if key in raw:
                     to_erase.append(key)
-            elif raw.get(key) != text:
-                to_set[key] = text
+            elif raw.get(key) != kept:
+                to_set[key] = kept
         return to_set, to_erase
 
     # -- facts -----------------------------------------------------------
@@ -438,7 +449,7 @@ class RequestSession:
         ended at commit) and drops every flash message: this request's
         and, through FLASH, those waiting on the server."""
         self.ensure_loaded()
-        dict.clear(self._data)
+        dict_clear(self._data)
         self._pending_flash = []
         for queue in sorted({f.queue for f in self._server_flash}):
             self._pop_server_flash(queue)
@@ -615,7 +626,7 @@ class RequestSession:
         Later writes in this request start a new anonymous session."""
         self.ensure_loaded()
         self._logout()
-        dict.clear(self._data)
+        dict_clear(self._data)
         self._pending_flash = []
 
     def _logout(self) -> None:
@@ -639,7 +650,7 @@ class RequestSession:
         self._created_here = False
         self._hidden = {}
         if not keep_changes:
-            dict.clear(self._data)
+            dict_clear(self._data)
             self._pending_flash = []
         elif self.user_key:
             dict.pop(self._data, self.user_key, None)

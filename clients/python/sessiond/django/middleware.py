@@ -117,7 +117,7 @@ def _remember_error(sender: Any, request: Optional[Request] = None,
 got_request_exception.connect(_remember_error, dispatch_uid="sessiond")
 
 
-def _after_login(sender: Any, request: Optional[Request] = None,
+def _after_login(sender: Any, request: Request = None,
                  **kwargs: Any) -> None:
     # login() regenerated the session (cycle_key) and stored the user id;
     # do its LOGIN now, so that the rest of the request sees the final

@@ -188,13 +188,13 @@ class SessionStore(SessionBase):  # type: ignore[misc]  # Django is untyped
         return key in self
 
     def keys(self) -> KeysView[str]:
-        return self._session.keys()
+        return self._get_session().keys()
 
     def values(self) -> ValuesView[Any]:
-        return self._session.values()
+        return self._get_session().values()
 
     def items(self) -> ItemsView[str, Any]:
-        return self._session.items()
+        return self._get_session().items()
 
     def clear(self) -> None:
         """Empties the session: the data, the user (logged out at save())
