@@ -141,6 +141,16 @@ class RequestSession:
     cookie_error / revoked_reason say what happened to the old one.
     """
 
+    # Slots: one of these is built for every request that may touch the
+    # session, and its attributes are read on every access.
+    __slots__ = (
+        "client", "ip", "user_agent", "user_key", "codec", "_cookie_source",
+        "incoming_cookie", "cookie_error", "accessed", "_cookie", "_loaded",
+        "_session", "_base_version", "_raw", "_loaded_values", "_data",
+        "_hidden_keys", "_hidden", "_server_flash", "_pending_flash",
+        "_set_cookie", "_created_here", "_cookie_changed", "_ended",
+        "_first_seen")
+
     def __init__(self, client: Client, cookie: CookieSource = None,
                  ip: Optional[str] = None, user_agent: Optional[str] = None,
                  *, user_key: Optional[str] = None, codec: Codec = JSON,
