@@ -190,11 +190,7 @@ class RequestSession:
         self.accessed = True
         if self._loaded:
             return
-        source = self._cookie_source
-        if callable(source):
-            self.incoming_cookie = source() or ""
-            self._cookie = self.incoming_cookie
-            self._cookie_source = None
+        self.resolve_cookie()
         if self._cookie:
             try:
                 reply = self.client.load(self._cookie)
@@ -205,6 +201,15 @@ class RequestSession:
             else:
                 self._adopt(reply)
         self._loaded = True
+
+    def resolve_cookie(self) -> None:
+        """Reads the incoming cookie when it was given as a function (no
+        LOAD; the function may ask sessiond for its cookie name)."""
+        source = self._cookie_source
+        if callable(source):
+            self._cookie_source = None
+            self.incoming_cookie = source() or ""
+            self._cookie = self.incoming_cookie
 
     @property
     def loaded(self) -> bool:

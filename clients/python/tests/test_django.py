@@ -156,6 +156,10 @@ def v_why(request):
                   "user": sessiond.django.session_user_id(request)})
 
 
+def v_health(request):
+    return _json({"ok": True})
+
+
 def v_fail(request):
     request.session["should_not"] = "persist"
     raise RuntimeError("view failed half-way")
@@ -168,7 +172,7 @@ urlpatterns = [path(name, view) for name, view in [
     ("rotate_csrf", v_rotate_csrf), ("devices", v_devices),
     ("signout_others", v_signout_others), ("password", v_password),
     ("big", v_big), ("expiry", v_expiry), ("template", v_template),
-    ("why", v_why), ("fail", v_fail)]]
+    ("why", v_why), ("fail", v_fail), ("health", v_health)]]
 
 
 # -- set-up ------------------------------------------------------------------
@@ -647,6 +651,25 @@ def test_rotate_csrf_token(dj):
 def test_a_get_that_renders_no_token_creates_no_session(dj):
     res = browser().get("/whoami")
     assert "sessiond" not in res.cookies
+
+
+def test_a_request_that_never_touches_the_session_leaves_the_cookie(dj):
+    b = browser()
+    login(b, "alice")
+    res = b.get("/health")
+    assert res.status_code == 200 and "sessiond" not in res.cookies
+    assert "Cookie" not in res.get("Vary", "")
+    assert b.get("/whoami").json()["user"] == "alice"
+
+
+def test_health_answers_while_sessiond_is_down(django_setup, own_sessiond):
+    from django.test import override_settings
+    with override_settings(SESSIOND={"ENDPOINT": own_sessiond.endpoint,
+                                     "TIMEOUT": 0.5}):
+        b = browser()
+        login(b, "alice")
+        own_sessiond.kill()
+        assert b.get("/health").status_code == 200
 
 
 def test_password_change_ends_the_other_sessions(dj, client):

@@ -160,20 +160,20 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
                 'SESSION_ENGINE = "sessiond.django" (it is '
                 f"{settings.SESSION_ENGINE!r})")
 
-    def process_request(self, request: Request) -> Optional[Response]:
-        # A session without a key first: if asking sessiond fails, Django's
-        # error pages (requires_csrf_token) still find a request.session.
-        request.session = self.SessionStore(None)
-        try:
+    def process_request(self, request: Request) -> None:
+        # No I/O here: sessiond is asked for its cookie (HELLO, once per
+        # process) when the session is first used, so a request that never
+        # touches it never waits for sessiond.
+        def incoming() -> Optional[str]:
             cookie = conf.session_cookie()
-        except errors.SessiondError as e:
-            return error_response(request, e)
-        request._sessiond_cookie = cookie
-        store = self.SessionStore(request.COOKIES.get(cookie.name))
+            request._sessiond_cookie = cookie
+            value: Optional[str] = request.COOKIES.get(cookie.name)
+            return value
+
+        store = self.SessionStore(incoming)
         store.bind_request(request.META.get("REMOTE_ADDR"),
                            request.META.get("HTTP_USER_AGENT"))
         request.session = store
-        return None
 
     def process_exception(self, request: Request,
                           exception: Exception) -> Optional[Response]:
@@ -215,6 +215,8 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
     def _set_cookie(self, request: Request, response: Response,
                     session: SessionStore, saved: bool) -> None:
         state = session.state
+        if not state.loaded:
+            return  # never used: nothing to say about the cookie
         cookie = getattr(request, "_sessiond_cookie", None)
         name = settings.SESSION_COOKIE_NAME
         if state.cookie:

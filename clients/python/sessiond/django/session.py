@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, ItemsView, KeysView, Optional, ValuesView
+from typing import (Any, Callable, Dict, ItemsView, KeysView, Optional, Union,
+                    ValuesView)
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import (CreateError, SessionBase,
@@ -67,16 +68,30 @@ _MISSING: Any = object()
 class SessionStore(SessionBase):  # type: ignore[misc]  # Django is untyped
     """request.session on sessiond. See the module doc."""
 
-    def __init__(self, session_key: Optional[str] = None) -> None:
+    def __init__(self, session_key: Union[str, None,
+                                          Callable[[], Optional[str]]] = None
+                 ) -> None:
         # SessionBase.__init__ is not called: its key property would be
         # the wrong place to keep the key (the RequestSession keeps it).
+        # session_key may also be a function returning it (the middleware
+        # passes one, so that sessiond is asked for its cookie name only
+        # when the session is used).
         self.accessed = False
         self.modified = False
         self.serializer = import_string(settings.SESSION_SERIALIZER)
         self._csrf_rotation = False
         self._expiry_checked = False
-        key = session_key if self._validate_session_key(session_key) else None
-        self._state = RequestSession(conf.client(), key,
+        validate = self._validate_session_key
+        source: Union[str, None, Callable[[], Optional[str]]]
+        if callable(session_key):
+            getter = session_key
+
+            def source() -> Optional[str]:
+                key = getter()
+                return key if validate(key) else None
+        else:
+            source = session_key if validate(session_key) else None
+        self._state = RequestSession(conf.client(), source,
                                      user_key=conf.user_key(),
                                      hidden_keys=(DEADLINE_KEY,))
 
@@ -94,6 +109,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]  # Django is untyped
     # -- the key -----------------------------------------------------------
 
     def _get_session_key(self) -> Optional[str]:
+        self._state.resolve_cookie()
         return self._state.cookie or None
 
     def _set_session_key(self, value: Optional[str]) -> None:
@@ -207,7 +223,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]  # Django is untyped
         """No session key and no data (Django deletes the cookie then)."""
         state = self._state
         if not state.loaded:
-            return not state.cookie
+            return not self.session_key
         return not state.cookie and not state.data() and not state.modified
 
     # -- CSRF_USE_SESSIONS ---------------------------------------------------
