@@ -19,11 +19,14 @@ Thread-safe; one per Client. The closed state is read without the lock
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable, Tuple
 
 from . import errors
+
+log = logging.getLogger("sessiond")
 
 FIRST_BACKOFF = 0.05   # seconds open after the first failure
 MAX_BACKOFF = 0.5      # cap of the doubling
@@ -36,7 +39,9 @@ class CircuitBreaker:
     def __init__(self, clock: Callable[[], float] = time.monotonic,
                  first_backoff: float = FIRST_BACKOFF,
                  max_backoff: float = MAX_BACKOFF,
-                 probe_timeout: float = PROBE_TIMEOUT) -> None:
+                 probe_timeout: float = PROBE_TIMEOUT,
+                 name: str = "sessiond") -> None:
+        self.name = name  # for the log lines (the endpoint)
         self._clock = clock
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
@@ -46,6 +51,7 @@ class CircuitBreaker:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._probing = False
+        self._opened_at = 0.0
         self.opened = 0  # how many times it opened (for STATS-like output)
 
     def after_fork(self) -> None:
@@ -79,9 +85,14 @@ class CircuitBreaker:
         if not self.open and not probe:
             return
         with self._lock:
+            was_open = self.open
             self.open = False
             self._backoff = 0.0
             self._probing = False
+            down_for = self._clock() - self._opened_at
+        if was_open:
+            log.warning("%s answers again after %.2f s; the circuit breaker "
+                        "is closed", self.name, down_for)
 
     def failed(self, probe: bool) -> None:
         """The call timed out or ZeroMQ failed: open, or reopen with the
@@ -96,9 +107,17 @@ class CircuitBreaker:
                 return  # opened meanwhile by another call: keep its timing
             else:
                 self._backoff = self.first_backoff
+                self._opened_at = now
                 self.opened += 1
+            opening = not self.open
             self.open = True
             self._retry_at = now + self._backoff
+        if opening:
+            # Once per outage: the calls that fail fast log nothing more
+            # than a debug line each (see the integrations).
+            log.warning("%s does not answer: the circuit breaker is open, "
+                        "calls fail at once (CircuitOpen) while one probe "
+                        "at a time checks for its return", self.name)
 
     def abandoned(self, probe: bool) -> None:
         """The probe ended without learning anything about the server (an
@@ -106,3 +125,14 @@ class CircuitBreaker:
         if probe:
             with self._lock:
                 self._probing = False
+
+
+def log_unavailable(logger: logging.Logger, error: errors.Unavailable) -> None:
+    """How the integrations log a request sessiond could not serve: debug
+    when the breaker failed it at once or it was a failed probe (the
+    breaker logs the outage once, when it opens and when it closes), a
+    warning otherwise."""
+    if isinstance(error, errors.CircuitOpen) or getattr(error, "probe", False):
+        logger.debug("sessiond unavailable: %s", error)
+    else:
+        logger.warning("sessiond unavailable: %s", error)

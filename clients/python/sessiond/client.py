@@ -13,7 +13,11 @@ late reply can never be taken for the answer to a later request.
 
 Fast failure: a Timeout or a ZeroMQ error opens the client's circuit
 breaker (sessiond.breaker); while it is open calls raise CircuitOpen at
-once, and one probe at a time finds out when sessiond is back.
+once, and one probe at a time finds out when sessiond is back. Sockets use
+ZMQ_IMMEDIATE, so a request is never queued to a connection that does not
+exist: "not connected" is known at once (ZeroMQ keeps reconnecting in the
+background, every 100 ms), a probe on such a socket fails without waiting,
+and a socket that was never connected is given CONNECT_GRACE to connect.
 
 Speed: a request's client-side cost is what an app pays on every page, so
 the single-call path (Client._run) sends with one send_multipart and waits
@@ -44,6 +48,11 @@ from .protocol import (Frame, LogoutReply, RevokeOthersReply, ServerInfo,
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_TIMEOUT = 2.0  # seconds
+# How long a call waits for a connection that is not (yet) there: a new
+# socket's first connect, or a reconnect after sessiond restarted. Past it
+# the call fails as a Timeout without having sent anything.
+CONNECT_GRACE = 0.25
+RECONNECT_INTERVAL_MS = 100
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -79,6 +88,8 @@ class _Connection:
         self.generation = generation
         self.ids = itertools.count(1)
         self.rcvtimeo = -2  # the RCVTIMEO last set (ms); -2: never set
+        # Until then the socket may still be making its first connection.
+        self.fresh_until = time.monotonic() + CONNECT_GRACE
 
     def receive_within(self, ms: int) -> List[bytes]:
         """One whole message, waiting at most ms (zmq.Again after that)."""
@@ -98,6 +109,11 @@ class _Connection:
             self.close()
         except Exception:  # interpreter shutdown: nothing left to release
             pass
+
+
+class _NotConnected(errors.Timeout):
+    """No connection to sessiond within the wait allowed; nothing was sent,
+    so the socket is kept (ZeroMQ goes on reconnecting it)."""
 
 
 class _Verb(Generic[P, T]):
@@ -388,7 +404,7 @@ class Client(_AppVerbs):
         self._timeout_ms = max(1, int(self.timeout * 1000))
         self._curve = curve if all(curve) else None
         if breaker is _UNKNOWN:
-            breaker = CircuitBreaker()
+            breaker = CircuitBreaker(name=f"sessiond at {endpoint}")
         self.breaker: Optional[CircuitBreaker] = (
             breaker if isinstance(breaker, CircuitBreaker) else None)
         self._local = threading.local()
@@ -425,9 +441,12 @@ class Client(_AppVerbs):
             conn = _Connection(socket, _fork_generation)
             self._connections.add(conn)
         socket.setsockopt(zmq.LINGER, 0)
-        # Reconnect quickly after sessiond restarts.
-        socket.setsockopt(zmq.RECONNECT_IVL, 100)
-        socket.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        # Queue nothing while disconnected (see the module doc), and
+        # reconnect every 100 ms, without growing the interval, so that a
+        # restarted sessiond is found at once.
+        socket.setsockopt(zmq.IMMEDIATE, 1)
+        socket.setsockopt(zmq.RECONNECT_IVL, RECONNECT_INTERVAL_MS)
+        socket.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_INTERVAL_MS)
         if self._curve:
             socket.curve_serverkey = _z85(self._curve[0])
             socket.curve_publickey = _z85(self._curve[1])
@@ -464,10 +483,14 @@ class Client(_AppVerbs):
             return self.timeout, False
         return breaker.admit(self.timeout)
 
-    def _failed(self, probe: bool) -> None:
-        self._drop_connection()
+    def _failed(self, probe: bool, keep_socket: bool = False,
+                error: Optional[BaseException] = None) -> None:
+        if not keep_socket:
+            self._drop_connection()
         if self.breaker is not None:
             self.breaker.failed(probe)
+        if probe and error is not None:
+            setattr(error, "probe", True)  # for log_unavailable
 
     def _run(self, verb: str, args: Sequence[Frame], parser: Parser[T]) -> T:
         """One request: send, wait for its reply, parse it. The hot path
@@ -490,7 +513,8 @@ class Client(_AppVerbs):
             try:
                 conn.socket.send_multipart(frames, zmq.NOBLOCK)
             except zmq.Again:
-                self._send_waiting(conn, frames, time.monotonic() + ms / 1000)
+                self._send_waiting(conn, frames, time.monotonic() + ms / 1000,
+                                   probe)
             while True:
                 try:
                     reply = conn.receive_within(ms)
@@ -506,8 +530,11 @@ class Client(_AppVerbs):
         except zmq.ZMQError as e:
             self._failed(probe)
             raise errors.Unavailable(f"ZeroMQ: {e}") from None
-        except errors.Timeout:
-            self._failed(probe)
+        except _NotConnected as e:
+            self._failed(probe, keep_socket=True, error=e)
+            raise
+        except errors.Timeout as e:
+            self._failed(probe, error=e)
             raise
         except BaseException:
             if breaker is not None:
@@ -521,15 +548,21 @@ class Client(_AppVerbs):
         return parser(protocol.split_reply(reply)[1], verb)
 
     def _send_waiting(self, conn: _Connection, frames: Sequence[bytes],
-                      deadline: float) -> None:
-        """Sends when the high-water mark is reached: waits for room,
-        within the deadline."""
+                      deadline: float, probe: bool) -> None:
+        """Sends when the socket has no connection yet (ZMQ_IMMEDIATE said
+        EAGAIN): waits for one, but no longer than CONNECT_GRACE (and, for
+        a probe, only while the socket is new: an older socket that is not
+        connected means sessiond is not there)."""
+        now = time.monotonic()
+        if probe:
+            limit = min(deadline, conn.fresh_until)
+        else:
+            limit = min(deadline, max(conn.fresh_until, now + CONNECT_GRACE))
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = limit - time.monotonic()
             if remaining <= 0 or not conn.socket.poll(
                     int(remaining * 1000) + 1, zmq.POLLOUT):
-                raise errors.Timeout(
-                    f"could not send to {self.endpoint} in time")
+                raise _NotConnected(f"not connected to {self.endpoint}")
             try:
                 conn.socket.send_multipart(frames, zmq.NOBLOCK)
                 return
@@ -561,12 +594,17 @@ class Client(_AppVerbs):
                 self.breaker.abandoned(probe)
             raise
         replies: List[Optional[List[bytes]]] = [None] * len(messages)
+        sent = 0
         try:
             for frames in messages:
                 try:
                     conn.socket.send_multipart(frames, zmq.NOBLOCK)
                 except zmq.Again:
-                    self._send_waiting(conn, frames, deadline)
+                    if sent:  # some went: their replies must not come late
+                        self._send_waiting(conn, frames, deadline, False)
+                    else:
+                        self._send_waiting(conn, frames, deadline, probe)
+                sent += 1
             while pending:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -582,8 +620,11 @@ class Client(_AppVerbs):
         except zmq.ZMQError as e:
             self._failed(probe)
             raise errors.Unavailable(f"ZeroMQ: {e}") from None
-        except errors.Timeout:
-            self._failed(probe)
+        except _NotConnected as e:
+            self._failed(probe, keep_socket=(sent == 0), error=e)
+            raise
+        except errors.Timeout as e:
+            self._failed(probe, error=e)
             raise
         except BaseException:
             if self.breaker is not None:

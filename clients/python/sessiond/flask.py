@@ -64,6 +64,7 @@ from werkzeug.exceptions import (Conflict, Forbidden, HTTPException,
                                  Unauthorized)
 
 from . import cookies, errors
+from .breaker import log_unavailable
 from .client import Client
 from .cookies import ConfigurationError
 from .protocol import CookieSettings, Session
@@ -483,7 +484,7 @@ def _http_error(error: HTTPException,
 
 
 def _unavailable(error: errors.Unavailable) -> Response:
-    log.warning("sessiond unavailable: %s", error)
+    log_unavailable(log, error)
     return _http_error(ServiceUnavailable(_UNAVAILABLE_TEXT, retry_after=5),
                        {"Retry-After": "5", "Cache-Control": "no-store"})
 

@@ -48,6 +48,7 @@ from pyramid.tweens import EXCVIEW
 from zope.interface import implementer
 
 from . import cookies, errors
+from .breaker import log_unavailable
 from .client import DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, Client
 from .cookies import ConfigurationError
 from .protocol import CookieSettings, Session
@@ -250,7 +251,7 @@ def _error_page(status: int, title: str, text: str) -> Response:
 
 def unavailable_view(exc: errors.Unavailable, request: Request) -> Response:
     """Exception view for Unavailable: a plain 503 page."""
-    log.warning("sessiond unavailable: %s", exc)
+    log_unavailable(log, exc)
     response = _error_page(
         503, "Service Unavailable",
         "The session service is not reachable right now. "

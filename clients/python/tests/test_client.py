@@ -579,11 +579,14 @@ def test_calls_fail_fast_while_down_and_succeed_after_restart(own_sessiond):
     own_sessiond.kill()
     with pytest.raises(errors.Timeout):
         client.load(cookie)  # the one call that waits
+    conn = getattr(client._local, "conn", None)
+    sockets = len(client._connections)
     for _ in range(200):
         with pytest.raises(errors.CircuitOpen):
             client.load(cookie)
-        # Failing fast sends nothing: no socket is even built for it.
-        assert getattr(client._local, "conn", None) is None
+        # Failing fast does no I/O: no new socket, not even a send.
+        assert getattr(client._local, "conn", None) is conn
+        assert len(client._connections) == sockets
     with pytest.raises(errors.CircuitOpen):
         client.pipeline().ping() and client.exchange([("PING", ())])
     clock.now += 0.05
@@ -593,13 +596,13 @@ def test_calls_fail_fast_while_down_and_succeed_after_restart(own_sessiond):
     own_sessiond.start()
     with pytest.raises(errors.CircuitOpen):
         client.load(cookie)  # backoff (100 ms now) not over yet
-    for _ in range(40):
+    for _ in range(100):
         clock.now += 1
         try:
             reply = client.load(cookie)
             break
-        except errors.Timeout:
-            continue  # a probe that came before the daemon listened
+        except errors.Timeout:  # before ZeroMQ reconnected (every 100 ms)
+            time.sleep(0.05)
     assert reply.cookie == cookie and not client.breaker.open
     assert client.ping() == "PONG"
     client.close()
@@ -676,3 +679,33 @@ def test_list_sessions_has_sign_in_times_current_first(client):
     assert listed[1].authenticated_at > listed[0].authenticated_at > 0
     assert listed[0].authenticated_at >= listed[0].created_at
     assert newer.session.authenticated_at == listed[1].authenticated_at
+
+
+def test_a_probe_on_a_disconnected_socket_fails_without_sending(own_sessiond):
+    clock = FakeClock()
+    client = sessiond.Client(own_sessiond.endpoint, timeout=5.0,
+                             breaker=CircuitBreaker(clock=clock))
+    assert client.ping() == "PONG"  # connected: the socket is not new now
+    conn = client._local.conn
+    conn.fresh_until = 0  # as if it had been connected for long
+    own_sessiond.kill()
+    for _ in range(200):  # until ZeroMQ has seen the connection go
+        if not conn.socket.poll(0, zmq.POLLOUT):
+            break
+        time.sleep(0.01)
+    client.breaker.failed(probe=False)
+    clock.now += 1
+    with pytest.raises(errors.Timeout) as e:
+        client.ping()  # the probe: no connection, so nothing is sent
+    assert "not connected" in str(e.value)
+    assert client._local.conn is conn  # kept: ZeroMQ goes on reconnecting
+    own_sessiond.start()
+    for _ in range(40):
+        clock.now += 1
+        try:
+            assert client.ping() == "PONG"
+            break
+        except errors.Timeout:
+            time.sleep(0.05)
+    assert client._local.conn is conn and not client.breaker.open
+    client.close()

@@ -44,6 +44,7 @@ from django.utils.http import http_date
 from django.utils.module_loading import import_string
 
 from .. import cookies, errors
+from ..breaker import log_unavailable
 from . import conf
 from .csrf import CSRF_SESSION_KEY, is_lazy_token, lazy_token
 from .session import SessionStore
@@ -85,8 +86,8 @@ def error_response(request: Request, error: errors.SessiondError) -> Response:
     """The page for a sessiond error: SESSIOND["ERROR_VIEW"] when set,
     else a short built-in page; 503s always carry Retry-After."""
     status = status_for(error) or 500
-    if status == 503:
-        log.warning("sessiond unavailable: %s", error)
+    if isinstance(error, errors.Unavailable):
+        log_unavailable(log, error)
     elif isinstance(error, errors.TooLarge):
         log.error("sessiond: the session was not saved, it is over "
                   "sessiond's size cap ([session] max_data_bytes): %s", error)
