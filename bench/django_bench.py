@@ -8,12 +8,16 @@ by Django's test client (no web server is measured), with
 Prints one JSON object: requests per second for each.
 
 Django is configured once per process, so each variant runs in a child
-process of this script (--variant). Run with /usr/bin/python3 and
-clients/python on PYTHONPATH, as flask_bench.py.
+process of this script (--variant), which measures one slice each time it
+is asked on stdin. The variants take turns: --rounds rounds (default 5) of
+seconds/rounds each, and each figure is the median of its rounds, as in
+flask_bench.py. Run with /usr/bin/python3 and clients/python on
+PYTHONPATH, as flask_bench.py.
 """
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -69,7 +73,7 @@ def index(request):
 urlpatterns = []
 
 
-def measure(seconds):
+def prepare():
     from django.test import Client
     from django.urls import path
     urlpatterns[:] = [path("login", login), path("", index)]
@@ -79,6 +83,10 @@ def measure(seconds):
     assert first.status_code == 200 and b"12345" in first.content, first
     for _ in range(200):  # warm-up
         client.get("/")
+    return client
+
+
+def measure(client, seconds):
     count = 0
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
@@ -92,29 +100,55 @@ def measure(seconds):
     return count / (time.perf_counter() - start)
 
 
+def serve_variant(args):
+    """Child: prepares, says "ready", then answers each "measure S" line
+    on stdin with one rate."""
+    configure(args.variant, args)
+    client = prepare()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        seconds = float(line.split()[1])
+        print(json.dumps(measure(client, seconds)), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--redis-port", type=int, required=True)
     ap.add_argument("--sessiond", required=True)
     ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--variant", choices=VARIANTS,
-                    help="(internal) measure one variant in this process")
+                    help="(internal) run one variant, driven on stdin")
     args = ap.parse_args()
     if args.variant:
-        configure(args.variant, args)
-        print(json.dumps({args.variant: measure(args.seconds)}))
+        serve_variant(args)
         return
-    out = {}
-    for variant in VARIANTS:
-        r = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--variant", variant,
-             "--redis-port", str(args.redis_port), "--sessiond",
-             args.sessiond, "--seconds", str(args.seconds)],
-            capture_output=True, text=True, timeout=600)
-        if r.returncode != 0:
-            raise RuntimeError("%s failed: %s" % (variant, r.stderr[-2000:]))
-        out.update(json.loads(r.stdout.strip().splitlines()[-1]))
-    print(json.dumps(out))
+    children = {}
+    try:
+        for variant in VARIANTS:
+            child = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), "--variant",
+                 variant, "--redis-port", str(args.redis_port),
+                 "--sessiond", args.sessiond],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError("%s did not start" % variant)
+            children[variant] = child
+        rounds = max(1, args.rounds)
+        rates = {variant: [] for variant in VARIANTS}
+        for _ in range(rounds):
+            for variant, child in children.items():
+                child.stdin.write("measure %f\n" % (args.seconds / rounds))
+                child.stdin.flush()
+                answer = child.stdout.readline()
+                if not answer:
+                    raise RuntimeError("%s failed" % variant)
+                rates[variant].append(json.loads(answer))
+    finally:
+        for child in children.values():
+            child.stdin.close()
+            child.wait(30)
+    print(json.dumps({v: statistics.median(r) for v, r in rates.items()}))
 
 
 if __name__ == "__main__":

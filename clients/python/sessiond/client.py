@@ -90,6 +90,16 @@ class _Connection:
         self.rcvtimeo = -2  # the RCVTIMEO last set (ms); -2: never set
         # Until then the socket may still be making its first connection.
         self.fresh_until = time.monotonic() + CONNECT_GRACE
+        # Requests sent ahead (Ticket) whose replies someone will ask for:
+        # a reply for one of them that another call reads is kept here.
+        self.awaited: set[bytes] = set()
+        self.mailbox: Dict[bytes, List[bytes]] = {}
+
+    def keep_if_awaited(self, reply: List[bytes]) -> None:
+        """A reply that is not the one being waited for: kept when a Ticket
+        waits for it, else dropped (a request nobody waits for any more)."""
+        if len(reply) > 2 and reply[2] in self.awaited:
+            self.mailbox[reply[2]] = reply
 
     def receive_within(self, ms: int) -> List[bytes]:
         """One whole message, waiting at most ms (zmq.Again after that)."""
@@ -524,9 +534,7 @@ class Client(_AppVerbs):
                         f"{ms / 1000:g}s") from None
                 if len(reply) > 2 and reply[2] == request_id:
                     break
-                # A reply to a request nobody waits for any more cannot
-                # happen on a socket rebuilt after each timeout; skip it
-                # rather than misattribute it.
+                conn.keep_if_awaited(reply)
         except zmq.ZMQError as e:
             self._failed(probe)
             raise errors.Unavailable(f"ZeroMQ: {e}") from None
@@ -617,6 +625,8 @@ class Client(_AppVerbs):
                 index = pending.pop(protocol.reply_id(frames) or b"", None)
                 if index is not None:
                     replies[index] = frames
+                else:
+                    conn.keep_if_awaited(frames)
         except zmq.ZMQError as e:
             self._failed(probe)
             raise errors.Unavailable(f"ZeroMQ: {e}") from None
@@ -643,6 +653,19 @@ class Client(_AppVerbs):
         """A Pipeline: queue several verbs, send them together, wait once."""
         return Pipeline(self)
 
+    def begin(self, verb: str, args: Sequence[Frame],
+              parser: Parser[T]) -> "Ticket[T]":
+        """Sends one request now and returns at once: Ticket.result() waits
+        for the reply (on this same thread), Ticket.cancel() forgets it.
+        For work that can overlap the round trip (the integrations send
+        the LOAD when a request starts and wait at the first session
+        access). Never raises: errors come from result()."""
+        return Ticket(self, verb, args, parser)
+
+    def begin_load(self, cookie: str) -> "Ticket[SessionReply]":
+        """begin() for LOAD (see load())."""
+        return self.begin("LOAD", (cookie,), protocol.parse_session)
+
     def load_and_pop_flash(self, cookie: str, queue: str = ""
                            ) -> Tuple[SessionReply, List[str]]:
         """LOAD and FLASH in one round trip -> (SessionReply, [messages]).
@@ -657,6 +680,11 @@ class Client(_AppVerbs):
         loaded.result()  # raises the LOAD error first: it explains FLASH's
         flash_reply = popped.result()
         return flash_reply.reply, flash_reply.messages
+
+    def known_server_info(self) -> Optional[ServerInfo]:
+        """server_info() if it was asked already (no I/O), else None."""
+        info = self._info
+        return info if isinstance(info, ServerInfo) else None
 
     def server_info(self) -> Optional[ServerInfo]:
         """HELLO, asked once per client and cached: the server's cookie
@@ -676,6 +704,82 @@ class Client(_AppVerbs):
 
 def _results(results: Sequence[bytes], verb: str) -> Sequence[bytes]:
     return results
+
+
+class Ticket(Generic[T]):
+    """A request sent ahead by Client.begin(); owned by the thread that
+    made it (it uses that thread's socket)."""
+
+    __slots__ = ("_client", "_verb", "_args", "_parser", "_conn", "_id",
+                 "_deadline", "_probe", "_error", "_unsent")
+
+    def __init__(self, client: Client, verb: str, args: Sequence[Frame],
+                 parser: Parser[T]) -> None:
+        self._client = client
+        self._verb = verb
+        self._args = args
+        self._parser = parser
+        self._conn: Optional[_Connection] = None
+        self._id = b""
+        self._probe = False
+        self._error: Optional[BaseException] = None
+        self._unsent = True  # result() then does an ordinary call
+        breaker = client.breaker
+        if breaker is not None and breaker.open:
+            return  # no early send while failing fast: result() decides
+        try:
+            conn = client._connection()
+            request_id = b"%d" % next(conn.ids)
+            frames = protocol.encode_request(request_id, verb, args)
+            conn.socket.send_multipart(frames, zmq.NOBLOCK)
+        except (zmq.Again, errors.SessiondError, zmq.ZMQError):
+            return  # not connected, closed, too large...: result() says
+        self._deadline = time.monotonic() + client.timeout
+        conn.awaited.add(request_id)
+        self._conn, self._id, self._unsent = conn, request_id, False
+
+    def result(self) -> T:
+        """The reply's value; raises what the call itself would have."""
+        if self._unsent:
+            self._unsent = False
+            return self._client._run(self._verb, self._args, self._parser)
+        conn, request_id, client = self._conn, self._id, self._client
+        assert conn is not None
+        reply = conn.mailbox.pop(request_id, None)
+        try:
+            while reply is None:
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 0:
+                    raise errors.Timeout(
+                        f"no reply from {client.endpoint} within "
+                        f"{client.timeout:g}s")
+                try:
+                    got = conn.receive_within(int(remaining * 1000) + 1)
+                except zmq.Again:
+                    continue
+                if len(got) > 2 and got[2] == request_id:
+                    reply = got
+                else:
+                    conn.keep_if_awaited(got)
+        except zmq.ZMQError as e:
+            conn.awaited.discard(request_id)
+            client._failed(False)
+            raise errors.Unavailable(f"ZeroMQ: {e}") from None
+        except errors.Timeout as e:
+            conn.awaited.discard(request_id)
+            client._failed(False, error=e)
+            raise
+        conn.awaited.discard(request_id)
+        if client.breaker is not None and client.breaker.open:
+            client.breaker.succeeded(False)
+        return self._parser(protocol.split_reply(reply)[1], self._verb)
+
+    def cancel(self) -> None:
+        """Nobody will ask for the reply: it is dropped when it comes."""
+        self._unsent = False
+        if self._conn is not None:
+            self._conn.awaited.discard(self._id)
+            self._conn.mailbox.pop(self._id, None)
 
 
 class AdminClient(_AdminVerbs, Client):

@@ -349,11 +349,13 @@ class SessiondSessionInterface(SessionInterface):
 
     def __init__(self, client: Client, cookie_name: Optional[str] = None,
                  commit_on_error: bool = False,
-                 user_key: Optional[str] = USER_KEY) -> None:
+                 user_key: Optional[str] = USER_KEY,
+                 prefetch: bool = True) -> None:
         self.client = client
         self.cookie_name = cookie_name
         self.commit_on_error = commit_on_error
         self.user_key = user_key
+        self.prefetch = prefetch
         self._cookie: Optional[CookieSettings] = None
 
     # -- the cookie --------------------------------------------------------
@@ -383,9 +385,16 @@ class SessiondSessionInterface(SessionInterface):
     # -- SessionInterface ------------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> FlaskSession:
-        # No I/O here: Flask turns errors raised in open_session into a
-        # bare 500; the first access (in the view) loads instead.
-        return FlaskSession(self, app, request)
+        # No waiting here: Flask turns errors raised in open_session into a
+        # bare 500, so the first access (in the view) loads, and fails,
+        # instead. With prefetch, a request that brought the cookie sends
+        # its LOAD now (that never raises), so the round trip overlaps
+        # Flask's routing and before_request work.
+        session = FlaskSession(self, app, request)
+        if self.prefetch and self._cookie is not None \
+                and self._cookie.name in request.cookies:
+            session.state.prefetch()
+        return session
 
     def save_session(self, app: Flask, session: SessionMixin,
                      response: Response) -> None:
@@ -393,7 +402,8 @@ class SessiondSessionInterface(SessionInterface):
             return
         state = session.state
         if not state.loaded:
-            return  # never touched: no round trip, no cookie
+            state.release()  # a LOAD sent ahead and never needed
+            return  # never touched: no waiting, no cookie
         discard = response.status_code >= 400 and not self.commit_on_error
         resend = session._force_cookie or (
             not discard and _permanent_changed(session))
@@ -406,7 +416,7 @@ class SessiondSessionInterface(SessionInterface):
         cookie = self._cookie
         line = state.set_cookie
         if state.cookie:
-            if not line and cookie is not None and resend:
+            if not line and resend and cookie is not None:
                 line = cookies.render(cookie, state.cookie)
             if line and not session.permanent:
                 line = cookies.without_expiry(line)
@@ -417,13 +427,18 @@ class SessiondSessionInterface(SessionInterface):
             if cookie is not None:
                 cookies.warn_if_insecure(cookie, request.is_secure)
         if state.accessed:
-            response.vary.add("Cookie")
+            # What response.vary.add("Cookie") does, without building a
+            # HeaderSet on every request when there is no Vary yet.
+            vary = response.headers.get("Vary")
+            if not vary:
+                response.headers["Vary"] = "Cookie"
+            elif "cookie" not in vary.lower():
+                response.vary.add("Cookie")
 
 
 def _permanent_changed(session: FlaskSession) -> bool:
-    state = session.state
-    before = state.loaded_value(PERMANENT_KEY, _MISSING)
     now = dict.get(session, PERMANENT_KEY, _MISSING)
+    before = session.state._loaded_values.get(PERMANENT_KEY, _MISSING)
     return before is not now and before != now
 
 
@@ -557,18 +572,24 @@ class Sessiond:
     commit_on_error: commit also when the response status is >= 400.
     user_key: the session key that mirrors the logged-in user ("_user_id",
         Flask-Login's), or None.
+    prefetch: send the LOAD when a request with the session cookie starts
+        and wait for it only at the first access (default True); False
+        sends it at the first access. Either way a request that never uses
+        the session never waits for sessiond.
     """
 
     def __init__(self, app: Optional[Flask] = None,
                  client: Optional[Client] = None,
                  cookie_name: Optional[str] = None, csrf: bool = True,
                  commit_on_error: bool = False,
-                 user_key: Optional[str] = USER_KEY) -> None:
+                 user_key: Optional[str] = USER_KEY,
+                 prefetch: bool = True) -> None:
         self.client = client
         self.cookie_name = cookie_name
         self.csrf = csrf
         self.commit_on_error = commit_on_error
         self.user_key = user_key
+        self.prefetch = prefetch
         if app is not None:
             self.init_app(app)
 
@@ -577,7 +598,7 @@ class Sessiond:
             raise ValueError("Sessiond needs a sessiond.Client")
         app.session_interface = SessiondSessionInterface(
             self.client, self.cookie_name, self.commit_on_error,
-            self.user_key)
+            self.user_key, self.prefetch)
         app.extensions["sessiond"] = self
         app.register_error_handler(errors.Unavailable, _unavailable)
         app.register_error_handler(errors.Conflict, _conflict)

@@ -41,7 +41,7 @@ from collections.abc import MutableMapping
 from typing import Any, Callable, Iterator, List, Optional
 
 from pyramid.httpexceptions import HTTPUnauthorized
-from pyramid.interfaces import ISession
+from pyramid.interfaces import ISession, ISessionFactory
 from pyramid.response import Response
 from pyramid.settings import asbool
 from pyramid.tweens import EXCVIEW
@@ -190,16 +190,30 @@ def SessiondSessionFactory(client: Client, cookie_name: Optional[str] = None,
     (config.include("sessiond.pyramid") installs both)."""
     source = _CookieSource(client, cookie_name)
 
-    def factory(request: Request) -> PyramidSession:
-        cookie = source.get()
-        state = RequestSession(
+    def new_state(request: Request, cookie: CookieSettings) -> RequestSession:
+        return RequestSession(
             client, request.cookies.get(cookie.name), ip=request.remote_addr,
             user_agent=request.user_agent, user_key=user_key)
+
+    def factory(request: Request) -> PyramidSession:
+        state = request.__dict__.pop("_sessiond_state", None)
+        if state is None:  # not sent ahead by the tween
+            state = new_state(request, source.get())
         state.ensure_loaded()
-        request.__dict__["_sessiond_cookie"] = cookie
+        request.__dict__["_sessiond_cookie"] = source.get()
         return PyramidSession(state)
 
+    def prefetch(request: Request) -> None:
+        # The tween sends the LOAD of a request that brought the cookie
+        # (once its name is known) before routing; request.session waits.
+        cookie = source.cookie
+        if cookie is not None and cookie.name in request.cookies:
+            state = new_state(request, cookie)
+            state.prefetch()
+            request.__dict__["_sessiond_state"] = state
+
     factory.cookie_source = source  # type: ignore[attr-defined]
+    factory.prefetch = prefetch  # type: ignore[attr-defined]
     return factory
 
 
@@ -209,8 +223,18 @@ def commit_tween_factory(handler: Callable[[Request], Response],
     commit_on_error = asbool(
         registry.settings.get("sessiond.commit_on_error", False))
 
+    prefetch = getattr(registry.queryUtility(ISessionFactory), "prefetch",
+                       None)
+
     def sessiond_commit_tween(request: Request) -> Response:
-        response = handler(request)
+        if prefetch is not None:
+            prefetch(request)
+        try:
+            response = handler(request)
+        finally:
+            unused = request.__dict__.pop("_sessiond_state", None)
+            if unused is not None:
+                unused.release()  # sent ahead, never used
         session = request.__dict__.get("session")  # only if it was used
         if not isinstance(session, PyramidSession):
             return response

@@ -39,7 +39,7 @@ from typing import (Any, Callable, Dict, Iterator, List, Optional, Tuple,
                     Union, cast)
 
 from . import errors
-from .client import Client
+from .client import Client, Ticket
 from .protocol import Flash, Session, SessionReply
 
 log = logging.getLogger("sessiond")
@@ -149,7 +149,7 @@ class RequestSession:
         "_session", "_base_version", "_raw", "_loaded_values", "_data",
         "_hidden_keys", "_hidden", "_server_flash", "_pending_flash",
         "_set_cookie", "_created_here", "_cookie_changed", "_ended",
-        "_first_seen")
+        "_first_seen", "_ticket")
 
     def __init__(self, client: Client, cookie: CookieSource = None,
                  ip: Optional[str] = None, user_agent: Optional[str] = None,
@@ -181,6 +181,7 @@ class RequestSession:
         self._cookie_changed = False  # a verb gave this browser a new cookie
         self._ended = False  # the browser's session ended in this request
         self._first_seen = time.time()
+        self._ticket: Optional[Ticket[SessionReply]] = None  # LOAD sent ahead
 
     # -- loading ---------------------------------------------------------
 
@@ -192,8 +193,12 @@ class RequestSession:
             return
         self.resolve_cookie()
         if self._cookie:
+            ticket, self._ticket = self._ticket, None
             try:
-                reply = self.client.load(self._cookie)
+                if ticket is not None:
+                    reply = ticket.result()
+                else:
+                    reply = self.client.load(self._cookie)
             except errors.InvalidCookie as e:
                 self._note_invalid(e)
                 self._cookie = ""
@@ -201,6 +206,23 @@ class RequestSession:
             else:
                 self._adopt(reply)
         self._loaded = True
+
+    def prefetch(self) -> None:
+        """Sends the LOAD now, without waiting (Client.begin): the first
+        access then waits only for what is left of the round trip, which
+        overlaps the framework's own work in between. Only for a request
+        that brought a cookie; call release() at the end of a request
+        that may not have used the session."""
+        if not self._loaded and self._ticket is None:
+            self.resolve_cookie()
+            if self._cookie:
+                self._ticket = self.client.begin_load(self._cookie)
+
+    def release(self) -> None:
+        """The request is over: forget a LOAD sent ahead and never used."""
+        ticket, self._ticket = self._ticket, None
+        if ticket is not None:
+            ticket.cancel()
 
     def resolve_cookie(self) -> None:
         """Reads the incoming cookie when it was given as a function (no
@@ -232,7 +254,7 @@ class RequestSession:
         self._session = session
         self._base_version = session.version
         raw = session.data
-        if any("%" in k for k in raw):
+        if raw and "%" in "".join(raw):  # a percent-encoded key (wire_key)
             raw = {app_key(k): v for k, v in raw.items()}
         self._raw = raw
         decode = self.codec.decode

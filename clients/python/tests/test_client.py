@@ -709,3 +709,42 @@ def test_a_probe_on_a_disconnected_socket_fails_without_sending(own_sessiond):
             time.sleep(0.05)
     assert client._local.conn is conn and not client.breaker.open
     client.close()
+
+
+# -- requests sent ahead (Ticket) ------------------------------------------
+
+def test_a_ticket_sends_now_and_waits_at_result(client):
+    r = client.create()
+    ticket = client.begin_load(r.cookie)
+    assert ticket.result().session.id == r.session.id
+
+
+def test_another_call_before_result_keeps_the_tickets_reply(client):
+    r = client.commit(*(lambda c: (c.cookie, c.session.version))(
+        client.create()), set={"k": "v"})
+    ticket = client.begin_load(r.cookie)
+    assert client.ping() == "PONG"  # reads the LOAD's reply first
+    with client.pipeline() as pipe:
+        version = pipe.version()
+    assert version.result().startswith("sessiond ")
+    assert ticket.result().session.data == {"k": "v"}
+
+
+def test_a_cancelled_ticket_does_not_answer_a_later_call(client):
+    cookie = client.create().cookie
+    for _ in range(20):
+        client.begin_load(cookie).cancel()
+        assert client.ping() == "PONG"
+    assert client.load(cookie).cookie == cookie
+
+
+def test_a_ticket_reports_errors_at_result(client):
+    ticket = client.begin_load("garbage!")
+    with pytest.raises(errors.InvalidCookie):
+        ticket.result()
+    clock = FakeClock()
+    c = sessiond.Client(client.endpoint, breaker=CircuitBreaker(clock=clock))
+    c.breaker.failed(probe=False)
+    with pytest.raises(errors.CircuitOpen):
+        c.begin_load("x").result()  # sent nothing while failing fast
+    c.close()

@@ -823,3 +823,38 @@ def test_sessiond_down_serves_503_without_waiting_and_recovers(own_sessiond):
         time.sleep(0.05)  # ZeroMQ reconnects every 100 ms
     assert res.status_int == 200 and res.json["user"] == "bob"
     assert not client.breaker.open
+
+
+# -- the LOAD sent when a request starts (prefetch) ---------------------------
+
+def test_a_request_that_never_uses_the_session_leaves_no_trace(app):
+    @app.get("/static_like")
+    def static_like():
+        return "no session here"
+
+    b = browser(app)
+    login(b, "alice")
+    for _ in range(5):
+        res = b.get("/static_like")
+        assert "Set-Cookie" not in res.headers
+        assert "Cookie" not in res.headers.get("Vary", "")
+    assert b.get("/").json["user"] == "alice"  # no stray reply answers it
+
+
+def test_other_calls_before_the_first_access_do_not_lose_the_load(app):
+    @app.get("/ping_first")
+    def ping_first():
+        assert app.session_interface.client.ping() == "PONG"
+        return jsonify(user=sf.current_user_id())
+
+    b = browser(app)
+    login(b, "alice")
+    assert b.get("/ping_first").json == {"user": "alice"}
+
+
+def test_prefetch_can_be_turned_off(sessiond_server):
+    app = make_app(sessiond_server.endpoint, prefetch=False)
+    b = browser(app)
+    login(b, "bob")
+    assert b.get("/").json["user"] == "bob"
+    assert app.session_interface.prefetch is False

@@ -175,6 +175,12 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         store.bind_request(request.META.get("REMOTE_ADDR"),
                            request.META.get("HTTP_USER_AGENT"))
         request.session = store
+        # Send the LOAD now when the browser brought the cookie (its name
+        # already known): the round trip overlaps the other middleware and
+        # the URL resolution; the first access waits for what is left.
+        info = store.state.client.known_server_info()
+        if info is not None and info.cookie.name in request.COOKIES:
+            store.state.prefetch()
 
     def process_exception(self, request: Request,
                           exception: Exception) -> Optional[Response]:
@@ -193,6 +199,8 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
                 and status_for(late) is not None:
             response = error_response(request, late)
         state = session.state
+        if not state.loaded:
+            state.release()  # a LOAD sent ahead and never needed
         if session.accessed:
             patch_vary_headers(response, ("Cookie",))
         saved = False
