@@ -12,21 +12,31 @@ run_pkgs=(
   libhiredis-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev rapidjson-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
-# C++ tests: fuzzing (clang + its sanitizer runtimes), Redis, packaging checks.
+# C++ tests: fuzzing (clang + its sanitizer runtimes), Redis, packaging checks;
+# the DBSC proofs (src/dbsc/testdata/make_proofs.py) are made with
+# python3-cryptography and the openssl command line.
 test_cpp_pkgs=(
   clang libclang-rt-14-dev redis-server redis-tools lmdb-utils
-  mandoc shellcheck systemd
+  mandoc shellcheck systemd openssl python3-cryptography
 )
-# Python client, Pyramid, Flask, the example app and its browser test.
+# Python client, Pyramid, Flask, the example app and its browser test; the
+# scripted DBSC browser (tests/dbsc) signs with python3-cryptography.
 test_python_pkgs=(
   python3 python3-zmq python3-pyramid python3-flask python3-webtest
   python3-pytest python3-flask-session python3-itsdangerous python3-webob
   python3-waitress python3-selenium python3-redis chromium chromium-driver
+  python3-cryptography
 )
-# Ruby client, Rack and Rails.
-test_ruby_pkgs=()
-# PHP client and session handler.
-test_php_pkgs=()
+# Ruby client, Rack and Rails 6.1 stores, Sinatra, their tests, the Rails
+# example (puma) and bench/rails_bench.rb (ruby-redis).
+test_ruby_pkgs=(
+  ruby ruby-ffi-rzmq ruby-rack ruby-rails ruby-rack-test ruby-minitest
+  ruby-sinatra ruby-redis puma
+)
+# PHP client and session handler: php-cli (its built-in web server runs the
+# tests), php-zmq, php-apcu (the shared breaker store), phpunit; php-redis
+# and ab (apache2-utils) for bench/php_bench.py.
+test_php_pkgs=(php-cli php-zmq php-apcu phpunit php-redis apache2-utils)
 # Node client and express-session store (Node itself: see below).
 test_node_pkgs=()
 

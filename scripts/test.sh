@@ -33,6 +33,12 @@ echo "== Python tests (pytest, /usr/bin/python3)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python examples
 
 # One line a client: clients/<lang>/test.sh runs that client's own suite.
+clients/node/test.sh
+clients/php/test.sh
+clients/ruby/test.sh
+
+echo "== contract suite (tests/contract: every integration over HTTP)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/contract
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" != 0 ] && [ -f fuzz/CMakeLists.txt ] \

@@ -321,6 +321,63 @@ INSTANTIATE_TEST_SUITE_P(Modes, SessionLifeTest,
                            return param_info.param;
                          });
 
+// HELLO, REGENERATE and CSRF_ROTATE against the real daemon, in each mode:
+// what every framework integration builds its cookie handling on.
+class ClientSupportVerbsTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ClientSupportVerbsTest, HelloRegenerateAndCsrfRotate) {
+  SessiondConfig config;
+  config.mode = GetParam();
+  SessiondProcess sessiond(config);
+  START_OR_FAIL(sessiond);
+  Client app(sessiond.AppOptions());
+  const bool has_ids = GetParam() != "client";
+
+  auto hello = app.Hello();
+  ASSERT_OK(hello);
+  EXPECT_NE(hello->find("\"mode\":\"" + GetParam() + "\""), std::string::npos)
+      << *hello;
+  EXPECT_NE(hello->find("\"name\":\"sessiond\""), std::string::npos) << *hello;
+  EXPECT_NE(hello->find("\"lifetime\":3600"), std::string::npos) << *hello;
+
+  auto created = app.Create({"192.0.2.1", "BrowserA/1.0"});
+  ASSERT_OK(created);
+  ChangeSet cart{created->session.version, {{"cart", "[1]"}}, {}, {}};
+  auto saved = app.Commit(created->cookie, cart);
+  ASSERT_OK(saved);
+
+  auto moved = app.Regenerate(saved->cookie);
+  ASSERT_OK(moved);
+  EXPECT_NE(moved->cookie, saved->cookie);
+  EXPECT_FALSE(moved->set_cookie.empty());
+  EXPECT_EQ(moved->session.data.at("cart"), "[1]");
+  EXPECT_EQ(moved->session.user_id, "");
+  EXPECT_NE(moved->session.csrf_token, saved->session.csrf_token);
+  if (has_ids) {
+    auto old = app.Load(saved->cookie);
+    ASSERT_FALSE(old.ok()) << "the regenerated-away cookie must be dead";
+    EXPECT_EQ(old.code(), Code::kRevoked) << old.status().ToString();
+  }
+
+  auto in = app.Login(moved->cookie, "alice");
+  ASSERT_OK(in);
+  EXPECT_GT(in->session.authenticated_at, 0);
+  auto rotated = app.CsrfRotate(in->cookie);
+  ASSERT_OK(rotated);
+  EXPECT_NE(rotated->session.csrf_token, in->session.csrf_token);
+  EXPECT_EQ(rotated->session.authenticated_at, in->session.authenticated_at);
+  EXPECT_TRUE(app.CsrfCheck(rotated->cookie, rotated->session.csrf_token).ok());
+  EXPECT_EQ(app.CsrfCheck(rotated->cookie, in->session.csrf_token).code(),
+            Code::kCsrfMismatch);
+  if (HasFailure()) ADD_FAILURE() << "sessiond log:\n" << sessiond.LogTail();
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ClientSupportVerbsTest,
+                         ::testing::Values("server", "client", "hybrid"),
+                         [](const auto& param_info) {
+                           return param_info.param;
+                         });
+
 // ---------------------------------------------------------------------------
 // The exact reply shapes of docs/protocol.md, verb by verb, as a client in
 // another language would read them (frame counts, empty frames, members).

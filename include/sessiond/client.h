@@ -52,6 +52,7 @@ struct SessionInfo {
   std::map<std::string, std::string> data;
   std::vector<FlashMessage> flash;  // oldest first
   int64_t created_at = 0;           // unix seconds
+  int64_t authenticated_at = 0;     // when the user signed in; 0 anonymous
   int64_t last_seen_at = 0;
   int64_t expires_at = 0;
   int64_t idle_timeout = 0;  // seconds
@@ -150,6 +151,11 @@ class Client {
   // VERSION: the server's "sessiond 0.1.0-..." string.
   Result<std::string> Version();
 
+  // HELLO: the server's public settings as JSON text (protocol, mode, the
+  // cookie's name and attributes, lifetime, idle timeout, data cap): the one
+  // place a client learns the cookie name from.
+  Result<std::string> Hello();
+
   // CREATE: a new anonymous session (is_new true). Send its set_cookie to
   // the browser.
   Result<SessionReply> Create(const ClientMetadata& metadata = {});
@@ -181,6 +187,12 @@ class Client {
   Result<SessionReply> Login(std::string_view cookie, std::string_view user_id,
                              const ClientMetadata& metadata = {});
 
+  // REGENERATE: a new id, cookie and CSRF token for the same session (user,
+  // data and flash kept); the old cookie stops working. What a framework's
+  // "regenerate the session id" maps onto. Errors: Load()'s.
+  Result<SessionReply> Regenerate(std::string_view cookie,
+                                  const ClientMetadata& metadata = {});
+
   // LOGOUT: destroys the session. Returns the Set-Cookie value that deletes
   // the browser's cookie. Errors: Load()'s.
   Result<std::string> Logout(std::string_view cookie);
@@ -193,6 +205,10 @@ class Client {
   // CSRF_CHECK: OK when `token` matches the session's, in constant time on
   // the server. Errors: kCsrfMismatch (reject with HTTP 403), Load()'s.
   Status CsrfCheck(std::string_view cookie, std::string_view token);
+
+  // CSRF_ROTATE: gives the session a new CSRF token (a new cookie in client
+  // and hybrid mode). Errors: Load()'s.
+  Result<SessionReply> CsrfRotate(std::string_view cookie);
 
   // REVOKE_OTHERS: "sign out all other locations". Errors:
   // kInvalidArgument (anonymous session), Load()'s.

@@ -58,6 +58,10 @@ struct Session {
   // When this id was minted (create or login), unix microseconds. A per-user
   // epoch later than this revokes the session.
   int64_t issued_at_us = 0;
+  // When the user signed in (the LOGIN that set user_id), unix seconds; 0
+  // when anonymous. Kept by re-issues (REGENERATE, BUMP_EPOCH), so "your
+  // devices" shows the time of authentication, not of the first page view.
+  int64_t authenticated_at = 0;
 
   std::string ip;
   std::string user_agent;
@@ -73,14 +77,19 @@ struct ChangeSet {
   std::map<std::string, std::string> set;
   std::set<std::string> erase;
   std::vector<FlashMessage> flash_push;
+  bool rotate_csrf = false;  // give the session a new CSRF token
   friend bool operator==(const ChangeSet&, const ChangeSet&) = default;
 };
 
 // What Login needs besides the old id: the app has authenticated user_id.
+// With keep_user (REGENERATE, and BUMP_EPOCH's re-issue) the session keeps
+// its own user (possibly anonymous) and authenticated_at, and user_id is
+// ignored: only the id and the CSRF token change.
 struct LoginRequest {
   std::string user_id;
   std::string ip;          // optional new metadata; empty keeps the old
   std::string user_agent;  // optional; empty keeps the old
+  bool keep_user = false;
 };
 
 // New random ids and tokens (getrandom(2), the OS CSPRNG). Thread-safe.
@@ -104,6 +113,8 @@ Status ValidateSessionId(std::string_view id);
 Status ValidateUserId(std::string_view user_id);
 Status ValidateKey(std::string_view key);
 Status ValidateChangeSet(const ChangeSet& changes);
+// A LoginRequest's user id, unless keep_user (which ignores it).
+Status ValidateLoginRequest(const LoginRequest& request);
 
 // Bytes a session's data and flash queue count against the size cap: the sum
 // of key, value, queue and message lengths.
@@ -135,11 +146,13 @@ Status ValidateFlashQueue(std::string_view queue);
 Status PrepareNewSession(Session& s, size_t max_data_bytes);
 
 // The session Login moves `old` to: a new id for request.user_id, that user,
-// a new CSRF token, issued_at_us = now_us, last_seen_at = now, version + 1,
-// metadata replaced where the request gives it. Data and flash are kept when
-// the old session was anonymous or the same user's, dropped when it belonged
-// to someone else (one user's state never leaks into another's session).
-// Precondition: ValidateUserId(request.user_id) is OK.
+// a new CSRF token, issued_at_us = now_us, authenticated_at = now,
+// last_seen_at = now, version + 1, metadata replaced where the request gives
+// it. Data and flash are kept when the old session was anonymous or the same
+// user's, dropped when it belonged to someone else (one user's state never
+// leaks into another's session). With request.keep_user, the user and
+// authenticated_at stay as they were (a regeneration).
+// Precondition: ValidateUserId(request.user_id) is OK unless keep_user.
 Session LoginSession(const Session& old, const LoginRequest& request,
                      int64_t now_us);
 

@@ -63,6 +63,9 @@ enum class Code : uint8_t {
   kInternal = 20,
   // Stored data failed to decode (corrupt record). Logged; treat as absent.
   kCorrupt = 21,
+  // A cookie made for another purpose (an imported framework cookie whose
+  // purpose metadata names another cookie). Treat as anonymous.
+  kWrongPurpose = 22,
 };
 
 // The wire name of a code, e.g. "NOT_FOUND". Never empty.
@@ -75,6 +78,13 @@ class [[nodiscard]] Status {
   Status() = default;  // OK
   Status(Code code, std::string message)
       : code_(code), message_(std::move(message)) {}
+  // With details: a JSON object text that an error reply carries in its
+  // frame after the message (docs/protocol.md, "Error details"), e.g.
+  // {"reason":"logout","at":1764190000} for kRevoked.
+  Status(Code code, std::string message, std::string details)
+      : code_(code),
+        message_(std::move(message)),
+        details_(std::move(details)) {}
 
   static Status Ok() { return Status(); }
 
@@ -82,6 +92,8 @@ class [[nodiscard]] Status {
   Code code() const { return code_; }
   // Human-readable detail; never contains secrets or token bytes.
   const std::string& message() const { return message_; }
+  // The JSON object of details, or empty.
+  const std::string& details() const { return details_; }
   // "NOT_FOUND: no such session" (or "OK").
   std::string ToString() const;
 
@@ -91,10 +103,12 @@ class [[nodiscard]] Status {
  private:
   Code code_ = Code::kOk;
   std::string message_;
+  std::string details_;
 };
 
 inline bool operator==(const Status& a, const Status& b) {
-  return a.code() == b.code() && a.message() == b.message();
+  return a.code() == b.code() && a.message() == b.message() &&
+         a.details() == b.details();
 }
 
 // Either a T or a non-OK Status.

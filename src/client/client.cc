@@ -77,6 +77,8 @@ Result<SessionInfo> SessionFromJson(const Json& j) {
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "csrf_token", s.csrf_token));
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "data", s.data));
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "created_at", s.created_at));
+  SESSIOND_RETURN_IF_ERROR(
+      ReadMember(j, "authenticated_at", s.authenticated_at));
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "last_seen_at", s.last_seen_at));
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "expires_at", s.expires_at));
   SESSIOND_RETURN_IF_ERROR(ReadMember(j, "idle_timeout", s.idle_timeout));
@@ -168,7 +170,9 @@ Status ValidateOptions(const ClientOptions& o) {
 
 Status Reply::ToStatus() const {
   if (ok()) return Status();
-  return Status(code, frames.empty() ? status_name : frames.front());
+  // Frame 5, when present, is the JSON object of details.
+  return Status(code, frames.empty() ? status_name : frames.front(),
+                frames.size() > 1 ? frames[1] : std::string());
 }
 
 Result<SessionInfo> ParseSessionJson(std::string_view json) {
@@ -218,6 +222,7 @@ std::string ChangeSetToJson(const ChangeSet& changes) {
   j["base_version"] = changes.base_version;
   if (!changes.set.empty()) j["set"] = changes.set;
   if (!changes.erase.empty()) j["erase"] = changes.erase;
+  if (changes.rotate_csrf) j["rotate_csrf"] = true;
   if (!changes.flash_push.empty()) {
     Json flash = Json::array();
     for (const FlashMessage& m : changes.flash_push) {
@@ -536,6 +541,16 @@ Result<std::string> Client::Version() {
   return r->frames[0];
 }
 
+Result<std::string> Client::Hello() {
+  Result<Reply> r = CallOk(*this, "HELLO", {});
+  if (!r.ok()) return r.status();
+  if (r->frames.empty()) return BadReply("HELLO: no result");
+  Result<Json> j = ParseJson(r->frames[0], "HELLO settings");
+  if (!j.ok()) return j.status();
+  if (!j->is_object()) return BadReply("HELLO settings are not an object");
+  return r->frames[0];
+}
+
 Result<SessionReply> Client::Create(const ClientMetadata& metadata) {
   std::vector<std::string> args;
   if (HasMetadata(metadata)) args.push_back(MetadataJson(metadata));
@@ -561,6 +576,13 @@ Result<SessionReply> Client::Login(std::string_view cookie,
   std::vector<std::string> args{std::string(cookie), std::string(user_id)};
   if (HasMetadata(metadata)) args.push_back(MetadataJson(metadata));
   return CallSession(*this, "LOGIN", args);
+}
+
+Result<SessionReply> Client::Regenerate(std::string_view cookie,
+                                        const ClientMetadata& metadata) {
+  std::vector<std::string> args{std::string(cookie)};
+  if (HasMetadata(metadata)) args.push_back(MetadataJson(metadata));
+  return CallSession(*this, "REGENERATE", args);
 }
 
 Result<std::string> Client::Logout(std::string_view cookie) {
@@ -594,6 +616,10 @@ Result<FlashReply> Client::Flash(std::string_view cookie,
 Status Client::CsrfCheck(std::string_view cookie, std::string_view token) {
   return CallOk(*this, "CSRF_CHECK", {std::string(cookie), std::string(token)})
       .status();
+}
+
+Result<SessionReply> Client::CsrfRotate(std::string_view cookie) {
+  return CallSession(*this, "CSRF_ROTATE", {std::string(cookie)});
 }
 
 Result<RevokeOthersReply> Client::RevokeOthers(std::string_view cookie) {

@@ -242,6 +242,11 @@ Status CheckCsrf(const Session& s, std::string_view presented) {
   return Status::Ok();
 }
 
+Status ValidateLoginRequest(const LoginRequest& request) {
+  if (request.keep_user) return Status::Ok();
+  return ValidateUserId(request.user_id);
+}
+
 Status ApplyChangeSet(Session& s, const ChangeSet& changes,
                       size_t max_data_bytes) {
   SESSIOND_RETURN_IF_ERROR(ValidateChangeSet(changes));
@@ -286,6 +291,7 @@ Status ApplyChangeSet(Session& s, const ChangeSet& changes,
   }
   next.flash.insert(next.flash.end(), changes.flash_push.begin(),
                     changes.flash_push.end());
+  if (changes.rotate_csrf) next.csrf_token = NewCsrfToken();
   SESSIOND_RETURN_IF_ERROR(CheckSize(next, max_data_bytes));
   next.version = version;
   s = std::move(next);
@@ -326,16 +332,18 @@ Status PrepareNewSession(Session& s, size_t max_data_bytes) {
 Session LoginSession(const Session& old, const LoginRequest& request,
                      int64_t now_us) {
   Session next = old;
-  if (!old.user_id.empty() && old.user_id != request.user_id) {
+  const std::string& user = request.keep_user ? old.user_id : request.user_id;
+  if (!old.user_id.empty() && old.user_id != user) {
     next.data.clear();
     next.key_versions.clear();
     next.flash.clear();
   }
-  next.id = NewSessionId(request.user_id);
-  next.user_id = request.user_id;
+  next.id = NewSessionId(user);
+  next.user_id = user;
   next.csrf_token = NewCsrfToken();
   next.issued_at_us = now_us;
   next.last_seen_at = now_us / 1'000'000;
+  if (!request.keep_user) next.authenticated_at = next.last_seen_at;
   if (!request.ip.empty()) next.ip = request.ip;
   if (!request.user_agent.empty()) next.user_agent = request.user_agent;
   CutMetadata(next);

@@ -23,8 +23,21 @@
 //   svarint      := uvarint of zigzag(int64): (n << 1) ^ (n >> 63)
 //
 // Keys of data_entry, and of erased_entry, are strictly ascending (the order
-// of std::map), and no erased key is also a data key; the record ends exactly
-// after the last flash_entry. Anything else is kCorrupt.
+// of std::map), and no erased key is also a data key; a version 1 record
+// ends exactly after the last flash_entry. Anything else is kCorrupt.
+//
+// Version 2 (format byte 0x02) is version 1's fields followed by extension
+// fields, so that fields added later need no new format byte:
+//
+//   record_v2    := format:u8(=0x02) <the fields of version 1 after format>
+//                   ext_count:uvarint ext_entry{ext_count}
+//   ext_entry    := tag:uvarint value:bytes   ; tags strictly ascending
+//   tag 1        authenticated_at: value = svarint (no other bytes)
+//
+// An unknown tag is skipped (a newer sessiond wrote it; its field is lost
+// on the next write, which an older sessiond cannot help). EncodeSession
+// writes version 1 when no extension field is set, so anonymous and older
+// records keep their exact bytes.
 #include "core/session_codec.h"
 
 #include <utility>
@@ -112,10 +125,15 @@ Status Corrupt(const char* what) {
 
 }  // namespace
 
+// Extension field tags (see the grammar above).
+constexpr uint64_t kTagAuthenticatedAt = 1;
+
 std::string EncodeSession(const Session& s) {
   std::string out;
   out.reserve(128 + s.user_agent.size() + DataBytes(s));
-  out.push_back(static_cast<char>(kSessionRecordFormat));
+  const bool extended = s.authenticated_at != 0;
+  out.push_back(static_cast<char>(extended ? kSessionRecordFormatExtended
+                                           : kSessionRecordFormat));
   PutBytes(out, s.id);
   PutBytes(out, s.user_id);
   PutBytes(out, s.csrf_token);
@@ -150,6 +168,13 @@ std::string EncodeSession(const Session& s) {
     PutBytes(out, f.queue);
     PutBytes(out, f.message);
   }
+  if (extended) {
+    std::string value;
+    PutSvarint(value, s.authenticated_at);
+    PutUvarint(out, 1);
+    PutUvarint(out, kTagAuthenticatedAt);
+    PutBytes(out, value);
+  }
   return out;
 }
 
@@ -157,7 +182,10 @@ Result<Session> DecodeSession(std::string_view bytes) {
   Reader r(bytes);
   uint8_t format;
   if (!r.Byte(format)) return Corrupt("empty");
-  if (format != kSessionRecordFormat) return Corrupt("unknown format byte");
+  if (format != kSessionRecordFormat &&
+      format != kSessionRecordFormatExtended) {
+    return Corrupt("unknown format byte");
+  }
 
   Session s;
   if (!r.Bytes(s.id) || !r.Bytes(s.user_id) || !r.Bytes(s.csrf_token) ||
@@ -205,6 +233,26 @@ Result<Session> DecodeSession(std::string_view bytes) {
       return Corrupt("truncated flash message");
     }
     s.flash.push_back(std::move(f));
+  }
+  if (format == kSessionRecordFormatExtended) {
+    // ext_entry is at least 2 bytes: a tag and an empty length.
+    if (!r.Count(count, 2)) return Corrupt("bad extension count");
+    uint64_t last_tag = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t tag;
+      std::string value;
+      if (!r.Uvarint(tag) || !r.Bytes(value)) {
+        return Corrupt("truncated extension field");
+      }
+      if (i > 0 && tag <= last_tag) return Corrupt("extension tags unordered");
+      last_tag = tag;
+      if (tag == kTagAuthenticatedAt) {
+        Reader field(value);
+        if (!field.Svarint(s.authenticated_at) || !field.AtEnd()) {
+          return Corrupt("bad authenticated_at");
+        }
+      }
+    }
   }
   if (!r.AtEnd()) return Corrupt("trailing bytes");
   return s;

@@ -13,8 +13,11 @@
 
 namespace sessiond {
 
-// The format byte EncodeSession writes and the only one DecodeSession reads.
+// The format bytes: version 1, and version 2 (version 1 plus extension
+// fields), which EncodeSession writes only when an extension field is set.
+// DecodeSession reads both.
 inline constexpr uint8_t kSessionRecordFormat = 0x01;
+inline constexpr uint8_t kSessionRecordFormatExtended = 0x02;
 
 // Encodes every field of s. Never fails.
 std::string EncodeSession(const Session& s);

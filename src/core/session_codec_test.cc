@@ -51,6 +51,41 @@ TEST(SessionCodecTest, RoundTrip) {
   EXPECT_EQ(*x, extremes);
 }
 
+TEST(SessionCodecTest, ExtensionFieldsUseVersionTwoAndOlderRecordsStillRead) {
+  Session s = Full();
+  const std::string v1 = EncodeSession(s);
+  EXPECT_EQ(static_cast<uint8_t>(v1[0]), kSessionRecordFormat);
+  s.authenticated_at = 1'700'000'050;
+  const std::string v2 = EncodeSession(s);
+  EXPECT_EQ(static_cast<uint8_t>(v2[0]), kSessionRecordFormatExtended);
+  // Version 2 is version 1's fields plus the extension block.
+  EXPECT_EQ(v2.substr(1, v1.size() - 1), v1.substr(1));
+  Result<Session> back = DecodeSession(v2);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, s);
+  Result<Session> old = DecodeSession(v1);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->authenticated_at, 0);
+
+  for (size_t n = v1.size(); n < v2.size(); ++n) {
+    EXPECT_EQ(DecodeSession(std::string_view(v2).substr(0, n)).code(),
+              Code::kCorrupt)
+        << "prefix " << n;
+  }
+  // An unknown tag (from a newer sessiond) is skipped; tags must ascend.
+  std::string base = v1;
+  base[0] = static_cast<char>(kSessionRecordFormatExtended);
+  std::string unknown = base + std::string("\x02\x01\x01\x14\x09\x01\x00", 7);
+  Result<Session> skipped = DecodeSession(unknown);
+  ASSERT_TRUE(skipped.ok()) << skipped.status().ToString();
+  EXPECT_EQ(skipped->authenticated_at, 10);
+  std::string unordered = base + std::string("\x02\x09\x00\x01\x01\x14", 6);
+  EXPECT_EQ(DecodeSession(unordered).code(), Code::kCorrupt);
+  std::string long_field = base + std::string("\x01\x01\x02\x14\x00", 5);
+  EXPECT_EQ(DecodeSession(long_field).code(), Code::kCorrupt);
+  EXPECT_EQ(DecodeSession(base).code(), Code::kCorrupt);  // no ext_count
+}
+
 TEST(SessionCodecTest, Compact) {
   Session s;
   s.id = NewSessionId();

@@ -11,7 +11,7 @@ struct CodeNameRow {
   std::string_view name;
 };
 
-constexpr std::array<CodeNameRow, 22> kCodeNames = {{
+constexpr std::array<CodeNameRow, 23> kCodeNames = {{
     {Code::kOk, "OK"},
     {Code::kInvalidArgument, "INVALID_ARGUMENT"},
     {Code::kUnknownVerb, "UNKNOWN_VERB"},
@@ -34,6 +34,7 @@ constexpr std::array<CodeNameRow, 22> kCodeNames = {{
     {Code::kShuttingDown, "SHUTTING_DOWN"},
     {Code::kInternal, "INTERNAL"},
     {Code::kCorrupt, "CORRUPT"},
+    {Code::kWrongPurpose, "WRONG_PURPOSE"},
 }};
 
 }  // namespace

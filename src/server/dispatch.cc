@@ -12,17 +12,20 @@ namespace {
 // Arity counts argument frames after the verb; optional arguments raise
 // max_args only (docs/protocol.md, "Verbs on the app socket").
 // clang-format off
-constexpr std::array<Command, 18> kCommands = {{
+constexpr std::array<Command, 21> kCommands = {{
     // verb                 handler                  admin  min max
     {"PING",                HandlePing,              false, 0, 0},
     {"VERSION",             HandleVersion,           false, 0, 0},
+    {"HELLO",               HandleHello,             false, 0, 0},
     {"CREATE",              HandleCreate,            false, 0, 1},
     {"LOAD",                HandleLoad,              false, 1, 2},
     {"COMMIT",              HandleCommit,            false, 2, 2},
     {"LOGIN",               HandleLogin,             false, 2, 3},
+    {"REGENERATE",          HandleRegenerate,        false, 1, 2},
     {"LOGOUT",              HandleLogout,            false, 1, 1},
     {"FLASH",               HandleFlash,             false, 1, 2},
     {"CSRF_CHECK",          HandleCsrfCheck,         false, 2, 2},
+    {"CSRF_ROTATE",         HandleCsrfRotate,        false, 1, 1},
     {"REVOKE_OTHERS",       HandleRevokeOthers,      false, 1, 1},
     {"LIST_SESSIONS",       HandleListSessions,      false, 1, 1},
     {"BUMP_EPOCH",          HandleBumpEpoch,         false, 1, 1},

@@ -107,6 +107,7 @@ bool MeansAnonymous(Code code) {
     case Code::kBadMac:
     case Code::kNotYetValid:
     case Code::kCorrupt:
+    case Code::kWrongPurpose:
       return true;
     default:
       return false;
@@ -199,6 +200,11 @@ Result<ChangeSet> ParseChangeSet(const std::string& arg) {
       if (!key.is_string()) return Invalid("erase must hold strings");
       c.erase.insert(key.get_ref<const std::string&>());
     }
+  }
+  if (auto rotate = j.find("rotate_csrf");
+      rotate != j.end() && !rotate->is_null()) {
+    if (!rotate->is_boolean()) return Invalid("rotate_csrf must be a boolean");
+    c.rotate_csrf = rotate->get<bool>();
   }
   if (auto flash = j.find("flash"); flash != j.end() && !flash->is_null()) {
     if (!flash->is_array()) return Invalid("flash must be an array");
@@ -326,6 +332,7 @@ Session NewSession(const HandlerEnv& env, const std::string& user_id,
   s.expires_at = now + env.lifetime_s;
   s.idle_timeout = env.idle_timeout_s;
   s.issued_at_us = now_us;
+  if (!user_id.empty()) s.authenticated_at = now;  // LOGIN without a session
   s.ip = meta.ip;
   s.user_agent = meta.user_agent;
   s.version = 1;
@@ -473,6 +480,26 @@ void HandleVersion(HandlerEnv&, const CallPtr& call) {
   call->Ok({"sessiond " + std::string(VersionString())});
 }
 
+// HELLO: the settings a client needs, so that the cookie name and its
+// attributes have one source of truth (this server's configuration).
+void HandleHello(HandlerEnv& env, const CallPtr& call) {
+  json j{{"protocol", "SD1"},
+         {"server", "sessiond " + std::string(VersionString())},
+         {"mode", std::string(StorageModeName(env.mode))},
+         {"cookie",
+          {{"name", CookieName(env.cookie)},
+           {"path", env.cookie.path},
+           {"domain", env.cookie.domain},
+           {"secure", env.cookie.secure},
+           {"http_only", env.cookie.http_only},
+           {"same_site", env.cookie.same_site},
+           {"max_age", env.lifetime_s}}},
+         {"lifetime", env.lifetime_s},
+         {"idle_timeout", env.idle_timeout_s},
+         {"max_data_bytes", env.max_data_bytes}};
+  call->Ok({Dump(j)});
+}
+
 // CREATE [metadata]
 void HandleCreate(HandlerEnv& env, const CallPtr& call) {
   Result<Metadata> meta = ParseMetadata(call->arg(0));
@@ -506,16 +533,14 @@ void HandleLoad(HandlerEnv& env, const CallPtr& call) {
   });
 }
 
-// COMMIT cookie changes
-void HandleCommit(HandlerEnv& env, const CallPtr& call) {
-  Result<ChangeSet> changes = ParseChangeSet(call->arg(1));
-  if (!changes.ok()) return call->Fail(changes.status());
-  const std::string& cookie = call->arg(0);
-
+// Applies `changes` to the cookie's session where the mode keeps it and
+// answers with the session (COMMIT, CSRF_ROTATE).
+void CommitAndReply(HandlerEnv& env, const CallPtr& call,
+                    const std::string& cookie, ChangeSet changes) {
   if (env.mode == StorageMode::kServer) {
     Result<TokenClaims> claims = OpenToken(env, cookie);
     if (!claims.ok()) return call->Fail(claims.status());
-    env.store->Commit(claims->session_id, std::move(*changes),
+    env.store->Commit(claims->session_id, std::move(changes),
                       [call, cookie](Result<Session> s) {
                         if (!s.ok()) return call->Fail(s.status());
                         ReplySession(call, *s, false, Unchanged(cookie));
@@ -525,7 +550,7 @@ void HandleCommit(HandlerEnv& env, const CallPtr& call) {
   // Client and hybrid: the session lives in the cookie; the new cookie is
   // the commit.
   OpenCurrent(env, cookie,
-              [&env, call, changes = std::move(*changes)](Result<Current> cur) {
+              [&env, call, changes = std::move(changes)](Result<Current> cur) {
                 if (!cur.ok()) return call->Fail(cur.status());
                 Session& s = cur->session;
                 Status applied = ApplyChangeSet(s, changes, env.max_data_bytes);
@@ -536,34 +561,25 @@ void HandleCommit(HandlerEnv& env, const CallPtr& call) {
               });
 }
 
-// LOGIN cookie user_id [metadata]
-void HandleLogin(HandlerEnv& env, const CallPtr& call) {
-  const std::string& user = call->arg(1);
-  Status valid_user = ValidateUserId(user);
-  if (!valid_user.ok()) return call->Fail(valid_user);
-  Result<Metadata> meta = ParseMetadata(call->arg(2));
-  if (!meta.ok()) return call->Fail(meta.status());
-  LoginRequest request{user, meta->ip, meta->user_agent};
+// COMMIT cookie changes
+void HandleCommit(HandlerEnv& env, const CallPtr& call) {
+  Result<ChangeSet> changes = ParseChangeSet(call->arg(1));
+  if (!changes.ok()) return call->Fail(changes.status());
+  CommitAndReply(env, call, call->arg(0), std::move(*changes));
+}
 
-  // Without a usable cookie, a fresh logged-in session.
-  auto fresh = [&env, call, user, meta = *meta] {
-    CreateAndReply(env, call, NewSession(env, user, meta));
-  };
-  const std::string& cookie = call->arg(0);
-  if (cookie.empty()) return fresh();
-
+// Moves the cookie's session to a new id for `request` (LOGIN, REGENERATE)
+// and answers with its new cookie. `fresh` answers instead when the cookie
+// is no live session (LOGIN starts a new one; REGENERATE reports the error).
+void MoveAndReply(HandlerEnv& env, const CallPtr& call,
+                  const std::string& cookie, LoginRequest request,
+                  std::function<void(Status)> fresh) {
   if (env.mode == StorageMode::kServer) {
     Result<TokenClaims> claims = OpenToken(env, cookie);
-    if (!claims.ok()) {
-      if (MeansAnonymous(claims.code())) return fresh();
-      return call->Fail(claims.status());
-    }
+    if (!claims.ok()) return fresh(claims.status());
     env.store->Login(claims->session_id, std::move(request),
                      [&env, call, fresh](Result<Session> s) {
-                       if (!s.ok()) {
-                         if (MeansAnonymous(s.code())) return fresh();
-                         return call->Fail(s.status());
-                       }
+                       if (!s.ok()) return fresh(s.status());
                        Result<Issued> issued = Issue(env, *s);
                        if (!issued.ok()) return call->Fail(issued.status());
                        ReplySession(call, *s, false, std::move(*issued));
@@ -574,10 +590,7 @@ void HandleLogin(HandlerEnv& env, const CallPtr& call) {
   OpenCurrent(env, cookie,
               [&env, call, fresh,
                request = std::move(request)](Result<Current> cur) mutable {
-                if (!cur.ok()) {
-                  if (MeansAnonymous(cur.code())) return fresh();
-                  return call->Fail(cur.status());
-                }
+                if (!cur.ok()) return fresh(cur.status());
                 Session next =
                     LoginSession(cur->session, request, env.clock->NowMicros());
                 if (env.mode == StorageMode::kClient) {
@@ -595,10 +608,7 @@ void HandleLogin(HandlerEnv& env, const CallPtr& call) {
                     cur->session.id, std::move(request),
                     [&env, call, fresh,
                      next = std::move(next)](Result<Session> stub) mutable {
-                      if (!stub.ok()) {
-                        if (MeansAnonymous(stub.code())) return fresh();
-                        return call->Fail(stub.status());
-                      }
+                      if (!stub.ok()) return fresh(stub.status());
                       next.id = stub->id;
                       next.issued_at_us = stub->issued_at_us;
                       Result<Issued> issued = Issue(env, next);
@@ -606,6 +616,35 @@ void HandleLogin(HandlerEnv& env, const CallPtr& call) {
                       ReplySession(call, next, false, std::move(*issued));
                     });
               });
+}
+
+// LOGIN cookie user_id [metadata]
+void HandleLogin(HandlerEnv& env, const CallPtr& call) {
+  const std::string& user = call->arg(1);
+  Status valid_user = ValidateUserId(user);
+  if (!valid_user.ok()) return call->Fail(valid_user);
+  Result<Metadata> meta = ParseMetadata(call->arg(2));
+  if (!meta.ok()) return call->Fail(meta.status());
+  LoginRequest request{user, meta->ip, meta->user_agent};
+
+  // Without a usable cookie, a fresh logged-in session.
+  auto fresh = [&env, call, user, meta = *meta](Status why) {
+    if (!why.ok() && !MeansAnonymous(why.code())) return call->Fail(why);
+    CreateAndReply(env, call, NewSession(env, user, meta));
+  };
+  const std::string& cookie = call->arg(0);
+  if (cookie.empty()) return fresh(Status::Ok());
+  MoveAndReply(env, call, cookie, std::move(request), std::move(fresh));
+}
+
+// REGENERATE cookie [metadata]: a new id and CSRF token for the same
+// session (user, data and flash kept); the old cookie stops working.
+void HandleRegenerate(HandlerEnv& env, const CallPtr& call) {
+  Result<Metadata> meta = ParseMetadata(call->arg(1));
+  if (!meta.ok()) return call->Fail(meta.status());
+  LoginRequest request{"", meta->ip, meta->user_agent, /*keep_user=*/true};
+  MoveAndReply(env, call, call->arg(0), std::move(request),
+               [call](Status why) { call->Fail(why); });
 }
 
 // LOGOUT cookie
@@ -675,6 +714,13 @@ void HandleFlash(HandlerEnv& env, const CallPtr& call) {
               });
 }
 
+// CSRF_ROTATE cookie: the session gets a new CSRF token.
+void HandleCsrfRotate(HandlerEnv& env, const CallPtr& call) {
+  ChangeSet changes;
+  changes.rotate_csrf = true;
+  CommitAndReply(env, call, call->arg(0), std::move(changes));
+}
+
 // CSRF_CHECK cookie token
 void HandleCsrfCheck(HandlerEnv& env, const CallPtr& call) {
   OpenCurrent(env, call->arg(0), [call](Result<Current> cur) {
@@ -741,7 +787,7 @@ void HandleBumpEpoch(HandlerEnv& env, const CallPtr& call) {
     if (!user.ok()) return call->Fail(user);
     // The caller's session is re-issued as by LOGIN; measure its cookie
     // before the epoch moves, since the bump cannot be undone.
-    Session next = LoginSession(old, LoginRequest{old.user_id, "", ""},
+    Session next = LoginSession(old, LoginRequest{"", "", "", true},
                                 env.clock->NowMicros());
     if (env.mode == StorageMode::kClient) next.id.clear();
     Result<Issued> measured = Issue(env, next);

@@ -100,13 +100,16 @@ struct HandlerEnv {
 // run it, and the argument count is within the verb's range.
 void HandlePing(HandlerEnv& env, const CallPtr& call);
 void HandleVersion(HandlerEnv& env, const CallPtr& call);
+void HandleHello(HandlerEnv& env, const CallPtr& call);
 void HandleCreate(HandlerEnv& env, const CallPtr& call);
 void HandleLoad(HandlerEnv& env, const CallPtr& call);
 void HandleCommit(HandlerEnv& env, const CallPtr& call);
 void HandleLogin(HandlerEnv& env, const CallPtr& call);
+void HandleRegenerate(HandlerEnv& env, const CallPtr& call);
 void HandleLogout(HandlerEnv& env, const CallPtr& call);
 void HandleFlash(HandlerEnv& env, const CallPtr& call);
 void HandleCsrfCheck(HandlerEnv& env, const CallPtr& call);
+void HandleCsrfRotate(HandlerEnv& env, const CallPtr& call);
 void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call);
 void HandleListSessions(HandlerEnv& env, const CallPtr& call);
 void HandleBumpEpoch(HandlerEnv& env, const CallPtr& call);

@@ -125,6 +125,137 @@ TEST_P(HandlersTest, PingAndVersion) {
   EXPECT_EQ(v.frames.at(0).rfind("sessiond ", 0), 0u);
 }
 
+TEST_P(HandlersTest, HelloTellsTheCookieNameAndAttributes) {
+  env_.cookie.name = "app";
+  env_.cookie.host_prefix = true;
+  env_.cookie.same_site = "Strict";
+  Reply hello = Run("HELLO", {});
+  ASSERT_TRUE(hello.ok()) << hello.status;
+  json j = json::parse(hello.frames.at(0));
+  EXPECT_EQ(j["protocol"], "SD1");
+  EXPECT_EQ(j["mode"], StorageModeName(GetParam()));
+  EXPECT_EQ(j["server"].get<std::string>().rfind("sessiond ", 0), 0u);
+  EXPECT_EQ(j["cookie"]["name"], "__Host-app");
+  EXPECT_EQ(j["cookie"]["secure"], true);
+  EXPECT_EQ(j["cookie"]["path"], "/");
+  EXPECT_EQ(j["cookie"]["domain"], "");
+  EXPECT_EQ(j["cookie"]["same_site"], "Strict");
+  EXPECT_EQ(j["cookie"]["http_only"], true);
+  EXPECT_EQ(j["cookie"]["max_age"], 14 * 86400);
+  EXPECT_EQ(j["lifetime"], 14 * 86400);
+  EXPECT_EQ(j["idle_timeout"], 86400);
+  EXPECT_EQ(j["max_data_bytes"], 16384);
+  // The cookie a session reply sets carries the name HELLO gave.
+  EXPECT_EQ(Create().set_cookie().rfind("__Host-app=", 0), 0u);
+  EXPECT_EQ(Run("HELLO", {"extra"}).status, "INVALID_ARGUMENT");
+}
+
+TEST_P(HandlersTest, CsrfRotateGivesANewTokenAndKeepsTheData) {
+  Reply created = Create();
+  Reply saved = Commit(created.cookie(), {{"base_version", 1},
+                                          {"set", {{"cart", "[1]"}}}});
+  ASSERT_TRUE(saved.ok()) << saved.status;
+  const std::string old_token = saved.session()["csrf_token"];
+  Reply rotated = Run("CSRF_ROTATE", {saved.cookie()});
+  ASSERT_TRUE(rotated.ok()) << rotated.status;
+  const std::string new_token = rotated.session()["csrf_token"];
+  EXPECT_NE(new_token, old_token);
+  EXPECT_EQ(new_token.size(), kCsrfTokenChars);
+  EXPECT_EQ(rotated.session()["data"]["cart"], "[1]");
+  // In server mode the cookie stays; in client and hybrid mode it is new.
+  EXPECT_EQ(rotated.cookie() == saved.cookie(), server_mode());
+  EXPECT_EQ(rotated.set_cookie().empty(), server_mode());
+  const std::string& cookie = rotated.cookie();
+  EXPECT_TRUE(Run("CSRF_CHECK", {cookie, new_token}).ok());
+  EXPECT_EQ(Run("CSRF_CHECK", {cookie, old_token}).status, "CSRF_MISMATCH");
+  // A commit may rotate it too, in the same atomic step as its changes.
+  Reply both = Commit(cookie, {{"base_version", rotated.session()["version"]},
+                               {"set", {{"k", "v"}}},
+                               {"rotate_csrf", true}});
+  ASSERT_TRUE(both.ok()) << both.status;
+  EXPECT_NE(both.session()["csrf_token"], new_token);
+  EXPECT_EQ(both.session()["data"]["k"], "v");
+  EXPECT_EQ(Commit(cookie, {{"base_version", 1}, {"rotate_csrf", "yes"}})
+                .status,
+            "INVALID_ARGUMENT");
+  EXPECT_EQ(Run("CSRF_ROTATE", {"garbage"}).status, "BAD_ENCODING");
+  EXPECT_EQ(Run("CSRF_ROTATE", {""}).status, "NOT_FOUND");
+}
+
+TEST_P(HandlersTest, RegenerateMovesTheSessionAndKeepsUserAndData) {
+  // Anonymous: a new id and token, the data kept, no user made up.
+  Reply created = Create(R"({"user_agent":"UA/1"})");
+  Reply saved = Commit(created.cookie(), {{"base_version", 1},
+                                          {"set", {{"cart", "[1]"}}},
+                                          {"flash", {{{"message", "hi"}}}}});
+  ASSERT_TRUE(saved.ok()) << saved.status;
+  Reply moved = Run("REGENERATE", {saved.cookie()});
+  ASSERT_TRUE(moved.ok()) << moved.status;
+  json s = moved.session();
+  EXPECT_NE(moved.cookie(), saved.cookie());
+  EXPECT_FALSE(moved.set_cookie().empty());
+  EXPECT_EQ(s["user_id"], "");
+  EXPECT_EQ(s["authenticated_at"], 0);
+  EXPECT_EQ(s["data"]["cart"], "[1]");
+  EXPECT_EQ(s["flash"].size(), 1u);
+  EXPECT_NE(s["csrf_token"], saved.session()["csrf_token"]);
+  EXPECT_EQ(s["user_agent"], "UA/1");
+  if (!client_mode()) {
+    EXPECT_NE(s["id"], saved.session()["id"]);
+    // The old cookie no longer works: a fixated id is dead.
+    EXPECT_EQ(Run("LOAD", {saved.cookie()}).status, "REVOKED");
+  }
+
+  // Logged in: the user and the time of sign-in stay.
+  Reply in = Login(moved.cookie(), "alice");
+  const int64_t signed_in = in.session()["authenticated_at"];
+  EXPECT_EQ(signed_in, clock_.NowSeconds());
+  clock_.AdvanceSeconds(30);
+  Reply again = Run("REGENERATE", {in.cookie(), R"({"ip":"198.51.100.7"})"});
+  ASSERT_TRUE(again.ok()) << again.status;
+  EXPECT_EQ(again.session()["user_id"], "alice");
+  EXPECT_EQ(again.session()["authenticated_at"], signed_in);
+  EXPECT_EQ(again.session()["ip"], "198.51.100.7");
+  EXPECT_EQ(again.session()["data"]["cart"], "[1]");
+  Reply loaded = Run("LOAD", {again.cookie()});
+  ASSERT_TRUE(loaded.ok()) << loaded.status;
+  EXPECT_EQ(loaded.session()["user_id"], "alice");
+
+  // A cookie that is no live session is an error, never a new session.
+  EXPECT_EQ(Run("REGENERATE", {""}).status, "NOT_FOUND");
+  EXPECT_EQ(Run("REGENERATE", {"garbage"}).status, "BAD_ENCODING");
+  EXPECT_EQ(Run("REGENERATE", {again.cookie(), "[1]"}).status,
+            "INVALID_ARGUMENT");
+}
+
+TEST_P(HandlersTest, SignInTimeIsTheLoginsAndSurvivesBumpEpoch) {
+  Reply created = Create();
+  EXPECT_EQ(created.session()["authenticated_at"], 0);
+  clock_.AdvanceSeconds(100);  // the login page was open a while
+  Reply in = Login(created.cookie(), "alice");
+  const int64_t signed_in = clock_.NowSeconds();
+  EXPECT_EQ(in.session()["authenticated_at"], signed_in);
+  EXPECT_EQ(in.session()["created_at"], signed_in - 100);
+  clock_.AdvanceSeconds(50);
+  Reply bumped = Run("BUMP_EPOCH", {in.cookie()});
+  ASSERT_TRUE(bumped.ok()) << bumped.status;
+  EXPECT_EQ(bumped.session()["authenticated_at"], signed_in);
+  Reply loaded = Run("LOAD", {bumped.cookie()});
+  ASSERT_TRUE(loaded.ok()) << loaded.status;
+  EXPECT_EQ(loaded.session()["authenticated_at"], signed_in);
+  // Signing in again restamps it.
+  Reply relogin = Login(bumped.cookie(), "alice");
+  EXPECT_EQ(relogin.session()["authenticated_at"], clock_.NowSeconds());
+  // So does a LOGIN that starts a new session (no cookie, or a dead one).
+  clock_.AdvanceSeconds(5);
+  for (const std::string& cookie : {std::string(), std::string("garbage")}) {
+    Reply fresh = Run("LOGIN", {cookie, "bob"});
+    ASSERT_TRUE(fresh.ok()) << fresh.status;
+    EXPECT_TRUE(fresh.session()["new"].get<bool>());
+    EXPECT_EQ(fresh.session()["authenticated_at"], clock_.NowSeconds());
+  }
+}
+
 TEST_P(HandlersTest, CreateAndLoad) {
   Reply created = Create(R"({"ip":"203.0.113.9","user_agent":"UA/1"})");
   json s = created.session();
@@ -382,9 +513,14 @@ TEST_P(HandlersTest, RevokeOthersAndList) {
     EXPECT_TRUE(devices[0]["current"].get<bool>());
   } else {
     ASSERT_EQ(devices.size(), 3u);
-    EXPECT_EQ(devices[0]["user_agent"], "C");  // newest first
-    EXPECT_TRUE(devices[1]["current"].get<bool>());
-    EXPECT_FALSE(devices[0]["current"].get<bool>());
+    // The current device first, then the newest sign-in.
+    EXPECT_EQ(devices[0]["user_agent"], "B");
+    EXPECT_TRUE(devices[0]["current"].get<bool>());
+    EXPECT_EQ(devices[1]["user_agent"], "C");
+    EXPECT_FALSE(devices[1]["current"].get<bool>());
+    EXPECT_EQ(devices[2]["user_agent"], "A");
+    EXPECT_EQ(devices[1]["authenticated_at"].get<int64_t>(),
+              devices[2]["authenticated_at"].get<int64_t>() + 2);
     EXPECT_FALSE(devices[0].contains("csrf_token"));
     EXPECT_FALSE(devices[0].contains("data"));
   }

@@ -118,6 +118,7 @@ Frames EncodeErrorReply(Frames envelope, std::string request_id,
   }
   out.emplace_back(CodeName(status.code()));
   out.push_back(status.message());
+  if (!status.details().empty()) out.push_back(status.details());
   return out;
 }
 

@@ -109,5 +109,13 @@ TEST(EncodeReply, OkAndError) {
   EXPECT_EQ(bogus[3], "INTERNAL");
 }
 
+TEST(EncodeReply, ErrorDetailsTravelInTheFrameAfterTheMessage) {
+  EXPECT_EQ(EncodeErrorReply({"p"}, "7",
+                             Status(Code::kRevoked, "signed out",
+                                    R"({"reason":"logout","at":5})")),
+            (Frames{"p", "", "SD1", "7", "REVOKED", "signed out",
+                    R"({"reason":"logout","at":5})"}));
+}
+
 }  // namespace
 }  // namespace sessiond

@@ -1,5 +1,8 @@
 #include "server/session_json.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -29,6 +32,7 @@ void EntryFields(Writer& w, const Session& s) {
   Str(w, "id", s.id);
   Str(w, "user_id", s.user_id);
   Int(w, "created_at", s.created_at);
+  Int(w, "authenticated_at", s.authenticated_at);
   Int(w, "last_seen_at", s.last_seen_at);
   Int(w, "expires_at", s.expires_at);
   Int(w, "idle_timeout", s.idle_timeout);
@@ -76,10 +80,24 @@ Result<std::string> SessionJson(const Session& s, bool is_new) {
 
 Result<std::string> SessionListJson(const std::vector<Session>& sessions,
                                     const std::string* current) {
+  // "Your devices" order: this device first, then the newest sign-in (then
+  // the newest session, for anonymous ones).
+  std::vector<const Session*> order;
+  order.reserve(sessions.size());
+  for (const Session& s : sessions) order.push_back(&s);
+  auto rank = [current](const Session* s) {
+    return std::make_tuple(current != nullptr && s->id == *current,
+                           s->authenticated_at, s->created_at);
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](const Session* a, const Session* b) {
+                     return rank(a) > rank(b);
+                   });
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartArray();
-  for (const Session& s : sessions) {
+  for (const Session* entry : order) {
+    const Session& s = *entry;
     w.StartObject();
     EntryFields(w, s);
     if (current != nullptr) {

@@ -22,6 +22,7 @@ Session Sample() {
   s.last_seen_at = 1'700'000'100;
   s.expires_at = 1'700'086'400;
   s.idle_timeout = 1800;
+  s.authenticated_at = 1'700'000'050;
   s.ip = "2001:db8::1";
   s.user_agent = "Mozilla/5.0 \"quoted\" \\ back\tslash";
   s.version = 7;
@@ -38,8 +39,9 @@ TEST(SessionJsonTest, CarriesEveryFieldAndEscapes) {
   Result<std::string> text = SessionJson(s, /*is_new=*/true);
   ASSERT_TRUE(text.ok()) << text.status().ToString();
   const json j = json::parse(*text);
-  EXPECT_EQ(j.size(), 13u);
+  EXPECT_EQ(j.size(), 14u);
   EXPECT_EQ(j["id"], s.id);
+  EXPECT_EQ(j["authenticated_at"], s.authenticated_at);
   EXPECT_EQ(j["user_id"], s.user_id);
   EXPECT_EQ(j["created_at"], s.created_at);
   EXPECT_EQ(j["last_seen_at"], s.last_seen_at);
@@ -104,14 +106,28 @@ TEST(SessionJsonTest, ListEntriesLeaveOutTheSecretsAndMarkCurrent) {
   const json j = json::parse(*text);
   ASSERT_EQ(j.size(), 2u);
   for (const json& e : j) {
-    EXPECT_EQ(e.size(), 10u);
+    EXPECT_EQ(e.size(), 11u);
     EXPECT_FALSE(e.contains("csrf_token"));
     EXPECT_FALSE(e.contains("data"));
     EXPECT_FALSE(e.contains("flash"));
     EXPECT_EQ(e["user_agent"], a.user_agent);
   }
-  EXPECT_EQ(j[0]["current"], false);
-  EXPECT_EQ(j[1]["current"], true);
+  // The current device comes first, whatever order the store gave.
+  EXPECT_EQ(j[0]["current"], true);
+  EXPECT_EQ(j[0]["id"], b.id);
+  EXPECT_EQ(j[1]["current"], false);
+
+  // Then the newest sign-in first, then the newest session.
+  Session older = Sample(), newer = Sample(), anon = Sample();
+  older.id = "older"; older.authenticated_at = 100; older.created_at = 900;
+  newer.id = "newer"; newer.authenticated_at = 200; newer.created_at = 10;
+  anon.id = "anon"; anon.authenticated_at = 0; anon.created_at = 5000;
+  const json ordered =
+      json::parse(*SessionListJson({anon, older, newer}, nullptr));
+  ASSERT_EQ(ordered.size(), 3u);
+  EXPECT_EQ(ordered[0]["id"], "newer");
+  EXPECT_EQ(ordered[1]["id"], "older");
+  EXPECT_EQ(ordered[2]["id"], "anon");
 
   Result<std::string> plain = SessionListJson({a}, nullptr);
   ASSERT_TRUE(plain.ok());

@@ -789,7 +789,7 @@ void LmdbStore::Commit(std::string id, ChangeSet changes,
 
 void LmdbStore::Login(std::string id, LoginRequest request,
                       Callback<Session> done) {
-  Status valid = ValidateUserId(request.user_id);
+  Status valid = ValidateLoginRequest(request);
   if (!valid.ok()) return done(valid);
   SubmitResult<Session>(
       [this, id = std::move(id),

@@ -65,7 +65,7 @@ class MemoryStore final : public Store {
 
   void Login(std::string id, LoginRequest request,
              Callback<Session> done) override {
-    Status valid = ValidateUserId(request.user_id);
+    Status valid = ValidateLoginRequest(request);
     if (!valid.ok()) return done(valid);
     Result<Session> r = Live(id);
     if (!r.ok()) return done(r.status());

@@ -343,7 +343,7 @@ class RedisStore final : public Store {
 
   void Login(std::string id, LoginRequest request,
              Callback<Session> done) override {
-    Status valid = ValidateUserId(request.user_id);
+    Status valid = ValidateLoginRequest(request);
     if (valid.ok()) valid = ValidateSessionId(id);
     if (!valid.ok()) return done(valid);
     auto shared = std::make_shared<const LoginRequest>(std::move(request));

@@ -377,6 +377,60 @@ TEST_P(StoreConformanceTest, DestroyErrors) {
 // --- login ----------------------------------------------------------------
 
 TEST_P(StoreConformanceTest,
+       RegenerateKeepsUserAndSignInTimeAndTombstonesTheOldId) {
+  LoginRequest regenerate;
+  regenerate.keep_user = true;
+  // Anonymous: a new id and CSRF token, still anonymous, data kept.
+  Session anon = MustCreate();
+  ASSERT_TRUE(Commit(anon.id, Sets(1, {{"cart", "2 items"}})).ok());
+  Result<Session> moved = Login(anon.id, regenerate);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_NE(moved->id, anon.id);
+  EXPECT_EQ(moved->user_id, "");
+  EXPECT_EQ(moved->authenticated_at, 0);
+  EXPECT_NE(moved->csrf_token, anon.csrf_token);
+  EXPECT_EQ(moved->data.at("cart"), "2 items");
+  EXPECT_EQ(Load(anon.id).code(), Code::kRevoked);
+
+  // Logged in: user and time of sign-in survive, and are stored.
+  Result<Session> in = Login(moved->id, As("alice"));
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->authenticated_at, clock_.NowSeconds());
+  const int64_t signed_in = in->authenticated_at;
+  clock_.AdvanceSeconds(7);
+  Result<Session> again = Login(in->id, regenerate);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->user_id, "alice");
+  EXPECT_EQ(SessionTag(again->id), UserTag("alice"));
+  EXPECT_EQ(again->authenticated_at, signed_in);
+  Result<Session> loaded = Load(again->id);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->authenticated_at, signed_in);
+  EXPECT_EQ(loaded->user_id, "alice");
+  Result<std::vector<Session>> list = ListUser("alice");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].id, again->id);
+  EXPECT_EQ(Load(in->id).code(), Code::kRevoked);
+}
+
+TEST_P(StoreConformanceTest, CommitCanRotateTheCsrfTokenAtomically) {
+  Session s = MustCreate();
+  ChangeSet c = Sets(1, {{"k", "v"}});
+  c.rotate_csrf = true;
+  Result<Session> after = Commit(s.id, c);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_NE(after->csrf_token, s.csrf_token);
+  EXPECT_EQ(after->csrf_token.size(), kCsrfTokenChars);
+  EXPECT_EQ(Load(s.id)->csrf_token, after->csrf_token);
+  // A conflicting commit rotates nothing.
+  ChangeSet stale = Sets(1, {{"k", "w"}});
+  stale.rotate_csrf = true;
+  EXPECT_EQ(Commit(s.id, stale).code(), Code::kConflict);
+  EXPECT_EQ(Load(s.id)->csrf_token, after->csrf_token);
+}
+
+TEST_P(StoreConformanceTest,
        LoginRegeneratesIdUserAndCsrfAndTombstonesTheOldId) {
   Session anon = MustCreate();
   ASSERT_TRUE(Commit(anon.id, Sets(1, {{"cart", "2 items"}})).ok());
