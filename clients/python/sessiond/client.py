@@ -20,7 +20,7 @@ background, every 100 ms), a probe on such a socket fails without waiting,
 and a socket that was never connected is given CONNECT_GRACE to connect.
 
 Speed: a request's client-side cost is what an app pays on every page, so
-the single-call path (Client._run) sends with one send_multipart and waits
+the single-call path (Client._run) sends with pyzmq's Cython methods and waits
 in one blocking recv with a receive timeout (no poller), and parsing is
 written for the common case (sessiond.protocol). docs/python.md has the
 profile.
@@ -53,6 +53,32 @@ DEFAULT_TIMEOUT = 2.0  # seconds
 # the call fails as a Timeout without having sent anything.
 CONNECT_GRACE = 0.25
 RECONNECT_INTERVAL_MS = 100
+
+# pyzmq's own (Cython) socket methods, under its Python layer: that layer's
+# send_multipart/recv_multipart call back into Python for each frame, a few
+# microseconds per request that every page of an app pays (docs/python.md,
+# "Speed"). Same semantics: flags, copying, errors.
+_zmq_send = zmq.backend.Socket.send
+_zmq_recv = zmq.backend.Socket.recv
+_zmq_get = zmq.backend.Socket.get
+_SNDMORE_NOBLOCK = zmq.SNDMORE | zmq.NOBLOCK
+
+
+def _send_frames(socket: "zmq.Socket[bytes]", frames: Sequence[bytes]) -> None:
+    """send_multipart(frames, NOBLOCK); zmq.Again when not connected (the
+    first frame is refused, so nothing is half sent)."""
+    last = len(frames) - 1
+    for i, frame in enumerate(frames):
+        _zmq_send(socket, frame, zmq.NOBLOCK if i == last else _SNDMORE_NOBLOCK)
+
+
+def _recv_frames(socket: "zmq.Socket[bytes]") -> List[bytes]:
+    """recv_multipart(): blocks up to the socket's RCVTIMEO."""
+    frames = [_zmq_recv(socket)]
+    while _zmq_get(socket, zmq.RCVMORE):
+        frames.append(_zmq_recv(socket))
+    return frames
+
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -106,7 +132,7 @@ class _Connection:
         if ms != self.rcvtimeo:
             self.socket.setsockopt(zmq.RCVTIMEO, ms)
             self.rcvtimeo = ms
-        return self.socket.recv_multipart()
+        return _recv_frames(self.socket)
 
     def close(self) -> None:
         if not self.socket.closed:
@@ -521,7 +547,7 @@ class Client(_AppVerbs):
             raise
         try:
             try:
-                conn.socket.send_multipart(frames, zmq.NOBLOCK)
+                _send_frames(conn.socket, frames)
             except zmq.Again:
                 self._send_waiting(conn, frames, time.monotonic() + ms / 1000,
                                    probe)
@@ -572,7 +598,7 @@ class Client(_AppVerbs):
                     int(remaining * 1000) + 1, zmq.POLLOUT):
                 raise _NotConnected(f"not connected to {self.endpoint}")
             try:
-                conn.socket.send_multipart(frames, zmq.NOBLOCK)
+                _send_frames(conn.socket, frames)
                 return
             except zmq.Again:
                 continue
@@ -606,7 +632,7 @@ class Client(_AppVerbs):
         try:
             for frames in messages:
                 try:
-                    conn.socket.send_multipart(frames, zmq.NOBLOCK)
+                    _send_frames(conn.socket, frames)
                 except zmq.Again:
                     if sent:  # some went: their replies must not come late
                         self._send_waiting(conn, frames, deadline, False)
@@ -731,7 +757,7 @@ class Ticket(Generic[T]):
             conn = client._connection()
             request_id = b"%d" % next(conn.ids)
             frames = protocol.encode_request(request_id, verb, args)
-            conn.socket.send_multipart(frames, zmq.NOBLOCK)
+            _send_frames(conn.socket, frames)
         except (zmq.Again, errors.SessiondError, zmq.ZMQError):
             return  # not connected, closed, too large...: result() says
         self._deadline = time.monotonic() + client.timeout

@@ -387,13 +387,18 @@ class SessiondSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> FlaskSession:
         # No waiting here: Flask turns errors raised in open_session into a
         # bare 500, so the first access (in the view) loads, and fails,
-        # instead. With prefetch, a request that brought the cookie sends
-        # its LOAD now (that never raises), so the round trip overlaps
-        # Flask's routing and before_request work.
+        # instead. With prefetch, the LOAD of a request that brought the
+        # cookie was sent when the request entered the app (PrefetchingApp)
+        # and is taken over here; the first access waits for what is left.
         session = FlaskSession(self, app, request)
-        if self.prefetch and self._cookie is not None \
-                and self._cookie.name in request.cookies:
-            session.state.prefetch()
+        early = request.environ.pop(_EARLY_LOAD, None)
+        if early is not None:
+            cookie, ticket = early
+            name = self._cookie.name if self._cookie is not None else None
+            if name is not None and request.cookies.get(name) == cookie:
+                session.state.adopt_prefetch(ticket)
+            else:  # the quick look at the header got it wrong: no harm
+                ticket.cancel()
         return session
 
     def save_session(self, app: Flask, session: SessionMixin,
@@ -434,6 +439,53 @@ class SessiondSessionInterface(SessionInterface):
                 response.headers["Vary"] = "Cookie"
             elif "cookie" not in vary.lower():
                 response.vary.add("Cookie")
+
+
+_EARLY_LOAD = "sessiond.early_load"  # environ key: (cookie, Ticket)
+
+
+class PrefetchingApp:
+    """The WSGI app in front of Flask's (app.wsgi_app) when prefetch is on:
+    for a request that brings the session cookie, it sends the LOAD
+    before Flask builds the request, so the round trip overlaps all of
+    Flask's work up to the first session access (open_session takes the
+    ticket; a request that never uses the session drops it)."""
+
+    def __init__(self, wsgi_app: Any,
+                 interface: "SessiondSessionInterface") -> None:
+        self.wsgi_app = wsgi_app
+        self.interface = interface
+
+    def __call__(self, environ: Dict[str, Any], start_response: Any) -> Any:
+        cookie_settings = self.interface._cookie
+        header = environ.get("HTTP_COOKIE")
+        if cookie_settings is not None and header:
+            value = _cookie_value(header, cookie_settings.name)
+            if value:
+                environ[_EARLY_LOAD] = (
+                    value, self.interface.client.begin_load(value))
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            early = environ.pop(_EARLY_LOAD, None)
+            if early is not None:  # Flask never opened the session
+                early[1].cancel()
+
+
+def _cookie_value(header: str, name: str) -> Optional[str]:
+    """A quick look for one cookie in a Cookie header: sessiond's values
+    are base64url, never quoted. Only a guess: open_session compares it
+    with Werkzeug's parse and drops the early LOAD when they differ."""
+    start = 0
+    prefix = name + "="
+    while True:
+        at = header.find(prefix, start)
+        if at < 0:
+            return None
+        if at == 0 or header[at - 1] in " ;":
+            end = header.find(";", at)
+            return header[at + len(prefix):end if end >= 0 else None].strip()
+        start = at + 1
 
 
 def _permanent_changed(session: FlaskSession) -> bool:
@@ -600,6 +652,9 @@ class Sessiond:
             self.client, self.cookie_name, self.commit_on_error,
             self.user_key, self.prefetch)
         app.extensions["sessiond"] = self
+        if self.prefetch:
+            app.wsgi_app = PrefetchingApp(  # type: ignore[assignment]
+                app.wsgi_app, app.session_interface)
         app.register_error_handler(errors.Unavailable, _unavailable)
         app.register_error_handler(errors.Conflict, _conflict)
         app.register_error_handler(errors.TooLarge, _too_large)

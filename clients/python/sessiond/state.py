@@ -218,6 +218,12 @@ class RequestSession:
             if self._cookie:
                 self._ticket = self.client.begin_load(self._cookie)
 
+    def adopt_prefetch(self, ticket: "Ticket[SessionReply]") -> None:
+        """Takes a LOAD of this request's cookie that was sent ahead."""
+        if self._ticket is not None:
+            self._ticket.cancel()
+        self._ticket = ticket
+
     def release(self) -> None:
         """The request is over: forget a LOAD sent ahead and never used."""
         ticket, self._ticket = self._ticket, None
