@@ -393,12 +393,7 @@ class SessiondSessionInterface(SessionInterface):
         session = FlaskSession(self, app, request)
         early = request.environ.pop(_EARLY_LOAD, None)
         if early is not None:
-            cookie, ticket = early
-            name = self._cookie.name if self._cookie is not None else None
-            if name is not None and request.cookies.get(name) == cookie:
-                session.state.adopt_prefetch(ticket)
-            else:  # the quick look at the header got it wrong: no harm
-                ticket.cancel()
+            session.state.adopt_prefetch(early[1], early[0])
         return session
 
     def save_session(self, app: Flask, session: SessionMixin,
@@ -473,9 +468,11 @@ class PrefetchingApp:
 
 
 def _cookie_value(header: str, name: str) -> Optional[str]:
-    """A quick look for one cookie in a Cookie header: sessiond's values
-    are base64url, never quoted. Only a guess: open_session compares it
-    with Werkzeug's parse and drops the early LOAD when they differ."""
+    """The first value of cookie `name` in a Cookie header, as Werkzeug's
+    request.cookies.get(name) gives it for every value sessiond issues
+    (base64url: never quoted or escaped). Another value (a quoted or
+    foreign one) is no sessiond cookie under either reading, and its LOAD
+    fails as an invalid cookie either way."""
     start = 0
     prefix = name + "="
     while True:
@@ -484,7 +481,12 @@ def _cookie_value(header: str, name: str) -> Optional[str]:
             return None
         if at == 0 or header[at - 1] in " ;":
             end = header.find(";", at)
-            return header[at + len(prefix):end if end >= 0 else None].strip()
+            value = header[at + len(prefix):end if end >= 0 else None].strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]  # some clients quote every value
+            if '"' in value or "\\" in value:
+                return None  # escapes: let Werkzeug read this one
+            return value
         start = at + 1
 
 

@@ -218,11 +218,16 @@ class RequestSession:
             if self._cookie:
                 self._ticket = self.client.begin_load(self._cookie)
 
-    def adopt_prefetch(self, ticket: "Ticket[SessionReply]") -> None:
-        """Takes a LOAD of this request's cookie that was sent ahead."""
+    def adopt_prefetch(self, ticket: "Ticket[SessionReply]",
+                       cookie: str) -> None:
+        """Takes a LOAD that was sent ahead for this request's cookie (the
+        integration read the cookie already, so the cookie source is not
+        asked again)."""
         if self._ticket is not None:
             self._ticket.cancel()
         self._ticket = ticket
+        self._cookie_source = None
+        self.incoming_cookie = self._cookie = cookie
 
     def release(self) -> None:
         """The request is over: forget a LOAD sent ahead and never used."""

@@ -858,3 +858,23 @@ def test_prefetch_can_be_turned_off(sessiond_server):
     login(b, "bob")
     assert b.get("/").json["user"] == "bob"
     assert app.session_interface.prefetch is False
+
+
+@pytest.mark.parametrize("header, value", [
+    ("sessiond=abc", "abc"),
+    ("a=1; sessiond=abc-_; b=2", "abc-_"),
+    ("xsessiond=no; sessiond=yes", "yes"),
+    ("sessiond=first; sessiond=second", "first"),
+    ("other=1", None),
+    ("sessiond=", ""),
+    ('sessiond="abc-_"', "abc-_"),
+    ('a="x;y"; sessiond=abc', "abc"),
+])
+def test_the_quick_cookie_read_agrees_with_werkzeug(header, value):
+    from werkzeug.http import parse_cookie
+    assert sf._cookie_value(header, "sessiond") == value
+    assert parse_cookie(header).get("sessiond") == value
+
+
+def test_the_quick_cookie_read_leaves_escapes_to_werkzeug():
+    assert sf._cookie_value('sessiond="a\\"b"', "sessiond") is None
