@@ -886,3 +886,30 @@ def test_system_checks(dj):
     with override_settings(SESSION_COOKIE_NAME="myapp"):
         found = checks.run_checks(tags=["sessiond"], include_deployment_checks=True)
     assert [m.id for m in found] == ["sessiond.E002"]
+
+
+def test_with_the_csrf_cookie_the_middleware_is_djangos(dj):
+    from django.test import override_settings
+    with override_settings(CSRF_USE_SESSIONS=False):
+        b = browser()
+        t = token(b)
+        assert "csrftoken" in b.cookies  # Django's CSRF cookie
+        assert b.post("/set", {"key": "k", "value": "1"},
+                      HTTP_X_CSRFTOKEN=t).status_code == 200
+        assert b.post("/set", {"key": "k", "value": "1"}).status_code == 403
+
+
+def test_a_secure_cookie_over_plain_http_warns_once(django_setup,
+                                                   make_sessiond, caplog):
+    import logging
+    import uuid
+    from django.test import override_settings
+    name = "dj" + uuid.uuid4().hex[:8]
+    server = make_sessiond(cookie_options={"secure": True, "name": name})
+    with override_settings(SESSIOND={"ENDPOINT": server.endpoint}):
+        with caplog.at_level(logging.WARNING, logger="sessiond"):
+            assert browser().get("/csrf").status_code == 200
+            assert browser().get("/csrf").status_code == 200
+        assert settings.SESSION_COOKIE_SECURE is True  # sessiond's, adopted
+    warnings = [r for r in caplog.records if "plain http" in r.getMessage()]
+    assert len(warnings) == 1 and name in warnings[0].getMessage()
