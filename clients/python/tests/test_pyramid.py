@@ -512,3 +512,28 @@ def test_cookie_name_setting_must_match_sessiond(sessiond_server):
         browser(app).get("/form")
     assert "'pyramid_session'" in str(e.value)
     assert "'sessiond'" in str(e.value)
+
+
+def test_the_load_sent_ahead_is_never_in_the_way(sessiond_server):
+    client_holder = {}
+
+    def no_session(request):
+        return {"ok": True}
+
+    def ping_first(request):
+        ping = request.registry.sessiond_client.ping()
+        return {"ping": ping, "user": sp.authenticated_user_id(request)}
+
+    def extra(config):
+        client_holder["client"] = config.registry.sessiond_client
+        routes(no_session=("GET", no_session),
+               ping_first=("GET", ping_first))(config)
+
+    app = make_app(sessiond_server.endpoint, extra=extra)
+    b = browser(app)
+    login(b, "alice")
+    for _ in range(5):
+        res = b.get("/no_session")
+        assert "Set-Cookie" not in res.headers
+    assert b.get("/ping_first").json == {"ping": "PONG", "user": "alice"}
+    assert b.get("/").json["user"] == "alice"
