@@ -54,10 +54,17 @@ def options() -> Dict[str, Any]:
     return value
 
 
+_last: Tuple[Any, Optional[Client]] = (None, None)  # (SESSIOND, its Client)
+
+
 def client() -> Client:
     """The process's Client for settings.SESSIOND (one per distinct
     configuration, so override_settings in tests gets its own)."""
+    global _last
     o = options()
+    last_options, last_client = _last
+    if o is last_options and last_client is not None:
+        return last_client  # the per-request case: the same settings dict
     key = (o.get("ENDPOINT", DEFAULT_ENDPOINT),
            float(o.get("TIMEOUT", DEFAULT_TIMEOUT)),
            o.get("CURVE_SERVER_KEY"), o.get("CURVE_PUBLIC_KEY"),
@@ -71,6 +78,7 @@ def client() -> Client:
                                curve_public_key=key[3],
                                curve_secret_key=key[4])
                 _clients[key] = found
+    _last = (o, found)
     return found
 
 
@@ -127,9 +135,10 @@ def session_cookie() -> CookieSettings:
 
 
 def user_key() -> str:
-    """The session key Django keeps the user id under."""
-    from django.contrib.auth import SESSION_KEY
-    return str(SESSION_KEY)
+    """The session key Django keeps the user id under: the value of
+    django.contrib.auth.SESSION_KEY (the same since Django 1.x), written
+    out so that building a request's session imports nothing."""
+    return "_auth_user_id"
 
 
 def error_view() -> Optional[str]:

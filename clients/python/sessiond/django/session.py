@@ -78,7 +78,6 @@ class SessionStore(SessionBase):  # type: ignore[misc]  # Django is untyped
         # when the session is used).
         self.accessed = False
         self.modified = False
-        self.serializer = import_string(settings.SESSION_SERIALIZER)
         self._csrf_rotation = False
         self._expiry_checked = False
         validate = self._validate_session_key
@@ -100,6 +99,12 @@ class SessionStore(SessionBase):  # type: ignore[misc]  # Django is untyped
         """The client metadata CREATE and LOGIN record ("your devices")."""
         self._state.ip = ip
         self._state.user_agent = user_agent
+
+    @property
+    def serializer(self) -> Any:
+        """SESSION_SERIALIZER, for SessionBase.encode/decode (values here
+        are JSON whatever it says; looked up only when asked)."""
+        return import_string(settings.SESSION_SERIALIZER)
 
     @property
     def state(self) -> RequestSession:
