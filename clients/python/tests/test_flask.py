@@ -351,6 +351,16 @@ def test_cookie_carrying_modes_work_unchanged(make_sessiond, mode):
     # integration must send each one on, and nothing else changes for it.
     server = make_sessiond(session_options={"mode": mode})
     app = make_app(server.endpoint)
+
+    @app.post("/rotate2")
+    def rotate2():
+        return jsonify(token=sf.rotate_csrf_token())
+
+    @app.post("/regenerate2")
+    def regenerate2():
+        sf.regenerate()
+        return "ok"
+
     one, two = browser(app), browser(app)
     login(one, "alice")
     assert one.get("/").json["flash"] == [["message", "Welcome, alice."]]
@@ -368,6 +378,16 @@ def test_cookie_carrying_modes_work_unchanged(make_sessiond, mode):
     two.post("/signout_others", {"csrf_token": csrf(two)}, status=200)
     assert one.get("/").json["user"] is None
     assert two.get("/").json["user"] == "alice"
+
+    # CSRF_ROTATE and REGENERATE hand out new cookies in these modes too.
+    old_token = csrf(two)
+    new_token = two.post("/rotate2", {"csrf_token": old_token}).json["token"]
+    assert new_token != old_token and csrf(two) == new_token
+    two.post("/set", {"key": "after", "value": "rotate",
+                      "csrf_token": new_token}, status=200)
+    two.post("/regenerate2", {"csrf_token": csrf(two)}, status=200)
+    home = two.get("/").json
+    assert home["user"] == "alice" and home["data"]["after"] == "rotate"
 
 
 # -- the gaps a user moving an app over hit (issue 15) ---------------------
