@@ -288,18 +288,29 @@ class RequestSession:
     def _rebase(self, reply: SessionReply) -> None:
         """Adopts a reply that replaced the session (CREATE, LOGIN,
         REGENERATE, BUMP_EPOCH) while keeping this request's uncommitted
-        changes."""
+        changes, and the app's own value objects wherever the stored value
+        did not change (so a list the view holds stays the session's)."""
+        hidden_keys = self._hidden_keys
         to_set, to_erase = self._changes()
+        changed = {app_key(k) for k in to_set if k not in hidden_keys}
+        erased = {app_key(k) for k in to_erase if k not in hidden_keys}
         user = self._pending_user()
         hidden = dict(self._hidden)
+        before = dict(dict.items(self._data))
+        old_raw = self._raw
         self._adopt(reply)
         self._hidden = hidden
-        decode = self.codec.decode
-        data = self._data
-        for key, value in to_set.items():
-            dict.__setitem__(data, app_key(key), decode(value))
-        for key in to_erase:
-            dict.pop(data, app_key(key), None)
+        data, new_raw, loaded = self._data, self._raw, self._loaded_values
+        for key, value in before.items():
+            if key == self.user_key:
+                continue
+            if key in changed:
+                dict.__setitem__(data, key, value)
+            elif key in new_raw and new_raw[key] == old_raw.get(key):
+                dict.__setitem__(data, key, value)
+                loaded[key] = value
+        for key in erased:
+            dict.pop(data, key, None)
         if user is not _MISSING and self.user_key:
             if user is None:
                 dict.pop(data, self.user_key, None)

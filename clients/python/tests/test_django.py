@@ -913,3 +913,17 @@ def test_a_secure_cookie_over_plain_http_warns_once(django_setup,
         assert settings.SESSION_COOKIE_SECURE is True  # sessiond's, adopted
     warnings = [r for r in caplog.records if "plain http" in r.getMessage()]
     assert len(warnings) == 1 and name in warnings[0].getMessage()
+
+
+def test_the_expiry_deadline_stays_hidden_across_cycle_key(dj):
+    s = store()
+    s["k"] = "v"
+    s.set_expiry(600)
+    s.save()
+    again = store(s.session_key)
+    again.cycle_key()
+    assert sorted(again.keys()) == ["_session_expiry", "k"]
+    again["k2"] = "v2"
+    again.save()
+    assert sorted(store(again.session_key).keys()) == [
+        "_session_expiry", "k", "k2"]

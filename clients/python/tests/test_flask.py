@@ -898,3 +898,23 @@ def test_the_quick_cookie_read_agrees_with_werkzeug(header, value):
 
 def test_the_quick_cookie_read_leaves_escapes_to_werkzeug():
     assert sf._cookie_value('sessiond="a\\"b"', "sessiond") is None
+
+
+def test_a_value_the_view_holds_survives_a_login_in_the_same_request(app):
+    @app.post("/list_then_login")
+    def list_then_login():
+        items = session["list"]  # loaded before the LOGIN
+        sf.login("alice")  # LOGIN replaces the session under the view...
+        items.append("c")  # ...which still holds the session's list
+        session["note"] = "after"
+        return jsonify(ok=True)
+
+    b = browser(app)
+    for item in ("a", "b"):
+        _csrf_post(b, "/append", item=item)
+    b.post("/set", {"key": "kept", "value": "y", "csrf_token": csrf(b)})
+    assert _csrf_post(b, "/list_then_login").status_int == 200
+    home = b.get("/").json
+    assert home["user"] == "alice"
+    assert home["data"]["list"] == ["a", "b", "c"]
+    assert home["data"]["kept"] == "y" and home["data"]["note"] == "after"
