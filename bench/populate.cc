@@ -17,7 +17,7 @@
 #include "sessiond/clock.h"
 #include "sessiond/keyring.h"
 #include "sessiond/session.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 #include "sessiond/token_codec.h"
 
 int main(int argc, char** argv) {

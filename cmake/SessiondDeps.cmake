@@ -8,8 +8,13 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(cppzmq REQUIRED)
-find_package(nlohmann_json REQUIRED)
-find_package(RapidJSON REQUIRED)  # header-only; replies on the hot path
+# sessiond's one JSON library (why: src/server/request_args.cc). Header-only;
+# Debian's package defines no target, so this is it.
+find_package(RapidJSON REQUIRED)
+add_library(sessiond_rapidjson INTERFACE)
+target_include_directories(sessiond_rapidjson SYSTEM INTERFACE
+  ${RAPIDJSON_INCLUDE_DIRS})
+add_library(sessiond::rapidjson ALIAS sessiond_rapidjson)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
 
@@ -27,6 +32,10 @@ endif()
 
 if(SESSIOND_BUILD_TESTS)
   find_package(GTest REQUIRED)
+  # Tests only: the server's JSON (written with RapidJSON) is read back by
+  # an independent parser, so a writer bug cannot hide behind the same
+  # library's reader. sessiond itself uses RapidJSON alone.
+  find_package(nlohmann_json REQUIRED)
 endif()
 if(SESSIOND_BUILD_BENCH)
   find_package(benchmark REQUIRED)

@@ -4,7 +4,8 @@
 #
 #   sbin/sessiond                         the daemon
 #   bin/sessionctl                        the admin tool
-#   include/sessiond/*.h                  the public API
+#   include/sessiond/*.h                  the public API: exactly the headers
+#                                         whose code the archive holds
 #   lib/libsessiond_client.a              one archive: client, core, tokens,
 #                                         version (see below)
 #   <pkgconfig dir>/sessiond-client.pc    libdata/pkgconfig on FreeBSD,
@@ -16,10 +17,6 @@
 #
 # The rc.d script and the systemd unit are installed by the packages (the
 # port's USE_RC_SUBR, a distribution's own rules), not here.
-#
-# Every target is guarded with if(TARGET ...) so a tree whose parts are
-# still being written configures; the plist check then reports what is
-# missing instead of configure failing.
 include(CMakePackageConfigHelpers)
 
 if(CMAKE_SYSTEM_NAME STREQUAL "FreeBSD")
@@ -33,12 +30,8 @@ set(SESSIOND_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/sessiond"
     CACHE STRING "Where sessiondConfig.cmake goes, relative to the prefix")
 
 # --- programs -------------------------------------------------------------
-if(TARGET sessiond)
-  install(TARGETS sessiond RUNTIME DESTINATION "${CMAKE_INSTALL_SBINDIR}")
-endif()
-if(TARGET sessionctl)
-  install(TARGETS sessionctl RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
-endif()
+install(TARGETS sessiond RUNTIME DESTINATION "${CMAKE_INSTALL_SBINDIR}")
+install(TARGETS sessionctl RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
 
 # --- the C++ client library -----------------------------------------------
 # The build splits the code into small static libraries that link each
@@ -52,23 +45,47 @@ endif()
 # cookie.h, keyring.h and token_codec.h have their code.
 set(_sessiond_archive_parts)
 foreach(_part sessiond_client sessiond_core sessiond_tokens sessiond_version)
-  if(TARGET ${_part})
-    list(APPEND _sessiond_archive_parts "$<TARGET_OBJECTS:${_part}>")
-  endif()
+  list(APPEND _sessiond_archive_parts "$<TARGET_OBJECTS:${_part}>")
 endforeach()
-if(TARGET sessiond_client)
-  add_library(sessiond_client_archive STATIC ${_sessiond_archive_parts})
-  set_target_properties(sessiond_client_archive PROPERTIES
-    OUTPUT_NAME sessiond_client
-    LINKER_LANGUAGE CXX
-    ARCHIVE_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/install-lib")
-  install(TARGETS sessiond_client_archive
-    ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
-endif()
+add_library(sessiond_client_archive STATIC ${_sessiond_archive_parts})
+set_target_properties(sessiond_client_archive PROPERTIES
+  OUTPUT_NAME sessiond_client
+  LINKER_LANGUAGE CXX
+  ARCHIVE_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/install-lib")
+install(TARGETS sessiond_client_archive
+  ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 
-install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/sessiond"
-  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
-  FILES_MATCHING PATTERN "*.h")
+# The headers of those parts, and nothing else: a header whose code is not
+# in the archive would compile in a consumer and then fail to link. What is
+# internal lives in src/, not in include/sessiond/, so the list must name
+# every file there (checked below, and by packaging/tests/plist_test.sh
+# against the port's pkg-plist).
+set(SESSIOND_PUBLIC_HEADERS
+  client.h      # sessiond_client
+  clock.h       # sessiond_core
+  random.h
+  session.h
+  status.h
+  cookie.h      # sessiond_tokens
+  keyring.h
+  token_codec.h
+  version.h)    # sessiond_version
+file(GLOB _sessiond_header_files CONFIGURE_DEPENDS
+     RELATIVE "${PROJECT_SOURCE_DIR}/include/sessiond"
+     "${PROJECT_SOURCE_DIR}/include/sessiond/*.h")
+list(SORT _sessiond_header_files)
+set(_sessiond_listed ${SESSIOND_PUBLIC_HEADERS})
+list(SORT _sessiond_listed)
+if(NOT _sessiond_header_files STREQUAL _sessiond_listed)
+  message(FATAL_ERROR "include/sessiond/ holds ${_sessiond_header_files} but "
+    "SESSIOND_PUBLIC_HEADERS (cmake/SessiondInstall.cmake) lists "
+    "${_sessiond_listed}: a public header must ship, and an internal one "
+    "belongs in src/")
+endif()
+list(TRANSFORM SESSIOND_PUBLIC_HEADERS PREPEND "${PROJECT_SOURCE_DIR}/include/sessiond/"
+     OUTPUT_VARIABLE _sessiond_header_paths)
+install(FILES ${_sessiond_header_paths}
+  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/sessiond")
 
 configure_file("${PROJECT_SOURCE_DIR}/cmake/sessiond-client.pc.in"
   "${CMAKE_BINARY_DIR}/install-lib/sessiond-client.pc" @ONLY)

@@ -11,6 +11,7 @@ run_pkgs=(
   libzmq3-dev cppzmq-dev libev-dev libssl-dev libsodium-dev liblmdb-dev
   libhiredis-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev rapidjson-dev libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev
 )
 # C++ tests: fuzzing (clang + its sanitizer runtimes), Redis, packaging checks;
 # the DBSC proofs (src/dbsc/testdata/make_proofs.py) are made with
@@ -44,6 +45,10 @@ test_ruby_pkgs=(
 test_php_pkgs=(php-cli php-zmq php-apcu phpunit php-redis apache2-utils)
 # Node client and express-session store (Node itself: see below).
 test_node_pkgs=()
+# The import library's test vectors (src/import/testdata): the real Django
+# and Rails mint and read the old cookies (Flask and Pyramid are above).
+test_python_pkgs+=(python3-django)
+test_ruby_pkgs+=(ruby ruby-rails)
 
 pkgs=("${run_pkgs[@]}")
 if [ "$what" = test ]; then

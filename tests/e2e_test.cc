@@ -22,12 +22,8 @@
 
 #include "gtest/gtest.h"
 #include "sessiond/client.h"
-#include "sessiond_process.h"
-
-#if __has_include("store/testing_redis_server.h")
-#include "store/testing_redis_server.h"
-#define SESSIOND_E2E_HAVE_REDIS_HELPER 1
-#endif
+#include "testing/redis_server.h"
+#include "testing/sessiond_process.h"
 
 namespace sessiond {
 namespace {
@@ -60,23 +56,6 @@ Status StatusOf(const Result<T>& r) {
         << #expr << " -> " << StatusOf(_e2e_r).ToString() << " (want " \
         << CodeName(want) << ")";                                      \
   } while (0)
-
-// The errors LOAD may answer for a cookie that is not a valid token.
-bool IsTokenError(Code c) {
-  switch (c) {
-    case Code::kBadEncoding:
-    case Code::kTruncated:
-    case Code::kTrailingData:
-    case Code::kUnknownVersion:
-    case Code::kUnknownKey:
-    case Code::kRetiredKey:
-    case Code::kBadMac:
-    case Code::kNotYetValid:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // The errors that mean "this session is gone".
 bool IsGone(Code c) {
@@ -1333,9 +1312,6 @@ TEST(TransportTest, NonLoopbackTcpWithCurveStarts) {
 // Redis: the same life against a real redis-server, and an outage.
 
 TEST(RedisTest, SessionLifeAndOutage) {
-#ifndef SESSIOND_E2E_HAVE_REDIS_HELPER
-  GTEST_SKIP() << "store/testing_redis_server.h is not available";
-#else
   if (access(testing::RedisServer::kBinary, X_OK) != 0) {
     GTEST_SKIP() << testing::RedisServer::kBinary << " is not installed";
   }
@@ -1368,7 +1344,6 @@ TEST(RedisTest, SessionLifeAndOutage) {
   ASSERT_OK(again);
   ASSERT_OK(app.Load(again->cookie));
   if (HasFailure()) ADD_FAILURE() << "sessiond log:\n" << sessiond.LogTail();
-#endif
 }
 
 }  // namespace

@@ -162,10 +162,9 @@ class Client {
 
   // LOAD: verifies the cookie and loads its session, enforcing expiry and
   // the user's epoch.
-  // Errors meaning "treat the request as anonymous and Create()":
-  //   kBadEncoding, kTruncated, kTrailingData, kUnknownVersion, kUnknownKey,
-  //   kRetiredKey, kBadMac, kNotYetValid  the cookie is not a valid token;
-  //   kExpired, kRevoked, kNotFound, kCorrupt  the session is gone.
+  // Errors for which MeansAnonymous(code) (status.h) is true mean "treat
+  // the request as anonymous and Create()": the cookie is not a valid token
+  // (IsTokenError), or its session is gone (expired, revoked, not found).
   // kUnavailable / kShuttingDown / kInternal: do not Create(); answer 5xx.
   Result<SessionReply> Load(std::string_view cookie,
                             const ClientMetadata& metadata = {});

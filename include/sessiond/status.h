@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,6 +74,44 @@ std::string_view CodeName(Code code);
 // Parses a wire name; nullopt for an unknown name.
 std::optional<Code> CodeFromName(std::string_view name);
 
+// What a caller should do about an error: the groups of docs/protocol.md's
+// error table, which every client's error classes follow (the Python
+// client's errors.py; tests/verb_table_test.py checks they agree).
+enum class ErrorGroup : uint8_t {
+  kNone = 0,       // kOk
+  kCaller,         // the request is wrong: fix the caller, do not retry
+  kTooLarge,       // store less
+  kConflict,       // reload and re-apply, or tell the user
+  kCsrf,           // reject the request (HTTP 403)
+  kInvalidCookie,  // the cookie is no (longer a) session: start anew
+  kUnavailable,    // retry later; answer HTTP 503 meanwhile
+  kInternal,       // a server bug; answer HTTP 500
+};
+ErrorGroup GroupOf(Code code);
+// "caller", "too_large", "conflict", "csrf", "invalid_cookie",
+// "unavailable", "internal" ("none" for kOk).
+std::string_view ErrorGroupName(ErrorGroup group);
+
+// Whether the request should be treated as anonymous after this error: the
+// cookie is not a valid token, or its session is gone (kInvalidCookie).
+inline bool MeansAnonymous(Code code) {
+  return GroupOf(code) == ErrorGroup::kInvalidCookie;
+}
+// Whether the cookie itself is not a valid token (bad encoding, length,
+// version, key, MAC or issue time), as opposed to a valid token whose
+// session is gone. A subset of MeansAnonymous.
+bool IsTokenError(Code code);
+
+// One row of the code table: every code, its wire name and its group.
+struct CodeInfo {
+  Code code;
+  std::string_view name;
+  ErrorGroup group;
+  bool token_error;
+};
+// Every code, kOk first, in numbering order.
+std::span<const CodeInfo> CodeTable();
+
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
@@ -111,6 +150,61 @@ inline bool operator==(const Status& a, const Status& b) {
          a.details() == b.details();
 }
 
+// Factories, one per code that code outside the token codec builds:
+// InvalidArgument("user id is empty") reads better than the constructor.
+inline Status InvalidArgument(std::string message) {
+  return Status(Code::kInvalidArgument, std::move(message));
+}
+inline Status UnknownVerb(std::string message) {
+  return Status(Code::kUnknownVerb, std::move(message));
+}
+inline Status TooLarge(std::string message) {
+  return Status(Code::kTooLarge, std::move(message));
+}
+inline Status NotFound(std::string message) {
+  return Status(Code::kNotFound, std::move(message));
+}
+inline Status Conflict(std::string message) {
+  return Status(Code::kConflict, std::move(message));
+}
+inline Status Revoked(std::string message) {
+  return Status(Code::kRevoked, std::move(message));
+}
+inline Status Expired(std::string message) {
+  return Status(Code::kExpired, std::move(message));
+}
+inline Status CsrfMismatch(std::string message) {
+  return Status(Code::kCsrfMismatch, std::move(message));
+}
+inline Status PermissionDenied(std::string message) {
+  return Status(Code::kPermissionDenied, std::move(message));
+}
+inline Status Unavailable(std::string message) {
+  return Status(Code::kUnavailable, std::move(message));
+}
+inline Status ShuttingDown(std::string message) {
+  return Status(Code::kShuttingDown, std::move(message));
+}
+inline Status Internal(std::string message) {
+  return Status(Code::kInternal, std::move(message));
+}
+inline Status Corrupt(std::string message) {
+  return Status(Code::kCorrupt, std::move(message));
+}
+
+// The one translation of an errno value into a Status, for every system
+// call of ours: "what: strerror". ENOENT, ENOTDIR -> kNotFound; EACCES,
+// EPERM, EROFS -> kPermissionDenied; resource trouble that may pass (ENOSPC,
+// EDQUOT, EIO, EAGAIN, EINTR, ENOMEM, EMFILE, ENFILE, EBUSY, ETIMEDOUT) ->
+// kUnavailable; anything else -> kInternal.
+Status ErrnoStatus(int errnum, std::string_view what);
+
+namespace status_internal {
+// Prints what went wrong and aborts: Result<T>::value() on an error is a
+// bug in the caller, and nothing on the request path throws.
+[[noreturn]] void DieOnErrorValue(const Status& status);
+}  // namespace status_internal
+
 // Either a T or a non-OK Status.
 template <typename T>
 class [[nodiscard]] Result {
@@ -127,16 +221,29 @@ class [[nodiscard]] Result {
   Status status() const { return ok() ? Status() : std::get<Status>(v_); }
   Code code() const { return ok() ? Code::kOk : std::get<Status>(v_).code(); }
 
-  // Precondition: ok().
-  T& value() & { return std::get<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
+  // Precondition: ok(). On an error it prints the status to stderr and
+  // aborts the process (a bug: check ok() first).
+  T& value() & {
+    CheckOk();
+    return *std::get_if<T>(&v_);
+  }
+  const T& value() const& {
+    CheckOk();
+    return *std::get_if<T>(&v_);
+  }
+  T&& value() && {
+    CheckOk();
+    return std::move(*std::get_if<T>(&v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
  private:
+  void CheckOk() const {
+    if (!ok()) status_internal::DieOnErrorValue(*std::get_if<Status>(&v_));
+  }
   std::variant<T, Status> v_;
 };
 

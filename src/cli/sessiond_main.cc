@@ -1,19 +1,16 @@
 // sessiond: the daemon's entry point. Parses flags and the config file,
 // runs the server until SIGTERM, and is the one place that turns a start-up
 // failure into a message on stderr and exit code 1.
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <iostream>
 #include <string>
 
-#include "sessiond/version.h"
-
-#ifdef SESSIOND_HAVE_SERVER
-#include <spdlog/spdlog.h>
-
 #include "server/config.h"
 #include "server/logging.h"
 #include "server/server.h"
-#endif
+#include "sessiond/version.h"
 
 namespace {
 
@@ -25,14 +22,6 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-#ifndef SESSIOND_HAVE_SERVER
-  if (argc == 2 &&
-      (std::string(argv[1]) == "--version" || std::string(argv[1]) == "-V")) {
-    std::cout << "sessiond " << sessiond::VersionString() << "\n";
-    return 0;
-  }
-  return Fail("the server part is not built in this tree");
-#else
   using sessiond::CommandLine;
   sessiond::Result<CommandLine> cli = sessiond::ParseCommandLine(argc, argv);
   if (!cli.ok()) {
@@ -70,5 +59,4 @@ int main(int argc, char** argv) {
   server->reset();
   if (!run.ok()) return Fail(run.message());
   return 0;
-#endif
 }

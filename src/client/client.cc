@@ -1,15 +1,17 @@
 // The C++ SD1 client: frames requests onto a DEALER socket, matches replies by
-// request id and turns them into Status / Result values. ZeroMQ (cppzmq) and
-// JSON (nlohmann) both throw; their exceptions stop here, at their edge.
+// request id and turns them into Status / Result values. ZeroMQ (cppzmq)
+// throws; its exceptions stop here, at its edge. The JSON frames are
+// client_json.cc's.
 // Every wait is bounded by the configured timeout; after a timeout the socket
 // is rebuilt, since a DEALER mid-request would hand a late reply to the
 // next caller.
 #include "sessiond/client.h"
 
+#include "client_json.h"
+
 #include <algorithm>
 #include <charconv>
 #include <deque>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
 #include <zmq.hpp>
@@ -20,17 +22,12 @@ namespace {
 constexpr std::string_view kProtocolTag = "SD1";
 constexpr size_t kZ85KeyChars = 40;
 
-using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-Status Unavailable(std::string message) {
-  return Status(Code::kUnavailable, std::move(message));
-}
-
-Status BadReply(std::string message) {
-  return Status(Code::kInternal, "reply does not follow docs/protocol.md: " +
-                                     std::move(message));
-}
+using client_internal::BadReply;
+using client_internal::CheckJsonObject;
+using client_internal::MetadataJson;
+using client_internal::ParseSessionList;
+using client_internal::ParseStringArray;
 
 Result<int64_t> ParseInteger(std::string_view text, std::string_view what) {
   int64_t value = 0;
@@ -42,83 +39,8 @@ Result<int64_t> ParseInteger(std::string_view text, std::string_view what) {
   return value;
 }
 
-std::string MetadataJson(const ClientMetadata& metadata) {
-  Json j = Json::object();
-  if (!metadata.ip.empty()) j["ip"] = metadata.ip;
-  if (!metadata.user_agent.empty()) j["user_agent"] = metadata.user_agent;
-  return j.dump();
-}
-
 bool HasMetadata(const ClientMetadata& metadata) {
   return !metadata.ip.empty() || !metadata.user_agent.empty();
-}
-
-// Reads an optional member of type T; a member of the wrong type is an
-// error rather than a silent default, since it means the server and this
-// client disagree about the protocol.
-template <typename T>
-Status ReadMember(const Json& object, const char* name, T& out) {
-  auto it = object.find(name);
-  if (it == object.end() || it->is_null()) return Status();
-  try {
-    out = it->template get<T>();
-  } catch (const Json::exception&) {
-    return BadReply(std::string("session JSON member \"") + name +
-                    "\" has the wrong type");
-  }
-  return Status();
-}
-
-Result<SessionInfo> SessionFromJson(const Json& j) {
-  if (!j.is_object()) return BadReply("session JSON is not an object");
-  SessionInfo s;
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "id", s.id));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "user_id", s.user_id));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "csrf_token", s.csrf_token));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "data", s.data));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "created_at", s.created_at));
-  SESSIOND_RETURN_IF_ERROR(
-      ReadMember(j, "authenticated_at", s.authenticated_at));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "last_seen_at", s.last_seen_at));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "expires_at", s.expires_at));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "idle_timeout", s.idle_timeout));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "ip", s.ip));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "user_agent", s.user_agent));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "version", s.version));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "new", s.is_new));
-  SESSIOND_RETURN_IF_ERROR(ReadMember(j, "current", s.current));
-  auto flash = j.find("flash");
-  if (flash != j.end() && !flash->is_null()) {
-    if (!flash->is_array()) return BadReply("\"flash\" is not an array");
-    for (const Json& m : *flash) {
-      if (!m.is_object()) return BadReply("a flash message is not an object");
-      FlashMessage fm;
-      SESSIOND_RETURN_IF_ERROR(ReadMember(m, "queue", fm.queue));
-      SESSIOND_RETURN_IF_ERROR(ReadMember(m, "message", fm.message));
-      s.flash.push_back(std::move(fm));
-    }
-  }
-  return s;
-}
-
-Result<Json> ParseJson(std::string_view text, std::string_view what) {
-  Json j = Json::parse(text.begin(), text.end(), nullptr,
-                       /*allow_exceptions=*/false);
-  if (j.is_discarded()) return BadReply(std::string(what) + " is not JSON");
-  return j;
-}
-
-Result<std::vector<SessionInfo>> ParseSessionList(std::string_view text) {
-  Result<Json> j = ParseJson(text, "session list");
-  if (!j.ok()) return j.status();
-  if (!j->is_array()) return BadReply("session list is not a JSON array");
-  std::vector<SessionInfo> out;
-  for (const Json& item : *j) {
-    Result<SessionInfo> s = SessionFromJson(item);
-    if (!s.ok()) return s.status();
-    out.push_back(std::move(s).value());
-  }
-  return out;
 }
 
 // frames[first..first+2]: cookie, Set-Cookie, session JSON.
@@ -173,64 +95,6 @@ Status Reply::ToStatus() const {
   // Frame 5, when present, is the JSON object of details.
   return Status(code, frames.empty() ? status_name : frames.front(),
                 frames.size() > 1 ? frames[1] : std::string());
-}
-
-Result<SessionInfo> ParseSessionJson(std::string_view json) {
-  Result<Json> j = ParseJson(json, "session JSON");
-  if (!j.ok()) return j.status();
-  return SessionFromJson(*j);
-}
-
-Result<std::vector<SessionInfo>> ParseSessionListJson(std::string_view json) {
-  return ParseSessionList(json);
-}
-
-namespace {
-
-template <typename J>
-void Flatten(const J& j, const std::string& prefix,
-             std::vector<std::pair<std::string, std::string>>& out) {
-  if (j.is_object()) {
-    for (const auto& [key, value] : j.items()) {
-      Flatten(value, prefix.empty() ? key : prefix + "." + key, out);
-    }
-  } else if (j.is_string()) {
-    out.emplace_back(prefix, j.template get<std::string>());
-  } else {
-    out.emplace_back(prefix, j.dump());
-  }
-}
-
-}  // namespace
-
-Result<std::vector<std::pair<std::string, std::string>>> FlattenJsonObject(
-    std::string_view json) {
-  // ordered_json keeps the server's member order, which groups related
-  // counters the way the server wrote them.
-  nlohmann::ordered_json j = nlohmann::ordered_json::parse(
-      json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return BadReply("not a JSON object");
-  }
-  std::vector<std::pair<std::string, std::string>> out;
-  Flatten(j, "", out);
-  return out;
-}
-
-std::string ChangeSetToJson(const ChangeSet& changes) {
-  Json j = Json::object();
-  j["base_version"] = changes.base_version;
-  if (!changes.set.empty()) j["set"] = changes.set;
-  if (!changes.erase.empty()) j["erase"] = changes.erase;
-  if (changes.rotate_csrf) j["rotate_csrf"] = true;
-  if (!changes.flash_push.empty()) {
-    Json flash = Json::array();
-    for (const FlashMessage& m : changes.flash_push) {
-      flash.push_back({{"queue", m.queue}, {"message", m.message}});
-    }
-    j["flash"] = std::move(flash);
-  }
-  return j.dump();
 }
 
 // The socket and the bookkeeping of requests in flight.
@@ -515,6 +379,16 @@ Result<SessionReply> CallSession(Client& client, std::string_view verb,
   return ParseSessionReply(r->frames);
 }
 
+// LIST_SESSIONS and USER_LIST: one argument, a JSON array of sessions.
+Result<std::vector<SessionInfo>> CallSessionList(Client& client,
+                                                 std::string_view verb,
+                                                 std::string_view arg) {
+  Result<Reply> r = CallOk(client, verb, {std::string(arg)});
+  if (!r.ok()) return r.status();
+  if (r->frames.empty()) return BadReply(std::string(verb) + ": no result");
+  return ParseSessionList(r->frames[0]);
+}
+
 Result<int64_t> CallInteger(Client& client, std::string_view verb,
                             const std::vector<std::string>& args) {
   Result<Reply> r = CallOk(client, verb, args);
@@ -545,9 +419,7 @@ Result<std::string> Client::Hello() {
   Result<Reply> r = CallOk(*this, "HELLO", {});
   if (!r.ok()) return r.status();
   if (r->frames.empty()) return BadReply("HELLO: no result");
-  Result<Json> j = ParseJson(r->frames[0], "HELLO settings");
-  if (!j.ok()) return j.status();
-  if (!j->is_object()) return BadReply("HELLO settings are not an object");
+  SESSIOND_RETURN_IF_ERROR(CheckJsonObject(r->frames[0], "HELLO settings"));
   return r->frames[0];
 }
 
@@ -601,15 +473,12 @@ Result<FlashReply> Client::Flash(std::string_view cookie,
   Result<SessionReply> s = ParseSessionReply(r->frames);
   if (!s.ok()) return s.status();
   if (r->frames.size() < 4) return BadReply("FLASH: no message list frame");
-  Result<Json> list = ParseJson(r->frames[3], "FLASH message list");
-  if (!list.ok()) return list.status();
+  Result<std::vector<std::string>> messages =
+      ParseStringArray(r->frames[3], "FLASH message list");
+  if (!messages.ok()) return messages.status();
   FlashReply out;
   out.session = std::move(s).value();
-  if (!list->is_array()) return BadReply("FLASH message list is not an array");
-  for (const Json& m : *list) {
-    if (!m.is_string()) return BadReply("a FLASH message is not a string");
-    out.messages.push_back(m.get<std::string>());
-  }
+  out.messages = std::move(*messages);
   return out;
 }
 
@@ -642,10 +511,7 @@ Result<RevokeOthersReply> Client::RevokeOthers(std::string_view cookie) {
 }
 
 Result<std::vector<SessionInfo>> Client::ListSessions(std::string_view cookie) {
-  Result<Reply> r = CallOk(*this, "LIST_SESSIONS", {std::string(cookie)});
-  if (!r.ok()) return r.status();
-  if (r->frames.empty()) return BadReply("LIST_SESSIONS: no result");
-  return ParseSessionList(r->frames[0]);
+  return CallSessionList(*this, "LIST_SESSIONS", cookie);
 }
 
 Result<SessionReply> Client::BumpEpoch(std::string_view cookie) {
@@ -653,10 +519,7 @@ Result<SessionReply> Client::BumpEpoch(std::string_view cookie) {
 }
 
 Result<std::vector<SessionInfo>> Client::UserList(std::string_view user_id) {
-  Result<Reply> r = CallOk(*this, "USER_LIST", {std::string(user_id)});
-  if (!r.ok()) return r.status();
-  if (r->frames.empty()) return BadReply("USER_LIST: no result");
-  return ParseSessionList(r->frames[0]);
+  return CallSessionList(*this, "USER_LIST", user_id);
 }
 
 Result<int64_t> Client::UserRevoke(std::string_view user_id) {
@@ -685,9 +548,7 @@ Result<std::string> Client::Stats() {
   Result<Reply> r = CallOk(*this, "STATS", {});
   if (!r.ok()) return r.status();
   if (r->frames.empty()) return BadReply("STATS: no result");
-  Result<Json> j = ParseJson(r->frames[0], "STATS");
-  if (!j.ok()) return j.status();
-  if (!j->is_object()) return BadReply("STATS is not a JSON object");
+  SESSIOND_RETURN_IF_ERROR(CheckJsonObject(r->frames[0], "STATS"));
   return r->frames[0];
 }
 

@@ -16,18 +16,14 @@
 
 #include "sessiond/random.h"
 #include "sessiond/token_codec.h"
+#include "testing/test_secrets.h"
 
 namespace sessiond {
 namespace {
 
-// Fixed, strong test secrets (random bytes, written out so tests are
-// reproducible).
-const std::string kSecretA =
-    "\x8f\x1d\x42\xe7\x09\xb3\x6c\x55\xd0\x7a\x2e\x91\xc4\x3f\x68\x0b"
-    "\xaa\x57\x13\xfe\x80\x26\xcd\x4b\x99\x35\x71\xe2\x0f\xb8\x64\xd7";
-const std::string kSecretB =
-    "\x13\xa4\x6e\xf0\x52\x8b\x3d\xc9\x07\x7e\xe1\x28\x95\x4f\xba\x60"
-    "\xdc\x19\x83\x36\xf7\x4a\x0e\xb5\x6d\x22\x9c\xc1\x58\x0a\xe4\x7b";
+using testing::kSecretA;
+using testing::kSecretB;
+
 
 KeySpec Spec(uint32_t id, const std::string& secret, int64_t retire_at = 0) {
   KeySpec spec;

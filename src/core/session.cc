@@ -54,10 +54,6 @@ bool IsBase64UrlChar(char c) {
 // Printable ASCII without space: what keys and queue names may contain.
 bool IsGraphic(char c) { return c > 0x20 && c < 0x7f; }
 
-Status Invalid(std::string message) {
-  return Status(Code::kInvalidArgument, std::move(message));
-}
-
 void CutMetadata(Session& s) {
   s.ip = CutUtf8(std::move(s.ip), kMaxIpBytes);
   s.user_agent = CutUtf8(std::move(s.user_agent), kMaxUserAgentBytes);
@@ -157,24 +153,24 @@ std::string_view SessionTag(std::string_view session_id) {
 
 Status ValidateSessionId(std::string_view id) {
   if (id.size() != kSessionIdChars) {
-    return Invalid("session id must be " + std::to_string(kSessionIdChars) +
+    return InvalidArgument("session id must be " + std::to_string(kSessionIdChars) +
                    " characters, got " + std::to_string(id.size()));
   }
   if (!std::all_of(id.begin(), id.end(), IsBase64UrlChar)) {
-    return Invalid("session id is not base64url");
+    return InvalidArgument("session id is not base64url");
   }
   return Status::Ok();
 }
 
 Status ValidateUserId(std::string_view user_id) {
-  if (user_id.empty()) return Invalid("user id is empty");
+  if (user_id.empty()) return InvalidArgument("user id is empty");
   if (user_id.size() > kMaxUserIdBytes) {
-    return Invalid("user id is longer than " + std::to_string(kMaxUserIdBytes) +
+    return InvalidArgument("user id is longer than " + std::to_string(kMaxUserIdBytes) +
                    " bytes");
   }
   for (char c : user_id) {
     if (!IsGraphic(c) || c == '{' || c == '}') {
-      return Invalid(
+      return InvalidArgument(
           "user id may hold only printable ASCII without space, '{' or '}'");
     }
   }
@@ -182,24 +178,24 @@ Status ValidateUserId(std::string_view user_id) {
 }
 
 Status ValidateKey(std::string_view key) {
-  if (key.empty()) return Invalid("data key is empty");
+  if (key.empty()) return InvalidArgument("data key is empty");
   if (key.size() > kMaxKeyBytes) {
-    return Invalid("data key is longer than " + std::to_string(kMaxKeyBytes) +
+    return InvalidArgument("data key is longer than " + std::to_string(kMaxKeyBytes) +
                    " bytes");
   }
   if (!std::all_of(key.begin(), key.end(), IsGraphic)) {
-    return Invalid("data key may hold only printable ASCII without space");
+    return InvalidArgument("data key may hold only printable ASCII without space");
   }
   return Status::Ok();
 }
 
 Status ValidateFlashQueue(std::string_view queue) {
   if (queue.size() > kMaxKeyBytes) {
-    return Invalid("flash queue name is longer than " +
+    return InvalidArgument("flash queue name is longer than " +
                    std::to_string(kMaxKeyBytes) + " bytes");
   }
   if (!std::all_of(queue.begin(), queue.end(), IsGraphic)) {
-    return Invalid(
+    return InvalidArgument(
         "flash queue name may hold only printable ASCII without space");
   }
   return Status::Ok();
@@ -208,9 +204,9 @@ Status ValidateFlashQueue(std::string_view queue) {
 Status ValidateChangeSet(const ChangeSet& changes) {
   for (const auto& [key, value] : changes.set) {
     SESSIOND_RETURN_IF_ERROR(ValidateKey(key));
-    if (!IsUtf8(value)) return Invalid("value of '" + key + "' is not UTF-8");
+    if (!IsUtf8(value)) return InvalidArgument("value of '" + key + "' is not UTF-8");
     if (changes.erase.count(key) != 0) {
-      return Invalid("key '" + key + "' is both set and erased");
+      return InvalidArgument("key '" + key + "' is both set and erased");
     }
   }
   for (const auto& key : changes.erase) {
@@ -218,7 +214,7 @@ Status ValidateChangeSet(const ChangeSet& changes) {
   }
   for (const auto& f : changes.flash_push) {
     SESSIOND_RETURN_IF_ERROR(ValidateFlashQueue(f.queue));
-    if (!IsUtf8(f.message)) return Invalid("flash message is not UTF-8");
+    if (!IsUtf8(f.message)) return InvalidArgument("flash message is not UTF-8");
   }
   return Status::Ok();
 }
@@ -309,16 +305,16 @@ bool IsExpired(const Session& s, int64_t now) {
 Status PrepareNewSession(Session& s, size_t max_data_bytes) {
   SESSIOND_RETURN_IF_ERROR(ValidateSessionId(s.id));
   if (!s.user_id.empty()) SESSIOND_RETURN_IF_ERROR(ValidateUserId(s.user_id));
-  if (s.csrf_token.empty()) return Invalid("session has no CSRF token");
-  if (s.expires_at <= 0) return Invalid("session has no absolute expiry");
-  if (s.idle_timeout < 0) return Invalid("idle timeout is negative");
+  if (s.csrf_token.empty()) return InvalidArgument("session has no CSRF token");
+  if (s.expires_at <= 0) return InvalidArgument("session has no absolute expiry");
+  if (s.idle_timeout < 0) return InvalidArgument("idle timeout is negative");
   for (const auto& [key, value] : s.data) {
     SESSIOND_RETURN_IF_ERROR(ValidateKey(key));
-    if (!IsUtf8(value)) return Invalid("value of '" + key + "' is not UTF-8");
+    if (!IsUtf8(value)) return InvalidArgument("value of '" + key + "' is not UTF-8");
   }
   for (const auto& f : s.flash) {
     SESSIOND_RETURN_IF_ERROR(ValidateFlashQueue(f.queue));
-    if (!IsUtf8(f.message)) return Invalid("flash message is not UTF-8");
+    if (!IsUtf8(f.message)) return InvalidArgument("flash message is not UTF-8");
   }
   SESSIOND_RETURN_IF_ERROR(CheckSize(s, max_data_bytes));
   CutMetadata(s);

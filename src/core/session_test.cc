@@ -6,6 +6,8 @@
 
 #include <set>
 
+#include "testing/change_sets.h"
+
 namespace sessiond {
 namespace {
 
@@ -97,19 +99,8 @@ TEST(ValidateTest, ChangeSet) {
   EXPECT_EQ(ValidateChangeSet(c).code(), Code::kInvalidArgument);
 }
 
-ChangeSet Sets(uint64_t base, std::map<std::string, std::string> set) {
-  ChangeSet c;
-  c.base_version = base;
-  c.set = std::move(set);
-  return c;
-}
-
-ChangeSet Erases(uint64_t base, std::set<std::string> erase) {
-  ChangeSet c;
-  c.base_version = base;
-  c.erase = std::move(erase);
-  return c;
-}
+using testing::Erases;
+using testing::Sets;
 
 Session Base() {
   Session s;

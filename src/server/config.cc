@@ -14,10 +14,6 @@
 namespace sessiond {
 namespace {
 
-Status Invalid(std::string message) {
-  return Status(Code::kInvalidArgument, std::move(message));
-}
-
 // Reads one table of the TOML document, remembering which keys it used so
 // that a misspelt key is an error instead of silently ignored.
 class TableReader {
@@ -50,7 +46,7 @@ class TableReader {
     if (!node->is_integer()) return WrongType(key, "an integer");
     int64_t v = *node->value<int64_t>();
     if (v < min || v > max) {
-      return Invalid(Where(key) + " = " + std::to_string(v) +
+      return InvalidArgument(Where(key) + " = " + std::to_string(v) +
                      " is out of range [" + std::to_string(min) + ", " +
                      std::to_string(max) + "]");
     }
@@ -82,7 +78,7 @@ class TableReader {
     for (const auto& [key, node] : *table_) {
       std::string k(key.str());
       if (std::find(used_.begin(), used_.end(), k) == used_.end()) {
-        return Invalid(source_ + ": unknown key [" + name_ + "] " + k);
+        return InvalidArgument(source_ + ": unknown key [" + name_ + "] " + k);
       }
     }
     return Status();
@@ -102,7 +98,7 @@ class TableReader {
     return source_ + ": [" + name_ + "] " + key;
   }
   Status WrongType(const char* key, const char* expected) const {
-    return Invalid(Where(key) + " must be " + expected);
+    return InvalidArgument(Where(key) + " must be " + expected);
   }
 
   const toml::table* table_;
@@ -115,7 +111,7 @@ Result<StorageMode> ParseMode(std::string_view text) {
   if (text == "server") return StorageMode::kServer;
   if (text == "client") return StorageMode::kClient;
   if (text == "hybrid") return StorageMode::kHybrid;
-  return Invalid("session mode '" + std::string(text) +
+  return InvalidArgument("session mode '" + std::string(text) +
                  "' is not one of server, client, hybrid");
 }
 
@@ -135,7 +131,7 @@ Result<Config> ParseToml(std::string_view text, std::string source,
     std::ostringstream msg;
     msg << where << ":" << e.source().begin.line << ":"
         << e.source().begin.column << ": " << e.description();
-    return Invalid(msg.str());
+    return InvalidArgument(msg.str());
   }
 
   static const char* const kTables[] = {"server", "store", "redis", "session",
@@ -144,10 +140,10 @@ Result<Config> ParseToml(std::string_view text, std::string source,
     std::string k(key.str());
     if (std::find(std::begin(kTables), std::end(kTables), k) ==
         std::end(kTables)) {
-      return Invalid(where + ": unknown table or key '" + k + "'");
+      return InvalidArgument(where + ": unknown table or key '" + k + "'");
     }
     if (!node.is_table()) {
-      return Invalid(where + ": '" + k + "' must be a table ([" + k + "])");
+      return InvalidArgument(where + ": '" + k + "' must be a table ([" + k + "])");
     }
   }
 
@@ -192,7 +188,7 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   SESSIOND_RETURN_IF_ERROR(session.String("mode", mode));
   Result<StorageMode> parsed_mode = ParseMode(mode);
   if (!parsed_mode.ok()) {
-    return Invalid(where + ": [session] " + parsed_mode.status().message());
+    return InvalidArgument(where + ": [session] " + parsed_mode.status().message());
   }
   c.mode = *parsed_mode;
   SESSIOND_RETURN_IF_ERROR(
@@ -219,7 +215,7 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   // A secret in the config file would end up in backups and config
   // management; point at a keyring file instead.
   if (keys.Has("secret")) {
-    return Invalid(where +
+    return InvalidArgument(where +
                    ": [keys] secret is not accepted; put secrets in the "
                    "keyring file ([keys] file) or SESSIOND_SECRET");
   }
@@ -327,7 +323,7 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
     cl.help_text = app.help();
     return cl;
   } catch (const CLI::ParseError& e) {
-    return Invalid(e.what());
+    return InvalidArgument(e.what());
   }
   if (app.count("--config")) cl.config_file = config_file;
   if (app.count("--admin")) cl.admin = admin;
@@ -371,7 +367,7 @@ Result<Config> LoadConfig(const CommandLine& cli) {
   if (cli.store) c.backend = *cli.store;
   if (cli.mode) {
     Result<StorageMode> mode = ParseMode(*cli.mode);
-    if (!mode.ok()) return Invalid("--mode: " + mode.status().message());
+    if (!mode.ok()) return InvalidArgument("--mode: " + mode.status().message());
     c.mode = *mode;
   }
   if (cli.log_level) c.log_level = *cli.log_level;
@@ -389,30 +385,30 @@ Result<Config> LoadConfig(const CommandLine& cli) {
 }
 
 Status ValidateConfig(const Config& c) {
-  if (c.listen.empty()) return Invalid("[server] listen is empty");
+  if (c.listen.empty()) return InvalidArgument("[server] listen is empty");
   for (const std::string& e : c.listen) {
     if (!ValidEndpoint(e, /*allow_ipc=*/true)) {
-      return Invalid("listen endpoint '" + e +
+      return InvalidArgument("listen endpoint '" + e +
                      "' is not tcp://HOST:PORT or ipc://PATH");
     }
   }
   if (!ValidEndpoint(c.admin, /*allow_ipc=*/true)) {
-    return Invalid("admin endpoint '" + c.admin +
+    return InvalidArgument("admin endpoint '" + c.admin +
                    "' is not ipc://PATH or tcp://HOST:PORT");
   }
   if (std::find(c.listen.begin(), c.listen.end(), c.admin) != c.listen.end()) {
-    return Invalid("admin endpoint '" + c.admin +
+    return InvalidArgument("admin endpoint '" + c.admin +
                    "' is also an app endpoint; admin verbs need their own "
                    "socket");
   }
   if (c.curve_secret_key_file.empty() != c.curve_allowed_clients.empty()) {
-    return Invalid(
+    return InvalidArgument(
         "[curve] needs both secret_key_file and allowed_clients, or neither");
   }
   if (!c.curve_enabled()) {
     for (const std::string& e : c.listen) {
       if (!IsLoopbackEndpoint(e)) {
-        return Invalid("refusing to listen on " + e +
+        return InvalidArgument("refusing to listen on " + e +
                        " without CURVE: a tcp address beyond loopback "
                        "needs [curve] secret_key_file and allowed_clients");
       }
@@ -421,34 +417,34 @@ Status ValidateConfig(const Config& c) {
     // user run admin verbs; only ipc:// file permissions or CURVE keep
     // them out.
     if (!c.admin.starts_with("ipc://")) {
-      return Invalid("admin endpoint " + c.admin +
+      return InvalidArgument("admin endpoint " + c.admin +
                      " is tcp without CURVE: use ipc:// (mode 0600) or "
                      "configure [curve]");
     }
   }
   if (c.backend != "lmdb" && c.backend != "redis" && c.backend != "memory") {
-    return Invalid("store backend '" + c.backend +
+    return InvalidArgument("store backend '" + c.backend +
                    "' is not one of lmdb, redis, memory");
   }
 #ifndef SESSIOND_HAVE_REDIS
   if (c.backend == "redis") {
-    return Invalid("store backend 'redis' is not built into this binary");
+    return InvalidArgument("store backend 'redis' is not built into this binary");
   }
 #endif
-  if (c.data_dir.empty()) return Invalid("[store] data_dir is empty");
-  if (c.keys_file.empty()) return Invalid("[keys] file is empty");
+  if (c.data_dir.empty()) return InvalidArgument("[store] data_dir is empty");
+  if (c.keys_file.empty()) return InvalidArgument("[keys] file is empty");
   static const char* const kLevels[] = {"trace", "debug", "info", "warn",
                                         "error"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) ==
       std::end(kLevels)) {
-    return Invalid("log level '" + c.log_level +
+    return InvalidArgument("log level '" + c.log_level +
                    "' is not one of trace, debug, info, warn, error");
   }
-  if (c.budget < 1) return Invalid("[server] budget must be at least 1");
-  if (c.lifetime_s < 60) return Invalid("[session] lifetime is under 60 s");
-  if (c.idle_timeout_s < 0) return Invalid("[session] idle_timeout < 0");
+  if (c.budget < 1) return InvalidArgument("[server] budget must be at least 1");
+  if (c.lifetime_s < 60) return InvalidArgument("[session] lifetime is under 60 s");
+  if (c.idle_timeout_s < 0) return InvalidArgument("[session] idle_timeout < 0");
   Status cookie = ValidateCookieOptions(c.cookie);
-  if (!cookie.ok()) return Invalid("[cookie] " + cookie.message());
+  if (!cookie.ok()) return InvalidArgument("[cookie] " + cookie.message());
   return Status();
 }
 

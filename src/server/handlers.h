@@ -1,7 +1,14 @@
 // Handlers: one function per verb of docs/protocol.md, each turning a
-// decoded Request into token-codec and store calls and, when the store's
-// completion fires, one reply. The storage mode (server, client, hybrid)
-// decides where a session lives; every handler works in all three.
+// decoded Request into calls on the storage mode (modes/session_mode.h) or
+// the store and, when their completion fires, one reply. They are
+// mode-free: where a session lives is the SessionMode's business.
+//   app_verbs.cc     the app socket's verbs (sessions, from their cookies)
+//   admin_verbs.cc   the admin socket's verbs (users, keys, counters)
+//   request_args.*   the JSON and integer arguments, parsed once
+//   replies.*        the reply shapes they share
+// Adding a verb: one handler here and in its family's file, one row in
+// dispatch.cc's table; if its work differs by storage mode, one method in
+// SessionMode and one in each mode's file (README, "Adding a verb").
 //
 // Threading: everything here runs on the server's loop thread (the thread
 // that owns the Store); handlers never block it and reply asynchronously.
@@ -9,76 +16,26 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
-#include <vector>
 
-#include "server/config.h"
-#include "server/protocol.h"
+#include "server/call.h"
+#include "server/modes/session_mode.h"
 #include "sessiond/clock.h"
 #include "sessiond/cookie.h"
-#include "sessiond/status.h"
-#include "sessiond/store.h"
-#include "sessiond/token_codec.h"
+#include "store/store.h"
 
 namespace sessiond {
-
-enum class SocketKind { kApp, kAdmin };
-
-// Counters that STATS reports. Loop thread only.
-struct ServerCounters {
-  uint64_t requests = 0;  // decoded requests dispatched
-  uint64_t errors = 0;    // error replies, decode errors included
-  uint64_t dropped = 0;   // messages with no envelope to answer to
-  uint64_t app_in = 0, app_out = 0;
-  uint64_t admin_in = 0, admin_out = 0;
-};
-
-// One request being answered. Shared by the completions a handler has in
-// flight; exactly one reply is sent: the first Ok/Fail wins, and a Call
-// destroyed without either answers INTERNAL, so a lost completion can never
-// leave a client (or a draining shutdown) waiting forever.
-// Loop thread only.
-class Call {
- public:
-  using Sender = std::function<void(Frames)>;
-  Call(Request request, SocketKind socket, Sender sender,
-       ServerCounters* counters);
-  ~Call();
-  Call(const Call&) = delete;
-  Call& operator=(const Call&) = delete;
-
-  const Request& request() const { return request_; }
-  const std::string& arg(size_t i) const { return request_.arg(i); }
-  SocketKind socket() const { return socket_; }
-  bool replied() const { return replied_; }
-
-  void Ok(std::vector<std::string> results = {});
-  void Fail(const Status& status);
-
- private:
-  Request request_;
-  SocketKind socket_;
-  Sender sender_;
-  ServerCounters* counters_;
-  bool replied_ = false;
-};
-using CallPtr = std::shared_ptr<Call>;
 
 // What handlers work with. Built and owned by the Server (or a test);
 // everything it points to outlives every Call. Loop thread only.
 struct HandlerEnv {
-  Store* store = nullptr;
-  TokenCodec* codec = nullptr;
+  SessionMode* mode = nullptr;  // where sessions live
+  Store* store = nullptr;       // the admin verbs act on it directly
   const Clock* clock = &SystemClock();
-  StorageMode mode = StorageMode::kServer;
   std::string backend = "memory";  // for STATS
   int64_t lifetime_s = 1209600;
   int64_t idle_timeout_s = 86400;
   size_t max_data_bytes = 16384;
-  // LOAD refreshes last_seen_at at most this often; in client and hybrid
-  // mode a refresh re-issues the cookie.
-  int64_t touch_interval_s = 60;
   CookieOptions cookie;
   ServerCounters* counters = nullptr;
   int64_t started_at = 0;  // unix seconds, for STATS uptime
@@ -95,9 +52,10 @@ struct HandlerEnv {
 };
 
 // Verb handlers, in the order of docs/protocol.md. Each answers `call`
-// exactly once, possibly later (when the store's completion fires).
+// exactly once, possibly later (when a completion fires).
 // Preconditions (checked by Dispatch): the verb matches, the socket may
 // run it, and the argument count is within the verb's range.
+// App verbs (app_verbs.cc).
 void HandlePing(HandlerEnv& env, const CallPtr& call);
 void HandleVersion(HandlerEnv& env, const CallPtr& call);
 void HandleHello(HandlerEnv& env, const CallPtr& call);
@@ -113,7 +71,7 @@ void HandleCsrfRotate(HandlerEnv& env, const CallPtr& call);
 void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call);
 void HandleListSessions(HandlerEnv& env, const CallPtr& call);
 void HandleBumpEpoch(HandlerEnv& env, const CallPtr& call);
-// Admin socket only.
+// Admin socket only (admin_verbs.cc).
 void HandleUserList(HandlerEnv& env, const CallPtr& call);
 void HandleUserRevoke(HandlerEnv& env, const CallPtr& call);
 void HandleUserRevokeOthers(HandlerEnv& env, const CallPtr& call);

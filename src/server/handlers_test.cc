@@ -14,7 +14,7 @@
 #include "server/dispatch.h"
 #include "sessiond/keyring.h"
 #include "sessiond/random.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 
 namespace sessiond {
 namespace {
@@ -44,10 +44,10 @@ class HandlersTest : public testing::TestWithParam<StorageMode> {
     EXPECT_TRUE(keyring.ok());
     keyring_ = std::make_shared<const Keyring>(std::move(*keyring));
     codec_ = std::make_unique<TokenCodec>(keyring_, &clock_);
+    mode_ = MakeMode(GetParam());
+    env_.mode = mode_.get();
     env_.store = store_.get();
-    env_.codec = codec_.get();
     env_.clock = &clock_;
-    env_.mode = GetParam();
     env_.counters = &counters_;
     env_.lifetime_s = 14 * 86400;
     env_.idle_timeout_s = 86400;
@@ -55,6 +55,7 @@ class HandlersTest : public testing::TestWithParam<StorageMode> {
     env_.started_at = clock_.NowSeconds();
   }
   ~HandlersTest() override {
+    mode_.reset();
     codec_.reset();
     store_.reset();
     ev_loop_destroy(loop_);
@@ -106,6 +107,17 @@ class HandlersTest : public testing::TestWithParam<StorageMode> {
     return Run("COMMIT", {cookie, changes.dump()});
   }
 
+  // The storage mode `mode` over this test's store, codec and clock.
+  std::unique_ptr<SessionMode> MakeMode(StorageMode mode) {
+    ModeEnv m;
+    m.store = store_.get();
+    m.codec = codec_.get();
+    m.clock = &clock_;
+    m.cookie = &env_.cookie;
+    m.max_data_bytes = 16384;
+    return NewSessionMode(mode, std::move(m));
+  }
+
   bool server_mode() const { return GetParam() == StorageMode::kServer; }
   bool client_mode() const { return GetParam() == StorageMode::kClient; }
 
@@ -114,6 +126,7 @@ class HandlersTest : public testing::TestWithParam<StorageMode> {
   std::unique_ptr<Store> store_;
   std::shared_ptr<const Keyring> keyring_;
   std::unique_ptr<TokenCodec> codec_;
+  std::unique_ptr<SessionMode> mode_;
   ServerCounters counters_;
   HandlerEnv env_;
 };
@@ -405,7 +418,8 @@ TEST_P(HandlersTest, TamperedAndExpiredCookies) {
 
 TEST_P(HandlersTest, CookieOfAnotherModeIsRefused) {
   Reply created = Create();
-  env_.mode = server_mode() ? StorageMode::kClient : StorageMode::kServer;
+  mode_ = MakeMode(server_mode() ? StorageMode::kClient : StorageMode::kServer);
+  env_.mode = mode_.get();
   EXPECT_EQ(Run("LOAD", {created.cookie()}).status, "UNKNOWN_VERSION");
 }
 

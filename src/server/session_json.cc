@@ -1,10 +1,15 @@
+// Reply JSON with RapidJSON's writer (session_json.h; why RapidJSON:
+// request_args.cc). Member order follows the code; docs/protocol.md
+// promises none.
 #include "server/session_json.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <tuple>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "sessiond/version.h"
 
 namespace sessiond {
 
@@ -25,6 +30,16 @@ void Str(Writer& w, std::string_view key, std::string_view value) {
 void Int(Writer& w, std::string_view key, int64_t value) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
   w.Int64(value);
+}
+
+void Uint(Writer& w, std::string_view key, uint64_t value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  w.Uint64(value);
+}
+
+void Bool(Writer& w, std::string_view key, bool value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  w.Bool(value);
 }
 
 // The fields every listing shows; the caller opens and closes the object.
@@ -107,6 +122,71 @@ Result<std::string> SessionListJson(const std::vector<Session>& sessions,
     w.EndObject();
   }
   w.EndArray();
+  return Text(buf);
+}
+
+Result<std::string> StringArrayJson(const std::vector<std::string>& items) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartArray();
+  for (const std::string& item : items) {
+    w.String(item.data(), static_cast<rapidjson::SizeType>(item.size()));
+  }
+  w.EndArray();
+  return Text(buf);
+}
+
+Result<std::string> HelloJson(const HelloSettings& settings) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  Str(w, "protocol", "SD1");
+  Str(w, "server", "sessiond " + std::string(VersionString()));
+  Str(w, "mode", StorageModeName(settings.mode));
+  w.Key("cookie");
+  w.StartObject();
+  Str(w, "name", CookieName(settings.cookie));
+  Str(w, "path", settings.cookie.path);
+  Str(w, "domain", settings.cookie.domain);
+  Bool(w, "secure", settings.cookie.secure);
+  Bool(w, "http_only", settings.cookie.http_only);
+  Str(w, "same_site", settings.cookie.same_site);
+  Int(w, "max_age", settings.lifetime_s);
+  w.EndObject();
+  Int(w, "lifetime", settings.lifetime_s);
+  Int(w, "idle_timeout", settings.idle_timeout_s);
+  Uint(w, "max_data_bytes", settings.max_data_bytes);
+  w.EndObject();
+  return Text(buf);
+}
+
+Result<std::string> StatsJson(const StatsSnapshot& stats) {
+  const ServerCounters& c = stats.counters;
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  Str(w, "version", VersionString());
+  Str(w, "mode", StorageModeName(stats.mode));
+  Str(w, "store", stats.backend);
+  Int(w, "uptime_s", stats.uptime_s);
+  Uint(w, "requests", c.requests);
+  Uint(w, "errors", c.errors);
+  Uint(w, "dropped", c.dropped);
+  Uint(w, "sessions", stats.store.sessions);
+  Uint(w, "commits", stats.store.commits);
+  Uint(w, "conflicts", stats.store.conflicts);
+  Uint(w, "swept", stats.store.swept);
+  w.Key("app");
+  w.StartObject();
+  Uint(w, "in", c.app_in);
+  Uint(w, "out", c.app_out);
+  w.EndObject();
+  w.Key("admin");
+  w.StartObject();
+  Uint(w, "in", c.admin_in);
+  Uint(w, "out", c.admin_out);
+  w.EndObject();
+  w.EndObject();
   return Text(buf);
 }
 

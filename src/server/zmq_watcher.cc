@@ -45,6 +45,15 @@ Status ZmqErrorStatus(int errnum, std::string_view what) {
   return Status(code, std::move(message));
 }
 
+Status ZmqBindErrorStatus(int errnum, std::string_view what) {
+  Status st = ZmqErrorStatus(errnum, what);
+  if (errnum == EADDRINUSE || errnum == EADDRNOTAVAIL || errnum == ENOENT ||
+      errnum == EACCES) {
+    return Unavailable(st.message());
+  }
+  return st;
+}
+
 Result<std::unique_ptr<ZmqWatcher>> ZmqWatcher::Create(
     struct ev_loop* loop, zmq::socket_t socket, Options options,
     MessageHandler on_message, ErrorHandler on_error) {
@@ -92,23 +101,18 @@ Result<std::unique_ptr<ZmqWatcher>> ZmqWatcher::Create(
 ZmqWatcher::ZmqWatcher(struct ev_loop* loop, zmq::socket_t socket, int fd,
                        int socket_type, Options options,
                        MessageHandler on_message, ErrorHandler on_error)
-    : loop_(loop),
-      socket_(std::move(socket)),
+    : socket_(std::move(socket)),
       socket_type_(socket_type),
       routing_(socket_type == ZMQ_ROUTER || socket_type == ZMQ_STREAM),
       options_(options),
       on_message_(std::move(on_message)),
       on_error_(std::move(on_error)) {
-  ev_prepare_init(&prepare_, &ZmqWatcher::PrepareThunk);
-  prepare_.data = this;
-  ev_check_init(&check_, &ZmqWatcher::CheckThunk);
-  check_.data = this;
-  ev_idle_init(&idle_, &ZmqWatcher::NoOpIdle);
-  idle_.data = this;
+  prepare_.Init<&ZmqWatcher::PrepareEvent>(loop, this);
+  check_.Init<&ZmqWatcher::CheckEvent>(loop, this);
+  idle_.Init<&ZmqWatcher::IdleEvent>(loop, this);
   // EV_READ only: the mailbox fd signals "commands arrived", never "you may
   // write"; ZMQ_EVENTS says what that means.
-  ev_io_init(&io_, &ZmqWatcher::NoOpIo, fd, EV_READ);
-  io_.data = this;
+  io_.Init<&ZmqWatcher::IoEvent>(loop, this, fd, EV_READ);
 }
 
 ZmqWatcher::~ZmqWatcher() {
@@ -120,16 +124,16 @@ ZmqWatcher::~ZmqWatcher() {
 void ZmqWatcher::Start() {
   if (running_) return;
   running_ = true;
-  ev_prepare_start(loop_, &prepare_);
-  ev_check_start(loop_, &check_);
+  prepare_.Start();
+  check_.Start();
 }
 
 void ZmqWatcher::Stop() {
   running_ = false;
-  ev_prepare_stop(loop_, &prepare_);
-  ev_check_stop(loop_, &check_);
-  ev_idle_stop(loop_, &idle_);
-  ev_io_stop(loop_, &io_);
+  prepare_.Stop();
+  check_.Stop();
+  idle_.Stop();
+  io_.Stop();
 }
 
 zmq::socket_t& ZmqWatcher::socket() {
@@ -142,7 +146,7 @@ void ZmqWatcher::Kick() {
   // caller's ZeroMQ call may have eaten the edge we sleep on. An active idle
   // watcher makes the coming poll non-blocking; the next prepare re-reads
   // ZMQ_EVENTS and stops it again if nothing is ready.
-  if (running_) ev_idle_start(loop_, &idle_);
+  if (running_) idle_.Start();
 }
 
 bool ZmqWatcher::WantsRead() const {
@@ -174,8 +178,8 @@ void ZmqWatcher::OnPrepare() {
     if (transient) {
       // Interrupted by a signal: we do not know the state, so do not sleep
       // on an edge that may already be gone.
-      ev_io_stop(loop_, &io_);
-      ev_idle_start(loop_, &idle_);
+      io_.Stop();
+      idle_.Start();
     }
     return;
   }
@@ -184,22 +188,22 @@ void ZmqWatcher::OnPrepare() {
   const bool ready = ((events & ZMQ_POLLIN) != 0 && WantsRead()) ||
                      ((events & ZMQ_POLLOUT) != 0 && !queue_.empty());
   if (ready) {
-    ev_io_stop(loop_, &io_);
-    ev_idle_start(loop_, &idle_);
+    io_.Stop();
+    idle_.Start();
     ++stats_.busy_turns;
   } else {
     // This ZMQ_EVENTS read was the last ZeroMQ call before the poll and it
     // said "nothing": any new command will make ZMQ_FD readable.
-    ev_idle_stop(loop_, &idle_);
-    ev_io_start(loop_, &io_);
+    idle_.Stop();
+    io_.Start();
     ++stats_.sleeps;
   }
 }
 
 void ZmqWatcher::OnCheck() {
   // Idle and io only decided whether the loop blocked; their job is done.
-  ev_idle_stop(loop_, &idle_);
-  ev_io_stop(loop_, &io_);
+  idle_.Stop();
+  io_.Stop();
   ++stats_.loop_turns;
 
   const auto budget = static_cast<std::uint64_t>(options_.budget);
@@ -374,30 +378,20 @@ void ZmqWatcher::Report(const Status& status) {
 
 // libev is C: nothing may unwind through it. The handlers are guarded where
 // they are called; what is left is allocation failure in our own code.
-void ZmqWatcher::PrepareThunk(struct ev_loop* /*loop*/, ev_prepare* w,
-                              int /*revents*/) {
-  auto* self = static_cast<ZmqWatcher*>(w->data);
+void ZmqWatcher::PrepareEvent() {
   try {
-    self->OnPrepare();
+    OnPrepare();
   } catch (...) {
-    self->Fail(Status(Code::kInternal, "ZmqWatcher: exception in prepare"));
+    Fail(Status(Code::kInternal, "ZmqWatcher: exception in prepare"));
   }
 }
 
-void ZmqWatcher::CheckThunk(struct ev_loop* /*loop*/, ev_check* w,
-                            int /*revents*/) {
-  auto* self = static_cast<ZmqWatcher*>(w->data);
+void ZmqWatcher::CheckEvent() {
   try {
-    self->OnCheck();
+    OnCheck();
   } catch (...) {
-    self->Fail(Status(Code::kInternal, "ZmqWatcher: exception in check"));
+    Fail(Status(Code::kInternal, "ZmqWatcher: exception in check"));
   }
 }
-
-void ZmqWatcher::NoOpIdle(struct ev_loop* /*loop*/, ev_idle* /*w*/,
-                          int /*revents*/) {}
-
-void ZmqWatcher::NoOpIo(struct ev_loop* /*loop*/, ev_io* /*w*/,
-                        int /*revents*/) {}
 
 }  // namespace sessiond

@@ -17,6 +17,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "loop/watcher.h"
 #include "sessiond/status.h"
 
 namespace sessiond {
@@ -219,10 +220,12 @@ class ZmqWatcher {
              int socket_type, Options options, MessageHandler on_message,
              ErrorHandler on_error);
 
-  static void PrepareThunk(struct ev_loop* loop, ev_prepare* w, int revents);
-  static void CheckThunk(struct ev_loop* loop, ev_check* w, int revents);
-  static void NoOpIdle(struct ev_loop* loop, ev_idle* w, int revents);
-  static void NoOpIo(struct ev_loop* loop, ev_io* w, int revents);
+  // The watchers' callbacks. Prepare and check catch what the work they
+  // do might throw (nothing may unwind into libev); idle and io are no-ops.
+  void PrepareEvent();
+  void CheckEvent();
+  void IdleEvent() {}
+  void IoEvent() {}
 
   void OnPrepare();
   void OnCheck();
@@ -237,7 +240,6 @@ class ZmqWatcher {
   void Fail(Status status);
   void Report(const Status& status);
 
-  struct ev_loop* const loop_;
   zmq::socket_t socket_;
   const int socket_type_;
   const bool routing_;  // ROUTER or STREAM: never queue (see above)
@@ -245,10 +247,12 @@ class ZmqWatcher {
   MessageHandler on_message_;
   ErrorHandler on_error_;
 
-  ev_prepare prepare_;
-  ev_check check_;
-  ev_idle idle_;
-  ev_io io_;
+  // Owned watchers; each stops itself when destroyed, and they are declared
+  // after socket_, so they go first.
+  PrepareWatcher prepare_;
+  CheckWatcher check_;
+  IdleWatcher idle_;
+  IoWatcher io_;
   bool running_ = false;
 
   std::deque<Pending> queue_;
@@ -262,5 +266,8 @@ class ZmqWatcher {
 // EFSM/ENOTSUP/EINVAL -> INVALID_ARGUMENT, anything else -> INTERNAL.
 // `what` names the failed operation; the message includes zmq_strerror.
 Status ZmqErrorStatus(int errnum, std::string_view what);
+// The same for a bind: an address in use or not available (EADDRINUSE,
+// EADDRNOTAVAIL, ENOENT, EACCES) is an operator's problem, UNAVAILABLE.
+Status ZmqBindErrorStatus(int errnum, std::string_view what);
 
 }  // namespace sessiond

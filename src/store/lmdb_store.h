@@ -1,11 +1,11 @@
 // Internal hooks of the LMDB store for its tests (not part of the API; the
-// store itself is built with NewLmdbStore in sessiond/store.h).
+// store itself is built with NewLmdbStore in store/store.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "sessiond/store.h"
+#include "store/store.h"
 
 namespace sessiond {
 

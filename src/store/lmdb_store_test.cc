@@ -15,7 +15,8 @@
 #include <random>
 #include <set>
 
-#include "store/store_conformance.h"
+#include "testing/change_sets.h"
+#include "testing/store_conformance.h"
 
 namespace sessiond {
 namespace {
@@ -37,12 +38,12 @@ std::string DataDir() { return TestRoot() + "/data"; }
 
 // Removes the test root when the test program ends (forked children leave
 // through _exit and never run this).
-class RemoveTestRoot : public testing::Environment {
+class RemoveTestRoot : public ::testing::Environment {
  public:
   void TearDown() override { fs::remove_all(TestRoot()); }
 };
-[[maybe_unused]] testing::Environment* const remove_test_root =
-    testing::AddGlobalTestEnvironment(new RemoveTestRoot);
+[[maybe_unused]] ::testing::Environment* const remove_test_root =
+    ::testing::AddGlobalTestEnvironment(new RemoveTestRoot);
 
 StoreFactory LmdbFactory() {
   static Store* current = nullptr;
@@ -64,12 +65,7 @@ SESSIOND_INSTANTIATE_STORE_CONFORMANCE(Lmdb, LmdbFactory());
 // The LMDB-only tests reuse the conformance fixture (loop, clock, helpers).
 class LmdbStoreTest : public StoreConformanceTest {};
 
-ChangeSet Sets(uint64_t base, std::map<std::string, std::string> set) {
-  ChangeSet c;
-  c.base_version = base;
-  c.set = std::move(set);
-  return c;
-}
+using testing::Sets;
 
 TEST_P(LmdbStoreTest, DataDirectoryIsPrivate) {
   struct stat st {};
@@ -101,16 +97,7 @@ TEST_P(LmdbStoreTest, ConcurrentCommitsShareWriteTransactions) {
   Session s = MustCreate();
   constexpr int kCommits = 400;
   const uint64_t txns_before = LmdbWriteTransactions(*store_);
-  int ok = 0, done = 0;
-  for (int i = 0; i < kCommits; ++i) {
-    store_->Commit(s.id, Sets(1, {{"k" + std::to_string(i), "v"}}),
-                   [&](Result<Session> r) {
-                     ++done;
-                     if (r.ok()) ++ok;
-                   });
-  }
-  ASSERT_TRUE(RunUntil([&] { return done == kCommits; }));
-  EXPECT_EQ(ok, kCommits);
+  EXPECT_EQ(CommitManyInFlight(s.id, kCommits), kCommits);
   const uint64_t txns = LmdbWriteTransactions(*store_) - txns_before;
   std::printf("%d commits in %llu write transactions\n", kCommits,
               static_cast<unsigned long long>(txns));
@@ -249,7 +236,7 @@ TEST_P(LmdbStoreTest, NoAcknowledgedCommitIsLostToSigkill) {
               kRounds, total_acked, static_cast<long long>(ms));
 }
 
-INSTANTIATE_TEST_SUITE_P(Lmdb, LmdbStoreTest, testing::Values(LmdbFactory()),
+INSTANTIATE_TEST_SUITE_P(Lmdb, LmdbStoreTest, ::testing::Values(LmdbFactory()),
                          StoreFactoryName);
 
 }  // namespace

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "sessiond/store.h"
+#include "store/store.h"
 
 namespace sessiond {
 

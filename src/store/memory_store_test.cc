@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "store/store_conformance.h"
+#include "testing/store_conformance.h"
 
 namespace sessiond {
 namespace {

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "sessiond/status.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 #include "store/redis_connection.h"
 
 namespace sessiond {

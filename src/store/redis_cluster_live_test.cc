@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "store/redis_cluster.h"
-#include "store/testing_redis_cluster.h"
+#include "testing/redis_cluster.h"
 
 namespace sessiond {
 namespace {

@@ -58,7 +58,9 @@ std::string FormatSeconds(double s) {
   return buf;
 }
 
-RedisValue CopyReply(const redisReply* r) {
+}  // namespace
+
+RedisValue RedisValueFromReply(const redisReply* r) {
   RedisValue v;
   switch (r->type) {
     case REDIS_REPLY_STRING:
@@ -77,7 +79,7 @@ RedisValue CopyReply(const redisReply* r) {
       v.type = RedisValue::Type::kArray;
       v.elements.reserve(r->elements);
       for (size_t i = 0; i < r->elements; ++i) {
-        v.elements.push_back(CopyReply(r->element[i]));
+        v.elements.push_back(RedisValueFromReply(r->element[i]));
       }
       break;
     default:  // REDIS_REPLY_NIL
@@ -87,7 +89,6 @@ RedisValue CopyReply(const redisReply* r) {
   return v;
 }
 
-}  // namespace
 
 RedisConnection::RedisConnection(struct ev_loop* loop, RedisOptions options,
                                  std::vector<RedisScript*> scripts)
@@ -154,7 +155,7 @@ Result<RedisValue> RedisConnection::Translate(const redisAsyncContext* ac,
     if (IsTransientError(msg)) return Unavailable(msg);
     return Status(Code::kInternal, "redis error reply: " + std::string(msg));
   }
-  return CopyReply(reply);
+  return RedisValueFromReply(reply);
 }
 
 void RedisConnection::Connect() {

@@ -14,7 +14,7 @@
 #include <ev.h>
 
 #include "sessiond/status.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 
 struct redisAsyncContext;
 struct redisReply;
@@ -34,6 +34,10 @@ struct RedisValue {
 };
 
 using RedisCallback = std::function<void(Result<RedisValue>)>;
+
+// An owned copy of a hiredis reply (any type; nested arrays too). For
+// synchronous hiredis users too (the tests' cluster harness).
+RedisValue RedisValueFromReply(const redisReply* reply);
 
 // A Lua script the connection may run. Its SHA1 is learnt from SCRIPT LOAD
 // on the first connect (no hashing code here), so the first calls use EVAL.

@@ -2,12 +2,8 @@
 // between tests): the conformance suite, then what only Redis has: an
 // outage, a stalled server, the cluster key layout, TTLs on every key, and
 // two sessiond instances (two loops, two threads) sharing one Redis.
-//
-// store_conformance.h comes before testing_redis_server.h: the helper's
-// namespace sessiond::testing would hide ::testing inside namespace
-// sessiond for the suite's header.
-#include "store/store_conformance.h"
-#include "store/testing_redis_server.h"
+#include "testing/redis_server.h"
+#include "testing/store_conformance.h"
 
 #include <ev.h>
 #include <hiredis/hiredis.h>

@@ -3,14 +3,13 @@
 // need. It talks to the nodes with hiredis' blocking API, one short-lived
 // connection per command, so a killed or paused node costs a timeout and
 // nothing else.
-#include "store/testing_redis_cluster.h"
+#include "testing/redis_cluster.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -75,99 +74,6 @@ std::string InfoField(const std::string& info, const std::string& field) {
     }
   }
   return "";
-}
-
-RedisValue CopyReply(const redisReply* r) {
-  RedisValue v;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      v.type = RedisValue::Type::kString;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      v.type = RedisValue::Type::kStatus;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      v.type = RedisValue::Type::kInteger;
-      v.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      v.type = RedisValue::Type::kArray;
-      for (size_t i = 0; i < r->elements; ++i) {
-        v.elements.push_back(CopyReply(r->element[i]));
-      }
-      break;
-    default:
-      break;
-  }
-  return v;
-}
-
-// Binds `count` loopback ports at once (so they differ) and returns them;
-// they are free again when this returns, and redis-server binds them right
-// away (a small race another process could win: Start() then fails).
-std::vector<int> FreeLoopbackPorts(int count) {
-  std::vector<int> fds;
-  std::vector<int> ports;
-  for (int i = 0; i < count; ++i) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) break;
-    fds.push_back(fd);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      break;
-    }
-    ports.push_back(ntohs(addr.sin_port));
-  }
-  for (int fd : fds) close(fd);
-  if (static_cast<int>(ports.size()) != count) return {};
-  return ports;
-}
-
-// fork + exec with stdin from /dev/null and stdout/stderr to `log`; the
-// child dies with the creating thread. `env` entries are added to a copy
-// of the environment. Everything is built before fork(): after it only
-// async-signal-safe calls are allowed in a multi-threaded parent.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log,
-            const std::vector<std::string>& env) {
-  std::vector<std::string> owned = args;
-  std::vector<char*> argv;
-  for (auto& a : owned) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_owned;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view kv(*e);
-    bool replaced = false;
-    for (const std::string& add : env) {
-      if (kv.substr(0, add.find('=') + 1) == add.substr(0, add.find('=') + 1)) {
-        replaced = true;
-      }
-    }
-    if (!replaced) env_owned.emplace_back(kv);
-  }
-  env_owned.insert(env_owned.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_owned) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid != 0) return pid;  // parent (or -1)
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
-  int in = open("/dev/null", O_RDONLY);
-  int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  if (in >= 0) dup2(in, 0);
-  if (out >= 0) {
-    dup2(out, 1);
-    dup2(out, 2);
-  }
-  execve(argv[0], argv.data(), envp.data());
-  _exit(127);
 }
 
 }  // namespace
@@ -355,7 +261,9 @@ Status LocalRedisCluster::StartNode(int i) {
     close(fd);
     if (!ok) return Unavailable("cannot write " + conf);
   }
-  const pid_t pid = Spawn({kServerBinary, conf}, n.dir + "/stdout.log", {});
+  SpawnOptions spawn;
+  spawn.out_path = spawn.err_path = n.dir + "/stdout.log";
+  const pid_t pid = Spawn({kServerBinary, conf}, spawn);
   if (pid < 0) return Unavailable("fork: " + std::string(strerror(errno)));
   n.pid = pid;
   n.paused = false;
@@ -388,13 +296,16 @@ Status LocalRedisCluster::CreateCluster(Clock::time_point deadline) {
   if (!options_.username.empty()) {
     args.insert(args.end(), {"--user", options_.username});
   }
-  std::vector<std::string> env;
+  std::vector<std::pair<std::string, std::string>> env;
   // redis-cli reads the password from the environment, keeping it out of
   // argv (and out of its "using a password on the command line" warning).
   if (!options_.password.empty())
-    env.push_back("REDISCLI_AUTH=" + options_.password);
+    env.emplace_back("REDISCLI_AUTH", options_.password);
   const std::string log = dir_ + "/create.log";
-  const pid_t pid = Spawn(args, log, env);
+  SpawnOptions spawn;
+  spawn.out_path = spawn.err_path = log;
+  spawn.env = env;
+  const pid_t pid = Spawn(args, spawn);
   if (pid < 0) return Unavailable("fork: " + std::string(strerror(errno)));
   while (true) {
     int status = 0;
@@ -443,7 +354,7 @@ Result<RedisValue> LocalRedisCluster::Command(
         r->type == REDIS_REPLY_ERROR
             ? Result<RedisValue>(
                   Status(Code::kInternal, std::string(r->str, r->len)))
-            : Result<RedisValue>(CopyReply(r));
+            : Result<RedisValue>(RedisValueFromReply(r));
     freeReplyObject(r);
     return out;
   };

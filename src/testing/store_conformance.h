@@ -4,9 +4,9 @@
 // its store.
 //
 // How to run it for a backend (in that backend's *_test.cc, linked with
-// sessiond_store_conformance):
+// sessiond_store_conformance from src/testing/):
 //
-//   #include "store/store_conformance.h"
+//   #include "testing/store_conformance.h"
 //
 //   StoreFactory MyFactory() {
 //     StoreFactory f;
@@ -40,7 +40,7 @@
 #include "sessiond/clock.h"
 #include "sessiond/session.h"
 #include "sessiond/status.h"
-#include "sessiond/store.h"
+#include "store/store.h"
 
 struct ev_loop;
 
@@ -68,11 +68,12 @@ struct StoreFactory {
 void PrintTo(const StoreFactory& factory, std::ostream* os);
 
 // Name generator for INSTANTIATE_TEST_SUITE_P: the factory's name.
-std::string StoreFactoryName(const testing::TestParamInfo<StoreFactory>& info);
+std::string StoreFactoryName(
+    const ::testing::TestParamInfo<StoreFactory>& info);
 
 // The fixture. Backends may derive from it for their own extra tests (e.g.
 // Redis outage) to reuse the loop and the Wait helpers.
-class StoreConformanceTest : public testing::TestWithParam<StoreFactory> {
+class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
   StoreConformanceTest();
   ~StoreConformanceTest() override;
@@ -131,6 +132,11 @@ class StoreConformanceTest : public testing::TestWithParam<StoreFactory> {
   // Creates NewSession(...) in the store; fails the test on error.
   Session MustCreate(const std::string& user = "", int64_t ttl_s = 3600,
                      int64_t idle_s = 0);
+
+  // Issues `n` commits to session `id` at once, all based on version 1,
+  // commit i setting key "k<i>", and runs the loop until every one has
+  // completed; returns how many succeeded (the test fails on a timeout).
+  int CommitManyInFlight(const std::string& id, int n);
 
   // Destroys the store and builds a new one from the factory without
   // reset (the same data; for persistence checks).

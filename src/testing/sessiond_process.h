@@ -1,8 +1,8 @@
-// Test helpers that run real programs: a sessiond child process on a free
-// loopback port with its own temporary directory and generated config, and
-// a bounded "run this program and capture its output" for sessionctl. Every
-// process started here is killed by a destructor (and by PR_SET_PDEATHSIG if
-// the test binary dies), and every wait has a deadline.
+// A sessiond child process for end-to-end tests: on a free loopback port,
+// with its own temporary directory and generated config, stopped, signalled
+// and restarted on demand. Every process started here is killed by a
+// destructor (and by PR_SET_PDEATHSIG if the test binary dies), and every
+// wait has a deadline. The generic process helpers are in testing/process.h.
 #pragma once
 
 #include <sys/types.h>
@@ -15,47 +15,13 @@
 
 #include "sessiond/client.h"
 #include "sessiond/status.h"
+#include "testing/process.h"
 
 namespace sessiond::testing {
 
 // Paths of the binaries under test, from the build (compile definitions).
 std::string SessiondBinary();
 std::string SessionctlBinary();
-
-// A fresh directory under $TMPDIR, removed with everything in it on
-// destruction. Short paths on purpose: an ipc:// path must fit in
-// sun_path (108 bytes).
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// A loopback TCP port that was free a moment ago (0 when none was found).
-int FreeLoopbackPort();
-
-// What a finished program did.
-struct ProgramResult {
-  bool timed_out = false;  // killed at the deadline
-  int exit_code = -1;      // when it exited normally
-  int signal = 0;          // when a signal ended it
-  std::string out;         // stdout
-  std::string err;         // stderr
-  bool exited_ok() const { return !timed_out && signal == 0 && exit_code == 0; }
-};
-
-// Runs argv[0] (a path) with argv, extra environment variables set and
-// SESSIOND_* variables of the test's own environment removed, waits up to
-// `timeout` (then SIGKILL), and captures both output streams.
-ProgramResult RunProgram(
-    const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-    const std::vector<std::pair<std::string, std::string>>& env = {});
 
 // What goes into the generated sessiond.conf.
 struct SessiondConfig {

@@ -1,108 +1,20 @@
-// Child processes for the end-to-end tests: fork/exec with output sent to
-// files, bounded waits with waitpid(WNOHANG), SIGKILL as the last resort.
-// Everything the child needs is built before fork(), since only
-// async-signal-safe calls are allowed between fork and exec in a process
-// that may have threads (ZeroMQ's I/O threads).
-#include "sessiond_process.h"
+// SessiondProcess: sessiond started from a generated config with the
+// process helpers of testing/process.h, and probed with PING until ready.
+#include "testing/sessiond_process.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
-#include <thread>
-
-extern char** environ;
 
 namespace sessiond::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// The environment for a child: ours minus SESSIOND_* (a developer's
-// SESSIOND_SECRET or SESSIOND_ADMIN must not leak into a test), plus `extra`.
-std::vector<std::string> ChildEnvironment(
-    const std::vector<std::pair<std::string, std::string>>& extra) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "SESSIOND_", 9) != 0) env.emplace_back(*e);
-  }
-  for (const auto& [k, v] : extra) env.push_back(k + "=" + v);
-  return env;
-}
-
-std::vector<char*> Pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-// fork + exec with stdout/stderr to the given files (or /dev/null when
-// empty) and `cwd` as the working directory. Returns the pid or -1.
-pid_t Spawn(std::vector<std::string> argv, std::vector<std::string> env,
-            const std::string& out_path, const std::string& err_path,
-            const std::string& cwd) {
-  std::vector<char*> argv_p = Pointers(argv);
-  std::vector<char*> env_p = Pointers(env);
-  std::string out = out_path.empty() ? "/dev/null" : out_path;
-  std::string err = err_path.empty() ? "/dev/null" : err_path;
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  // Child: a test that dies must not leave a server behind.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
-  int in_fd = open("/dev/null", O_RDONLY);
-  int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  if (in_fd < 0 || out_fd < 0 || err_fd < 0) _exit(126);
-  dup2(in_fd, 0);
-  dup2(out_fd, 1);
-  dup2(err_fd, 2);
-  if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-  execve(argv_p[0], argv_p.data(), env_p.data());
-  _exit(127);
-}
-
-// Waits until `pid` exits or the deadline passes. Returns the raw wait
-// status, or nullopt on timeout.
-std::optional<int> WaitUntil(pid_t pid, Clock::time_point deadline) {
-  while (true) {
-    int wstatus = 0;
-    pid_t r = waitpid(pid, &wstatus, WNOHANG);
-    if (r == pid) return wstatus;
-    if (r < 0 && errno != EINTR) return 0;  // not our child any more
-    if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
-int DecodeWaitStatus(int wstatus) {
-  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
-  if (WIFSIGNALED(wstatus)) return -WTERMSIG(wstatus);
-  return -1;
-}
 
 std::string Quote(const std::string& s) {
   std::string out = "\"";
@@ -117,61 +29,6 @@ std::string Quote(const std::string& s) {
 
 std::string SessiondBinary() { return SESSIOND_BINARY; }
 std::string SessionctlBinary() { return SESSIONCTL_BINARY; }
-
-TempDir::TempDir() {
-  std::string templ =
-      (std::filesystem::temp_directory_path() / "sd-e2e-XXXXXX").string();
-  if (mkdtemp(templ.data()) != nullptr) path_ = templ;
-}
-
-TempDir::~TempDir() {
-  if (path_.empty()) return;
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-ProgramResult RunProgram(
-    const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-    const std::vector<std::pair<std::string, std::string>>& env) {
-  ProgramResult result;
-  TempDir dir;
-  std::string out_path = dir.path() + "/out";
-  std::string err_path = dir.path() + "/err";
-  pid_t pid = Spawn(argv, ChildEnvironment(env), out_path, err_path, "");
-  if (pid < 0) {
-    result.err = "fork failed";
-    return result;
-  }
-  std::optional<int> wstatus = WaitUntil(pid, Clock::now() + timeout);
-  if (!wstatus) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    result.timed_out = true;
-  } else if (WIFEXITED(*wstatus)) {
-    result.exit_code = WEXITSTATUS(*wstatus);
-  } else if (WIFSIGNALED(*wstatus)) {
-    result.signal = WTERMSIG(*wstatus);
-  }
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
-}
 
 SessiondProcess::SessiondProcess(SessiondConfig config)
     : config_(std::move(config)), auto_port_(config_.listen.empty()) {}
@@ -264,8 +121,11 @@ Status SessiondProcess::StartOnce() {
         << "---- starting " << SessiondBinary() << " --config " << config_path()
         << "\n";
   }
-  pid_ = Spawn({SessiondBinary(), "--config", config_path()},
-               ChildEnvironment({}), log_path(), log_path(), dir_.path());
+  SpawnOptions options;
+  options.out_path = log_path();
+  options.err_path = log_path();
+  options.cwd = dir_.path();
+  pid_ = Spawn({SessiondBinary(), "--config", config_path()}, options);
   if (pid_ < 0) return Status(Code::kUnavailable, "fork failed");
   Client probe(AppOptions(std::chrono::milliseconds(200)));
   auto deadline = Clock::now() + std::chrono::seconds(15);
@@ -289,7 +149,7 @@ void SessiondProcess::Signal(int signo) {
 
 Result<int> SessiondProcess::WaitExit(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return Status(Code::kUnavailable, "sessiond is not running");
-  std::optional<int> wstatus = WaitUntil(pid_, Clock::now() + timeout);
+  std::optional<int> wstatus = WaitForExit(pid_, timeout);
   if (!wstatus) {
     return Status(Code::kUnavailable, "sessiond still running after " +
                                           std::to_string(timeout.count()) +
@@ -323,7 +183,7 @@ bool SessiondProcess::running() {
 }
 
 std::string SessiondProcess::LogTail(size_t max_bytes) const {
-  std::string all = ReadFile(log_path());
+  std::string all = ReadTextFile(log_path());
   return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
 }
 

@@ -5,8 +5,9 @@
 // a test binary starts it once (RedisClusterEnvironment) and its tests put
 // it back with Restore() and FlushAll().
 //
-// Include it after gtest headers that are parsed inside namespace sessiond
-// (store_conformance.h): sessiond::testing hides ::testing there.
+// Processes, ports and temp dirs come from testing/process.h. (Its
+// namespace, sessiond::testing, hides gtest's ::testing inside namespace
+// sessiond: write ::testing:: there.)
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,7 +19,8 @@
 #include <vector>
 
 #include "sessiond/status.h"
-#include "store/redis_connection.h"  // RedisValue (header only)
+#include "store/redis_connection.h"  // RedisValue, RedisValueFromReply
+#include "testing/process.h"
 
 namespace sessiond::testing {
 

@@ -1,0 +1,92 @@
+// The admin socket's verbs (docs/protocol.md, "Admin verbs"): users,
+// single sessions by id, keys and counters. They act on the store directly
+// (no cookie is involved), so they are the same in every storage mode;
+// Dispatch refuses them on the app socket.
+#include <utility>
+
+#include "server/handlers.h"
+#include "server/replies.h"
+#include "server/request_args.h"
+#include "server/session_json.h"
+#include "sessiond/session.h"
+
+namespace sessiond {
+
+// USER_LIST user_id
+void HandleUserList(HandlerEnv& env, const CallPtr& call) {
+  Status valid = ValidateUserId(call->arg(0));
+  if (!valid.ok()) return call->Fail(valid);
+  env.store->ListUser(call->arg(0), [call](Result<std::vector<Session>> list) {
+    if (!list.ok()) return call->Fail(list.status());
+    ReplyJson(call, SessionListJson(*list, nullptr));
+  });
+}
+
+// USER_REVOKE user_id: ends the stored sessions, then bumps the epoch so
+// client-mode tokens (which no store holds) end too.
+void HandleUserRevoke(HandlerEnv& env, const CallPtr& call) {
+  Status valid = ValidateUserId(call->arg(0));
+  if (!valid.ok()) return call->Fail(valid);
+  env.store->RevokeUser(call->arg(0), [&env, call](Result<uint64_t> n) {
+    if (!n.ok()) return call->Fail(n.status());
+    env.store->BumpEpoch(call->arg(0),
+                         [call, count = *n](Result<int64_t> epoch) {
+                           if (!epoch.ok()) return call->Fail(epoch.status());
+                           ReplyCount(call, count);
+                         });
+  });
+}
+
+// USER_REVOKE_OTHERS user_id keep_session_id
+void HandleUserRevokeOthers(HandlerEnv& env, const CallPtr& call) {
+  Status valid = ValidateUserId(call->arg(0));
+  if (valid.ok()) valid = ValidateSessionId(call->arg(1));
+  if (!valid.ok()) return call->Fail(valid);
+  env.store->RevokeOthers(call->arg(0), call->arg(1),
+                          [call](Result<uint64_t> n) {
+                            if (!n.ok()) return call->Fail(n.status());
+                            ReplyCount(call, *n);
+                          });
+}
+
+// SESSION_REVOKE session_id
+void HandleSessionRevoke(HandlerEnv& env, const CallPtr& call) {
+  Status valid = ValidateSessionId(call->arg(0));
+  if (!valid.ok()) return call->Fail(valid);
+  env.store->Destroy(call->arg(0), [call](Status st) {
+    if (!st.ok()) return call->Fail(st);
+    call->Ok();
+  });
+}
+
+// KEYS_ROTATE [retire_after_seconds]
+void HandleKeysRotate(HandlerEnv& env, const CallPtr& call) {
+  int64_t retire_after = env.lifetime_s;
+  if (!call->arg(0).empty()) {
+    Result<int64_t> parsed = ParseInteger(call->arg(0), "retire seconds");
+    if (!parsed.ok()) return call->Fail(parsed.status());
+    retire_after = *parsed;
+  }
+  if (!env.rotate_keys) {
+    return call->Fail(Unavailable("key rotation is not available here"));
+  }
+  env.rotate_keys(env.clock->NowSeconds() + retire_after,
+                  [call](Result<uint32_t> id) {
+                    if (!id.ok()) return call->Fail(id.status());
+                    call->Ok({std::to_string(*id)});
+                  });
+}
+
+// STATS
+void HandleStats(HandlerEnv& env, const CallPtr& call) {
+  StatsSnapshot stats;
+  stats.mode = env.mode->mode();
+  stats.backend = env.backend;
+  stats.uptime_s = env.clock->NowSeconds() - env.started_at;
+  if (env.counters != nullptr) stats.counters = *env.counters;
+  if (env.transport_dropped) stats.counters.dropped += env.transport_dropped();
+  stats.store = env.store->Stats();
+  ReplyJson(call, StatsJson(stats));
+}
+
+}  // namespace sessiond

@@ -1,0 +1,88 @@
+// ModeBase: what the three storage modes share, so each mode's file holds
+// only what is its own. Every method SessionMode has is one a pair of the
+// modes does alike, so ModeBase implements it that way and the third mode
+// overrides it:
+//   where the cookie carries the session (client, hybrid; server mode
+//     overrides): Refresh, Commit, PopFlash;
+//   where the store keeps a record per session (server, hybrid; client mode
+//     overrides): Create, Destroy, RevokeOthers, List, BumpEpoch.
+// Open and Login differ in all three. Internal to src/server/modes/; loop
+// thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server/modes/session_mode.h"
+
+namespace sessiond {
+
+class ModeBase : public SessionMode {
+ public:
+  // Cookie-carried: the session in the cookie is the whole truth.
+  Reissued Refresh(Opened opened) override;
+  void Commit(const std::string& cookie, ChangeSet changes,
+              Callback<Reissued> done) override;
+  void PopFlash(const std::string& cookie, std::string queue,
+                Callback<FlashPopped> done) override;
+
+  // Store-kept: a record per session, Record(s) of the full session.
+  void Create(Session s, Callback<Reissued> done) override;
+  void Destroy(const std::string& cookie, StatusCallback done) override;
+  void RevokeOthers(Opened opened, Callback<OthersRevoked> done) override;
+  void List(Opened opened, Callback<std::vector<Session>> done) override;
+  void BumpEpoch(Opened opened, Callback<Reissued> done) override;
+
+ protected:
+  explicit ModeBase(ModeEnv env) : env_(std::move(env)) {}
+
+  // The token kind of this mode's cookies.
+  virtual TokenKind kind() const = 0;
+  // The cookie value that carries `s` in this mode (mint or seal).
+  virtual Result<std::string> Token(const Session& s) const = 0;
+  // What the store keeps of the full session `s` (hybrid: a stub).
+  virtual Session Record(const Session& s) const { return s; }
+  // What a reply shows after `stored` (Record(full) as the store returned
+  // it) was kept: the store's copy (server) or the full session (hybrid).
+  virtual Session Shown(Session full, Session stored) const {
+    (void)full;
+    return stored;
+  }
+
+  // Verifies the cookie as a token of this mode's kind. A token of another
+  // mode (after a deployment changed modes) is not one we speak:
+  // kUnknownVersion. An empty cookie is kNotFound.
+  Result<TokenClaims> OpenToken(const std::string& cookie) const;
+  // OpenToken, then the session sealed in it (client, hybrid). `claims`
+  // receives the token's claims. Errors: those of OpenToken, kCorrupt.
+  Result<Session> OpenSealed(const std::string& cookie,
+                             TokenClaims* claims) const;
+
+  // Token(s) and its Set-Cookie value. Errors: kTooLarge when the line is
+  // over kMaxSetCookieBytes ("the session does not fit in a cookie").
+  Result<Issued> Issue(const Session& s) const;
+
+  // The browser's cookie, echoed, with no Set-Cookie.
+  static Issued Unchanged(std::string cookie) {
+    return Issued{std::move(cookie), std::string()};
+  }
+
+  int64_t Now() const { return env_.clock->NowSeconds(); }
+
+  // BUMP_EPOCH's core in every mode: re-issues `old` as a regeneration
+  // would (same user), measures its cookie before the epoch moves (the bump
+  // cannot be undone), bumps the epoch, stamps the session after it and
+  // issues its cookie. `keep_id` false (client mode) drops the id.
+  void BumpEpochAndReissue(const Session& old, bool keep_id,
+                           Callback<Reissued> done);
+
+  ModeEnv env_;
+};
+
+// The three implementations (server_mode.cc, client_mode.cc,
+// hybrid_mode.cc), for NewSessionMode.
+std::unique_ptr<SessionMode> NewServerMode(ModeEnv env);
+std::unique_ptr<SessionMode> NewClientMode(ModeEnv env);
+std::unique_ptr<SessionMode> NewHybridMode(ModeEnv env);
+
+}  // namespace sessiond

@@ -1,0 +1,357 @@
+// The LMDB record layer (lmdb_records.h): key encodings, the databases and
+// their layout check, and Tx's record operations.
+#include "store/lmdb_records.h"
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
+#include "core/session_codec.h"
+
+namespace sessiond {
+namespace {
+
+// Layout version kept in the meta database; a store refuses to open a data
+// directory written with another layout.
+constexpr char kLayoutKey[] = "layout";
+constexpr char kLayoutVersion[] = "1";
+// Kinds of entries in the expiry index.
+constexpr char kExpirySession = 's';
+constexpr char kExpiryTombstone = 't';
+
+MDB_val Val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+std::string_view View(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+std::optional<int64_t> ReadBigEndian64(std::string_view s) {
+  if (s.size() != 8) return std::nullopt;
+  uint64_t u = 0;
+  for (char c : s) u = (u << 8) | static_cast<uint8_t>(c);
+  return static_cast<int64_t>(u);
+}
+
+std::string ExpiryKey(int64_t at, char kind, std::string_view id) {
+  std::string key = BigEndian64(at);
+  key.push_back(kind);
+  key.append(id);
+  return key;
+}
+
+}  // namespace
+
+// The one place LMDB's error codes become a Status. LMDB returns its own
+// negative codes or an errno value; the latter go through ErrnoStatus.
+Status LmdbStatus(int rc, std::string_view what) {
+  if (rc > 0) return ErrnoStatus(rc, "lmdb " + std::string(what));
+  std::string msg = "lmdb " + std::string(what) + ": " + mdb_strerror(rc);
+  switch (rc) {
+    case MDB_MAP_FULL:
+      return Unavailable("lmdb map is full (raise the store's map size): " +
+                         std::string(what));
+    case MDB_NOTFOUND:
+      return NotFound(std::move(msg));
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+      return Corrupt(std::move(msg));
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL:
+    case MDB_MAP_RESIZED:
+    case MDB_PANIC:
+      return Unavailable(std::move(msg));
+    default:
+      return Internal(std::move(msg));
+  }
+}
+
+std::string BigEndian64(int64_t v) {
+  auto u = static_cast<uint64_t>(v);
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = static_cast<char>(u & 0xFF);
+    u >>= 8;
+  }
+  return out;
+}
+
+Result<MdbTxn> BeginTxn(MDB_env* env, MDB_txn* parent, unsigned flags) {
+  MDB_txn* txn = nullptr;
+  const int rc = mdb_txn_begin(env, parent, flags, &txn);
+  if (rc != 0) return LmdbStatus(rc, parent ? "begin nested" : "begin");
+  return MdbTxn(txn);
+}
+
+Status CommitTxn(MdbTxn txn, std::string_view what) {
+  const int rc = mdb_txn_commit(txn.release());
+  return rc == 0 ? Status::Ok() : LmdbStatus(rc, what);
+}
+
+Result<Dbs> OpenDatabases(MDB_env* env) {
+  Result<MdbTxn> txn = BeginTxn(env, nullptr, 0);
+  if (!txn.ok()) return txn.status();
+  Dbs db;
+  const std::tuple<const char*, unsigned, MDB_dbi*> dbs[] = {
+      {"sessions", 0, &db.sessions},
+      {"seen", 0, &db.seen},
+      {"users", MDB_DUPSORT, &db.users},
+      {"epochs", 0, &db.epochs},
+      {"tombstones", 0, &db.tombstones},
+      {"expiry", 0, &db.expiry},
+      {"meta", 0, &db.meta}};
+  for (const auto& [name, flags, dbi] : dbs) {
+    const int rc = mdb_dbi_open(txn->get(), name, flags | MDB_CREATE, dbi);
+    if (rc != 0) return LmdbStatus(rc, std::string("open database ") + name);
+  }
+  Tx tx(txn->get(), db);
+  auto layout = tx.Get(db.meta, kLayoutKey);
+  if (!layout.ok()) return layout.status();
+  if (!layout->has_value()) {
+    SESSIOND_RETURN_IF_ERROR(tx.Put(db.meta, kLayoutKey, kLayoutVersion));
+  } else if (**layout != kLayoutVersion) {
+    return Corrupt("data directory has layout " + **layout + ", expected " +
+                   kLayoutVersion);
+  }
+  SESSIOND_RETURN_IF_ERROR(CommitTxn(std::move(*txn), "commit"));
+  return db;
+}
+
+Result<std::optional<std::string>> Tx::Get(MDB_dbi dbi, std::string_view key) {
+  auto v = Peek(dbi, key);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(**v));
+}
+// Get without the copy: the view points into the map and is valid only
+// until the transaction ends or writes. Reads on the request path use it.
+Result<std::optional<std::string_view>> Tx::Peek(MDB_dbi dbi,
+                                             std::string_view key) {
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
+  if (rc != 0) return LmdbStatus(rc, "get");
+  return std::optional<std::string_view>(View(v));
+}
+Status Tx::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = Val(key), v = Val(value);
+  int rc = mdb_put(txn_, dbi, &k, &v, 0);
+  return rc == 0 ? Status::Ok() : LmdbStatus(rc, "put");
+}
+// Deletes key (or the one duplicate `value`); absent is fine.
+Status Tx::Del(MDB_dbi dbi, std::string_view key,
+           std::optional<std::string_view> value) {
+  MDB_val k = Val(key), v;
+  if (value) v = Val(*value);
+  int rc = mdb_del(txn_, dbi, &k, value ? &v : nullptr);
+  return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok()
+                                       : LmdbStatus(rc, "delete");
+}
+
+Result<int64_t> Tx::Epoch(std::string_view user_id) {
+  if (user_id.empty()) return int64_t{0};  // anonymous: no epoch
+  auto v = Peek(db_.epochs, user_id);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return int64_t{0};
+  auto e = ReadBigEndian64(**v);
+  if (!e) return Status(Code::kCorrupt, "epoch record is not 8 bytes");
+  return *e;
+}
+
+Result<bool> Tx::LiveTombstone(std::string_view id, int64_t now) {
+  auto v = Peek(db_.tombstones, id);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return false;
+  auto until = ReadBigEndian64(**v);
+  return !until || *until > now;
+}
+
+// The checks every read applies, in the order Store documents them; the
+// result carries the last-seen time from the seen database, or
+// `known_last_seen` when that is later (a touch not yet committed).
+Result<Session> Tx::Live(std::string_view id, int64_t now,
+                     int64_t known_last_seen) {
+  SESSIOND_RETURN_IF_ERROR(ValidateSessionId(id));
+  Result<bool> tomb = LiveTombstone(id, now);
+  if (!tomb.ok()) return tomb.status();
+  if (*tomb) return Status(Code::kRevoked, "session was ended");
+  auto rec = Peek(db_.sessions, id);
+  if (!rec.ok()) return rec.status();
+  if (!rec->has_value()) return Status(Code::kNotFound, "no such session");
+  Result<Session> s = DecodeSession(**rec);
+  if (!s.ok()) return s;
+  auto seen = Peek(db_.seen, id);
+  if (!seen.ok()) return seen.status();
+  if (seen->has_value()) {
+    if (auto t = ReadBigEndian64(**seen)) {
+      s->last_seen_at = std::max(s->last_seen_at, *t);
+    }
+  }
+  s->last_seen_at = std::max(s->last_seen_at, known_last_seen);
+  if (IsExpired(*s, now)) return Status(Code::kExpired, "session expired");
+  Result<int64_t> epoch = Epoch(s->user_id);
+  if (!epoch.ok()) return epoch.status();
+  if (RevokedByEpoch(*s, *epoch)) {
+    return Status(Code::kRevoked, "session predates the user's epoch");
+  }
+  return s;
+}
+
+// The ids in the user index for user_id.
+Result<std::vector<std::string>> Tx::UserIds(std::string_view user_id) {
+  std::vector<std::string> ids;
+  Result<MdbCursor> cur = OpenCursor(db_.users);
+  if (!cur.ok()) return cur.status();
+  MDB_val k = Val(user_id), v;
+  int rc = mdb_cursor_get(cur->get(), &k, &v, MDB_SET);
+  while (rc == 0) {
+    ids.emplace_back(View(v));
+    rc = mdb_cursor_get(cur->get(), &k, &v, MDB_NEXT_DUP);
+  }
+  if (rc != MDB_NOTFOUND) return LmdbStatus(rc, "user index");
+  return ids;
+}
+
+// Writes s with its indexes (record, user, expiry) and drops its separate
+// last-seen entry, which the record now carries.
+Status Tx::PutSession(const Session& s) {
+  SESSIOND_RETURN_IF_ERROR(Put(db_.sessions, s.id, EncodeSession(s)));
+  SESSIOND_RETURN_IF_ERROR(Del(db_.seen, s.id));
+  if (!s.user_id.empty()) {
+    SESSIOND_RETURN_IF_ERROR(Put(db_.users, s.user_id, s.id));
+  }
+  return Put(db_.expiry, ExpiryKey(s.expires_at, kExpirySession, s.id), "");
+}
+
+// Rewrites only the record (indexes unchanged: same id, user, expiry).
+Status Tx::RewriteSession(const Session& s) {
+  SESSIOND_RETURN_IF_ERROR(Put(db_.sessions, s.id, EncodeSession(s)));
+  return Del(db_.seen, s.id);
+}
+
+Status Tx::Tombstone(std::string_view id, int64_t until) {
+  auto old = Get(db_.tombstones, id);
+  if (!old.ok()) return old.status();
+  if (old->has_value()) {
+    if (auto t = ReadBigEndian64(**old)) {
+      SESSIOND_RETURN_IF_ERROR(
+          Del(db_.expiry, ExpiryKey(*t, kExpiryTombstone, id)));
+    }
+  }
+  SESSIOND_RETURN_IF_ERROR(Put(db_.tombstones, id, BigEndian64(until)));
+  return Put(db_.expiry, ExpiryKey(until, kExpiryTombstone, id), "");
+}
+
+// Removes a session and tombstones its id until its old expiry, so a
+// request in flight cannot bring it back.
+Status Tx::End(const Session& s, int64_t now) {
+  SESSIOND_RETURN_IF_ERROR(Del(db_.sessions, s.id));
+  SESSIOND_RETURN_IF_ERROR(Del(db_.seen, s.id));
+  if (!s.user_id.empty()) {
+    SESSIOND_RETURN_IF_ERROR(Del(db_.users, s.user_id, s.id));
+  }
+  SESSIOND_RETURN_IF_ERROR(
+      Del(db_.expiry, ExpiryKey(s.expires_at, kExpirySession, s.id)));
+  if (s.expires_at > now) return Tombstone(s.id, s.expires_at);
+  return Status::Ok();
+}
+
+// Ends every session of user_id except keep; a record that fails to
+// decode is dropped too (revocation is never blocked by a bad record).
+Result<uint64_t> Tx::RevokeAllBut(const std::string& user_id,
+                              const std::string& keep, int64_t now) {
+  auto ids = UserIds(user_id);
+  if (!ids.ok()) return ids.status();
+  uint64_t n = 0;
+  for (const std::string& id : *ids) {
+    if (id == keep) continue;
+    auto rec = Get(db_.sessions, id);
+    if (!rec.ok()) return rec.status();
+    if (!rec->has_value()) {
+      SESSIOND_RETURN_IF_ERROR(Del(db_.users, user_id, id));
+      continue;
+    }
+    Result<Session> s = DecodeSession(**rec);
+    if (s.ok()) {
+      SESSIOND_RETURN_IF_ERROR(End(*s, now));
+    } else {
+      SESSIOND_RETURN_IF_ERROR(Del(db_.sessions, id));
+      SESSIOND_RETURN_IF_ERROR(Del(db_.seen, id));
+      SESSIOND_RETURN_IF_ERROR(Del(db_.users, user_id, id));
+      SESSIOND_RETURN_IF_ERROR(Tombstone(id, now + kUnknownExpiryTombstoneS));
+    }
+    ++n;
+  }
+  return n;
+}
+
+// Visits up to `budget` due entries of the expiry index, oldest first,
+// dropping what they point at; returns how many sessions and tombstones
+// were dropped.
+Result<uint64_t> Tx::Sweep(size_t budget, int64_t now) {
+  uint64_t dropped = 0;
+  Result<MdbCursor> cur = OpenCursor(db_.expiry);
+  if (!cur.ok()) return cur.status();
+  Status st;
+  for (size_t visited = 0; visited < budget && st.ok(); ++visited) {
+    MDB_val k, v;
+    const int rc = mdb_cursor_get(cur->get(), &k, &v, MDB_FIRST);
+    if (rc == MDB_NOTFOUND) break;
+    if (rc != 0) {
+      st = LmdbStatus(rc, "expiry index");
+      break;
+    }
+    const std::string key(View(k));
+    auto at = ReadBigEndian64(std::string_view(key).substr(0, 8));
+    if (key.size() < 9 || !at) {
+      st = Del(db_.expiry, key);  // not ours: drop it
+      continue;
+    }
+    if (*at > now) break;
+    const char kind = key[8];
+    const std::string id = key.substr(9);
+    st = Del(db_.expiry, key);
+    if (!st.ok()) break;
+    if (kind == kExpiryTombstone) {
+      auto t = Get(db_.tombstones, id);
+      if (!t.ok()) {
+        st = t.status();
+      } else if (t->has_value() && ReadBigEndian64(**t) == at) {
+        st = Del(db_.tombstones, id);
+        ++dropped;
+      }
+      continue;
+    }
+    auto rec = Get(db_.sessions, id);
+    if (!rec.ok()) {
+      st = rec.status();
+      continue;
+    }
+    if (!rec->has_value()) continue;
+    Result<Session> s = DecodeSession(**rec);
+    if (s.ok() && s->expires_at != *at) continue;  // a stale entry
+    st = Del(db_.sessions, id);
+    if (st.ok()) st = Del(db_.seen, id);
+    if (st.ok() && s.ok() && !s->user_id.empty()) {
+      st = Del(db_.users, s->user_id, id);
+    }
+    ++dropped;
+  }
+  if (!st.ok()) return st;
+  return dropped;
+}
+
+Result<MdbCursor> Tx::OpenCursor(MDB_dbi dbi) {
+  MDB_cursor* cur = nullptr;
+  const int rc = mdb_cursor_open(txn_, dbi, &cur);
+  if (rc != 0) return LmdbStatus(rc, "cursor");
+  return MdbCursor(cur);
+}
+
+Status Tx::PutSeen(std::string_view id, int64_t now) {
+  return Put(db_.seen, id, BigEndian64(now));
+}
+
+}  // namespace sessiond

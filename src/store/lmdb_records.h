@@ -1,0 +1,134 @@
+// The LMDB store's record layer: the databases of one data directory
+// (docs/storage.md, "LMDB"), their key and value encodings, and Tx, the
+// record operations inside one transaction (read or write) that the store's
+// reads and the group-commit writer's batches both use. LmdbStatus is the
+// one place LMDB's error codes become a Status.
+//
+// Threading: a Tx belongs to the thread of its transaction (the loop
+// thread's read transaction, or the writer thread's write transaction); it
+// holds no state of its own.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sessiond/session.h"
+#include "sessiond/status.h"
+
+namespace sessiond {
+
+// LMDB's own negative codes and errno values (through ErrnoStatus) as a
+// Status; `what` names the operation.
+Status LmdbStatus(int rc, std::string_view what);
+
+// Owners of LMDB handles: an environment is closed, a transaction aborted
+// (unless committed and released), a cursor closed when its owner goes.
+struct MdbEnvCloser {
+  void operator()(MDB_env* env) const { mdb_env_close(env); }
+};
+struct MdbTxnAborter {
+  void operator()(MDB_txn* txn) const { mdb_txn_abort(txn); }
+};
+struct MdbCursorCloser {
+  void operator()(MDB_cursor* cur) const { mdb_cursor_close(cur); }
+};
+using MdbEnv = std::unique_ptr<MDB_env, MdbEnvCloser>;
+using MdbTxn = std::unique_ptr<MDB_txn, MdbTxnAborter>;
+using MdbCursor = std::unique_ptr<MDB_cursor, MdbCursorCloser>;
+
+// Begins a transaction (`parent` for a nested one; MDB_RDONLY in `flags`
+// for a read one). Errors: LmdbStatus.
+Result<MdbTxn> BeginTxn(MDB_env* env, MDB_txn* parent, unsigned flags);
+// Commits and releases `txn` (LMDB frees it whatever the outcome).
+Status CommitTxn(MdbTxn txn, std::string_view what);
+
+// The databases of one data directory.
+struct Dbs {
+  MDB_dbi sessions = 0;    // id -> session record (core/session_codec.h)
+  MDB_dbi seen = 0;        // id -> last_seen_at, 8 bytes big-endian
+  MDB_dbi users = 0;       // user_id -> id (MDB_DUPSORT)
+  MDB_dbi epochs = 0;      // user_id -> epoch, unix us, 8 bytes big-endian
+  MDB_dbi tombstones = 0;  // id -> until, unix s, 8 bytes big-endian
+  MDB_dbi expiry = 0;      // be64(at) + kind + id -> "" (sweep order)
+  MDB_dbi meta = 0;        // "layout" -> "1"
+};
+
+// Opens (creating when missing) every database of Dbs in `env`, and checks
+// or writes the layout version. Errors: kCorrupt for a data directory of
+// another layout; LmdbStatus.
+Result<Dbs> OpenDatabases(MDB_env* env);
+
+// How long a tombstone lives when the session's expiry is unknown (its
+// record failed to decode but was revoked anyway).
+inline constexpr int64_t kUnknownExpiryTombstoneS = 31 * 86400;
+
+// Times in keys and values are 8 bytes big-endian, so LMDB's byte order is
+// time order.
+std::string BigEndian64(int64_t v);
+
+// Record-level operations inside one transaction (read or write).
+class Tx {
+ public:
+  Tx(MDB_txn* txn, const Dbs& db) : txn_(txn), db_(db) {}
+
+  Result<std::optional<std::string>> Get(MDB_dbi dbi, std::string_view key);
+  // Get without the copy: the view points into the map and is valid only
+  // until the transaction ends or writes. Reads on the request path use it.
+  Result<std::optional<std::string_view>> Peek(MDB_dbi dbi,
+                                               std::string_view key);
+  Status Put(MDB_dbi dbi, std::string_view key, std::string_view value);
+  // Deletes key (or the one duplicate `value`); absent is fine.
+  Status Del(MDB_dbi dbi, std::string_view key,
+             std::optional<std::string_view> value = std::nullopt);
+
+  // The user's epoch (unix us), 0 if never bumped or anonymous.
+  Result<int64_t> Epoch(std::string_view user_id);
+  // Whether `id` has a tombstone that lives at `now`.
+  Result<bool> LiveTombstone(std::string_view id, int64_t now);
+
+  // The checks every read applies, in the order Store documents them; the
+  // result carries the last-seen time from the seen database, or
+  // `known_last_seen` when that is later (a touch not yet committed).
+  Result<Session> Live(std::string_view id, int64_t now,
+                       int64_t known_last_seen = 0);
+
+  // The ids in the user index for user_id.
+  Result<std::vector<std::string>> UserIds(std::string_view user_id);
+
+  // Writes s with its indexes (record, user, expiry) and drops its separate
+  // last-seen entry, which the record now carries.
+  Status PutSession(const Session& s);
+  // Rewrites only the record (indexes unchanged: same id, user, expiry).
+  Status RewriteSession(const Session& s);
+  // Records the touch of `id` at `now` (8 bytes; the record is unchanged).
+  Status PutSeen(std::string_view id, int64_t now);
+
+  Status Tombstone(std::string_view id, int64_t until);
+  // Removes a session and tombstones its id until its old expiry, so a
+  // request in flight cannot bring it back.
+  Status End(const Session& s, int64_t now);
+  // Ends every session of user_id except keep; a record that fails to
+  // decode is dropped too (revocation is never blocked by a bad record).
+  Result<uint64_t> RevokeAllBut(const std::string& user_id,
+                                const std::string& keep, int64_t now);
+  // Visits up to `budget` due entries of the expiry index, oldest first,
+  // dropping what they point at; returns how many sessions and tombstones
+  // were dropped.
+  Result<uint64_t> Sweep(size_t budget, int64_t now);
+
+  const Dbs& dbs() const { return db_; }
+
+ private:
+  Result<MdbCursor> OpenCursor(MDB_dbi dbi);
+
+  MDB_txn* txn_;
+  const Dbs& db_;
+};
+
+}  // namespace sessiond
