@@ -79,7 +79,7 @@ ErrorGroup GroupOf(Code code) {
   return row != nullptr ? row->group : ErrorGroup::kInternal;
 }
 
-bool IsTokenError(Code code) {
+bool IsBadToken(Code code) {
   const CodeInfo* row = Find(code);
   return row != nullptr && row->token_error;
 }
