@@ -114,7 +114,7 @@ std::unique_ptr<LegacyCookieFormat> MakeFormat(std::string_view format,
   return f.ok() ? std::move(*f) : nullptr;
 }
 
-bool IsTokenError(Code c) {
+bool IsRefusal(Code c) {
   switch (c) {
     case Code::kTooLarge:
     case Code::kBadEncoding:
@@ -166,7 +166,7 @@ void RunFormat(const JsonValue& vectors, std::string_view format,
       EXPECT_FALSE(got.ok()) << "the framework refuses it ("
                              << Str(v, "reason") << ") but it verified";
       if (got.ok()) continue;
-      EXPECT_TRUE(IsTokenError(got.code())) << got.status().ToString();
+      EXPECT_TRUE(IsRefusal(got.code())) << got.status().ToString();
       if (v.Find("code")) {
         EXPECT_EQ(CodeName(got.code()), Str(v, "code"))
             << got.status().ToString();
