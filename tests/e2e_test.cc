@@ -725,7 +725,7 @@ TEST_F(BadInputTest, TamperedCookie) {
     t[bit / 8] = static_cast<char>(t[bit / 8] ^ (1 << (bit % 8)));
     auto r = app_->Load(Base64UrlEncode(t));
     ASSERT_FALSE(r.ok()) << "bit " << bit << " flipped still loads";
-    EXPECT_TRUE(IsBadToken(r.code()))
+    EXPECT_TRUE(IsTokenError(r.code()))
         << "bit " << bit << ": " << r.status().ToString();
     ++codes[std::string(CodeName(r.code()))];
   }
@@ -737,7 +737,7 @@ TEST_F(BadInputTest, TamperedCookie) {
   t[t.size() / 2] = static_cast<char>(t[t.size() / 2] ^ 0x01);
   ChangeSet c{before_.version, {{"k", "evil"}}, {}, {}};
   auto w = app_->Commit(Base64UrlEncode(t), c);
-  EXPECT_TRUE(IsBadToken(w.code())) << w.status().ToString();
+  EXPECT_TRUE(IsTokenError(w.code())) << w.status().ToString();
   // Text that is not base64url at all.
   std::string text = cookie_;
   text[text.size() / 2] = '!';
@@ -749,12 +749,12 @@ TEST_F(BadInputTest, TruncatedCookie) {
   for (size_t n = 1; n < cookie_.size(); ++n) {
     auto r = app_->Load(cookie_.substr(0, n));
     ASSERT_FALSE(r.ok()) << "a " << n << "-char prefix still loads";
-    EXPECT_TRUE(IsBadToken(r.code()))
+    EXPECT_TRUE(IsTokenError(r.code()))
         << n << " chars: " << r.status().ToString();
   }
   auto longer = app_->Load(cookie_ + "AAAA");
   ASSERT_FALSE(longer.ok());
-  EXPECT_TRUE(IsBadToken(longer.code())) << longer.status().ToString();
+  EXPECT_TRUE(IsTokenError(longer.code())) << longer.status().ToString();
   // Empty means "no cookie": an error, never a session.
   EXPECT_FALSE(app_->Load("").ok());
 }
@@ -878,13 +878,13 @@ TEST_P(EncryptedCookieTest, TamperedOrTruncatedIsRefused) {
     t[bit / 8] = static_cast<char>(t[bit / 8] ^ (1 << (bit % 8)));
     auto r = app.Load(Base64UrlEncode(t));
     ASSERT_FALSE(r.ok()) << "bit " << bit << " flipped still loads";
-    EXPECT_TRUE(IsBadToken(r.code()))
+    EXPECT_TRUE(IsTokenError(r.code()))
         << "bit " << bit << ": " << r.status().ToString();
   }
   for (size_t n = 1; n < cookie.size(); n += 3) {
     auto r = app.Load(cookie.substr(0, n));
     ASSERT_FALSE(r.ok()) << "a " << n << "-char prefix still loads";
-    EXPECT_TRUE(IsBadToken(r.code()))
+    EXPECT_TRUE(IsTokenError(r.code()))
         << n << " chars: " << r.status().ToString();
   }
   auto after = app.Load(cookie);

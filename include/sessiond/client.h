@@ -164,7 +164,7 @@ class Client {
   // the user's epoch.
   // Errors for which MeansAnonymous(code) (status.h) is true mean "treat
   // the request as anonymous and Create()": the cookie is not a valid token
-  // (IsBadToken), or its session is gone (expired, revoked, not found).
+  // (IsTokenError), or its session is gone (expired, revoked, not found).
   // kUnavailable / kShuttingDown / kInternal: do not Create(); answer 5xx.
   Result<SessionReply> Load(std::string_view cookie,
                             const ClientMetadata& metadata = {});

@@ -100,7 +100,7 @@ inline bool MeansAnonymous(Code code) {
 // Whether the cookie itself is not a valid token (bad encoding, length,
 // version, key, MAC or issue time), as opposed to a valid token whose
 // session is gone. A subset of MeansAnonymous.
-bool IsBadToken(Code code);
+bool IsTokenError(Code code);
 
 // One row of the code table: every code, its wire name and its group.
 struct CodeInfo {

@@ -79,7 +79,7 @@ ErrorGroup GroupOf(Code code) {
   return row != nullptr ? row->group : ErrorGroup::kInternal;
 }
 
-bool IsBadToken(Code code) {
+bool IsTokenError(Code code) {
   const CodeInfo* row = Find(code);
   return row != nullptr && row->token_error;
 }

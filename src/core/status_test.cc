@@ -75,12 +75,12 @@ TEST(StatusTest, InvalidCookieCodesMeanAnonymous) {
   for (Code c : {Code::kBadEncoding, Code::kTruncated, Code::kTrailingData,
                  Code::kUnknownVersion, Code::kUnknownKey, Code::kRetiredKey,
                  Code::kBadMac, Code::kNotYetValid}) {
-    EXPECT_TRUE(IsBadToken(c)) << CodeName(c);
+    EXPECT_TRUE(IsTokenError(c)) << CodeName(c);
     EXPECT_TRUE(MeansAnonymous(c)) << CodeName(c);
   }
   for (Code c :
        {Code::kNotFound, Code::kRevoked, Code::kExpired, Code::kCorrupt}) {
-    EXPECT_FALSE(IsBadToken(c)) << CodeName(c);
+    EXPECT_FALSE(IsTokenError(c)) << CodeName(c);
     EXPECT_TRUE(MeansAnonymous(c)) << CodeName(c);
   }
   for (Code c : {Code::kOk, Code::kUnavailable, Code::kInternal,
