@@ -55,9 +55,9 @@ constexpr char kSentence[] = "anyone on this machine can log in as any user";
     ASSERT_TRUE(_st.ok()) << _st.ToString(); \
   } while (0)
 
-#define ASSERT_ROOT()                                                       \
-  ASSERT_EQ(::geteuid(), 0u)                                                \
-      << "this test runs a client as another local user (setuid), which "   \
+#define ASSERT_ROOT()                                                        \
+  ASSERT_EQ(::geteuid(), 0u)                                                 \
+      << "this test runs a client as another local user (setuid), which "    \
          "needs root; run the e2e tests as root (CI does). It fails rather " \
          "than skip so that losing root is noticed."
 
@@ -102,8 +102,8 @@ int RunAs(uid_t uid, gid_t gid, std::vector<gid_t> groups,
   pid_t pid = ::fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    if (::setgroups(groups.size(), groups.data()) != 0 ||
-        ::setgid(gid) != 0 || ::setuid(uid) != 0 || ::getuid() != uid) {
+    if (::setgroups(groups.size(), groups.data()) != 0 || ::setgid(gid) != 0 ||
+        ::setuid(uid) != 0 || ::getuid() != uid) {
       ::_exit(kCannotBecomeUser);
     }
     if (!try_login) {
@@ -165,7 +165,8 @@ ProgramResult RunSessiond(const std::string& config_path) {
 TEST(DefaultAppSocket, IsAFileForTheDaemonAndItsGroupOnly) {
   SessiondProcess sessiond;
   START_OR_FAIL(sessiond);
-  EXPECT_EQ(sessiond.app_endpoint(), "ipc://" + sessiond.data_dir() + "/app.sock");
+  EXPECT_EQ(sessiond.app_endpoint(),
+            "ipc://" + sessiond.data_dir() + "/app.sock");
   struct stat st {};
   ASSERT_EQ(::lstat(sessiond.app_socket_path().c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
@@ -222,13 +223,13 @@ TEST(DefaultAppSocket, TheConfiguredGroupMayLoginOthersMayNot) {
 
   const std::string endpoint = sessiond.app_endpoint();
   int member = RunAs(kNobody, kNogroup, {kWebGroup}, endpoint, true);
-  EXPECT_EQ(member, kLoggedIn) << "a member of the app socket's group: "
-                               << OutcomeName(member);
+  EXPECT_EQ(member, kLoggedIn)
+      << "a member of the app socket's group: " << OutcomeName(member);
   int stranger = RunAs(kNobody, kNogroup, {}, endpoint, true);
   EXPECT_EQ(stranger, kLoginFailed) << OutcomeName(stranger);
   // The admin socket stays the daemon user's alone, group or not.
-  int admin = RunAs(kNobody, kWebGroup, {kWebGroup},
-                    sessiond.admin_endpoint(), false);
+  int admin =
+      RunAs(kNobody, kWebGroup, {kWebGroup}, sessiond.admin_endpoint(), false);
   EXPECT_EQ(admin, kConnectRefused) << OutcomeName(admin);
   if (HasFailure()) ADD_FAILURE() << sessiond.LogTail();
 }
@@ -318,8 +319,8 @@ TEST(SocketPath, ALiveSocketOfAnotherDaemonIsNotTakenOver) {
   // Start's PING probe may be answered by the first daemon, so what counts
   // is that the second one exits, refusing.
   (void)second.Start();
-  Result<int> exit = second.running() ? second.WaitExit(seconds(15))
-                                      : Result<int>(1);
+  Result<int> exit =
+      second.running() ? second.WaitExit(seconds(15)) : Result<int>(1);
   ASSERT_TRUE(exit.ok()) << "a second sessiond took over " << config.listen;
   EXPECT_NE(*exit, 0);
   EXPECT_NE(second.LogTail().find("in use"), std::string::npos)

@@ -125,8 +125,8 @@ Result<Config> ParseConfigToml(std::string_view text, std::string source);
 // Defaults, then the config file if any, then flags, then ValidateConfig.
 // When data_dir is changed (file or flag) but keys.file, server.listen or
 // server.admin are not given, those follow data_dir (<data_dir>/keyring.toml,
-// ipc://<data_dir>/app.sock and ipc://<data_dir>/admin.sock). Errors: kNotFound for a missing config file;
-// kInvalidArgument as above.
+// ipc://<data_dir>/app.sock and ipc://<data_dir>/admin.sock). Errors: kNotFound
+// for a missing config file; kInvalidArgument as above.
 Result<Config> LoadConfig(const CommandLine& cli);
 
 // Cross-field and range checks: endpoints are tcp:// or ipc:// (admin too),

@@ -43,9 +43,9 @@ TEST(Config, DefaultsWithNothingGiven) {
 
 TEST(Config, FlagsAndActions) {
   Result<CommandLine> cli =
-      Parse({"--listen", "ipc:///tmp/w.sock", "--listen",
-             "ipc:///tmp/x.sock", "--data-dir", "/var/lib/sd/", "--store",
-             "memory", "--mode", "hybrid", "--log-level", "debug"});
+      Parse({"--listen", "ipc:///tmp/w.sock", "--listen", "ipc:///tmp/x.sock",
+             "--data-dir", "/var/lib/sd/", "--store", "memory", "--mode",
+             "hybrid", "--log-level", "debug"});
   ASSERT_TRUE(cli.ok()) << cli.status().ToString();
   Result<Config> c = LoadConfig(*cli);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -230,8 +230,8 @@ TEST(Config, TheAppSocketFollowsTheDataDirectory) {
 }
 
 TEST(Config, AppSocketGroup) {
-  Result<Config> c = ParseConfigToml(
-      "[server]\napp_socket_group = \"www-data\"\n", "t.conf");
+  Result<Config> c =
+      ParseConfigToml("[server]\napp_socket_group = \"www-data\"\n", "t.conf");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->app_socket_group, "www-data");
   c = ParseConfigToml("[server]\napp_socket_group = \"\"\n", "t.conf");
@@ -244,8 +244,8 @@ TEST(Config, AppSocketGroup) {
 TEST(Config, TcpAppSocketsNeedCurveOrTheWrittenOptOut) {
   const std::string sentence(kInsecureTcpSentence);
   Config c;
-  for (const char* e : {"tcp://127.0.0.1:5555", "tcp://[::1]:5555",
-                        "tcp://localhost:5555"}) {
+  for (const char* e :
+       {"tcp://127.0.0.1:5555", "tcp://[::1]:5555", "tcp://localhost:5555"}) {
     c.listen = {e};
     Status st = ValidateConfig(c);
     EXPECT_EQ(st.code(), Code::kInvalidArgument) << e;
@@ -271,13 +271,12 @@ TEST(Config, TcpAppSocketsNeedCurveOrTheWrittenOptOut) {
   EXPECT_TRUE(ValidateConfig(c).ok());
 
   // Loopback only, whatever the sentence says.
-  for (const char* e : {"tcp://0.0.0.0:5555", "tcp://*:5555",
-                        "tcp://[::]:5555", "tcp://10.0.0.1:5555"}) {
+  for (const char* e : {"tcp://0.0.0.0:5555", "tcp://*:5555", "tcp://[::]:5555",
+                        "tcp://10.0.0.1:5555"}) {
     c.listen = {"tcp://127.0.0.1:5555", e};
     Status st = ValidateConfig(c);
     EXPECT_EQ(st.code(), Code::kInvalidArgument) << e;
-    EXPECT_NE(st.message().find("loopback"), std::string::npos)
-        << st.message();
+    EXPECT_NE(st.message().find("loopback"), std::string::npos) << st.message();
   }
 
   // With CURVE and the app list, tcp is fine anywhere.

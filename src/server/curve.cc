@@ -59,7 +59,8 @@ Result<std::set<std::string>> ReadAllowList(const std::string& path,
     ++n;
     line = Trim(line);
     if (line.empty() || line[0] == '#') continue;
-    Result<std::string> key = DecodeZ85Key(line, path + ":" + std::to_string(n));
+    Result<std::string> key =
+        DecodeZ85Key(line, path + ":" + std::to_string(n));
     if (!key.ok()) return key.status();
     keys.insert(std::move(*key));
   }
@@ -75,8 +76,9 @@ Result<std::unique_ptr<CurveAuth>> CurveAuth::Create(struct ev_loop* loop,
   std::unique_ptr<CurveAuth> auth(new CurveAuth());
   // The secret key file is a secret: refused if others may read it (and,
   // as every file here, if another user could have written or swapped it).
-  Result<std::string> secret = ReadPrivateFile(
-      config.curve_secret_key_file, "[curve] secret_key_file", kMaxKeyFileBytes);
+  Result<std::string> secret =
+      ReadPrivateFile(config.curve_secret_key_file, "[curve] secret_key_file",
+                      kMaxKeyFileBytes);
   if (!secret.ok()) return secret.status();
   auth->secret_z85_ = Trim(std::move(*secret));
   Result<std::string> decoded =
@@ -148,10 +150,9 @@ Result<std::unique_ptr<CurveAuth>> CurveAuth::Create(struct ev_loop* loop,
 Status CurveAuth::MakeServer(zmq::socket_t& socket, SocketKind kind) const {
   const bool app = kind == SocketKind::kApp;
   if ((app ? app_clients_ : admin_clients_).empty()) {
-    return InvalidArgument(std::string("no [curve] ") +
-                           (app ? "app_clients" : "admin_clients") +
-                           " for a CURVE " + (app ? "app" : "admin") +
-                           " socket");
+    return InvalidArgument(
+        std::string("no [curve] ") + (app ? "app_clients" : "admin_clients") +
+        " for a CURVE " + (app ? "app" : "admin") + " socket");
   }
   socket.set(zmq::sockopt::zap_domain, app ? kAppDomain : kAdminDomain);
   socket.set(zmq::sockopt::curve_server, true);

@@ -57,8 +57,8 @@ Status CheckSocketDirectory(const std::string& path,
   const std::string dir = ParentOf(path);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
-    return ErrnoStatus(errno, std::string("directory of the ") +
-                                  KindName(policy) + " " + dir);
+    return ErrnoStatus(
+        errno, std::string("directory of the ") + KindName(policy) + " " + dir);
   }
   if (!S_ISDIR(st.st_mode)) {
     return InvalidArgument(dir + " (directory of the " + KindName(policy) +
@@ -72,8 +72,7 @@ Status CheckSocketDirectory(const std::string& path,
         "by uid " +
         std::to_string(::geteuid()));
   }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
-      (st.st_mode & S_ISVTX) == 0) {
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
     return PermissionDenied(
         std::string(KindName(policy)) + " " + path + ": its directory " + dir +
         " is writable by group or others (mode " + Octal(st.st_mode) +
@@ -354,9 +353,8 @@ Result<TcpBindPlan> PlanTcpBind(const std::string& endpoint) {
   const int rc = ::getaddrinfo("localhost", nullptr, &hints, &res);
   if (rc != 0) {
     return InvalidArgument("cannot resolve localhost for " + endpoint + " (" +
-                           ::gai_strerror(rc) +
-                           "): write tcp://127.0.0.1" + suffix +
-                           " or tcp://[::1]" + suffix);
+                           ::gai_strerror(rc) + "): write tcp://127.0.0.1" +
+                           suffix + " or tcp://[::1]" + suffix);
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(res,
                                                              &::freeaddrinfo);
@@ -378,10 +376,10 @@ Result<TcpBindPlan> PlanTcpBind(const std::string& endpoint) {
       continue;
     }
     if (!loopback) {
-      return InvalidArgument(
-          "localhost resolves to " + std::string(text) +
-          " here, which is not loopback; refusing " + endpoint +
-          ". Write tcp://127.0.0.1" + suffix + " (or fix /etc/hosts)");
+      return InvalidArgument("localhost resolves to " + std::string(text) +
+                             " here, which is not loopback; refusing " +
+                             endpoint + ". Write tcp://127.0.0.1" + suffix +
+                             " (or fix /etc/hosts)");
     }
   }
   for (auto* list : {&v4, &v6}) {
@@ -393,9 +391,10 @@ Result<TcpBindPlan> PlanTcpBind(const std::string& endpoint) {
     }
   }
   if (plan.endpoints.empty()) {
-    return InvalidArgument("localhost resolves to no address here; write "
-                           "tcp://127.0.0.1" +
-                           suffix);
+    return InvalidArgument(
+        "localhost resolves to no address here; write "
+        "tcp://127.0.0.1" +
+        suffix);
   }
   plan.ipv6 = !v6.empty();
   return plan;

@@ -31,8 +31,8 @@ Result<gid_t> ResolveSocketGroup(const std::string& name);
 // How one socket is to be bound.
 struct SocketPolicy {
   SocketKind kind = SocketKind::kApp;
-  gid_t group = 0;                // ipc app sockets: the file's group
-  const CurveAuth* curve = nullptr;  // tcp: CURVE server for `kind`'s list
+  gid_t group = 0;                     // ipc app sockets: the file's group
+  const CurveAuth* curve = nullptr;    // tcp: CURVE server for `kind`'s list
   bool insecure_tcp_accepted = false;  // app, loopback, no CURVE: allowed
 };
 

@@ -177,7 +177,7 @@ RedisScripts::RedisScripts()
       sweep_one{"sweep_one", std::string(kSweepOneLua), {}} {}
 
 std::vector<RedisScript*> RedisScripts::All() {
-  return {&load, &touch,  &create,    &cas,  &destroy,
+  return {&load,  &touch,  &create,    &cas,  &destroy,
           &range, &revoke, &read_many, &bump, &sweep_one};
 }
 

@@ -53,7 +53,6 @@
 
 #include "core/session_codec.h"
 
-
 namespace sessiond {
 namespace {
 
@@ -145,7 +144,7 @@ void RedisStore::Load(std::string id, Callback<Session> done) {
 }
 
 void RedisStore::Commit(std::string id, ChangeSet changes,
-            Callback<Session> done) {
+                        Callback<Session> done) {
   Status valid = ValidateChangeSet(changes);
   if (valid.ok()) valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
@@ -156,7 +155,7 @@ void RedisStore::Commit(std::string id, ChangeSet changes,
 }
 
 void RedisStore::Login(std::string id, LoginRequest request,
-           Callback<Session> done) {
+                       Callback<Session> done) {
   Status valid = ValidateLoginRequest(request);
   if (valid.ok()) valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
@@ -181,24 +180,24 @@ void RedisStore::RevokeUser(std::string user_id, Callback<uint64_t> done) {
 }
 
 void RedisStore::RevokeOthers(std::string user_id, std::string keep_id,
-                  Callback<uint64_t> done) {
+                              Callback<uint64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   if (!ValidateSessionId(keep_id).ok()) {
     return done(NotKept());
   }
   std::string keep = keep_id;
-  ReadLive(keep, [this, user_id = std::move(user_id),
-                  keep_id = std::move(keep_id),
-                  done = std::move(done)](Status st, Loaded r) mutable {
-    if (st.code() == Code::kUnavailable) return done(st);
-    if (!st.ok() || r.session.user_id != user_id) return done(NotKept());
-    RevokeAllBut(std::move(user_id), std::move(keep_id), std::move(done));
-  });
+  ReadLive(
+      keep, [this, user_id = std::move(user_id), keep_id = std::move(keep_id),
+             done = std::move(done)](Status st, Loaded r) mutable {
+        if (st.code() == Code::kUnavailable) return done(st);
+        if (!st.ok() || r.session.user_id != user_id) return done(NotKept());
+        RevokeAllBut(std::move(user_id), std::move(keep_id), std::move(done));
+      });
 }
 
 void RedisStore::ListUser(std::string user_id,
-              Callback<std::vector<Session>> done) {
+                          Callback<std::vector<Session>> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   conn_->Script(
@@ -234,21 +233,20 @@ void RedisStore::BumpEpoch(std::string user_id, Callback<int64_t> done) {
 void RedisStore::GetEpoch(std::string user_id, Callback<int64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
-  conn_->Command({"GET", EpochKey(user_id)},
-                 [done = std::move(done)](Result<RedisValue> r) {
-                   if (!r.ok()) return done(r.status());
-                   if (r->is_nil()) return done(int64_t{0});
-                   int64_t epoch = 0;
-                   if (!ParseInt(r->str, epoch)) {
-                     return done(Status(Code::kCorrupt,
-                                        "stored user epoch is not a number"));
-                   }
-                   done(epoch);
-                 });
+  conn_->Command({"GET", EpochKey(user_id)}, [done = std::move(done)](
+                                                 Result<RedisValue> r) {
+    if (!r.ok()) return done(r.status());
+    if (r->is_nil()) return done(int64_t{0});
+    int64_t epoch = 0;
+    if (!ParseInt(r->str, epoch)) {
+      return done(Status(Code::kCorrupt, "stored user epoch is not a number"));
+    }
+    done(epoch);
+  });
 }
 
 void RedisStore::FlashPop(std::string id, std::string queue,
-              Callback<std::vector<std::string>> done) {
+                          Callback<std::vector<std::string>> done) {
   Status valid = ValidateFlashQueue(queue);
   if (valid.ok()) valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
@@ -279,11 +277,9 @@ void RedisStore::Retry(int attempt, std::function<void()> again) {
   if (attempt < kImmediateRetries) return again();
   const int shift = std::min(attempt - kImmediateRetries, 6);
   const double max_s = 0.001 * (1 << shift);  // 1 ms .. 64 ms
-  const double wait =
-      max_s * static_cast<double>(jitter_() % 1000) / 1000.0;
+  const double wait = max_s * static_cast<double>(jitter_() % 1000) / 1000.0;
   delays_.After(wait, std::move(again));
 }
-
 
 void RedisStore::Serialized(const std::string& id, Op op) {
   auto [it, fresh] = queues_.try_emplace(id);
@@ -308,7 +304,8 @@ void RedisStore::RunSerialized(const std::string& id, Op op) {
   });
 }
 
-std::string RedisStore::Key(std::string_view tag, char kind, std::string_view name) const {
+std::string RedisStore::Key(std::string_view tag, char kind,
+                            std::string_view name) const {
   std::string k;
   k.reserve(prefix_.size() + tag.size() + name.size() + 7);
   k += prefix_;
@@ -338,7 +335,8 @@ Status RedisStore::NotKept() {
 }
 
 Status RedisStore::Contended() {
-  return Unavailable("session changed by other writers on every attempt; retry");
+  return Unavailable(
+      "session changed by other writers on every attempt; retry");
 }
 
 Status RedisStore::CasOutcome(std::string_view what) {
@@ -374,9 +372,9 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
         }
         int64_t epoch = 0;
         if (!At(v, 4).is_nil() && !ParseInt(At(v, 4).str, epoch)) {
-          return done(Status(Code::kCorrupt,
-                             "stored user epoch is not a number"),
-                      {}, 0);
+          return done(
+              Status(Code::kCorrupt, "stored user epoch is not a number"), {},
+              0);
         }
         Loaded loaded{std::move(s.value()), At(v, 1).str};
         if (loaded.session.user_id.empty() ||
@@ -388,14 +386,14 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
         // wrong epoch key, so fetch the right one.
         conn_->Command(
             {"GET", EpochKey(loaded.session.user_id)},
-            [loaded = std::move(loaded), done = std::move(done)](
-                Result<RedisValue> e) mutable {
+            [loaded = std::move(loaded),
+             done = std::move(done)](Result<RedisValue> e) mutable {
               if (!e.ok()) return done(e.status(), {}, 0);
               int64_t epoch2 = 0;
               if (!e->is_nil() && !ParseInt(e->str, epoch2)) {
-                return done(Status(Code::kCorrupt,
-                                   "stored user epoch is not a number"),
-                            {}, 0);
+                return done(
+                    Status(Code::kCorrupt, "stored user epoch is not a number"),
+                    {}, 0);
               }
               done(Status::Ok(), std::move(loaded), epoch2);
             });
@@ -403,68 +401,69 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
 }
 
 void RedisStore::ReadLive(const std::string& id, ReadCallback done) {
-  ReadRaw(id, [this, done = std::move(done)](Status st, Loaded r,
-                                              int64_t epoch) {
-    if (!st.ok()) return done(st, {});
-    const Session& s = r.session;
-    if (IsExpired(s, Now())) {
-      return done(Status(Code::kExpired, "session expired"), {});
-    }
-    if (RevokedByEpoch(s, epoch)) {
-      return done(
-          Status(Code::kRevoked, "session predates the user's epoch"), {});
-    }
-    done(Status::Ok(), std::move(r));
-  });
+  ReadRaw(
+      id, [this, done = std::move(done)](Status st, Loaded r, int64_t epoch) {
+        if (!st.ok()) return done(st, {});
+        const Session& s = r.session;
+        if (IsExpired(s, Now())) {
+          return done(Status(Code::kExpired, "session expired"), {});
+        }
+        if (RevokedByEpoch(s, epoch)) {
+          return done(
+              Status(Code::kRevoked, "session predates the user's epoch"), {});
+        }
+        done(Status::Ok(), std::move(r));
+      });
 }
 
 void RedisStore::Insert(Session s, Callback<Session> done) {
   std::vector<std::string> keys = {SessionKey(s.id), TombKey(s.id)};
   if (!s.user_id.empty()) keys.push_back(UserKey(s.user_id));
-  std::vector<std::string> args = {
-      EncodeSession(s),
-      std::to_string(s.version),
-      std::to_string(s.last_seen_at),
-      std::to_string(s.expires_at),
-      std::to_string(s.idle_timeout),
-      std::to_string(s.issued_at_us),
-      s.user_id,
-      std::to_string(RecordTtlMs(s)),
-      std::to_string(Now()),
-      s.id};
-  conn_->Script(scripts_.create, keys, args,
-                [this, s = std::move(s), done = std::move(done)](
-                    Result<RedisValue> r) mutable {
-                  if (!r.ok()) return done(r.status());
-                  if (r->str == "EXISTS") {
-                    return done(Status(Code::kConflict,
-                                       "session id already exists"));
-                  }
-                  if (r->str != "OK") return done(Unexpected("create"));
-                  ++sessions_;
-                  done(std::move(s));
-                });
+  std::vector<std::string> args = {EncodeSession(s),
+                                   std::to_string(s.version),
+                                   std::to_string(s.last_seen_at),
+                                   std::to_string(s.expires_at),
+                                   std::to_string(s.idle_timeout),
+                                   std::to_string(s.issued_at_us),
+                                   s.user_id,
+                                   std::to_string(RecordTtlMs(s)),
+                                   std::to_string(Now()),
+                                   s.id};
+  conn_->Script(
+      scripts_.create, keys, args,
+      [this, s = std::move(s),
+       done = std::move(done)](Result<RedisValue> r) mutable {
+        if (!r.ok()) return done(r.status());
+        if (r->str == "EXISTS") {
+          return done(Status(Code::kConflict, "session id already exists"));
+        }
+        if (r->str != "OK") return done(Unexpected("create"));
+        ++sessions_;
+        done(std::move(s));
+      });
 }
 
 void RedisStore::Cas(const Session& s, const std::string& expected,
-         std::function<void(Status)> done, std::function<void()> retry) {
-  conn_->Script(scripts_.cas, {SessionKey(s.id), TombKey(s.id)},
-                {expected, EncodeSession(s), std::to_string(s.version),
-                 std::to_string(s.last_seen_at),
-                 std::to_string(RecordTtlMs(s)), std::to_string(Now())},
-                [done = std::move(done), retry = std::move(retry)](
-                    Result<RedisValue> r) {
-                  if (!r.ok()) return done(r.status());
-                  if (r->str == "OK") return done(Status::Ok());
-                  if (r->str == "RACE") return retry();
-                  done(CasOutcome(r->str));
-                });
+                     std::function<void(Status)> done,
+                     std::function<void()> retry) {
+  conn_->Script(
+      scripts_.cas, {SessionKey(s.id), TombKey(s.id)},
+      {expected, EncodeSession(s), std::to_string(s.version),
+       std::to_string(s.last_seen_at), std::to_string(RecordTtlMs(s)),
+       std::to_string(Now())},
+      [done = std::move(done), retry = std::move(retry)](Result<RedisValue> r) {
+        if (!r.ok()) return done(r.status());
+        if (r->str == "OK") return done(Status::Ok());
+        if (r->str == "RACE") return retry();
+        done(CasOutcome(r->str));
+      });
 }
 
-void RedisStore::CommitAttempt(std::string id, std::shared_ptr<const ChangeSet> changes,
-                   Callback<Session> done, int attempt) {
-  ReadLive(id, [this, id, changes, done = std::move(done),
-                attempt](Status read, Loaded r) mutable {
+void RedisStore::CommitAttempt(std::string id,
+                               std::shared_ptr<const ChangeSet> changes,
+                               Callback<Session> done, int attempt) {
+  ReadLive(id, [this, id, changes, done = std::move(done), attempt](
+                   Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
     auto s = std::make_shared<Session>(std::move(r.session));
     Status st = ApplyChangeSet(*s, *changes, options_.max_data_bytes);
@@ -492,13 +491,14 @@ void RedisStore::CommitAttempt(std::string id, std::shared_ptr<const ChangeSet> 
 }
 
 void RedisStore::FlashPopAttempt(std::string id, std::string queue,
-                     Callback<std::vector<std::string>> done, int attempt) {
-  ReadLive(id, [this, id, queue, done = std::move(done),
-                attempt](Status read, Loaded r) mutable {
+                                 Callback<std::vector<std::string>> done,
+                                 int attempt) {
+  ReadLive(id, [this, id, queue, done = std::move(done), attempt](
+                   Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
     Session& s = r.session;
-    auto popped = std::make_shared<std::vector<std::string>>(
-        PopFlash(s, queue));
+    auto popped =
+        std::make_shared<std::vector<std::string>>(PopFlash(s, queue));
     if (popped->empty()) return done(std::vector<std::string>{});
     auto shared_done =
         std::make_shared<Callback<std::vector<std::string>>>(std::move(done));
@@ -518,17 +518,17 @@ void RedisStore::FlashPopAttempt(std::string id, std::string queue,
 }
 
 void RedisStore::End(const Session& s, const std::string& expected,
-         std::function<void(Status)> done, std::function<void()> retry) {
+                     std::function<void(Status)> done,
+                     std::function<void()> retry) {
   std::vector<std::string> keys = {SessionKey(s.id), TombKey(s.id)};
   if (!s.user_id.empty()) keys.push_back(UserKey(s.user_id));
   const bool tombstone = s.expires_at > Now();
   conn_->Script(
       scripts_.destroy, keys,
       {expected, tombstone ? std::to_string(s.expires_at) : std::string(),
-       std::to_string(TombTtlMs(s.expires_at)), s.id,
-       std::to_string(Now())},
-      [this, done = std::move(done), retry = std::move(retry)](
-          Result<RedisValue> r) {
+       std::to_string(TombTtlMs(s.expires_at)), s.id, std::to_string(Now())},
+      [this, done = std::move(done),
+       retry = std::move(retry)](Result<RedisValue> r) {
         if (!r.ok()) return done(r.status());
         if (r->str == "RACE") return retry();
         if (r->str != "OK") return done(CasOutcome(r->str));
@@ -537,10 +537,11 @@ void RedisStore::End(const Session& s, const std::string& expected,
       });
 }
 
-void RedisStore::LoginAttempt(std::string id, std::shared_ptr<const LoginRequest> req,
-                  Callback<Session> done, int attempt) {
-  ReadLive(id, [this, id, req, done = std::move(done),
-                attempt](Status read, Loaded r) mutable {
+void RedisStore::LoginAttempt(std::string id,
+                              std::shared_ptr<const LoginRequest> req,
+                              Callback<Session> done, int attempt) {
+  ReadLive(id, [this, id, req, done = std::move(done), attempt](
+                   Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
     auto next = std::make_shared<Session>(
         LoginSession(r.session, *req, options_.clock->NowMicros()));
@@ -560,7 +561,8 @@ void RedisStore::LoginAttempt(std::string id, std::shared_ptr<const LoginRequest
   });
 }
 
-void RedisStore::DestroyAttempt(std::string id, StatusCallback done, int attempt) {
+void RedisStore::DestroyAttempt(std::string id, StatusCallback done,
+                                int attempt) {
   ReadRaw(id, [this, id, done = std::move(done), attempt](
                   Status read, Loaded r, int64_t /*epoch*/) mutable {
     if (!read.ok()) {
@@ -580,15 +582,14 @@ void RedisStore::DestroyAttempt(std::string id, StatusCallback done, int attempt
         },
         [this, id, shared_done, attempt] {
           if (attempt >= kMaxCasAttempts) return (*shared_done)(Contended());
-          Retry(attempt, [=, this] {
-            DestroyAttempt(id, *shared_done, attempt + 1);
-          });
+          Retry(attempt,
+                [=, this] { DestroyAttempt(id, *shared_done, attempt + 1); });
         });
   });
 }
 
 void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
-                  Callback<uint64_t> done) {
+                              Callback<uint64_t> done) {
   conn_->Script(
       scripts_.range, {UserKey(user_id)}, {std::to_string(Now())},
       [this, user_id, keep_id = std::move(keep_id),
@@ -617,8 +618,9 @@ void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
       });
 }
 
-void RedisStore::ReadMany(const std::string& user_id, std::vector<std::string> ids,
-              Callback<std::vector<Session>> done) {
+void RedisStore::ReadMany(const std::string& user_id,
+                          std::vector<std::string> ids,
+                          Callback<std::vector<Session>> done) {
   if (ids.empty()) return done(std::vector<Session>{});
   std::vector<std::string> keys = {UserKey(user_id), EpochKey(user_id)};
   for (const auto& id : ids) keys.push_back(SessionKey(id));

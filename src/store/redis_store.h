@@ -90,10 +90,10 @@ class RedisStore final : public Store {
   }
 
   struct SweepState {
-    size_t remaining = 0;   // deletions still allowed
-    size_t scan_left = 0;   // keys we may still look at
+    size_t remaining = 0;  // deletions still allowed
+    size_t scan_left = 0;  // keys we may still look at
     uint64_t dropped = 0;
-    int wraps_left = 1;     // SCAN passes through cursor 0 still allowed
+    int wraps_left = 1;  // SCAN passes through cursor 0 still allowed
     Callback<uint64_t> done;
   };
 
@@ -124,8 +124,7 @@ class RedisStore final : public Store {
 
   // Reads one session without judging it: kRevoked for a live tombstone,
   // kNotFound, kCorrupt; `epoch` receives the user's epoch.
-  using RawReadCallback =
-      std::function<void(Status, Loaded, int64_t epoch)>;
+  using RawReadCallback = std::function<void(Status, Loaded, int64_t epoch)>;
   using ReadCallback = std::function<void(Status, Loaded)>;
 
   void ReadRaw(const std::string& id, RawReadCallback done);
@@ -188,7 +187,7 @@ class RedisStore final : public Store {
   const StoreOptions options_;
   const std::string prefix_;
   std::minstd_rand jitter_;  // backoff jitter; not security-relevant
-  DelayedCalls delays_;  // retries waiting for their backoff
+  DelayedCalls delays_;      // retries waiting for their backoff
   // The scripts carry their SHA1 once learnt; they outlive conn_.
   RedisScripts scripts_;
   std::unique_ptr<RedisConnection> conn_;

@@ -240,10 +240,10 @@ ClientOptions SessiondProcess::AdminOptions(
   ClientOptions o;
   o.endpoint = admin_endpoint();
   o.timeout = timeout;
-  AddCurve(config_,
-           StartsWith(o.endpoint, "tcp://") &&
-               !config_.curve.admin_clients.empty(),
-           config_.curve.admin_public, config_.curve.admin_secret, o);
+  AddCurve(
+      config_,
+      StartsWith(o.endpoint, "tcp://") && !config_.curve.admin_clients.empty(),
+      config_.curve.admin_public, config_.curve.admin_secret, o);
   return o;
 }
 

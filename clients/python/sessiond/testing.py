@@ -15,6 +15,8 @@ them, see main()). transport="insecure-tcp" is loopback tcp without CURVE,
 through sessiond's written opt-out; only for tests of that opt-out.
 """
 
+from __future__ import annotations
+
 import glob
 import json
 import os
@@ -24,15 +26,16 @@ import socket
 import subprocess
 import tempfile
 import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .client import AdminClient, Client
 from . import errors
+from .client import AdminClient, Client
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 
 
-def find_binary():
+def find_binary() -> Optional[str]:
     """The sessiond binary to test, or None when there is none."""
     path = os.environ.get("SESSIOND_BIN")
     if path:
@@ -44,10 +47,11 @@ def find_binary():
     return max(candidates, key=os.path.getmtime)
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 # The one value of [server] insecure_tcp_without_curve sessiond accepts.
@@ -67,49 +71,52 @@ class SessiondProcess:
     context manager, or call start() and close().
     """
 
-    def __init__(self, binary=None, session_options=None, cookie_options=None,
-                 store="lmdb", transport="ipc", extra_tables=None,
-                 tcp_host="127.0.0.1"):
+    def __init__(self, binary: Optional[str] = None,
+                 session_options: Optional[Mapping[str, Any]] = None,
+                 cookie_options: Optional[Mapping[str, Any]] = None,
+                 store: str = "lmdb", transport: str = "ipc",
+                 extra_tables: Optional[Mapping[str, Dict[str, Any]]] = None,
+                 tcp_host: str = "127.0.0.1") -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {TRANSPORTS}")
-        self.binary = binary or find_binary()
-        if not self.binary:
+        found = binary or find_binary()
+        if not found:
             raise FileNotFoundError("no sessiond binary (set SESSIOND_BIN)")
+        self.binary: str = found
         self.dir = tempfile.mkdtemp(prefix="sessiond-test-")
         self.transport = transport
-        self.port = None
-        self.curve = None  # {"server_public", "client_public", "client_secret"}
-        server = {}
-        curve_table = {}
+        self.port: Optional[int] = None
+        # {"server_public", "client_public", "client_secret"} for "tcp".
+        self.curve: Optional[Dict[str, str]] = None
+        server: Dict[str, Any] = {}
+        tables: Dict[str, Dict[str, Any]] = {}
         data_dir = os.path.join(self.dir, "data")
         if transport == "ipc":
             # sessiond's own default, written out so that an older binary
             # (whose default was tcp) serves the same socket.
             self.endpoint = f"ipc://{data_dir}/app.sock"
-            server["listen"] = [self.endpoint]
         else:
             self.port = free_port()
             host = f"[{tcp_host}]" if ":" in tcp_host else tcp_host
             self.endpoint = f"tcp://{host}:{self.port}"
-            server["listen"] = [self.endpoint]
+        server["listen"] = [self.endpoint]
         if transport == "insecure-tcp":
             server["insecure_tcp_without_curve"] = INSECURE_TCP_SENTENCE
         if transport == "tcp":
-            curve_table = self._write_curve_keys()
+            tables["curve"] = self._write_curve_keys()
         self.admin_endpoint = f"ipc://{self.dir}/admin.sock"
         server["admin"] = self.admin_endpoint
         self.config_path = os.path.join(self.dir, "sessiond.conf")
         self.log_path = os.path.join(self.dir, "sessiond.log")
-        self.process = None
-        cookie = {"secure": False}
+        self.process: Optional[subprocess.Popen[bytes]] = None
+        cookie: Dict[str, Any] = {"secure": False}
         cookie.update(cookie_options or {})
-        tables = {"curve": curve_table} if curve_table else {}
         tables.update(extra_tables or {})
         with open(self.config_path, "w") as f:
             f.write(_toml({
                 "server": server,
                 "store": {"backend": store,
-                          "data_dir": os.path.join(self.dir, "data"),
+                          "data_dir": data_dir,
                           "map_size_mb": 64},
                 "session": dict(session_options or {}),
                 "cookie": cookie,
@@ -118,7 +125,7 @@ class SessiondProcess:
                 **tables,
             }))
 
-    def _write_curve_keys(self):
+    def _write_curve_keys(self) -> Dict[str, Any]:
         """Generates the server's and one client's CURVE key pair; writes the
         server's secret (0600) and the app list (0644: sessiond refuses a
         list others may write); returns the [curve] table."""
@@ -140,7 +147,7 @@ class SessiondProcess:
         os.chmod(list_path, 0o644)
         return {"secret_key_file": key_path, "app_clients": list_path}
 
-    def client_options(self):
+    def client_options(self) -> Dict[str, str]:
         """What a client needs besides the endpoint: the CURVE keys as
         Client() keyword arguments ({} on ipc)."""
         if not self.curve:
@@ -149,7 +156,7 @@ class SessiondProcess:
                 "curve_public_key": self.curve["client_public"],
                 "curve_secret_key": self.curve["client_secret"]}
 
-    def start(self, wait=10.0):
+    def start(self, wait: float = 10.0) -> "SessiondProcess":
         """Starts the daemon and waits until it answers PING. Raises
         RuntimeError (with the log tail) when it exits or does not answer."""
         log = open(self.log_path, "ab")
@@ -177,7 +184,8 @@ class SessiondProcess:
         finally:
             probe.close()
 
-    def stop(self, sig=signal.SIGTERM, wait=10.0):
+    def stop(self, sig: int = signal.SIGTERM,
+             wait: float = 10.0) -> Optional[int]:
         """Stops the daemon (SIGTERM, then SIGKILL) and returns its exit
         code, or None when it was not running."""
         if self.process is None:
@@ -192,35 +200,40 @@ class SessiondProcess:
                 process.wait()
         return process.returncode
 
-    def kill(self):
+    @property
+    def pid(self) -> Optional[int]:
+        """The running daemon's process id, or None."""
+        return self.process.pid if self.process is not None else None
+
+    def kill(self) -> Optional[int]:
         """Stops the daemon at once (SIGKILL), as a crash would."""
         return self.stop(signal.SIGKILL)
 
-    def close(self):
+    def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def client(self, timeout=2.0):
+    def client(self, timeout: float = 2.0) -> Client:
         return Client(self.endpoint, timeout=timeout, **self.client_options())
 
-    def admin_client(self, timeout=2.0):
+    def admin_client(self, timeout: float = 2.0) -> AdminClient:
         return AdminClient(self.admin_endpoint, timeout=timeout)
 
-    def log_tail(self, lines=30):
+    def log_tail(self, lines: int = 30) -> str:
         try:
             with open(self.log_path, errors="replace") as f:
                 return "".join(f.readlines()[-lines:])
         except OSError:
             return ""
 
-    def __enter__(self):
+    def __enter__(self) -> "SessiondProcess":
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> None:
     """A daemon for tests written in other languages.
 
     /usr/bin/python3 -m sessiond.testing [--ipc | --tcp | --insecure-tcp]
@@ -260,8 +273,8 @@ def main(argv=None):
                         metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
-    def pairs(items):
-        out = {}
+    def pairs(items: List[str]) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
         for item in items:
             key, _, value = item.partition("=")
             out[key] = _parse_scalar(value)
@@ -271,7 +284,7 @@ def main(argv=None):
                              cookie_options=pairs(args.cookie),
                              store=args.store, transport=args.transport)
 
-    def say(**fields):
+    def say(**fields: Any) -> None:
         sys.stdout.write(json.dumps(fields) + "\n")
         sys.stdout.flush()
 
@@ -279,8 +292,7 @@ def main(argv=None):
         server.start()
         say(endpoint=server.endpoint, admin_endpoint=server.admin_endpoint,
             dir=server.dir, config=server.config_path, log=server.log_path,
-            pid=server.process.pid, transport=server.transport,
-            curve=server.curve)
+            pid=server.pid, transport=server.transport, curve=server.curve)
         for line in sys.stdin:
             command = line.strip()
             if command == "stop":
@@ -289,7 +301,7 @@ def main(argv=None):
                 say(ok=True, code=server.kill())
             elif command == "start":
                 server.start()
-                say(ok=True, pid=server.process.pid)
+                say(ok=True, pid=server.pid)
             elif command == "config":
                 with open(server.config_path) as f:
                     say(ok=True, config=f.read())
@@ -299,7 +311,7 @@ def main(argv=None):
         server.close()
 
 
-def _parse_scalar(text):
+def _parse_scalar(text: str) -> Any:
     if text in ("true", "false"):
         return text == "true"
     try:
@@ -308,7 +320,7 @@ def _parse_scalar(text):
         return text
 
 
-def _toml(tables):
+def _toml(tables: Mapping[str, Mapping[str, Any]]) -> str:
     """A TOML document from {table: {key: str|int|bool|list}}."""
     out = []
     for table, values in tables.items():
@@ -319,7 +331,7 @@ def _toml(tables):
     return "\n".join(out)
 
 
-def _toml_value(value):
+def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
