@@ -91,9 +91,17 @@ Status CheckSocketDirectory(const std::string& path,
     // open a name it knows, never list the directory.
     if (st.st_gid != policy.group &&
         ::chown(dir.c_str(), static_cast<uid_t>(-1), policy.group) != 0) {
-      return ErrnoStatus(errno, "cannot give directory " + dir +
-                                    " to the app socket's group " +
-                                    std::to_string(policy.group));
+      const int err = errno;
+      std::string hint;
+      if (err == EPERM) {
+        hint =
+            " (sessiond must be a member of that group, [server] "
+            "app_socket_group: usermod -aG GROUP USER, or Group= in the "
+            "systemd unit)";
+      }
+      return ErrnoStatus(err, "cannot give directory " + dir +
+                                  " to the app socket's group " +
+                                  std::to_string(policy.group) + hint);
     }
     const mode_t mode = (st.st_mode & 07777) | S_IXGRP;
     if (::chmod(dir.c_str(), mode) != 0) {
