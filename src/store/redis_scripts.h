@@ -29,6 +29,8 @@ struct RedisScripts {
   RedisScript read_many;  // read a user's sessions and epoch
   RedisScript bump;       // move a user's epoch forward
   RedisScript sweep_one;  // drop one key past its expiry
+  RedisScript marker_put;   // write a marker (optionally only if absent)
+  RedisScript marker_take;  // remove a marker, returning it
 };
 
 }  // namespace sessiond

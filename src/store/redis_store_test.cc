@@ -122,6 +122,20 @@ StoreFactory RedisFactory() {
                                 "\x7fnot a session record"});
     ASSERT_TRUE(r && r->type == REDIS_REPLY_INTEGER);
   };
+  // Before end reasons: a tombstone was its bare expiry, an epoch its bare
+  // microseconds.
+  f.legacy_tombstone = [](const std::string& id, int64_t until) {
+    Admin admin;
+    Admin::Reply r = admin.Cmd({"SET", KeyFor(SessionTag(id), 't', id),
+                                std::to_string(until), "EX", "86400"});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_STATUS);
+  };
+  f.legacy_epoch = [](const std::string& user, int64_t us) {
+    Admin admin;
+    Admin::Reply r = admin.Cmd(
+        {"SET", KeyFor(UserTag(user), 'e', user), std::to_string(us)});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_STATUS);
+  };
   return f;
 }
 
@@ -478,7 +492,7 @@ TEST_P(RedisStoreTest, TwoInstancesOnTwoThreadsShareOneRedis) {
 
   // One instance's revoke is the other's revoke.
   Result<uint64_t> revoked = two.Call<uint64_t>(
-      [](Store& st, Callback<uint64_t> cb) { st.RevokeUser("erin", cb); });
+      [](Store& st, Callback<uint64_t> cb) { st.RevokeUser("erin", EndReason::kAdmin, cb); });
   ASSERT_TRUE(revoked.ok());
   EXPECT_EQ(*revoked, 1u);
   EXPECT_EQ(one.Load(s.id).code(), Code::kRevoked);
