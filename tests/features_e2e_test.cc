@@ -1,9 +1,8 @@
 // End-to-end tests of the session-ending features (issue 18, items 2-4),
 // through the real sessiond binary and the C++ client: every way a session
 // ends answers later uses with REVOKED and the details {"reason", "at"}.
-#include <nlohmann/json.hpp>
-
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -16,9 +15,9 @@ namespace {
 using testing::SessiondConfig;
 using testing::SessiondProcess;
 
-#define ASSERT_OK(expr)                                                  \
-  do {                                                                   \
-    const auto& _r = (expr);                                             \
+#define ASSERT_OK(expr)                                                \
+  do {                                                                 \
+    const auto& _r = (expr);                                           \
     ASSERT_TRUE(_r.ok()) << #expr << " -> " << _r.status().ToString(); \
   } while (0)
 
@@ -67,7 +66,8 @@ class EndReasonTest : public ::testing::TestWithParam<std::string> {
     started_ = NowSeconds();
   }
   void TearDown() override {
-    if (HasFailure()) ADD_FAILURE() << "sessiond log:\n" << sessiond_->LogTail();
+    if (HasFailure())
+      ADD_FAILURE() << "sessiond log:\n" << sessiond_->LogTail();
   }
 
   bool Stateful() const { return GetParam() != "client"; }
@@ -158,7 +158,9 @@ TEST_P(EndReasonTest, AdminVerbsSayAdmin) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, EndReasonTest,
                          ::testing::Values("server", "client", "hybrid"),
-                         [](const auto& param_info) { return param_info.param; });
+                         [](const auto& param_info) {
+                           return param_info.param;
+                         });
 
 }  // namespace
 }  // namespace sessiond

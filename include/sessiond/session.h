@@ -43,7 +43,7 @@ struct FlashMessage {
 
 struct Session {
   std::string id;
-  std::string user_id;     // empty: anonymous
+  std::string user_id;  // empty: anonymous
   std::string csrf_token;
   std::vector<FlashMessage> flash;          // oldest first
   std::map<std::string, std::string> data;  // values are UTF-8 text

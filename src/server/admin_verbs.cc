@@ -27,15 +27,16 @@ void HandleUserList(HandlerEnv& env, const CallPtr& call) {
 void HandleUserRevoke(HandlerEnv& env, const CallPtr& call) {
   Status valid = ValidateUserId(call->arg(0));
   if (!valid.ok()) return call->Fail(valid);
-  env.store->RevokeUser(call->arg(0), EndReason::kAdmin,
-                        [&env, call](Result<uint64_t> n) {
-    if (!n.ok()) return call->Fail(n.status());
-    env.store->BumpEpoch(call->arg(0), EndReason::kAdmin,
-                         [call, count = *n](Result<int64_t> epoch) {
-                           if (!epoch.ok()) return call->Fail(epoch.status());
-                           ReplyCount(call, count);
-                         });
-  });
+  env.store->RevokeUser(
+      call->arg(0), EndReason::kAdmin, [&env, call](Result<uint64_t> n) {
+        if (!n.ok()) return call->Fail(n.status());
+        env.store->BumpEpoch(call->arg(0), EndReason::kAdmin,
+                             [call, count = *n](Result<int64_t> epoch) {
+                               if (!epoch.ok())
+                                 return call->Fail(epoch.status());
+                               ReplyCount(call, count);
+                             });
+      });
 }
 
 // USER_REVOKE_OTHERS user_id keep_session_id

@@ -165,7 +165,7 @@ Result<std::optional<std::string>> Tx::Get(MDB_dbi dbi, std::string_view key) {
 // Get without the copy: the view points into the map and is valid only
 // until the transaction ends or writes. Reads on the request path use it.
 Result<std::optional<std::string_view>> Tx::Peek(MDB_dbi dbi,
-                                             std::string_view key) {
+                                                 std::string_view key) {
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
@@ -179,7 +179,7 @@ Status Tx::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
 }
 // Deletes key (or the one duplicate `value`); absent is fine.
 Status Tx::Del(MDB_dbi dbi, std::string_view key,
-           std::optional<std::string_view> value) {
+               std::optional<std::string_view> value) {
   MDB_val k = Val(key), v;
   if (value) v = Val(*value);
   int rc = mdb_del(txn_, dbi, &k, value ? &v : nullptr);
@@ -212,7 +212,7 @@ Result<std::optional<Tombstone>> Tx::LiveTombstone(std::string_view id,
 // result carries the last-seen time from the seen database, or
 // `known_last_seen` when that is later (a touch not yet committed).
 Result<Session> Tx::Live(std::string_view id, int64_t now,
-                     int64_t known_last_seen) {
+                         int64_t known_last_seen) {
   SESSIOND_RETURN_IF_ERROR(ValidateSessionId(id));
   Result<std::optional<Tombstone>> tomb = LiveTombstone(id, now);
   if (!tomb.ok()) return tomb.status();
@@ -281,8 +281,8 @@ Status Tx::PutTombstone(std::string_view id, int64_t until, EndReason reason,
           Del(db_.expiry, ExpiryKey(*t, kExpiryTombstone, id)));
     }
   }
-  SESSIOND_RETURN_IF_ERROR(Put(db_.tombstones, id,
-                               EncodeTombstone(Tombstone{until, reason, now})));
+  SESSIOND_RETURN_IF_ERROR(
+      Put(db_.tombstones, id, EncodeTombstone(Tombstone{until, reason, now})));
   return Put(db_.expiry, ExpiryKey(until, kExpiryTombstone, id), "");
 }
 

@@ -46,12 +46,11 @@ class LmdbStore final : public Store {
               Callback<Session> done) override;
   void Login(std::string id, LoginRequest request,
              Callback<Session> done) override;
-  void Destroy(std::string id, EndReason reason,
-               StatusCallback done) override;
+  void Destroy(std::string id, EndReason reason, StatusCallback done) override;
   void RevokeUser(std::string user_id, EndReason reason,
                   Callback<uint64_t> done) override;
-  void RevokeOthers(std::string user_id, std::string keep_id,
-                    EndReason reason, Callback<uint64_t> done) override;
+  void RevokeOthers(std::string user_id, std::string keep_id, EndReason reason,
+                    Callback<uint64_t> done) override;
   void ListUser(std::string user_id,
                 Callback<std::vector<Session>> done) override;
   void BumpEpoch(std::string user_id, EndReason reason,
@@ -256,8 +255,7 @@ void LmdbStore::Login(std::string id, LoginRequest request,
       std::move(done));
 }
 
-void LmdbStore::Destroy(std::string id, EndReason reason,
-                        StatusCallback done) {
+void LmdbStore::Destroy(std::string id, EndReason reason, StatusCallback done) {
   Status valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
   writer_->Submit(
@@ -345,8 +343,7 @@ void LmdbStore::BumpEpoch(std::string user_id, EndReason reason,
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   writer_->SubmitResult<int64_t>(
-      [this, user_id = std::move(user_id),
-       reason](Tx& tx) -> Result<int64_t> {
+      [this, user_id = std::move(user_id), reason](Tx& tx) -> Result<int64_t> {
         Result<UserEpoch> old = tx.Epoch(user_id);
         if (!old.ok()) return old.status();
         const UserEpoch epoch{std::max(old->us, options_.clock->NowMicros()),

@@ -85,8 +85,7 @@ class MemoryStore final : public Store {
     done(std::move(next));
   }
 
-  void Destroy(std::string id, EndReason reason,
-               StatusCallback done) override {
+  void Destroy(std::string id, EndReason reason, StatusCallback done) override {
     Status valid = ValidateSessionId(id);
     if (!valid.ok()) return done(valid);
     auto it = records_.find(id);
@@ -106,8 +105,8 @@ class MemoryStore final : public Store {
     done(RevokeAllBut(user_id, "", reason));
   }
 
-  void RevokeOthers(std::string user_id, std::string keep_id,
-                    EndReason reason, Callback<uint64_t> done) override {
+  void RevokeOthers(std::string user_id, std::string keep_id, EndReason reason,
+                    Callback<uint64_t> done) override {
     Status valid = ValidateUserId(user_id);
     if (!valid.ok()) return done(valid);
     Result<Session> keep = Live(keep_id);

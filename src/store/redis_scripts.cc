@@ -219,16 +219,15 @@ RedisScripts::RedisScripts()
       revoke{"revoke", std::string(kRevokeLua), {}},
       read_many{"read_many", std::string(kReadManyLua), {}},
       bump{"bump", std::string(kBumpLua), {}},
-      sweep_one{"sweep_one",
-                std::string(kLeadLua) + std::string(kSweepOneLua), {}},
-      marker_put{"marker_put",
-                 std::string(kLeadLua) + std::string(kMarkerPutLua), {}},
+      sweep_one{
+          "sweep_one", std::string(kLeadLua) + std::string(kSweepOneLua), {}},
+      marker_put{
+          "marker_put", std::string(kLeadLua) + std::string(kMarkerPutLua), {}},
       marker_take{"marker_take", std::string(kMarkerTakeLua), {}} {}
 
 std::vector<RedisScript*> RedisScripts::All() {
-  return {&load,      &touch, &create,    &cas,        &destroy,    &range,
-          &revoke,    &read_many, &bump,  &sweep_one,  &marker_put,
-          &marker_take};
+  return {&load,   &touch,     &create, &cas,       &destroy,    &range,
+          &revoke, &read_many, &bump,   &sweep_one, &marker_put, &marker_take};
 }
 
 }  // namespace sessiond

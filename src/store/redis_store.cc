@@ -61,7 +61,6 @@
 
 #include "core/session_codec.h"
 
-
 namespace sessiond {
 namespace {
 
@@ -126,8 +125,8 @@ std::optional<UserEpoch> ParseEpoch(std::string_view v) {
   UserEpoch e;
   if (!ParseInt(v.substr(0, colon), e.us)) return std::nullopt;
   if (colon != std::string_view::npos) {
-    e.reason = EndReasonFromName(v.substr(colon + 1))
-                   .value_or(EndReason::kUnknown);
+    e.reason =
+        EndReasonFromName(v.substr(colon + 1)).value_or(EndReason::kUnknown);
   }
   return e;
 }
@@ -204,7 +203,7 @@ void RedisStore::Load(std::string id, Callback<Session> done) {
 }
 
 void RedisStore::Commit(std::string id, ChangeSet changes,
-            Callback<Session> done) {
+                        Callback<Session> done) {
   Status valid = ValidateChangeSet(changes);
   if (valid.ok()) valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
@@ -215,7 +214,7 @@ void RedisStore::Commit(std::string id, ChangeSet changes,
 }
 
 void RedisStore::Login(std::string id, LoginRequest request,
-           Callback<Session> done) {
+                       Callback<Session> done) {
   Status valid = ValidateLoginRequest(request);
   if (valid.ok()) valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
@@ -249,18 +248,19 @@ void RedisStore::RevokeOthers(std::string user_id, std::string keep_id,
     return done(NotKept());
   }
   std::string keep = keep_id;
-  ReadLive(keep, [this, user_id = std::move(user_id),
-                  keep_id = std::move(keep_id), reason,
-                  done = std::move(done)](Status st, Loaded r) mutable {
-    if (st.code() == Code::kUnavailable) return done(st);
-    if (!st.ok() || r.session.user_id != user_id) return done(NotKept());
-    RevokeAllBut(std::move(user_id), std::move(keep_id), reason,
-                 std::move(done));
-  });
+  ReadLive(keep,
+           [this, user_id = std::move(user_id), keep_id = std::move(keep_id),
+            reason, done = std::move(done)](Status st, Loaded r) mutable {
+             if (st.code() == Code::kUnavailable) return done(st);
+             if (!st.ok() || r.session.user_id != user_id)
+               return done(NotKept());
+             RevokeAllBut(std::move(user_id), std::move(keep_id), reason,
+                          std::move(done));
+           });
 }
 
 void RedisStore::ListUser(std::string user_id,
-              Callback<std::vector<Session>> done) {
+                          Callback<std::vector<Session>> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   conn_->Script(
@@ -309,7 +309,7 @@ void RedisStore::GetEpoch(std::string user_id, Callback<UserEpoch> done) {
 }
 
 void RedisStore::FlashPop(std::string id, std::string queue,
-              Callback<std::vector<std::string>> done) {
+                          Callback<std::vector<std::string>> done) {
   Status valid = ValidateFlashQueue(queue);
   if (valid.ok()) valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
@@ -324,21 +324,20 @@ void RedisStore::PutMarker(std::string key, std::string value,
                            Callback<MarkerPut> done) {
   Status valid = ValidateMarkerPut(key, value, expires_at, Now());
   if (!valid.ok()) return done(valid);
-  conn_->Script(
-      scripts_.marker_put, {MarkerKey(key)},
-      {std::to_string(expires_at) + ":" + value,
-       std::to_string(TombTtlMs(expires_at)), std::to_string(Now()),
-       when == MarkerWrite::kIfAbsent ? "1" : "0"},
-      [done = std::move(done)](Result<RedisValue> r) {
-        if (!r.ok()) return done(r.status());
-        if (r->type != RedisValue::Type::kArray) {
-          return done(Unexpected("marker put"));
-        }
-        if (At(*r, 0).integer == 1) return done(MarkerPut{true, {}});
-        std::optional<Marker> old = ParseMarker(At(*r, 1).str);
-        if (!old) return done(Corrupt("stored marker is unreadable"));
-        done(MarkerPut{false, std::move(*old)});
-      });
+  conn_->Script(scripts_.marker_put, {MarkerKey(key)},
+                {std::to_string(expires_at) + ":" + value,
+                 std::to_string(TombTtlMs(expires_at)), std::to_string(Now()),
+                 when == MarkerWrite::kIfAbsent ? "1" : "0"},
+                [done = std::move(done)](Result<RedisValue> r) {
+                  if (!r.ok()) return done(r.status());
+                  if (r->type != RedisValue::Type::kArray) {
+                    return done(Unexpected("marker put"));
+                  }
+                  if (At(*r, 0).integer == 1) return done(MarkerPut{true, {}});
+                  std::optional<Marker> old = ParseMarker(At(*r, 1).str);
+                  if (!old) return done(Corrupt("stored marker is unreadable"));
+                  done(MarkerPut{false, std::move(*old)});
+                });
 }
 
 void RedisStore::GetMarker(std::string key, Callback<Marker> done) {
@@ -395,11 +394,9 @@ void RedisStore::Retry(int attempt, std::function<void()> again) {
   if (attempt < kImmediateRetries) return again();
   const int shift = std::min(attempt - kImmediateRetries, 6);
   const double max_s = 0.001 * (1 << shift);  // 1 ms .. 64 ms
-  const double wait =
-      max_s * static_cast<double>(jitter_() % 1000) / 1000.0;
+  const double wait = max_s * static_cast<double>(jitter_() % 1000) / 1000.0;
   delays_.After(wait, std::move(again));
 }
-
 
 void RedisStore::Serialized(const std::string& id, Op op) {
   auto [it, fresh] = queues_.try_emplace(id);
@@ -424,7 +421,8 @@ void RedisStore::RunSerialized(const std::string& id, Op op) {
   });
 }
 
-std::string RedisStore::Key(std::string_view tag, char kind, std::string_view name) const {
+std::string RedisStore::Key(std::string_view tag, char kind,
+                            std::string_view name) const {
   std::string k;
   k.reserve(prefix_.size() + tag.size() + name.size() + 7);
   k += prefix_;
@@ -463,7 +461,8 @@ Status RedisStore::NotKept() {
 }
 
 Status RedisStore::Contended() {
-  return Unavailable("session changed by other writers on every attempt; retry");
+  return Unavailable(
+      "session changed by other writers on every attempt; retry");
 }
 
 Status RedisStore::CasOutcome(std::string_view what) {
@@ -487,8 +486,8 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
         if (!tomb.is_nil()) {
           const StoredTomb t = ParseTomb(tomb.str);
           if (t.until > Now()) {
-            return done(RevokedStatus("session was ended", t.reason, t.at),
-                        {}, {});
+            return done(RevokedStatus("session was ended", t.reason, t.at), {},
+                        {});
           }
         }
         if (record.is_nil()) {
@@ -514,82 +513,83 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
         // A logged-in session whose id does not carry its user's tag
         // (not minted by NewSessionId(user)): the script looked up the
         // wrong epoch key, so fetch the right one.
-        conn_->Command(
-            {"GET", EpochKey(loaded.session.user_id)},
-            [loaded = std::move(loaded), done = std::move(done)](
-                Result<RedisValue> e) mutable {
-              if (!e.ok()) return done(e.status(), {}, {});
-              UserEpoch epoch2;
-              if (!e->is_nil()) {
-                std::optional<UserEpoch> parsed = ParseEpoch(e->str);
-                if (!parsed) return done(CorruptEpoch(), {}, {});
-                epoch2 = *parsed;
-              }
-              done(Status::Ok(), std::move(loaded), epoch2);
-            });
+        conn_->Command({"GET", EpochKey(loaded.session.user_id)},
+                       [loaded = std::move(loaded),
+                        done = std::move(done)](Result<RedisValue> e) mutable {
+                         if (!e.ok()) return done(e.status(), {}, {});
+                         UserEpoch epoch2;
+                         if (!e->is_nil()) {
+                           std::optional<UserEpoch> parsed = ParseEpoch(e->str);
+                           if (!parsed) return done(CorruptEpoch(), {}, {});
+                           epoch2 = *parsed;
+                         }
+                         done(Status::Ok(), std::move(loaded), epoch2);
+                       });
       });
 }
 
 void RedisStore::ReadLive(const std::string& id, ReadCallback done) {
-  ReadRaw(id, [this, done = std::move(done)](Status st, Loaded r,
-                                              UserEpoch epoch) {
-    if (!st.ok()) return done(st, {});
-    const Session& s = r.session;
-    if (IsExpired(s, Now())) {
-      return done(Status(Code::kExpired, "session expired"), {});
-    }
-    if (RevokedByEpoch(s, epoch.us)) return done(EpochRevokedStatus(epoch), {});
-    done(Status::Ok(), std::move(r));
-  });
+  ReadRaw(id,
+          [this, done = std::move(done)](Status st, Loaded r, UserEpoch epoch) {
+            if (!st.ok()) return done(st, {});
+            const Session& s = r.session;
+            if (IsExpired(s, Now())) {
+              return done(Status(Code::kExpired, "session expired"), {});
+            }
+            if (RevokedByEpoch(s, epoch.us))
+              return done(EpochRevokedStatus(epoch), {});
+            done(Status::Ok(), std::move(r));
+          });
 }
 
 void RedisStore::Insert(Session s, Callback<Session> done) {
   std::vector<std::string> keys = {SessionKey(s.id), TombKey(s.id)};
   if (!s.user_id.empty()) keys.push_back(UserKey(s.user_id));
-  std::vector<std::string> args = {
-      EncodeSession(s),
-      std::to_string(s.version),
-      std::to_string(s.last_seen_at),
-      std::to_string(s.expires_at),
-      std::to_string(s.idle_timeout),
-      std::to_string(s.issued_at_us),
-      s.user_id,
-      std::to_string(RecordTtlMs(s)),
-      std::to_string(Now()),
-      s.id};
-  conn_->Script(scripts_.create, keys, args,
-                [this, s = std::move(s), done = std::move(done)](
-                    Result<RedisValue> r) mutable {
-                  if (!r.ok()) return done(r.status());
-                  if (r->str == "EXISTS") {
-                    return done(Status(Code::kConflict,
-                                       "session id already exists"));
-                  }
-                  if (r->str != "OK") return done(Unexpected("create"));
-                  ++sessions_;
-                  done(std::move(s));
-                });
+  std::vector<std::string> args = {EncodeSession(s),
+                                   std::to_string(s.version),
+                                   std::to_string(s.last_seen_at),
+                                   std::to_string(s.expires_at),
+                                   std::to_string(s.idle_timeout),
+                                   std::to_string(s.issued_at_us),
+                                   s.user_id,
+                                   std::to_string(RecordTtlMs(s)),
+                                   std::to_string(Now()),
+                                   s.id};
+  conn_->Script(
+      scripts_.create, keys, args,
+      [this, s = std::move(s),
+       done = std::move(done)](Result<RedisValue> r) mutable {
+        if (!r.ok()) return done(r.status());
+        if (r->str == "EXISTS") {
+          return done(Status(Code::kConflict, "session id already exists"));
+        }
+        if (r->str != "OK") return done(Unexpected("create"));
+        ++sessions_;
+        done(std::move(s));
+      });
 }
 
 void RedisStore::Cas(const Session& s, const std::string& expected,
-         std::function<void(Status)> done, std::function<void()> retry) {
-  conn_->Script(scripts_.cas, {SessionKey(s.id), TombKey(s.id)},
-                {expected, EncodeSession(s), std::to_string(s.version),
-                 std::to_string(s.last_seen_at),
-                 std::to_string(RecordTtlMs(s)), std::to_string(Now())},
-                [done = std::move(done), retry = std::move(retry)](
-                    Result<RedisValue> r) {
-                  if (!r.ok()) return done(r.status());
-                  if (r->str == "OK") return done(Status::Ok());
-                  if (r->str == "RACE") return retry();
-                  done(CasOutcome(r->str));
-                });
+                     std::function<void(Status)> done,
+                     std::function<void()> retry) {
+  conn_->Script(
+      scripts_.cas, {SessionKey(s.id), TombKey(s.id)},
+      {expected, EncodeSession(s), std::to_string(s.version),
+       std::to_string(s.last_seen_at), std::to_string(RecordTtlMs(s)),
+       std::to_string(Now())},
+      [done = std::move(done), retry = std::move(retry)](Result<RedisValue> r) {
+        if (!r.ok()) return done(r.status());
+        if (r->str == "OK") return done(Status::Ok());
+        if (r->str == "RACE") return retry();
+        done(CasOutcome(r->str));
+      });
 }
 
-void RedisStore::CommitAttempt(std::string id, std::shared_ptr<const ChangeSet> changes,
-                   Callback<Session> done, int attempt) {
-  ReadLive(id, [this, id, changes, done = std::move(done),
-                attempt](Status read, Loaded r) mutable {
+void RedisStore::CommitAttempt(std::string id,
+                               std::shared_ptr<const ChangeSet> changes,
+                               Callback<Session> done, int attempt) {
+  ReadLive(id, [this, id, changes, done = std::move(done), attempt](
+                   Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
     auto s = std::make_shared<Session>(std::move(r.session));
     Status st = ApplyChangeSet(*s, *changes, options_.max_data_bytes);
@@ -617,13 +617,14 @@ void RedisStore::CommitAttempt(std::string id, std::shared_ptr<const ChangeSet> 
 }
 
 void RedisStore::FlashPopAttempt(std::string id, std::string queue,
-                     Callback<std::vector<std::string>> done, int attempt) {
-  ReadLive(id, [this, id, queue, done = std::move(done),
-                attempt](Status read, Loaded r) mutable {
+                                 Callback<std::vector<std::string>> done,
+                                 int attempt) {
+  ReadLive(id, [this, id, queue, done = std::move(done), attempt](
+                   Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
     Session& s = r.session;
-    auto popped = std::make_shared<std::vector<std::string>>(
-        PopFlash(s, queue));
+    auto popped =
+        std::make_shared<std::vector<std::string>>(PopFlash(s, queue));
     if (popped->empty()) return done(std::vector<std::string>{});
     auto shared_done =
         std::make_shared<Callback<std::vector<std::string>>>(std::move(done));
@@ -651,10 +652,9 @@ void RedisStore::End(const Session& s, const std::string& expected,
   conn_->Script(
       scripts_.destroy, keys,
       {expected, tombstone ? TombValue(s.expires_at, reason) : std::string(),
-       std::to_string(TombTtlMs(s.expires_at)), s.id,
-       std::to_string(Now())},
-      [this, done = std::move(done), retry = std::move(retry)](
-          Result<RedisValue> r) {
+       std::to_string(TombTtlMs(s.expires_at)), s.id, std::to_string(Now())},
+      [this, done = std::move(done),
+       retry = std::move(retry)](Result<RedisValue> r) {
         if (!r.ok()) return done(r.status());
         if (r->str == "RACE") return retry();
         if (r->str != "OK") return done(CasOutcome(r->str));
@@ -663,10 +663,11 @@ void RedisStore::End(const Session& s, const std::string& expected,
       });
 }
 
-void RedisStore::LoginAttempt(std::string id, std::shared_ptr<const LoginRequest> req,
-                  Callback<Session> done, int attempt) {
-  ReadLive(id, [this, id, req, done = std::move(done),
-                attempt](Status read, Loaded r) mutable {
+void RedisStore::LoginAttempt(std::string id,
+                              std::shared_ptr<const LoginRequest> req,
+                              Callback<Session> done, int attempt) {
+  ReadLive(id, [this, id, req, done = std::move(done), attempt](
+                   Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
     auto next = std::make_shared<Session>(
         LoginSession(r.session, *req, options_.clock->NowMicros()));
@@ -716,30 +717,30 @@ void RedisStore::DestroyAttempt(std::string id, EndReason reason,
 
 void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
                               EndReason reason, Callback<uint64_t> done) {
-  conn_->Script(
-      scripts_.range, {UserKey(user_id)}, {std::to_string(Now())},
-      [this, user_id, keep_id = std::move(keep_id), reason,
-       done = std::move(done)](Result<RedisValue> r) mutable {
-        if (!r.ok()) return done(r.status());
-        if (r->type != RedisValue::Type::kArray) {
-          return done(Unexpected("range"));
-        }
-        if (r->elements.empty()) return done(uint64_t{0});
-        std::vector<std::string> keys = {UserKey(user_id)};
-        // Every tombstone's value is its old expiry (the script has it)
-        // followed by this suffix.
-        std::string tomb_suffix = ":";
-        tomb_suffix += EndReasonName(reason);
-        tomb_suffix += ':';
-        tomb_suffix += std::to_string(Now());
-        std::vector<std::string> args = {std::to_string(Now()), keep_id,
-                                         std::move(tomb_suffix)};
-        for (const auto& e : r->elements) {
-          keys.push_back(SessionKey(e.str));
-          keys.push_back(TombKey(e.str));
-          args.push_back(e.str);
-        }
-        conn_->Script(scripts_.revoke, keys, args,
+  conn_->Script(scripts_.range, {UserKey(user_id)}, {std::to_string(Now())},
+                [this, user_id, keep_id = std::move(keep_id), reason,
+                 done = std::move(done)](Result<RedisValue> r) mutable {
+                  if (!r.ok()) return done(r.status());
+                  if (r->type != RedisValue::Type::kArray) {
+                    return done(Unexpected("range"));
+                  }
+                  if (r->elements.empty()) return done(uint64_t{0});
+                  std::vector<std::string> keys = {UserKey(user_id)};
+                  // Every tombstone's value is its old expiry (the script has
+                  // it) followed by this suffix.
+                  std::string tomb_suffix = ":";
+                  tomb_suffix += EndReasonName(reason);
+                  tomb_suffix += ':';
+                  tomb_suffix += std::to_string(Now());
+                  std::vector<std::string> args = {
+                      std::to_string(Now()), keep_id, std::move(tomb_suffix)};
+                  for (const auto& e : r->elements) {
+                    keys.push_back(SessionKey(e.str));
+                    keys.push_back(TombKey(e.str));
+                    args.push_back(e.str);
+                  }
+                  conn_->Script(
+                      scripts_.revoke, keys, args,
                       [this, done = std::move(done)](Result<RedisValue> rr) {
                         if (!rr.ok()) return done(rr.status());
                         if (rr->type != RedisValue::Type::kInteger) {
@@ -748,49 +749,51 @@ void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
                         sessions_ -= rr->integer;
                         done(static_cast<uint64_t>(rr->integer));
                       });
-      });
+                });
 }
 
-void RedisStore::ReadMany(const std::string& user_id, std::vector<std::string> ids,
-              Callback<std::vector<Session>> done) {
+void RedisStore::ReadMany(const std::string& user_id,
+                          std::vector<std::string> ids,
+                          Callback<std::vector<Session>> done) {
   if (ids.empty()) return done(std::vector<Session>{});
   std::vector<std::string> keys = {UserKey(user_id), EpochKey(user_id)};
   for (const auto& id : ids) keys.push_back(SessionKey(id));
-  conn_->Script(
-      scripts_.read_many, keys, ids,
-      [this, done = std::move(done)](Result<RedisValue> r) {
-        if (!r.ok()) return done(r.status());
-        const RedisValue& v = r.value();
-        if (v.type != RedisValue::Type::kArray ||
-            At(v, 1).type != RedisValue::Type::kArray) {
-          return done(Unexpected("read_many"));
-        }
-        int64_t epoch = 0;
-        if (!At(v, 0).is_nil()) {
-          std::optional<UserEpoch> parsed = ParseEpoch(At(v, 0).str);
-          if (!parsed) return done(CorruptEpoch());
-          epoch = parsed->us;
-        }
-        const int64_t now = Now();
-        std::vector<Session> out;
-        for (const RedisValue& row : At(v, 1).elements) {
-          if (At(row, 0).is_nil()) continue;
-          Result<Session> s = DecodeSession(At(row, 0).str);
-          if (!s.ok()) return done(s.status());
-          int64_t last_seen = 0;
-          if (ParseInt(At(row, 2).str, last_seen)) {
-            s->last_seen_at = std::max(s->last_seen_at, last_seen);
-          }
-          if (IsExpired(*s, now) || RevokedByEpoch(*s, epoch)) continue;
-          out.push_back(std::move(s.value()));
-        }
-        std::sort(out.begin(), out.end(),
-                  [](const Session& a, const Session& b) {
-                    return std::tie(b.issued_at_us, b.created_at, b.id) <
-                           std::tie(a.issued_at_us, a.created_at, a.id);
-                  });
-        done(std::move(out));
-      });
+  conn_->Script(scripts_.read_many, keys, ids,
+                [this, done = std::move(done)](Result<RedisValue> r) {
+                  if (!r.ok()) return done(r.status());
+                  const RedisValue& v = r.value();
+                  if (v.type != RedisValue::Type::kArray ||
+                      At(v, 1).type != RedisValue::Type::kArray) {
+                    return done(Unexpected("read_many"));
+                  }
+                  int64_t epoch = 0;
+                  if (!At(v, 0).is_nil()) {
+                    std::optional<UserEpoch> parsed = ParseEpoch(At(v, 0).str);
+                    if (!parsed) return done(CorruptEpoch());
+                    epoch = parsed->us;
+                  }
+                  const int64_t now = Now();
+                  std::vector<Session> out;
+                  for (const RedisValue& row : At(v, 1).elements) {
+                    if (At(row, 0).is_nil()) continue;
+                    Result<Session> s = DecodeSession(At(row, 0).str);
+                    if (!s.ok()) return done(s.status());
+                    int64_t last_seen = 0;
+                    if (ParseInt(At(row, 2).str, last_seen)) {
+                      s->last_seen_at = std::max(s->last_seen_at, last_seen);
+                    }
+                    if (IsExpired(*s, now) || RevokedByEpoch(*s, epoch))
+                      continue;
+                    out.push_back(std::move(s.value()));
+                  }
+                  std::sort(
+                      out.begin(), out.end(),
+                      [](const Session& a, const Session& b) {
+                        return std::tie(b.issued_at_us, b.created_at, b.id) <
+                               std::tie(a.issued_at_us, a.created_at, a.id);
+                      });
+                  done(std::move(out));
+                });
 }
 
 void RedisStore::SweepStep(std::shared_ptr<SweepState> st) {

@@ -42,12 +42,11 @@ class RedisStore final : public Store {
               Callback<Session> done) override;
   void Login(std::string id, LoginRequest request,
              Callback<Session> done) override;
-  void Destroy(std::string id, EndReason reason,
-               StatusCallback done) override;
+  void Destroy(std::string id, EndReason reason, StatusCallback done) override;
   void RevokeUser(std::string user_id, EndReason reason,
                   Callback<uint64_t> done) override;
-  void RevokeOthers(std::string user_id, std::string keep_id,
-                    EndReason reason, Callback<uint64_t> done) override;
+  void RevokeOthers(std::string user_id, std::string keep_id, EndReason reason,
+                    Callback<uint64_t> done) override;
   void ListUser(std::string user_id,
                 Callback<std::vector<Session>> done) override;
   void BumpEpoch(std::string user_id, EndReason reason,
@@ -99,10 +98,10 @@ class RedisStore final : public Store {
   }
 
   struct SweepState {
-    size_t remaining = 0;   // deletions still allowed
-    size_t scan_left = 0;   // keys we may still look at
+    size_t remaining = 0;  // deletions still allowed
+    size_t scan_left = 0;  // keys we may still look at
     uint64_t dropped = 0;
-    int wraps_left = 1;     // SCAN passes through cursor 0 still allowed
+    int wraps_left = 1;  // SCAN passes through cursor 0 still allowed
     Callback<uint64_t> done;
   };
 
@@ -140,8 +139,7 @@ class RedisStore final : public Store {
 
   // Reads one session without judging it: kRevoked for a live tombstone,
   // kNotFound, kCorrupt; `epoch` receives the user's epoch.
-  using RawReadCallback =
-      std::function<void(Status, Loaded, UserEpoch epoch)>;
+  using RawReadCallback = std::function<void(Status, Loaded, UserEpoch epoch)>;
   using ReadCallback = std::function<void(Status, Loaded)>;
 
   void ReadRaw(const std::string& id, RawReadCallback done);
@@ -184,8 +182,8 @@ class RedisStore final : public Store {
   // Lists the user's index, then ends every listed session but keep_id in
   // one script. A session created between the two steps is not revoked: it
   // began after the revoke did.
-  void RevokeAllBut(std::string user_id, std::string keep_id,
-                    EndReason reason, Callback<uint64_t> done);
+  void RevokeAllBut(std::string user_id, std::string keep_id, EndReason reason,
+                    Callback<uint64_t> done);
 
   void ReadMany(const std::string& user_id, std::vector<std::string> ids,
                 Callback<std::vector<Session>> done);
@@ -206,7 +204,7 @@ class RedisStore final : public Store {
   const StoreOptions options_;
   const std::string prefix_;
   std::minstd_rand jitter_;  // backoff jitter; not security-relevant
-  DelayedCalls delays_;  // retries waiting for their backoff
+  DelayedCalls delays_;      // retries waiting for their backoff
   // The scripts carry their SHA1 once learnt; they outlive conn_.
   RedisScripts scripts_;
   std::unique_ptr<RedisConnection> conn_;

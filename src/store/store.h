@@ -63,9 +63,9 @@ inline Status ValidateMarkerKey(std::string_view key) {
   const size_t colon = key.find(':');
   if (colon == std::string_view::npos || colon == 0 ||
       colon > kMaxMarkerNamespaceBytes) {
-    return InvalidArgument(
-        "marker key needs a namespace of 1.." +
-        std::to_string(kMaxMarkerNamespaceBytes) + " bytes and a ':'");
+    return InvalidArgument("marker key needs a namespace of 1.." +
+                           std::to_string(kMaxMarkerNamespaceBytes) +
+                           " bytes and a ':'");
   }
   for (char c : key.substr(0, colon)) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
@@ -200,9 +200,8 @@ class Store {
   // "one old cookie makes one session" is decided once, however many
   // requests race). Errors: kInvalidArgument (ValidateMarkerKey, a value
   // over kMaxMarkerValueBytes, expires_at not after now).
-  virtual void PutMarker(std::string key, std::string value,
-                         int64_t expires_at, MarkerWrite when,
-                         Callback<MarkerPut> done) = 0;
+  virtual void PutMarker(std::string key, std::string value, int64_t expires_at,
+                         MarkerWrite when, Callback<MarkerPut> done) = 0;
   // The live marker under `key`. Errors: kNotFound, kInvalidArgument.
   virtual void GetMarker(std::string key, Callback<Marker> done) = 0;
   // Removes the marker under `key` and returns it if it was live (nullopt
@@ -224,8 +223,8 @@ Result<std::unique_ptr<Store>> NewMemoryStore(struct ev_loop* loop,
                                               StoreOptions options);
 
 struct LmdbOptions {
-  std::string data_dir;                 // created if missing (mode 0700)
-  size_t map_size = size_t{8} << 30;    // LMDB map size in bytes
+  std::string data_dir;               // created if missing (mode 0700)
+  size_t map_size = size_t{8} << 30;  // LMDB map size in bytes
 };
 Result<std::unique_ptr<Store>> NewLmdbStore(struct ev_loop* loop,
                                             StoreOptions options,
@@ -234,7 +233,7 @@ Result<std::unique_ptr<Store>> NewLmdbStore(struct ev_loop* loop,
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
-  std::string unix_socket;      // used instead of host:port when set
+  std::string unix_socket;  // used instead of host:port when set
   std::string key_prefix = "sd";
   double connect_timeout_s = 1.0;
   double command_timeout_s = 1.0;

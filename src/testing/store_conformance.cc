@@ -113,8 +113,7 @@ Result<Session> StoreConformanceTest::Login(const std::string& id,
   return Wait<Session>(
       [&](Callback<Session> cb) { store_->Login(id, std::move(req), cb); });
 }
-Status StoreConformanceTest::Destroy(const std::string& id,
-                                     EndReason reason) {
+Status StoreConformanceTest::Destroy(const std::string& id, EndReason reason) {
   return WaitStatus(
       [&](StatusCallback cb) { store_->Destroy(id, reason, cb); });
 }
@@ -158,15 +157,13 @@ Result<MarkerPut> StoreConformanceTest::PutMarker(const std::string& key,
   });
 }
 Result<Marker> StoreConformanceTest::GetMarker(const std::string& key) {
-  return Wait<Marker>(
-      [&](Callback<Marker> cb) { store_->GetMarker(key, cb); });
+  return Wait<Marker>([&](Callback<Marker> cb) { store_->GetMarker(key, cb); });
 }
 Result<std::optional<Marker>> StoreConformanceTest::DeleteMarker(
     const std::string& key) {
-  return Wait<std::optional<Marker>>(
-      [&](Callback<std::optional<Marker>> cb) {
-        store_->DeleteMarker(key, cb);
-      });
+  return Wait<std::optional<Marker>>([&](Callback<std::optional<Marker>> cb) {
+    store_->DeleteMarker(key, cb);
+  });
 }
 Result<std::vector<std::string>> StoreConformanceTest::FlashPop(
     const std::string& id, const std::string& queue) {

@@ -120,8 +120,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   Result<Session> Load(const std::string& id);
   Result<Session> Commit(const std::string& id, ChangeSet changes);
   Result<Session> Login(const std::string& id, LoginRequest req);
-  Status Destroy(const std::string& id,
-                 EndReason reason = EndReason::kLogout);
+  Status Destroy(const std::string& id, EndReason reason = EndReason::kLogout);
   Result<uint64_t> RevokeUser(const std::string& user,
                               EndReason reason = EndReason::kAdmin);
   Result<uint64_t> RevokeOthers(

@@ -182,8 +182,8 @@ TEST_P(StoreConformanceTest, MarkersPutGetReplaceAndDelete) {
 
 TEST_P(StoreConformanceTest, PutIfAbsentKeepsTheLiveMarkerAndSaysWhatItIs) {
   const int64_t until = clock_.NowSeconds() + 60;
-  ASSERT_TRUE(PutMarker("dbsc:s1", "first", until, MarkerWrite::kIfAbsent)
-                  ->stored);
+  ASSERT_TRUE(
+      PutMarker("dbsc:s1", "first", until, MarkerWrite::kIfAbsent)->stored);
   Result<MarkerPut> second =
       PutMarker("dbsc:s1", "second", until + 5, MarkerWrite::kIfAbsent);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
@@ -254,7 +254,8 @@ TEST_P(StoreConformanceTest, MarkerValuesAreBytes) {
 TEST_P(StoreConformanceTest, ExpiredMarkersAreInvisibleAndSweptAway) {
   const int64_t now = clock_.NowSeconds();
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(PutMarker("import:m" + std::to_string(i), "x", now + 5)->stored);
+    ASSERT_TRUE(
+        PutMarker("import:m" + std::to_string(i), "x", now + 5)->stored);
   }
   ASSERT_TRUE(PutMarker("import:lasting", "y", now + 1000)->stored);
   Session s = MustCreate("alice", 1000);
@@ -290,10 +291,10 @@ TEST_P(StoreConformanceTest, MarkerKeysAreNamespacedAndCapped) {
     EXPECT_EQ(GetMarker(bad).code(), Code::kInvalidArgument);
     EXPECT_EQ(DeleteMarker(bad).code(), Code::kInvalidArgument);
   }
-  EXPECT_EQ(PutMarker("import:x", std::string(kMaxMarkerValueBytes + 1, 'v'),
-                      until)
-                .code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(
+      PutMarker("import:x", std::string(kMaxMarkerValueBytes + 1, 'v'), until)
+          .code(),
+      Code::kInvalidArgument);
   EXPECT_EQ(PutMarker("import:x", "v", clock_.NowSeconds()).code(),
             Code::kInvalidArgument);
   EXPECT_EQ(GetMarker("import:x").code(), Code::kNotFound);  // none stored

@@ -30,15 +30,15 @@ class ClientMode final : public ModeBase {
     if (IsExpired(s, Now())) return done(Expired("session expired"));
     if (s.user_id.empty()) return done(Opened{std::move(s), cookie});
     std::string user = s.user_id;
-    env_.store->GetEpoch(
-        std::move(user), [s = std::move(s), cookie, done = std::move(done)](
+    env_.store->GetEpoch(std::move(user),
+                         [s = std::move(s), cookie, done = std::move(done)](
                              Result<UserEpoch> epoch) mutable {
-          if (!epoch.ok()) return done(epoch.status());
-          if (RevokedByEpoch(s, epoch->us)) {
-            return done(EpochRevokedStatus(*epoch));
-          }
-          done(Opened{std::move(s), std::move(cookie)});
-        });
+                           if (!epoch.ok()) return done(epoch.status());
+                           if (RevokedByEpoch(s, epoch->us)) {
+                             return done(EpochRevokedStatus(*epoch));
+                           }
+                           done(Opened{std::move(s), std::move(cookie)});
+                         });
   }
 
   void Create(Session s, Callback<Reissued> done) override {
@@ -64,9 +64,8 @@ class ClientMode final : public ModeBase {
 
   // Nothing to end server-side; the cookie must still be ours.
   void Destroy(const std::string& cookie, StatusCallback done) override {
-    Open(cookie, [done = std::move(done)](Result<Opened> cur) {
-      done(cur.status());
-    });
+    Open(cookie,
+         [done = std::move(done)](Result<Opened> cur) { done(cur.status()); });
   }
 
   // Only the epoch reaches other browsers' tokens; this browser gets its

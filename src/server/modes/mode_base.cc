@@ -155,15 +155,13 @@ void ModeBase::BumpEpoch(Opened opened, Callback<Reissued> done) {
             [this, old_id = std::move(old_id), next = std::move(*next),
              done = std::move(done)](Result<Session> stored) mutable {
               if (!stored.ok()) return done(stored.status());
-              Reissued shown{
-                  Shown(std::move(next.session), std::move(*stored)),
-                  std::move(next.cookie)};
+              Reissued shown{Shown(std::move(next.session), std::move(*stored)),
+                             std::move(next.cookie)};
               // This browser's old id moved to the re-issued one.
-              env_.store->Destroy(std::move(old_id), EndReason::kLogin,
-                                  [shown = std::move(shown),
-                                   done = std::move(done)](Status) mutable {
-                                    done(std::move(shown));
-                                  });
+              env_.store->Destroy(
+                  std::move(old_id), EndReason::kLogin,
+                  [shown = std::move(shown), done = std::move(done)](
+                      Status) mutable { done(std::move(shown)); });
             });
       });
 }
@@ -176,16 +174,15 @@ void ModeBase::BumpEpochAndReissue(const Session& old, bool keep_id,
   if (!keep_id) next.id.clear();
   Result<Issued> measured = Issue(next);
   if (!measured.ok()) return done(measured.status());
-  env_.store->BumpEpoch(
-      old.user_id, EndReason::kPasswordChanged,
-      [this, next = std::move(next),
-                    done = std::move(done)](Result<int64_t> epoch) mutable {
-        if (!epoch.ok()) return done(epoch.status());
-        StampAfterEpoch(next, *epoch);
-        Result<Issued> issued = Issue(next);
-        if (!issued.ok()) return done(issued.status());
-        done(Reissued{std::move(next), std::move(*issued)});
-      });
+  env_.store->BumpEpoch(old.user_id, EndReason::kPasswordChanged,
+                        [this, next = std::move(next), done = std::move(done)](
+                            Result<int64_t> epoch) mutable {
+                          if (!epoch.ok()) return done(epoch.status());
+                          StampAfterEpoch(next, *epoch);
+                          Result<Issued> issued = Issue(next);
+                          if (!issued.ok()) return done(issued.status());
+                          done(Reissued{std::move(next), std::move(*issued)});
+                        });
 }
 
 std::unique_ptr<SessionMode> NewSessionMode(StorageMode mode, ModeEnv env) {
