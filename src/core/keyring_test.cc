@@ -29,7 +29,6 @@ using testing::kSecretA;
 using testing::kSecretB;
 using testing::kSecretC;
 
-
 KeySpec Spec(uint32_t id, const std::string& secret, int64_t retire_at = 0) {
   KeySpec spec;
   spec.id = id;
