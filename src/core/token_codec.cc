@@ -34,7 +34,8 @@
 // Open() checks, in order: base64url (kBadEncoding); length against
 // body-len (kTruncated / kTrailingData) before any crypto; version and kind
 // (kUnknownVersion); the kind's minimum body (kTruncated); key-id
-// (kUnknownKey / kRetiredKey); MAC or tag (kBadMac); expires-at (kExpired);
+// (kUnknownKey / kRetiredKey); MAC or tag (kBadMac); an issued-at that is
+// negative or not before expires-at (kCorrupt); expires-at (kExpired);
 // issued-at against the clock plus kMaxClockSkewSeconds (kNotYetValid).
 #include "sessiond/token_codec.h"
 
@@ -419,6 +420,12 @@ Result<TokenClaims> TokenCodec::Open(std::string_view cookie_value) {
     }
   }
 
+  // Times no mint writes (CheckTimes): with a verified MAC, only a bug or a
+  // leaked key makes them, so they are refused like a bad session id.
+  if (claims.issued_at_us < 0 ||
+      claims.expires_at <= claims.issued_at_us / 1'000'000) {
+    return Status(Code::kCorrupt, "token has an impossible issue time");
+  }
   if (now_s >= claims.expires_at) {
     return Status(Code::kExpired, "token expired");
   }
