@@ -26,8 +26,13 @@ constexpr size_t kSecureHeapBytes = 256 * 1024;
 constexpr size_t kSecureHeapMinAlloc = 32;
 
 Status NoDumps() {
+  // Already 0 (systemd's LimitCORE=0, whose unit also filters setrlimit
+  // out): nothing to lower.
+  struct rlimit now = {};
+  const bool already_zero = ::getrlimit(RLIMIT_CORE, &now) == 0 &&
+                            now.rlim_cur == 0 && now.rlim_max == 0;
   const struct rlimit zero = {0, 0};
-  if (::setrlimit(RLIMIT_CORE, &zero) != 0) {
+  if (!already_zero && ::setrlimit(RLIMIT_CORE, &zero) != 0) {
     return ErrnoStatus(errno, "cannot set RLIMIT_CORE to 0");
   }
 #if defined(__linux__)
