@@ -1,10 +1,12 @@
 // Secrets in the real daemon's memory (issue 12 item 8): what a core dump
 // of sessiond holds after it loaded its keys and served requests, what
 // /proc/PID/environ shows of SESSIOND_SECRET, and that no core file is
-// written unless [server] core_dumps = true. The dump is the kernel's own
+// written unless [server] core_dumps = true. And the files it trusts
+// (item 10): refused at start when others could change them. The dump is the kernel's own
 // (SIGABRT with the core limit raised), so it leaves out exactly what a
 // real crash would leave out: the guarded (MADV_DONTDUMP) memory.
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -205,6 +207,42 @@ TEST_F(SecretsE2eTest, TheEnvironmentSecretIsWipedAndNotDumped) {
         << what << " is in the core dump; log:\n"
         << sd.LogTail();
   }
+}
+
+// Issue 12 item 10, against the binary: a data directory others may write
+// in, a symlinked keyring and a keyring owned by another uid stop the
+// start, each with a message naming the file.
+TEST(TrustedFilesE2eTest, UntrustedDataDirectoryAndKeyringAreRefusedAtStart) {
+  SessiondProcess sd;
+  ASSERT_TRUE(sd.Start().ok()) << sd.LogTail();
+  ASSERT_TRUE(sd.Stop().ok());
+  const std::string keyring = sd.data_dir() + "/keyring.toml";
+
+  ASSERT_EQ(chmod(sd.data_dir().c_str(), 0777), 0);
+  EXPECT_FALSE(sd.Start().ok());
+  EXPECT_NE(sd.LogTail().find("data directory"), std::string::npos)
+      << sd.LogTail();
+  ASSERT_EQ(chmod(sd.data_dir().c_str(), 0700), 0);
+  ASSERT_TRUE(sd.Start().ok()) << sd.LogTail();
+  ASSERT_TRUE(sd.Stop().ok());
+
+  const std::string moved = sd.data_dir() + "/real-keyring.toml";
+  ASSERT_EQ(rename(keyring.c_str(), moved.c_str()), 0);
+  ASSERT_EQ(symlink(moved.c_str(), keyring.c_str()), 0);
+  EXPECT_FALSE(sd.Start().ok());
+  EXPECT_NE(sd.LogTail().find("keyring.toml"), std::string::npos)
+      << sd.LogTail();
+  ASSERT_EQ(unlink(keyring.c_str()), 0);
+  ASSERT_EQ(rename(moved.c_str(), keyring.c_str()), 0);
+
+  if (geteuid() == 0) {  // only root can give a file away
+    ASSERT_EQ(chown(keyring.c_str(), 12345, 12345), 0);
+    EXPECT_FALSE(sd.Start().ok());
+    EXPECT_NE(sd.LogTail().find("keyring.toml"), std::string::npos)
+        << sd.LogTail();
+    ASSERT_EQ(chown(keyring.c_str(), 0, 0), 0);
+  }
+  EXPECT_TRUE(sd.Start().ok()) << sd.LogTail();
 }
 
 }  // namespace
