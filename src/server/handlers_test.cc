@@ -667,6 +667,21 @@ TEST_P(HandlersTest, AdminVerbs) {
   EXPECT_EQ(asked, clock_.NowSeconds() + 60);
   EXPECT_EQ(Run("KEYS_ROTATE", {"-1"}, SocketKind::kAdmin).status,
             "INVALID_ARGUMENT");
+  // Issue 12 item 6: now + seconds must be a time the keyring file can
+  // hold; INT64_MAX (which overflowed the sum before) and anything past
+  // the year 9999 are refused without reaching the keyring.
+  asked = 0;
+  for (const char* big : {"9223372036854775807", "9223372036854775806",
+                          "253402300799"}) {
+    EXPECT_EQ(Run("KEYS_ROTATE", {big}, SocketKind::kAdmin).status,
+              "INVALID_ARGUMENT")
+        << big;
+  }
+  EXPECT_EQ(asked, 0);
+  const int64_t last = kMaxKeyringTime - clock_.NowSeconds();
+  ASSERT_TRUE(
+      Run("KEYS_ROTATE", {std::to_string(last)}, SocketKind::kAdmin).ok());
+  EXPECT_EQ(asked, kMaxKeyringTime);
 }
 
 TEST_P(HandlersTest, CallWithoutReplyAnswersInternal) {
