@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
         "allowed (for debugging only; a dump holds sessions and tokens)");
   }
   if (!hardened->secure_heap_locked) {
-    spdlog::warn("OpenSSL's secure heap is {}: its HMAC key copies may be "
+    spdlog::warn("OpenSSL's secure heap is {}: its key copies may be "
                  "swapped (raise RLIMIT_MEMLOCK)",
                  hardened->secure_heap ? "not locked" : "unavailable");
   }

@@ -18,10 +18,11 @@
 namespace sessiond {
 namespace {
 
-// OpenSSL keeps a copy of every HMAC key it is given (its HMAC provider
-// allocates it with OPENSSL_secure_malloc, which is plain malloc until a
-// secure heap exists). A few hundred keys of 32 bytes need far less; the
-// heap is rounded to pages and mlock'd when RLIMIT_MEMLOCK allows.
+// OpenSSL copies the keys it is given (HKDF's input key here) with
+// OPENSSL_secure_malloc, which is plain malloc until a secure heap exists.
+// A few hundred keys of 32 bytes need far less; the heap is rounded to
+// pages and mlock'd when RLIMIT_MEMLOCK allows. (Its HMAC contexts kept a
+// heap copy of the key even so, which is why token MACs use libsodium.)
 constexpr size_t kSecureHeapBytes = 256 * 1024;
 constexpr size_t kSecureHeapMinAlloc = 32;
 

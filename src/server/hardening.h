@@ -3,8 +3,8 @@
 // debugger of the same user: no core files (RLIMIT_CORE 0), not dumpable
 // (Linux PR_SET_DUMPABLE 0, FreeBSD PROC_TRACE_CTL: no ptrace attach by the
 // same uid, /proc/PID/mem and environ closed to it), and OpenSSL's secure
-// heap (locked, left out of dumps) for the key copies OpenSSL keeps inside
-// its HMAC contexts. [server] core_dumps = true keeps dumps possible for
+// heap (locked, left out of dumps) for the key copies OpenSSL makes while
+// deriving keys (HKDF; token MACs do not use OpenSSL). [server] core_dumps = true keeps dumps possible for
 // debugging a crash (secrets in guarded memory stay out of them anyway).
 // Main thread, at start, once.
 #pragma once
