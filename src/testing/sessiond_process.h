@@ -42,6 +42,10 @@ struct SessiondConfig {
   std::string log_level = "info";
   // Empty: ipc://<temp dir>/admin.sock.
   std::string admin;
+  // [server] core_dumps (off by default, as in sessiond).
+  bool core_dumps = false;
+  // Extra environment for the child ("NAME", "value"), e.g. SESSIOND_SECRET.
+  std::vector<std::pair<std::string, std::string>> env;
   // CURVE. When server_secret is set, the helper writes it (mode 0600) and
   // the allow-lists (0644) into the temp dir and adds [curve] with
   // app_clients and admin_clients for the lists that are not empty.
