@@ -78,6 +78,9 @@ void HandleLoad(HandlerEnv& env, const CallPtr& call) {
   if (!meta.ok()) return call->Fail(meta.status());
   env.mode->Open(call->arg(0), [&env, call](Result<Opened> cur) {
     if (!cur.ok()) return call->Fail(cur.status());
+    if (env.mode->RotationDue(*cur)) {
+      return env.mode->Rotate(std::move(*cur), SessionReplier(call));
+    }
     ReplySession(call, env.mode->Refresh(std::move(*cur)));
   });
 }

@@ -199,6 +199,10 @@ Result<Config> ParseToml(std::string_view text, std::string source,
                                        int64_t{10} * 365 * 86400));
   SESSIOND_RETURN_IF_ERROR(
       session.Int("max_data_bytes", c.max_data_bytes, 1, 16 << 20));
+  SESSIOND_RETURN_IF_ERROR(session.Int("rotate_after", c.rotate_after_s, 0,
+                                       int64_t{10} * 365 * 86400));
+  SESSIOND_RETURN_IF_ERROR(
+      session.Int("rotation_grace", c.rotation_grace_s, 0, 86400));
   SESSIOND_RETURN_IF_ERROR(session.Finish());
 
   TableReader cookie(doc["cookie"].as_table(), "cookie", where);
@@ -453,6 +457,21 @@ Status ValidateConfig(const Config& c) {
     return InvalidArgument("[session] lifetime is under 60 s");
   if (c.idle_timeout_s < 0)
     return InvalidArgument("[session] idle_timeout < 0");
+  if (c.rotate_after_s > 0) {
+    // Client mode keeps no server state that could tell two holders of a
+    // cookie apart, so rotation there would detect nothing.
+    if (c.mode == StorageMode::kClient) {
+      return InvalidArgument(
+          "[session] rotate_after needs server or hybrid mode (client mode "
+          "keeps no state to detect a reused cookie)");
+    }
+    // The session remembers one previous value: a rotation due again while
+    // the previous grace runs would cut that grace short.
+    if (c.rotation_grace_s >= c.rotate_after_s) {
+      return InvalidArgument(
+          "[session] rotation_grace must be shorter than rotate_after");
+    }
+  }
   Status cookie = ValidateCookieOptions(c.cookie);
   if (!cookie.ok()) return InvalidArgument("[cookie] " + cookie.message());
   return Status();

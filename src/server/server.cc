@@ -142,6 +142,8 @@ Status Server::Impl::Init() {
   mode_env.clock = &SystemClock();
   mode_env.cookie = &env_.cookie;
   mode_env.max_data_bytes = config_.max_data_bytes;
+  mode_env.rotate_after_s = config_.rotate_after_s;
+  mode_env.rotation_grace_s = config_.rotation_grace_s;
   mode_ = NewSessionMode(config_.mode, std::move(mode_env));
   InitHandlerEnv();
 

@@ -34,6 +34,10 @@ struct SessiondConfig {
   std::string listen;
   int redis_port = 6379;
   std::string log_level = "info";
+  // More "key = value" lines for [session], and whole tables (with their
+  // headers) appended to the file.
+  std::vector<std::string> session_extra;
+  std::string extra_tables;
   // Empty: ipc://<temp dir>/admin.sock.
   std::string admin;
   // CURVE. When server_secret is set, the helper writes it (mode 0600) and
