@@ -211,5 +211,44 @@ TEST(RotationE2eTest, ClientModeRefusesRotationAtStart) {
       << st.message();
 }
 
+// --- per-user session limits -------------------------------------------------
+
+TEST(LimitE2eTest, EvictOldestAndRefuseThroughTheBinary) {
+  for (const std::string on_limit : {"evict_oldest", "refuse"}) {
+    SCOPED_TRACE(on_limit);
+    SessiondConfig config;
+    config.session_extra = {"max_per_user = 1",
+                            "on_limit = \"" + on_limit + "\""};
+    SessiondProcess sessiond(config);
+    Status st = sessiond.Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    Client app(sessiond.AppOptions());
+    auto first = app.Login("", "alice");
+    ASSERT_OK(first);
+    auto second = app.Login("", "alice");
+    if (on_limit == "refuse") {
+      EXPECT_EQ(second.status().code(), Code::kSessionLimit);
+      EXPECT_TRUE(app.Load(first->cookie).ok());
+    } else {
+      ASSERT_OK(second);
+      Ended e = EndedOf(app.Load(first->cookie));
+      EXPECT_EQ(e.code, Code::kRevoked);
+      EXPECT_EQ(e.reason, "session_limit");
+    }
+  }
+}
+
+TEST(LimitE2eTest, ClientModeRefusesTheLimitAtStart) {
+  SessiondConfig config;
+  config.mode = "client";
+  config.session_extra = {"max_per_user = 1"};
+  SessiondProcess sessiond(config);
+  Status st = sessiond.Start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("max_per_user needs server or hybrid mode"),
+            std::string::npos)
+      << st.message();
+}
+
 }  // namespace
 }  // namespace sessiond

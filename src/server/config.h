@@ -61,6 +61,10 @@ struct Config {
   // rotation_grace, then presenting it ends the session (reuse_detected).
   int64_t rotate_after_s = 0;
   int64_t rotation_grace_s = 60;
+  // Per-user session limit (server and hybrid mode; 0: none): what LOGIN
+  // does when the user already has max_per_user sessions.
+  size_t max_per_user = 0;
+  OnLimit on_limit = OnLimit::kEvictOldest;
 
   // [cookie]
   CookieOptions cookie;

@@ -317,6 +317,79 @@ TEST(RotationOffTest, TheCookieNeverChangesWithoutRotateAfter) {
   EXPECT_TRUE(load.set_cookie().empty());
 }
 
+// --- per-user session limits --------------------------------------------------
+
+class LimitTest : public testing::TestWithParam<StorageMode> {
+ protected:
+  static Harness::Settings With(OnLimit on_limit) {
+    Harness::Settings s;
+    s.mode = GetParam();
+    s.max_per_user = 2;
+    s.on_limit = on_limit;
+    return s;
+  }
+};
+
+TEST_P(LimitTest, EvictOldestEndsTheOldestOtherSession) {
+  Harness h(With(OnLimit::kEvictOldest));
+  Reply first = h.Login("", "alice");
+  h.clock_.AdvanceSeconds(1);
+  Reply second = h.Login("", "alice");
+  h.clock_.AdvanceSeconds(1);
+  Reply bob = h.Login("", "bob");  // another user's count is their own
+  h.clock_.AdvanceSeconds(1);
+  Reply third = h.Login("", "alice");
+  Reply gone = h.Run("LOAD", {first.cookie()});
+  EXPECT_EQ(gone.status, "REVOKED");
+  EXPECT_EQ(gone.reason(), "session_limit");
+  EXPECT_TRUE(h.Run("LOAD", {second.cookie()}).ok());
+  EXPECT_TRUE(h.Run("LOAD", {third.cookie()}).ok());
+  EXPECT_TRUE(h.Run("LOAD", {bob.cookie()}).ok());
+  // Signing in again from a session the user already has adds none.
+  h.clock_.AdvanceSeconds(1);
+  Reply again = h.Login(third.cookie(), "alice");
+  EXPECT_TRUE(h.Run("LOAD", {second.cookie()}).ok());
+  EXPECT_TRUE(h.Run("LOAD", {again.cookie()}).ok());
+  // An anonymous session signing in counts as a new one.
+  Reply anon = h.Run("CREATE", {});
+  h.clock_.AdvanceSeconds(1);
+  Reply fourth = h.Login(anon.cookie(), "alice");
+  EXPECT_EQ(h.Run("LOAD", {second.cookie()}).reason(), "session_limit");
+  EXPECT_TRUE(h.Run("LOAD", {again.cookie()}).ok());
+  EXPECT_TRUE(h.Run("LOAD", {fourth.cookie()}).ok());
+}
+
+TEST_P(LimitTest, RefuseAnswersSessionLimitAndKeepsEverySession) {
+  Harness h(With(OnLimit::kRefuse));
+  Reply first = h.Login("", "alice");
+  Reply second = h.Login("", "alice");
+  Reply refused = h.Run("LOGIN", {"", "alice"});
+  EXPECT_EQ(refused.status, "SESSION_LIMIT");
+  Reply anon = h.Run("CREATE", {});
+  EXPECT_EQ(h.Run("LOGIN", {anon.cookie(), "alice"}).status, "SESSION_LIMIT");
+  EXPECT_TRUE(h.Run("LOAD", {anon.cookie()}).ok());  // left as it was
+  EXPECT_TRUE(h.Run("LOAD", {first.cookie()}).ok());
+  EXPECT_TRUE(h.Run("LOAD", {second.cookie()}).ok());
+  // Signing in again from one of the user's own sessions is no new one.
+  EXPECT_TRUE(h.Run("LOGIN", {second.cookie(), "alice"}).ok());
+  // Once a session ends there is room again.
+  ASSERT_TRUE(h.Run("LOGOUT", {first.cookie()}).ok());
+  EXPECT_TRUE(h.Run("LOGIN", {"", "alice"}).ok());
+  EXPECT_TRUE(h.Run("LOGIN", {"", "bob"}).ok());
+}
+
+TEST_P(LimitTest, NoLimitByDefault) {
+  Harness h(Harness::Settings{GetParam()});
+  std::vector<std::string> cookies;
+  for (int i = 0; i < 5; ++i) cookies.push_back(h.Login("", "alice").cookie());
+  for (const std::string& c : cookies) EXPECT_TRUE(h.Run("LOAD", {c}).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, LimitTest,
+                         testing::Values(StorageMode::kServer,
+                                         StorageMode::kHybrid),
+                         ModeName);
+
 // --- configuration -----------------------------------------------------------
 
 TEST(FeatureConfigTest, RotationKeysAndTheirRules) {
@@ -344,6 +417,27 @@ TEST(FeatureConfigTest, RotationKeysAndTheirRules) {
       ParseConfigToml("[session]\nrotate_after = -1\n", "t.conf").ok());
   EXPECT_FALSE(
       ParseConfigToml("[session]\nrotation_grace = 90000\n", "t.conf").ok());
+}
+
+TEST(FeatureConfigTest, LimitKeysAndTheirRules) {
+  Result<Config> c = ParseConfigToml(
+      "[session]\nmax_per_user = 1\non_limit = \"refuse\"\n", "t.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->max_per_user, 1u);
+  EXPECT_EQ(c->on_limit, OnLimit::kRefuse);
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+  Config defaults;
+  EXPECT_EQ(defaults.max_per_user, 0u);
+  EXPECT_EQ(defaults.on_limit, OnLimit::kEvictOldest);
+  EXPECT_NE(ParseConfigToml("[session]\non_limit = \"drop\"\n", "t.conf")
+                .status()
+                .message()
+                .find("evict_oldest"),
+            std::string::npos);
+  Config client = *c;
+  client.mode = StorageMode::kClient;
+  EXPECT_NE(ValidateConfig(client).message().find("max_per_user needs"),
+            std::string::npos);
 }
 
 }  // namespace

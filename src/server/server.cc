@@ -182,6 +182,8 @@ void Server::Impl::InitHandlerEnv() {
   env_.lifetime_s = config_.lifetime_s;
   env_.idle_timeout_s = config_.idle_timeout_s;
   env_.max_data_bytes = config_.max_data_bytes;
+  env_.max_per_user = config_.max_per_user;
+  env_.on_limit = config_.on_limit;
   env_.cookie = config_.cookie;
   env_.counters = &counters_;
   env_.started_at = SystemClock().NowSeconds();
