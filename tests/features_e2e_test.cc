@@ -4,6 +4,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "sessiond/client.h"
@@ -161,6 +162,93 @@ INSTANTIATE_TEST_SUITE_P(Modes, EndReasonTest,
                          [](const auto& param_info) {
                            return param_info.param;
                          });
+
+// --- cookie rotation ---------------------------------------------------------
+
+// rotate_after 2 s and 1 s of grace: short, so the test can outwait both
+// (it waits for a state, it does not time anything).
+class RotationE2eTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RotationE2eTest, LoadRotatesAndAnOldCopyEndsTheSession) {
+  SessiondConfig config;
+  config.mode = GetParam();
+  config.session_extra = {"rotate_after = 2", "rotation_grace = 1"};
+  SessiondProcess sessiond(config);
+  Status st = sessiond.Start();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Client app(sessiond.AppOptions());
+  auto in = app.Login("", "alice");
+  ASSERT_OK(in);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  auto rotated = app.Load(in->cookie);
+  ASSERT_OK(rotated);
+  EXPECT_NE(rotated->cookie, in->cookie);
+  EXPECT_FALSE(rotated->set_cookie.empty());
+  EXPECT_EQ(rotated->session.user_id, "alice");
+  auto racing = app.Load(in->cookie);  // a parallel tab, within the grace
+  ASSERT_OK(racing);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  Ended e = EndedOf(app.Load(in->cookie));
+  EXPECT_EQ(e.code, Code::kRevoked);
+  EXPECT_EQ(e.reason, "reuse_detected");
+  EXPECT_EQ(EndedOf(app.Load(rotated->cookie)).reason, "reuse_detected");
+  if (HasFailure()) ADD_FAILURE() << "sessiond log:\n" << sessiond.LogTail();
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, RotationE2eTest,
+                         ::testing::Values("server", "hybrid"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST(RotationE2eTest, ClientModeRefusesRotationAtStart) {
+  SessiondConfig config;
+  config.mode = "client";
+  config.session_extra = {"rotate_after = 600"};
+  SessiondProcess sessiond(config);
+  Status st = sessiond.Start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("rotate_after needs server or hybrid mode"),
+            std::string::npos)
+      << st.message();
+}
+
+// --- per-user session limits -------------------------------------------------
+
+TEST(LimitE2eTest, EvictOldestAndRefuseThroughTheBinary) {
+  for (const std::string on_limit : {"evict_oldest", "refuse"}) {
+    SCOPED_TRACE(on_limit);
+    SessiondConfig config;
+    config.session_extra = {"max_per_user = 1",
+                            "on_limit = \"" + on_limit + "\""};
+    SessiondProcess sessiond(config);
+    Status st = sessiond.Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    Client app(sessiond.AppOptions());
+    auto first = app.Login("", "alice");
+    ASSERT_OK(first);
+    auto second = app.Login("", "alice");
+    if (on_limit == "refuse") {
+      EXPECT_EQ(second.status().code(), Code::kSessionLimit);
+      EXPECT_TRUE(app.Load(first->cookie).ok());
+    } else {
+      ASSERT_OK(second);
+      Ended e = EndedOf(app.Load(first->cookie));
+      EXPECT_EQ(e.code, Code::kRevoked);
+      EXPECT_EQ(e.reason, "session_limit");
+    }
+  }
+}
+
+TEST(LimitE2eTest, ClientModeRefusesTheLimitAtStart) {
+  SessiondConfig config;
+  config.mode = "client";
+  config.session_extra = {"max_per_user = 1"};
+  SessiondProcess sessiond(config);
+  Status st = sessiond.Start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("max_per_user needs server or hybrid mode"),
+            std::string::npos)
+      << st.message();
+}
 
 }  // namespace
 }  // namespace sessiond

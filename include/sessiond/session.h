@@ -71,7 +71,42 @@ struct Session {
 
   uint64_t version = 0;  // 1 after create, +1 per commit, login or flash pop
 
+  // Cookie rotation ([session] rotate_after; server and hybrid mode). A
+  // cookie value carries its issue time (TokenClaims::issued_at_us); the
+  // session accepts the newest value's, and the previous value's until
+  // previous_cookie_until, and nothing older (CheckPresentedCookie). 0:
+  // never rotated, the cookie is the one minted with the id (issued_at_us).
+  int64_t cookie_issued_us = 0;
+  int64_t previous_cookie_issued_us = 0;
+  int64_t previous_cookie_until = 0;  // unix seconds
+
   friend bool operator==(const Session&, const Session&) = default;
+};
+
+// The issue time (unix us) of the cookie value a session accepts as its
+// newest: cookie_issued_us, or issued_at_us when never rotated.
+inline int64_t CurrentCookieUs(const Session& s) {
+  return s.cookie_issued_us != 0 ? s.cookie_issued_us : s.issued_at_us;
+}
+
+// A cookie as presented: its issue time, checked at `now` (unix seconds).
+struct PresentedCookie {
+  int64_t issued_at_us = 0;
+  int64_t now = 0;
+  friend bool operator==(const PresentedCookie&,
+                         const PresentedCookie&) = default;
+};
+
+// A change of the cookie value: from the newest (`from_us`, which must
+// still be the session's newest) to one issued at `to_us`; the one it
+// replaces stays accepted until `previous_until` (unix seconds), for the
+// requests that raced it.
+struct CookieRotation {
+  int64_t from_us = 0;
+  int64_t to_us = 0;
+  int64_t previous_until = 0;
+  friend bool operator==(const CookieRotation&,
+                         const CookieRotation&) = default;
 };
 
 // A request's changes, applied all or nothing by Store::Commit.
@@ -81,6 +116,12 @@ struct ChangeSet {
   std::set<std::string> erase;
   std::vector<FlashMessage> flash_push;
   bool rotate_csrf = false;  // give the session a new CSRF token
+  // Set by the server, never read from the wire. With `presented`, the
+  // change applies only if the session accepts that cookie
+  // (CheckPresentedCookie); with `rotate_cookie`, the cookie rotates
+  // (kConflict when another request rotated it first).
+  std::optional<PresentedCookie> presented = std::nullopt;
+  std::optional<CookieRotation> rotate_cookie = std::nullopt;
   friend bool operator==(const ChangeSet&, const ChangeSet&) = default;
 };
 
@@ -129,6 +170,9 @@ struct LoginRequest {
   bool keep_user = false;
   // What the old id's tombstone says (LOGIN and REGENERATE: the id moved).
   EndReason old_id_reason = EndReason::kLogin;
+  // When set, the store moves the session only if it accepts this cookie
+  // (CheckPresentedCookie), so a stolen old cookie cannot win a fresh id.
+  std::optional<PresentedCookie> presented = std::nullopt;
 };
 
 // New random ids and tokens (getrandom(2), the OS CSPRNG). Thread-safe.
@@ -207,7 +251,7 @@ Status PrepareNewSession(Session& s, size_t max_data_bytes);
 // The session Login moves `old` to: a new id for request.user_id, that user,
 // a new CSRF token, issued_at_us = now_us, authenticated_at = now,
 // last_seen_at = now, version + 1, metadata replaced where the request gives
-// it. Data and flash are kept when the old session was anonymous or the same
+// it, no cookie rotation state (a new id starts with a new cookie). Data and flash are kept when the old session was anonymous or the same
 // user's, dropped when it belonged to someone else (one user's state never
 // leaks into another's session). With request.keep_user, the user and
 // authenticated_at stay as they were (a regeneration).
@@ -220,6 +264,24 @@ bool NeedsTouch(const Session& s, int64_t now, int64_t touch_interval_s);
 
 // Whether the user's epoch (unix microseconds; 0 = never bumped) revokes s.
 bool RevokedByEpoch(const Session& s, int64_t epoch_us);
+
+// How a session sees a presented cookie value (by its issue time).
+enum class CookieStanding {
+  kCurrent,   // its newest value
+  kPrevious,  // the one it rotated away from, still within its grace
+  kReused,    // anything older: a copy is in other hands
+};
+CookieStanding StandingOf(const Session& s, const PresentedCookie& presented);
+// OK for kCurrent and kPrevious; for kReused, kRevoked with reason
+// kReuseDetected at presented.now (IsCookieReuse tells it apart).
+Status CheckPresentedCookie(const Session& s,
+                            const PresentedCookie& presented);
+// CheckPresentedCookie for a LoginRequest's cookie, if it names one: what
+// every store's Login checks on the old session before moving it.
+Status CheckLoginCookie(const Session& old, const LoginRequest& request);
+// Whether `st` is CheckPresentedCookie's refusal: the caller then ends the
+// session (reason kReuseDetected) and raises a theft event.
+bool IsCookieReuse(const Status& st);
 // The REVOKED status of a session that `epoch` revokes (its reason, at the
 // epoch's second).
 Status EpochRevokedStatus(const UserEpoch& epoch);

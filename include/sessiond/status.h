@@ -67,6 +67,9 @@ enum class Code : uint8_t {
   // A cookie made for another purpose (an imported framework cookie whose
   // purpose metadata names another cookie). Treat as anonymous.
   kWrongPurpose = 22,
+  // LOGIN refused: the user already has [session] max_per_user sessions and
+  // on_limit is "refuse". Tell the user to sign out elsewhere first.
+  kSessionLimit = 23,
 };
 
 // The wire name of a code, e.g. "NOT_FOUND". Never empty.

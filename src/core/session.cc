@@ -321,6 +321,13 @@ Status ValidateLoginRequest(const LoginRequest& request) {
 Status ApplyChangeSet(Session& s, const ChangeSet& changes,
                       size_t max_data_bytes) {
   SESSIOND_RETURN_IF_ERROR(ValidateChangeSet(changes));
+  if (changes.presented) {
+    SESSIOND_RETURN_IF_ERROR(CheckPresentedCookie(s, *changes.presented));
+  }
+  if (changes.rotate_cookie &&
+      changes.rotate_cookie->from_us != CurrentCookieUs(s)) {
+    return Conflict("the cookie was rotated by another request");
+  }
   if (changes.base_version > s.version) {
     return Status(Code::kConflict, "base version " +
                                        std::to_string(changes.base_version) +
@@ -363,6 +370,11 @@ Status ApplyChangeSet(Session& s, const ChangeSet& changes,
   next.flash.insert(next.flash.end(), changes.flash_push.begin(),
                     changes.flash_push.end());
   if (changes.rotate_csrf) next.csrf_token = NewCsrfToken();
+  if (const auto& r = changes.rotate_cookie) {
+    next.previous_cookie_issued_us = r->from_us;
+    next.previous_cookie_until = r->previous_until;
+    next.cookie_issued_us = r->to_us;
+  }
   SESSIOND_RETURN_IF_ERROR(CheckSize(next, max_data_bytes));
   next.version = version;
   s = std::move(next);
@@ -422,6 +434,9 @@ Session LoginSession(const Session& old, const LoginRequest& request,
   if (!request.user_agent.empty()) next.user_agent = request.user_agent;
   CutMetadata(next);
   next.version = old.version + 1;
+  next.cookie_issued_us = 0;
+  next.previous_cookie_issued_us = 0;
+  next.previous_cookie_until = 0;
   return next;
 }
 
@@ -431,6 +446,39 @@ bool NeedsTouch(const Session& s, int64_t now, int64_t touch_interval_s) {
 
 bool RevokedByEpoch(const Session& s, int64_t epoch_us) {
   return !s.user_id.empty() && s.issued_at_us < epoch_us;
+}
+
+CookieStanding StandingOf(const Session& s, const PresentedCookie& presented) {
+  if (presented.issued_at_us == CurrentCookieUs(s)) {
+    return CookieStanding::kCurrent;
+  }
+  if (s.previous_cookie_issued_us != 0 &&
+      presented.issued_at_us == s.previous_cookie_issued_us &&
+      presented.now < s.previous_cookie_until) {
+    return CookieStanding::kPrevious;
+  }
+  return CookieStanding::kReused;
+}
+
+namespace {
+constexpr std::string_view kReuseMessage =
+    "a rotated cookie came back after its grace period";
+}  // namespace
+
+Status CheckPresentedCookie(const Session& s,
+                            const PresentedCookie& presented) {
+  if (StandingOf(s, presented) != CookieStanding::kReused) return Status::Ok();
+  return RevokedStatus(std::string(kReuseMessage), EndReason::kReuseDetected,
+                       presented.now);
+}
+
+Status CheckLoginCookie(const Session& old, const LoginRequest& request) {
+  if (!request.presented) return Status::Ok();
+  return CheckPresentedCookie(old, *request.presented);
+}
+
+bool IsCookieReuse(const Status& st) {
+  return st.code() == Code::kRevoked && st.message() == kReuseMessage;
 }
 
 namespace {

@@ -33,6 +33,9 @@
 //                   ext_count:uvarint ext_entry{ext_count}
 //   ext_entry    := tag:uvarint value:bytes   ; tags strictly ascending
 //   tag 1        authenticated_at: value = svarint (no other bytes)
+//   tag 2        cookie rotation: value = cookie_issued_us:svarint
+//                previous_cookie_issued_us:svarint
+//                previous_cookie_until:svarint (no other bytes)
 //
 // An unknown tag is skipped (a newer sessiond wrote it; its field is lost
 // on the next write, which an older sessiond cannot help). EncodeSession
@@ -127,11 +130,15 @@ Status Corrupt(const char* what) {
 
 // Extension field tags (see the grammar above).
 constexpr uint64_t kTagAuthenticatedAt = 1;
+constexpr uint64_t kTagCookieRotation = 2;
 
 std::string EncodeSession(const Session& s) {
   std::string out;
   out.reserve(128 + s.user_agent.size() + DataBytes(s));
-  const bool extended = s.authenticated_at != 0;
+  const bool rotated = s.cookie_issued_us != 0 ||
+                       s.previous_cookie_issued_us != 0 ||
+                       s.previous_cookie_until != 0;
+  const bool extended = s.authenticated_at != 0 || rotated;
   out.push_back(static_cast<char>(extended ? kSessionRecordFormatExtended
                                            : kSessionRecordFormat));
   PutBytes(out, s.id);
@@ -169,11 +176,21 @@ std::string EncodeSession(const Session& s) {
     PutBytes(out, f.message);
   }
   if (extended) {
+    PutUvarint(out, (s.authenticated_at != 0 ? 1 : 0) + (rotated ? 1 : 0));
     std::string value;
-    PutSvarint(value, s.authenticated_at);
-    PutUvarint(out, 1);
-    PutUvarint(out, kTagAuthenticatedAt);
-    PutBytes(out, value);
+    if (s.authenticated_at != 0) {
+      PutSvarint(value, s.authenticated_at);
+      PutUvarint(out, kTagAuthenticatedAt);
+      PutBytes(out, value);
+    }
+    if (rotated) {
+      value.clear();
+      PutSvarint(value, s.cookie_issued_us);
+      PutSvarint(value, s.previous_cookie_issued_us);
+      PutSvarint(value, s.previous_cookie_until);
+      PutUvarint(out, kTagCookieRotation);
+      PutBytes(out, value);
+    }
   }
   return out;
 }
@@ -250,6 +267,13 @@ Result<Session> DecodeSession(std::string_view bytes) {
         Reader field(value);
         if (!field.Svarint(s.authenticated_at) || !field.AtEnd()) {
           return Corrupt("bad authenticated_at");
+        }
+      } else if (tag == kTagCookieRotation) {
+        Reader field(value);
+        if (!field.Svarint(s.cookie_issued_us) ||
+            !field.Svarint(s.previous_cookie_issued_us) ||
+            !field.Svarint(s.previous_cookie_until) || !field.AtEnd()) {
+          return Corrupt("bad cookie rotation");
         }
       }
     }

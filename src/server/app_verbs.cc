@@ -2,7 +2,11 @@
 // function each, in the order of the document. None of them knows the
 // storage mode: each parses its arguments (request_args.h), asks the
 // SessionMode or checks what it opened, and replies (replies.h).
+#include <algorithm>
+#include <memory>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "server/handlers.h"
 #include "server/replies.h"
@@ -78,6 +82,9 @@ void HandleLoad(HandlerEnv& env, const CallPtr& call) {
   if (!meta.ok()) return call->Fail(meta.status());
   env.mode->Open(call->arg(0), [&env, call](Result<Opened> cur) {
     if (!cur.ok()) return call->Fail(cur.status());
+    if (env.mode->RotationDue(*cur)) {
+      return env.mode->Rotate(std::move(*cur), SessionReplier(call));
+    }
     ReplySession(call, env.mode->Refresh(std::move(*cur)));
   });
 }
@@ -91,25 +98,98 @@ void HandleCommit(HandlerEnv& env, const CallPtr& call) {
 
 // LOGIN cookie user_id [metadata]: without a usable cookie (none, or one
 // that MeansAnonymous), a fresh logged-in session.
+// [session] max_per_user, evict_oldest: after a LOGIN made `kept` the
+// user's newest session, ends the oldest others (by sign-in, then by
+// issue) until the user is at the limit, with reason session_limit. Then
+// answers the login. A failed eviction does not fail the login (the next
+// LOGIN evicts again).
+void EvictOverLimit(HandlerEnv& env, const CallPtr& call, Reissued kept) {
+  std::string user = kept.session.user_id;
+  auto answer = std::make_shared<Reissued>(std::move(kept));
+  env.store->ListUser(user, [&env, call, answer](
+                                Result<std::vector<Session>> all) mutable {
+    std::vector<Session> others;
+    if (all.ok()) {
+      for (Session& s : *all) {
+        if (s.id != answer->session.id) others.push_back(std::move(s));
+      }
+    }
+    const size_t keep_others = env.max_per_user - 1;
+    if (others.size() <= keep_others) {
+      return ReplySession(call, std::move(*answer));
+    }
+    std::sort(others.begin(), others.end(),
+              [](const Session& a, const Session& b) {
+                return std::tie(a.authenticated_at, a.issued_at_us) <
+                       std::tie(b.authenticated_at, b.issued_at_us);
+              });
+    others.resize(others.size() - keep_others);  // the ones to end
+    auto pending = std::make_shared<size_t>(others.size());
+    for (const Session& s : others) {
+      env.store->Destroy(s.id, EndReason::kSessionLimit,
+                         [call, answer, pending](const Status&) {
+                           if (--*pending == 0) {
+                             ReplySession(call, std::move(*answer));
+                           }
+                         });
+    }
+  });
+}
+
+// LOGIN as the mode does it, then the limit's evictions (if any).
+void LoginAndLimit(HandlerEnv& env, const CallPtr& call,
+                   const std::string& user, const Metadata& meta) {
+  auto reply = [&env, call](Result<Reissued> r) {
+    if (!r.ok()) return call->Fail(r.status());
+    if (env.max_per_user > 0 && env.on_limit == OnLimit::kEvictOldest) {
+      return EvictOverLimit(env, call, std::move(*r));
+    }
+    ReplySession(call, std::move(*r));
+  };
+  auto fresh = [&env, user, meta, reply] {
+    env.mode->Create(NewSession(env, user, meta), reply);
+  };
+  const std::string& cookie = call->arg(0);
+  if (cookie.empty()) return fresh();
+  env.mode->Login(cookie, LoginRequest{user, meta.ip, meta.user_agent},
+                  [fresh, reply](Result<Reissued> r) {
+                    if (!r.ok() && MeansAnonymous(r.code())) return fresh();
+                    reply(std::move(r));
+                  });
+}
+
+// LOGIN cookie user_id [metadata]: with max_per_user and on_limit
+// "refuse", a user at the limit is refused (SESSION_LIMIT) unless the
+// cookie's session is already one of theirs (a new id for it adds none).
+// Not atomic against a racing LOGIN of the same user: two may both pass.
 void HandleLogin(HandlerEnv& env, const CallPtr& call) {
   const std::string& user = call->arg(1);
   Status valid_user = ValidateUserId(user);
   if (!valid_user.ok()) return call->Fail(valid_user);
   Result<Metadata> meta = ParseMetadata(call->arg(2));
   if (!meta.ok()) return call->Fail(meta.status());
-  auto fresh = [&env, call, user, meta = *meta] {
-    env.mode->Create(NewSession(env, user, meta), SessionReplier(call));
-  };
-  const std::string& cookie = call->arg(0);
-  if (cookie.empty()) return fresh();
-  env.mode->Login(cookie, LoginRequest{user, meta->ip, meta->user_agent},
-                  [call, fresh](Result<Reissued> r) {
-                    if (!r.ok()) {
-                      if (MeansAnonymous(r.code())) return fresh();
-                      return call->Fail(r.status());
-                    }
-                    ReplySession(call, std::move(*r));
-                  });
+  if (env.max_per_user == 0 || env.on_limit != OnLimit::kRefuse) {
+    return LoginAndLimit(env, call, user, *meta);
+  }
+  env.store->ListUser(user, [&env, call, user, meta = *meta](
+                                Result<std::vector<Session>> all) {
+    if (!all.ok()) return call->Fail(all.status());
+    if (all->size() < env.max_per_user) {
+      return LoginAndLimit(env, call, user, meta);
+    }
+    auto refuse = [call, user] {
+      call->Fail(Status(Code::kSessionLimit,
+                        "the user is at [session] max_per_user sessions"));
+    };
+    if (call->arg(0).empty()) return refuse();
+    env.mode->Open(call->arg(0), [&env, call, user, meta,
+                                  refuse](Result<Opened> cur) {
+      if (cur.ok() && cur->session.user_id == user) {
+        return LoginAndLimit(env, call, user, meta);
+      }
+      refuse();
+    });
+  });
 }
 
 // REGENERATE cookie [metadata]: a new id and CSRF token for the same

@@ -211,6 +211,24 @@ Result<Config> ParseToml(std::string_view text, std::string source,
                                        int64_t{10} * 365 * 86400));
   SESSIOND_RETURN_IF_ERROR(
       session.Int("max_data_bytes", c.max_data_bytes, 1, 16 << 20));
+  SESSIOND_RETURN_IF_ERROR(session.Int("rotate_after", c.rotate_after_s, 0,
+                                       int64_t{10} * 365 * 86400));
+  SESSIOND_RETURN_IF_ERROR(
+      session.Int("rotation_grace", c.rotation_grace_s, 0, 86400));
+  SESSIOND_RETURN_IF_ERROR(
+      session.Int("max_per_user", c.max_per_user, 0, 100000));
+  std::string on_limit =
+      c.on_limit == OnLimit::kRefuse ? "refuse" : "evict_oldest";
+  SESSIOND_RETURN_IF_ERROR(session.String("on_limit", on_limit));
+  if (on_limit == "evict_oldest") {
+    c.on_limit = OnLimit::kEvictOldest;
+  } else if (on_limit == "refuse") {
+    c.on_limit = OnLimit::kRefuse;
+  } else {
+    return InvalidArgument(where + ": [session] on_limit must be "
+                           "\"evict_oldest\" or \"refuse\", not \"" +
+                           on_limit + "\"");
+  }
   SESSIOND_RETURN_IF_ERROR(session.Finish());
 
   TableReader cookie(doc["cookie"].as_table(), "cookie", where);
@@ -546,6 +564,27 @@ Status ValidateConfig(const Config& c) {
     return InvalidArgument("[session] lifetime is under 60 s");
   if (c.idle_timeout_s < 0)
     return InvalidArgument("[session] idle_timeout < 0");
+  if (c.rotate_after_s > 0) {
+    // Client mode keeps no server state that could tell two holders of a
+    // cookie apart, so rotation there would detect nothing.
+    if (c.mode == StorageMode::kClient) {
+      return InvalidArgument(
+          "[session] rotate_after needs server or hybrid mode (client mode "
+          "keeps no state to detect a reused cookie)");
+    }
+    // The session remembers one previous value: a rotation due again while
+    // the previous grace runs would cut that grace short.
+    if (c.rotation_grace_s >= c.rotate_after_s) {
+      return InvalidArgument(
+          "[session] rotation_grace must be shorter than rotate_after");
+    }
+  }
+  // Client mode keeps no list of a user's sessions to count.
+  if (c.max_per_user > 0 && c.mode == StorageMode::kClient) {
+    return InvalidArgument(
+        "[session] max_per_user needs server or hybrid mode (client mode "
+        "keeps no list of a user's sessions to count)");
+  }
   Status cookie = ValidateCookieOptions(c.cookie);
   if (!cookie.ok()) return InvalidArgument("[cookie] " + cookie.message());
   return Status();

@@ -25,6 +25,13 @@ std::string_view StorageModeName(StorageMode mode);
 inline constexpr std::string_view kInsecureTcpSentence =
     "anyone on this machine can log in as any user";
 
+// [session] on_limit: what LOGIN does when the user already has
+// max_per_user sessions.
+enum class OnLimit {
+  kEvictOldest,  // "evict_oldest": the oldest other session ends
+  kRefuse,       // "refuse": LOGIN answers SESSION_LIMIT
+};
+
 struct Config {
   // [server]
   // App sockets. When not given, ipc://<data_dir>/app.sock (mode 0660,
@@ -62,6 +69,17 @@ struct Config {
   int64_t lifetime_s = 1209600;
   int64_t idle_timeout_s = 86400;
   size_t max_data_bytes = 16384;
+  // Cookie rotation with reuse detection (server and hybrid mode): LOAD
+  // gives a cookie older than rotate_after a new value (0: never, the
+  // default: clients that drop Set-Cookie replies, such as scripts holding
+  // a fixed cookie, would be signed out); the old value stays good for
+  // rotation_grace, then presenting it ends the session (reuse_detected).
+  int64_t rotate_after_s = 0;
+  int64_t rotation_grace_s = 60;
+  // Per-user session limit (server and hybrid mode; 0: none): what LOGIN
+  // does when the user already has max_per_user sessions.
+  size_t max_per_user = 0;
+  OnLimit on_limit = OnLimit::kEvictOldest;
 
   // [cookie]
   CookieOptions cookie;

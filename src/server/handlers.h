@@ -40,6 +40,11 @@ struct HandlerEnv {
   ServerCounters* counters = nullptr;
   int64_t started_at = 0;  // unix seconds, for STATS uptime
 
+  // [session] max_per_user (0: no limit) and on_limit: enforced by LOGIN
+  // in server and hybrid mode.
+  size_t max_per_user = 0;
+  OnLimit on_limit = OnLimit::kEvictOldest;
+
   // Messages the transport dropped on its own (over its frame-count
   // limit), added to STATS "dropped". Optional.
   std::function<uint64_t()> transport_dropped;

@@ -148,6 +148,8 @@ Status Server::Impl::Init() {
   mode_env.clock = &SystemClock();
   mode_env.cookie = &env_.cookie;
   mode_env.max_data_bytes = config_.max_data_bytes;
+  mode_env.rotate_after_s = config_.rotate_after_s;
+  mode_env.rotation_grace_s = config_.rotation_grace_s;
   mode_ = NewSessionMode(config_.mode, std::move(mode_env));
   InitHandlerEnv();
 
@@ -195,6 +197,8 @@ void Server::Impl::InitHandlerEnv() {
   env_.lifetime_s = config_.lifetime_s;
   env_.idle_timeout_s = config_.idle_timeout_s;
   env_.max_data_bytes = config_.max_data_bytes;
+  env_.max_per_user = config_.max_per_user;
+  env_.on_limit = config_.on_limit;
   env_.cookie = config_.cookie;
   env_.counters = &counters_;
   env_.started_at = SystemClock().NowSeconds();

@@ -247,6 +247,7 @@ void LmdbStore::Login(std::string id, LoginRequest request,
        request = std::move(request)](Tx& tx) -> Result<Session> {
         Result<Session> old = tx.Live(id, Now());
         if (!old.ok()) return old.status();
+        SESSIOND_RETURN_IF_ERROR(CheckLoginCookie(*old, request));
         Session next = LoginSession(*old, request, options_.clock->NowMicros());
         SESSIOND_RETURN_IF_ERROR(tx.End(*old, request.old_id_reason, Now()));
         SESSIOND_RETURN_IF_ERROR(tx.PutSession(next));

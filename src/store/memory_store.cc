@@ -79,6 +79,8 @@ class MemoryStore final : public Store {
     if (!valid.ok()) return done(valid);
     Result<Session> r = Live(id);
     if (!r.ok()) return done(r.status());
+    Status cookie = CheckLoginCookie(*r, request);
+    if (!cookie.ok()) return done(cookie);
     Session next = LoginSession(*r, request, clock().NowMicros());
     End(*r, request.old_id_reason);
     Put(next);

@@ -669,6 +669,8 @@ void RedisStore::LoginAttempt(std::string id,
   ReadLive(id, [this, id, req, done = std::move(done), attempt](
                    Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
+    Status cookie = CheckLoginCookie(r.session, *req);
+    if (!cookie.ok()) return done(cookie);
     auto next = std::make_shared<Session>(
         LoginSession(r.session, *req, options_.clock->NowMicros()));
     auto shared_done = std::make_shared<Callback<Session>>(std::move(done));

@@ -104,8 +104,9 @@ void SessiondProcess::WriteConfig() const {
     << "mode = " << Quote(config_.mode) << "\n"
     << "lifetime = " << config_.lifetime_s << "\n"
     << "idle_timeout = " << config_.idle_timeout_s << "\n"
-    << "max_data_bytes = " << config_.max_data_bytes << "\n"
-    << "[keys]\n"
+    << "max_data_bytes = " << config_.max_data_bytes << "\n";
+  for (const std::string& line : config_.session_extra) f << line << "\n";
+  f << "[keys]\n"
     << "file = " << Quote(d + "/data/keyring.toml") << "\n"
     << "[log]\n"
     << "level = " << Quote(config_.log_level) << "\n";
@@ -121,6 +122,7 @@ void SessiondProcess::WriteConfig() const {
       f << "admin_clients = " << Quote(d + "/admin_clients.pub") << "\n";
     }
   }
+  f << config_.extra_tables;
 }
 
 Status SessiondProcess::Start() {

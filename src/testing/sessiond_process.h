@@ -40,6 +40,10 @@ struct SessiondConfig {
   std::string insecure_tcp_without_curve;
   int redis_port = 6379;
   std::string log_level = "info";
+  // More "key = value" lines for [session], and whole tables (with their
+  // headers) appended to the file.
+  std::vector<std::string> session_extra;
+  std::string extra_tables;
   // Empty: ipc://<temp dir>/admin.sock.
   std::string admin;
   // [server] core_dumps (off by default, as in sessiond).

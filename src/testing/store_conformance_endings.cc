@@ -157,6 +157,50 @@ TEST_P(StoreConformanceTest, AnEpochFromBeforeReasonsRevokesWithoutDetails) {
             (UserEpoch{clock_.NowMicros(), EndReason::kPasswordChanged}));
 }
 
+// --- cookie rotation --------------------------------------------------------
+
+TEST_P(StoreConformanceTest, CommitRotatesTheCookieOnceAndJudgesPresentedOnes) {
+  Session s = MustCreate("alice", 1000);
+  const int64_t first = s.issued_at_us;
+  clock_.AdvanceSeconds(10);
+  const int64_t second = clock_.NowMicros();
+  ChangeSet rotate;
+  rotate.rotate_cookie = CookieRotation{first, second, clock_.NowSeconds() + 5};
+  Result<Session> rotated = Commit(s.id, rotate);
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  EXPECT_EQ(CurrentCookieUs(*rotated), second);
+  Result<Session> loaded = Load(s.id);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->cookie_issued_us, second);
+  EXPECT_EQ(loaded->previous_cookie_issued_us, first);
+  EXPECT_EQ(loaded->previous_cookie_until, clock_.NowSeconds() + 5);
+  EXPECT_EQ(loaded->issued_at_us, first);  // the epoch still sees the id's
+  // A second rotation from the same value lost the race.
+  EXPECT_EQ(Commit(s.id, rotate).code(), Code::kConflict);
+
+  // Writes judged by the cookie they came with: the previous one within
+  // its grace lands ...
+  ChangeSet write = Sets(rotated->version, {{"k", "v"}});
+  write.presented = PresentedCookie{first, clock_.NowSeconds()};
+  ASSERT_TRUE(Commit(s.id, write).ok());
+  // ... after it, nothing is applied and the refusal says why.
+  clock_.AdvanceSeconds(5);
+  ChangeSet late = Sets(0, {{"late", "v"}});
+  late.presented = PresentedCookie{first, clock_.NowSeconds()};
+  Result<Session> refused = Commit(s.id, late);
+  EXPECT_TRUE(IsCookieReuse(refused.status())) << refused.status().ToString();
+  EXPECT_EQ(Load(s.id)->data.count("late"), 0u);
+  LoginRequest move = As("alice");
+  move.presented = PresentedCookie{first, clock_.NowSeconds()};
+  EXPECT_TRUE(IsCookieReuse(Login(s.id, move).status()));
+  EXPECT_TRUE(Load(s.id).ok());  // not moved
+  move.presented = PresentedCookie{second, clock_.NowSeconds()};
+  Result<Session> moved = Login(s.id, move);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_EQ(moved->cookie_issued_us, 0);  // a new id, a new cookie
+  EXPECT_EQ(Load(moved->id)->previous_cookie_issued_us, 0);
+}
+
 // --- markers ----------------------------------------------------------------
 
 TEST_P(StoreConformanceTest, MarkersPutGetReplaceAndDelete) {

@@ -9,6 +9,7 @@
 //                                 needs a user, called while anonymous; 401)
 //       UnknownVerb               UNKNOWN_VERB
 //       PermissionDenied          PERMISSION_DENIED (admin verb, app socket)
+//       SessionLimit              SESSION_LIMIT (LOGIN over max_per_user)
 //     TooLarge                    TOO_LARGE: store less
 //     Conflict                    CONFLICT: reload and re-apply, or tell the user
 //     CsrfMismatch                CSRF_MISMATCH: reject the request (HTTP 403)
@@ -59,6 +60,8 @@ const CallerError = define('CallerError', SessiondError, null,
 const InvalidArgument = define('InvalidArgument', CallerError, 'INVALID_ARGUMENT');
 const UnknownVerb = define('UnknownVerb', CallerError, 'UNKNOWN_VERB');
 const PermissionDenied = define('PermissionDenied', CallerError, 'PERMISSION_DENIED');
+// LOGIN refused: the user is at [session] max_per_user (on_limit "refuse").
+const SessionLimit = define('SessionLimit', CallerError, 'SESSION_LIMIT');
 const LoginRequired = define('LoginRequired', InvalidArgument, 'LOGIN_REQUIRED',
   'A helper that needs a logged-in user was called on an anonymous session.');
 
@@ -103,7 +106,7 @@ Object.defineProperty(Revoked.prototype, 'at', {
 
 // Wire code -> class: every code of docs/protocol.md exactly once.
 const BY_CODE = new Map([
-  InvalidArgument, UnknownVerb, PermissionDenied, TooLarge, Conflict,
+  InvalidArgument, UnknownVerb, PermissionDenied, SessionLimit, TooLarge, Conflict,
   CsrfMismatch, NotFound, Revoked, Expired, BadEncoding, Truncated,
   TrailingData, UnknownVersion, UnknownKey, RetiredKey, BadMac, NotYetValid,
   Corrupt, WrongPurpose, Unavailable, ShuttingDown, Internal,
@@ -119,7 +122,7 @@ function errorFor(code, message = '', details = {}) {
 
 module.exports = {
   SessiondError, CallerError, InvalidArgument, UnknownVerb, PermissionDenied,
-  LoginRequired, TooLarge, Conflict, CsrfMismatch, InvalidCookie, NotFound,
+  SessionLimit, LoginRequired, TooLarge, Conflict, CsrfMismatch, InvalidCookie, NotFound,
   Revoked, Expired, BadEncoding, Truncated, TrailingData, UnknownVersion,
   UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt, WrongPurpose,
   Unavailable, ShuttingDown, Timeout, CircuitOpen, Internal, ProtocolError,

@@ -177,6 +177,7 @@ export class CallerError extends SessiondError {}
 export class InvalidArgument extends CallerError {}
 export class UnknownVerb extends CallerError {}
 export class PermissionDenied extends CallerError {}
+export class SessionLimit extends CallerError {}
 export class LoginRequired extends InvalidArgument {}
 export class TooLarge extends SessiondError {}
 export class Conflict extends SessiondError {}
@@ -213,7 +214,8 @@ export function errorFor(code: string, message?: string,
 export const errors: {
   SessiondError: typeof SessiondError; CallerError: typeof CallerError;
   InvalidArgument: typeof InvalidArgument; UnknownVerb: typeof UnknownVerb;
-  PermissionDenied: typeof PermissionDenied; LoginRequired: typeof LoginRequired;
+  PermissionDenied: typeof PermissionDenied; SessionLimit: typeof SessionLimit;
+  LoginRequired: typeof LoginRequired;
   TooLarge: typeof TooLarge; Conflict: typeof Conflict; CsrfMismatch: typeof CsrfMismatch;
   InvalidCookie: typeof InvalidCookie; NotFound: typeof NotFound; Revoked: typeof Revoked;
   Expired: typeof Expired; BadEncoding: typeof BadEncoding; Truncated: typeof Truncated;

@@ -147,7 +147,8 @@ test('many calls at once are pipelined on one socket and each gets its own reply
 test('every wire error code maps to its class, unknown codes to the base class', () => {
   const expected = {
     INVALID_ARGUMENT: errors.InvalidArgument, UNKNOWN_VERB: errors.UnknownVerb,
-    PERMISSION_DENIED: errors.PermissionDenied, TOO_LARGE: errors.TooLarge,
+    PERMISSION_DENIED: errors.PermissionDenied, SESSION_LIMIT: errors.SessionLimit,
+    TOO_LARGE: errors.TooLarge,
     CONFLICT: errors.Conflict, CSRF_MISMATCH: errors.CsrfMismatch, NOT_FOUND: errors.NotFound,
     REVOKED: errors.Revoked, EXPIRED: errors.Expired, BAD_ENCODING: errors.BadEncoding,
     TRUNCATED: errors.Truncated, TRAILING_DATA: errors.TrailingData,

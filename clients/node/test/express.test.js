@@ -517,6 +517,41 @@ describe('sessiond down', () => {
   });
 });
 
+// rotate_after 2 s, the old value good for 1 s more: short, so the test
+// can outwait both.
+describe('cookie rotation on sessiond', () => {
+  let env;
+  let web;
+  before(async () => {
+    env = await startDaemon({ session: { rotate_after: 2, rotation_grace: 1 } });
+    web = await startApp(env);
+  });
+  after(async () => {
+    await web.close();
+    await env.close();
+  });
+  const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+  test('a rotated cookie is passed on; a stolen copy that comes back ends the session', async () => {
+    const owner = new Browser(web.url);
+    await owner.csrf();
+    await owner.post('/login', { user: 'rosa' });
+    await owner.csrf();
+    assert.equal((await owner.post('/set', { key: 'k', value: '1' })).status, 200);
+    const before = owner.cookies.get('sessiond');
+    const thief = new Browser(web.url);
+    thief.cookies.set('sessiond', before);
+    await sleep(2200); // older than rotate_after: the next load rotates it
+    assert.deepEqual((await owner.get('/whoami')).body, { user: 'rosa' });
+    assert.notEqual(owner.cookies.get('sessiond'), before, 'the new value reached the browser');
+    assert.equal((await owner.get('/get?key=k')).body.value, 1);
+    await sleep(1200); // the old value's grace is over
+    assert.deepEqual((await thief.get('/whoami')).body, { user: '' });
+    assert.equal((await thief.get('/why')).body.reason, 'reuse_detected');
+    assert.deepEqual((await owner.get('/whoami')).body, { user: '' });
+  });
+});
+
 describe('cookie settings come from HELLO', () => {
   let env;
   before(async () => { env = await startDaemon({ cookie: { name: 'myapp' } }); });

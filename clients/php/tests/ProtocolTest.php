@@ -7,10 +7,12 @@ declare(strict_types=1);
 namespace Sessiond\Tests;
 
 use PHPUnit\Framework\TestCase;
+use Sessiond\Exception\CallerException;
 use Sessiond\Exception\ConflictException;
 use Sessiond\Exception\InvalidCookieException;
 use Sessiond\Exception\ProtocolException;
 use Sessiond\Exception\RevokedException;
+use Sessiond\Exception\SessionLimitException;
 use Sessiond\Exception\SessiondException;
 use Sessiond\Exception\TooLargeException;
 use Sessiond\Exception\UnavailableException;
@@ -47,6 +49,8 @@ final class ProtocolTest extends TestCase
         $this->assertInstanceOf(WrongPurposeException::class, SessiondException::fromWire('WRONG_PURPOSE'));
         $this->assertInstanceOf(InvalidCookieException::class, SessiondException::fromWire('WRONG_PURPOSE'));
         $this->assertInstanceOf(ConflictException::class, SessiondException::fromWire('CONFLICT'));
+        $this->assertInstanceOf(SessionLimitException::class, SessiondException::fromWire('SESSION_LIMIT'));
+        $this->assertInstanceOf(CallerException::class, SessiondException::fromWire('SESSION_LIMIT'));
         $this->assertInstanceOf(UnavailableException::class, SessiondException::fromWire('SHUTTING_DOWN'));
         foreach (SessiondException::wireCodes() as $code) {
             $this->assertSame($code, SessiondException::fromWire($code)->getErrorCode());

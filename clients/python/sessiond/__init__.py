@@ -16,7 +16,8 @@ from .errors import (
     BadEncoding, BadMac, CallerError, CircuitOpen, Conflict, Corrupt,
     CsrfMismatch, Expired, Internal, InvalidArgument, InvalidCookie,
     LoginRequired, NotFound, NotYetValid, PermissionDenied, ProtocolError,
-    RetiredKey, Revoked, SessiondError, ShuttingDown, Timeout, TooLarge,
+    RetiredKey, Revoked, SessiondError, SessionLimit, ShuttingDown, Timeout,
+    TooLarge,
     TrailingData, Truncated, Unavailable, UnknownKey, UnknownVerb,
     UnknownVersion, WrongPurpose)
 from .protocol import (CookieSettings, Flash, FlashReply, LogoutReply,
@@ -30,7 +31,7 @@ __all__ = [
     "Corrupt", "CsrfMismatch", "Expired", "Internal", "InvalidArgument",
     "InvalidCookie", "LoginRequired", "NotFound", "NotYetValid",
     "PermissionDenied", "ProtocolError", "RetiredKey", "Revoked",
-    "SessiondError", "ShuttingDown", "Timeout", "TooLarge", "TrailingData",
+    "SessiondError", "SessionLimit", "ShuttingDown", "Timeout", "TooLarge", "TrailingData",
     "Truncated", "Unavailable", "UnknownKey", "UnknownVerb",
     "UnknownVersion", "WrongPurpose", "CookieSettings", "Flash",
     "FlashReply", "LogoutReply", "RevokeOthersReply", "ServerInfo",

@@ -11,6 +11,7 @@ it can act on and ignores the rest:
                                   anonymous (client side; HTTP 401)
         UnknownVerb               UNKNOWN_VERB
         PermissionDenied          PERMISSION_DENIED (admin verb, app socket)
+        SessionLimit              SESSION_LIMIT (LOGIN over max_per_user)
       TooLarge                    TOO_LARGE: store less
       Conflict                    CONFLICT: reload and re-apply, or tell the user
       CsrfMismatch                CSRF_MISMATCH: reject the request (HTTP 403)
@@ -83,6 +84,13 @@ class UnknownVerb(CallerError):
 
 class PermissionDenied(CallerError):
     code = "PERMISSION_DENIED"
+
+
+class SessionLimit(CallerError):
+    """LOGIN refused: the user is at the server's per-user session limit
+    ([session] max_per_user, on_limit = "refuse"). Ask them to sign out
+    elsewhere first."""
+    code = "SESSION_LIMIT"
 
 
 class TooLarge(SessiondError):
@@ -226,8 +234,8 @@ class ProtocolError(SessiondError):
 _BY_CODE: Dict[str, Type[SessiondError]] = {
     cls.code: cls
     for cls in (
-        InvalidArgument, UnknownVerb, PermissionDenied, TooLarge, Conflict,
-        CsrfMismatch, NotFound, Revoked, Expired, BadEncoding, Truncated,
+        InvalidArgument, UnknownVerb, PermissionDenied, SessionLimit,
+        TooLarge, Conflict, CsrfMismatch, NotFound, Revoked, Expired, BadEncoding, Truncated,
         TrailingData, UnknownVersion, UnknownKey, RetiredKey, BadMac,
         NotYetValid, Corrupt, WrongPurpose, Unavailable, ShuttingDown,
         Internal,

@@ -287,6 +287,7 @@ def test_every_protocol_error_code_maps_to_its_class():
         "NOT_YET_VALID": errors.NotYetValid,
         "CSRF_MISMATCH": errors.CsrfMismatch,
         "PERMISSION_DENIED": errors.PermissionDenied,
+        "SESSION_LIMIT": errors.SessionLimit,
         "UNAVAILABLE": errors.Unavailable,
         "SHUTTING_DOWN": errors.ShuttingDown,
         "INTERNAL": errors.Internal,

@@ -266,3 +266,41 @@ def test_sessiond_stopped_gives_503_then_recovers(framework, recovered):
         finally:
             process.terminate()
             process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def rotating_daemon():
+    """A daemon that rotates cookies older than 2 s (previous value good
+    for 1 s more): short, so that a test can outwait both."""
+    binary = find_binary()
+    if binary is None:
+        pytest.skip("no sessiond binary")
+    with SessiondProcess(binary, session_options={
+            "rotate_after": 2, "rotation_grace": 1}) as server:
+        yield server
+
+
+@pytest.mark.parametrize("framework", ["flask", "pyramid", "django"])
+def test_a_rotated_cookie_is_passed_on_and_a_stolen_copy_ends_it(
+        rotating_daemon, framework):
+    process, base = _start(framework, rotating_daemon.endpoint)
+    try:
+        owner = Browser(base)
+        owner.post("/login", user="alice")
+        owner.refresh_csrf()  # rotated at login
+        owner.post("/set", key="k", value='"v"')
+        thief = Browser(base, ua="thief")
+        thief.share_cookies_of(owner)  # a copy of the cookie as it is now
+        before = owner.cookies()
+        time.sleep(2.2)  # older than rotate_after
+        assert owner.get("/whoami") == {"user": "alice"}
+        assert owner.cookies() != before  # the new value reached the jar
+        assert owner.get("/get?key=k") == {"present": True, "value": "v"}
+        time.sleep(1.2)  # the old value's grace is over
+        # The copy is caught: it gets a fresh anonymous session, and the
+        # session it was copied from ends for its owner too.
+        assert thief.get("/whoami") == {"user": ""}
+        assert owner.get("/whoami") == {"user": ""}
+    finally:
+        process.terminate()
+        process.wait(10)

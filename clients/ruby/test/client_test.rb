@@ -196,7 +196,7 @@ class ClientErrorsTest < Minitest::Test
 
   def test_every_wire_code_has_its_class_in_its_group
     groups = {
-      Sessiond::CallerError => %w[INVALID_ARGUMENT UNKNOWN_VERB PERMISSION_DENIED],
+      Sessiond::CallerError => %w[INVALID_ARGUMENT UNKNOWN_VERB PERMISSION_DENIED SESSION_LIMIT],
       Sessiond::InvalidCookie => %w[NOT_FOUND REVOKED EXPIRED BAD_ENCODING TRUNCATED TRAILING_DATA
                                     UNKNOWN_VERSION UNKNOWN_KEY RETIRED_KEY BAD_MAC NOT_YET_VALID
                                     CORRUPT WRONG_PURPOSE],

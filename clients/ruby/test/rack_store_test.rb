@@ -425,6 +425,33 @@ class RackStoreDaemonTest < Minitest::Test
     RackTestApp.build(daemon.endpoint, key: "sessiond", secure: false, httponly: true)
   end
 
+  # rotate_after 2 s, the old value good for 1 s more: short, so the test
+  # can outwait both.
+  def test_a_rotated_cookie_is_passed_on_and_a_stolen_copy_ends_the_session
+    own = TestDaemon.own(session: { "rotate_after" => 2, "rotation_grace" => 1 })
+    rack = RackTestApp.build(own.endpoint, logger: Logger.new(nil))
+    owner = Rack::Test::Session.new(rack)
+    owner.get "/set", key: "user_id", value: JSON.generate("alice")
+    owner.get "/set", key: "k", value: "1"
+    thief = Rack::Test::Session.new(rack)
+    thief.set_cookie("sessiond=#{owner.cookie_jar["sessiond"]}")
+    before = owner.cookie_jar["sessiond"]
+    sleep 2.2 # older than rotate_after: the next load rotates it
+    owner.get "/whoami"
+    assert_equal "alice", JSON.parse(owner.last_response.body)["user"]
+    assert_match(/\Asessiond=/, owner.last_response.headers["Set-Cookie"])
+    refute_equal before, owner.cookie_jar["sessiond"]
+    owner.get "/get", key: "k"
+    assert_equal 1, JSON.parse(owner.last_response.body)["value"]
+    sleep 1.2 # the old value's grace is over
+    thief.get "/whoami"
+    body = JSON.parse(thief.last_response.body)
+    assert_nil body["user"]
+    assert_equal "reuse_detected", body["reason"]
+    owner.get "/whoami" # the session the copy came from has ended too
+    assert_nil JSON.parse(owner.last_response.body)["user"]
+  end
+
   def test_a_secure_cookie_on_plain_http_warns_once
     own = TestDaemon.own(cookie: { "secure" => "true" })
     log = StringIO.new

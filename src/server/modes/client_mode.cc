@@ -20,6 +20,10 @@ class ClientMode final : public ModeBase {
 
   StorageMode mode() const override { return StorageMode::kClient; }
 
+  // No server state tells one copy of a cookie from another, so there is
+  // nothing to rotate against (the config refuses rotate_after here).
+  bool RotationDue(const Opened&) const override { return false; }
+
   // Decodes the sealed record, enforces its expiry, and for a logged-in
   // session looks up the user's epoch: the one store read of this mode.
   void Open(const std::string& cookie, Callback<Opened> done) override {

@@ -5,7 +5,9 @@
 // work while the server state stays tiny. Changes are new cookies, as in
 // client mode (ModeBase's Refresh, Commit, PopFlash); lifecycle events go
 // through the stub, as in server mode (ModeBase's Create, Destroy,
-// RevokeOthers, List, BumpEpoch, with Record() making the stub).
+// RevokeOthers, List, BumpEpoch and the cookie rotation, with Record()
+// making the stub). The stub's rotation state is the truth about which
+// cookie generations are good; the sealed copy's is only carried along.
 #include <algorithm>
 #include <utility>
 
@@ -39,16 +41,27 @@ class HybridMode final : public ModeBase {
     }
     std::string id = s.id;
     env_.store->Load(
-        std::move(id), [s = std::move(s), cookie,
-                        done = std::move(done)](Result<Session> stub) mutable {
+        std::move(id),
+        [this, s = std::move(s), cookie, cookie_us = claims.issued_at_us,
+         done = std::move(done)](Result<Session> stub) mutable {
           if (!stub.ok()) return done(stub.status());
           if (stub->user_id != s.user_id) {
             return done(Revoked("session moved to another user"));
           }
+          const CookieStanding standing =
+              StandingOf(*stub, Presented(cookie_us));
+          if (standing == CookieStanding::kReused) {
+            return EndReused(stub->id,
+                             CheckPresentedCookie(*stub, Presented(cookie_us)),
+                             [done](Status st) { done(st); });
+          }
           // The stub's last_seen_at governs idle expiry (the store enforced
           // it); show the later of the two.
           s.last_seen_at = std::max(s.last_seen_at, stub->last_seen_at);
-          done(Opened{std::move(s), std::move(cookie)});
+          s.cookie_issued_us = stub->cookie_issued_us;
+          s.previous_cookie_issued_us = stub->previous_cookie_issued_us;
+          s.previous_cookie_until = stub->previous_cookie_until;
+          done(Opened{std::move(s), std::move(cookie), cookie_us, standing});
         });
   }
 
@@ -64,9 +77,17 @@ class HybridMode final : public ModeBase {
           LoginSession(cur->session, request, env_.clock->NowMicros());
       Result<Issued> measured = Issue(next);
       if (!measured.ok()) return done(measured.status());
-      env_.store->Login(cur->session.id, std::move(request),
-                        [this, next = std::move(next),
+      // Judged again inside the store's move, against a rotation racing it.
+      request.presented = Presented(cur->cookie_us);
+      const std::string old_id = cur->session.id;
+      env_.store->Login(old_id, std::move(request),
+                        [this, old_id, next = std::move(next),
                          done = std::move(done)](Result<Session> stub) mutable {
+                          if (IsCookieReuse(stub.status())) {
+                            return EndReused(
+                                old_id, stub.status(),
+                                [done](Status st) { done(st); });
+                          }
                           if (!stub.ok()) return done(stub.status());
                           next.id = stub->id;
                           next.issued_at_us = stub->issued_at_us;
@@ -80,7 +101,9 @@ class HybridMode final : public ModeBase {
  protected:
   TokenKind kind() const override { return TokenKind::kHybrid; }
   Result<std::string> Token(const Session& s) const override {
-    return env_.codec->SealHybrid(s.id, EncodeSession(s), s.issued_at_us,
+    // The token's issue time is the cookie's generation (the id's
+    // minting, or the last rotation).
+    return env_.codec->SealHybrid(s.id, EncodeSession(s), CurrentCookieUs(s),
                                   s.expires_at);
   }
 

@@ -91,8 +91,10 @@ Reissued ModeBase::Refresh(Opened opened) {
   Session& s = opened.session;
   const int64_t now = Now();
   // The cookie carries last_seen_at, so a refresh is a new cookie; coarse,
-  // like the store's own touch.
-  if (NeedsTouch(s, now, env_.touch_interval_s)) {
+  // like the store's own touch. A cookie rotated away from (within its
+  // grace) is answered with the newest value.
+  if (NeedsTouch(s, now, env_.touch_interval_s) ||
+      opened.standing == CookieStanding::kPrevious) {
     s.last_seen_at = now;
     Result<Issued> issued = Issue(s);
     if (issued.ok()) return Reissued{std::move(s), std::move(*issued)};
@@ -118,16 +120,18 @@ void ModeBase::Destroy(const std::string& cookie, StatusCallback done) {
   Result<TokenClaims> claims = OpenToken(cookie);
   if (!claims.ok()) return done(claims.status());
   std::string id = claims->session_id;
-  env_.store->Destroy(
-      id, EndReason::kLogout,
-      [this, id, done = std::move(done)](Status st) mutable {
-        if (st.code() != Code::kNotFound) return done(st);
-        // Ended already (the store's Destroy does not tell how): a LOAD
-        // says why, as for every other use of an ended session.
-        env_.store->Load(id, [done = std::move(done)](Result<Session> s) {
-          done(s.ok() ? NotFound("no such session") : s.status());
-        });
-      });
+  // Read first: an ended session says why (as for every other use), and a
+  // copied old cookie ends the session as stolen rather than logged out.
+  env_.store->Load(id, [this, id, cookie_us = claims->issued_at_us,
+                        done = std::move(done)](Result<Session> s) mutable {
+    if (s.ok()) {
+      Status check = CheckPresentedCookie(*s, Presented(cookie_us));
+      if (!check.ok()) return EndReused(id, std::move(check), std::move(done));
+    } else if (s.code() == Code::kRevoked) {
+      return done(s.status());
+    }
+    env_.store->Destroy(id, EndReason::kLogout, std::move(done));
+  });
 }
 
 void ModeBase::RevokeOthers(Opened opened, Callback<OthersRevoked> done) {
@@ -183,6 +187,63 @@ void ModeBase::BumpEpochAndReissue(const Session& old, bool keep_id,
                           if (!issued.ok()) return done(issued.status());
                           done(Reissued{std::move(next), std::move(*issued)});
                         });
+}
+
+Opened ModeBase::Judge(Session s, std::string cookie, int64_t cookie_us) const {
+  const CookieStanding standing = StandingOf(s, Presented(cookie_us));
+  return Opened{std::move(s), std::move(cookie), cookie_us, standing};
+}
+
+bool ModeBase::RotationDue(const Opened& opened) const {
+  if (env_.rotate_after_s <= 0) return false;
+  if (opened.standing != CookieStanding::kCurrent) return false;
+  return env_.clock->NowMicros() - CurrentCookieUs(opened.session) >=
+         env_.rotate_after_s * 1'000'000;
+}
+
+// The rotation is one commit of nothing but the cookie's generation, so it
+// is atomic in every store and never conflicts with data commits; base
+// version 0 because the hybrid stub's version is not the cookie's.
+void ModeBase::Rotate(Opened opened, Callback<Reissued> done) {
+  const int64_t from = CurrentCookieUs(opened.session);
+  ChangeSet rotation;
+  rotation.rotate_cookie = CookieRotation{
+      from, std::max(env_.clock->NowMicros(), from + 1),
+      Now() + std::max<int64_t>(env_.rotation_grace_s, 0)};
+  std::string id = opened.session.id;
+  env_.store->Commit(
+      id, std::move(rotation),
+      [this, id, full = std::move(opened.session),
+       done = std::move(done)](Result<Session> stored) mutable {
+        auto answer = [this, done](Session full_now, Session kept) {
+          full_now.cookie_issued_us = kept.cookie_issued_us;
+          full_now.previous_cookie_issued_us = kept.previous_cookie_issued_us;
+          full_now.previous_cookie_until = kept.previous_cookie_until;
+          Session shown = Shown(std::move(full_now), std::move(kept));
+          Result<Issued> issued = Issue(shown);
+          if (!issued.ok()) return done(issued.status());
+          done(Reissued{std::move(shown), std::move(*issued)});
+        };
+        if (stored.ok()) return answer(std::move(full), std::move(*stored));
+        if (stored.code() != Code::kConflict) return done(stored.status());
+        // Another request rotated first: hand out the value it made.
+        env_.store->Load(id, [answer, full = std::move(full),
+                              done](Result<Session> now) mutable {
+          if (!now.ok()) return done(now.status());
+          answer(std::move(full), std::move(*now));
+        });
+      });
+}
+
+void ModeBase::EndReused(const std::string& id, Status refusal,
+                         StatusCallback done) {
+  env_.store->Destroy(
+      id, EndReason::kReuseDetected,
+      [refusal = std::move(refusal), done = std::move(done)](Status st) {
+        // kNotFound: a racing request caught the same copy and ended the
+        // session first.
+        done(st.ok() || st.code() == Code::kNotFound ? refusal : st);
+      });
 }
 
 std::unique_ptr<SessionMode> NewSessionMode(StorageMode mode, ModeEnv env) {

@@ -5,7 +5,9 @@
 //   where the cookie carries the session (client, hybrid; server mode
 //     overrides): Refresh, Commit, PopFlash;
 //   where the store keeps a record per session (server, hybrid; client mode
-//     overrides): Create, Destroy, RevokeOthers, List, BumpEpoch.
+//     overrides): Create, Destroy, RevokeOthers, List, BumpEpoch, and cookie
+//     rotation (RotationDue, Rotate; the steps that judge a presented
+//     cookie and end a session whose old cookie came back).
 // Open and Login differ in all three. Internal to src/server/modes/; loop
 // thread only.
 #pragma once
@@ -32,6 +34,8 @@ class ModeBase : public SessionMode {
   void RevokeOthers(Opened opened, Callback<OthersRevoked> done) override;
   void List(Opened opened, Callback<std::vector<Session>> done) override;
   void BumpEpoch(Opened opened, Callback<Reissued> done) override;
+  bool RotationDue(const Opened& opened) const override;
+  void Rotate(Opened opened, Callback<Reissued> done) override;
 
  protected:
   explicit ModeBase(ModeEnv env) : env_(std::move(env)) {}
@@ -68,6 +72,18 @@ class ModeBase : public SessionMode {
   }
 
   int64_t Now() const { return env_.clock->NowSeconds(); }
+
+  // How the session `s` (as the store keeps it) sees a cookie issued at
+  // `cookie_us`, now.
+  PresentedCookie Presented(int64_t cookie_us) const {
+    return PresentedCookie{cookie_us, Now()};
+  }
+  // Opened for the store's `s` and a cookie issued at `cookie_us`.
+  Opened Judge(Session s, std::string cookie, int64_t cookie_us) const;
+  // A cookie older than its session's grace came back: ends the session
+  // `id` (reason reuse_detected) and answers `refusal`
+  // (CheckPresentedCookie's REVOKED).
+  void EndReused(const std::string& id, Status refusal, StatusCallback done);
 
   // BUMP_EPOCH's core in every mode: re-issues `old` as a regeneration
   // would (same user), measures its cookie before the epoch moves (the bump

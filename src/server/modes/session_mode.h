@@ -57,6 +57,11 @@ inline std::string SetCookieValue(std::string line) {
 struct Opened {
   Session session;
   std::string cookie;  // as presented
+  // The cookie's issue time and how the session sees it (server, hybrid):
+  // kPrevious means it was rotated away from within its grace period, and
+  // the reply should carry the newest value.
+  int64_t cookie_us = 0;
+  CookieStanding standing = CookieStanding::kCurrent;
 };
 
 // A session and the cookie that carries it from now on: a session reply.
@@ -92,6 +97,12 @@ struct ModeEnv {
   // LOAD refreshes last_seen_at at most this often; where the cookie
   // carries the session, a refresh re-issues the cookie.
   int64_t touch_interval_s = 60;
+  // Cookie rotation (server and hybrid mode; [session] rotate_after and
+  // rotation_grace): LOAD gives a cookie older than rotate_after_s (0:
+  // never) a new value; the old one stays good for rotation_grace_s, and
+  // after that presenting it ends the session (reason reuse_detected).
+  int64_t rotate_after_s = 0;
+  int64_t rotation_grace_s = 60;
 };
 
 class SessionMode {
@@ -111,10 +122,20 @@ class SessionMode {
   virtual void Create(Session s, Callback<Reissued> done) = 0;
 
   // LOAD: the opened session, with last_seen_at refreshed where the cookie
-  // carries it and a refresh is due (a new cookie then); otherwise as is.
+  // carries it and a refresh is due (a new cookie then); otherwise as is
+  // (a cookie rotated away from within its grace gets the newest value).
   // Never waits for anything (the store touches its own records), hence a
   // plain return: LOAD is the hot path.
   virtual Reissued Refresh(Opened opened) = 0;
+
+  // Whether LOAD should rotate the opened session's cookie (it is the
+  // newest value and older than rotate_after_s). Never in client mode.
+  virtual bool RotationDue(const Opened& opened) const = 0;
+  // LOAD when RotationDue: a new cookie value for the session, stored
+  // before it is handed out (the one it replaces stays good for the grace
+  // period). A request that lost the race to rotate gets the winner's.
+  // Errors: those of Open.
+  virtual void Rotate(Opened opened, Callback<Reissued> done) = 0;
 
   // COMMIT and CSRF_ROTATE: applies `changes` as a whole. Errors: those of
   // Open, kConflict, kTooLarge.

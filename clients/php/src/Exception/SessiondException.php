@@ -9,6 +9,7 @@
 //         LoginRequiredException     LOGIN_REQUIRED (client side: a helper needs a user; HTTP 401)
 //       UnknownVerbException         UNKNOWN_VERB
 //       PermissionDeniedException    PERMISSION_DENIED (admin verb, app socket)
+//       SessionLimitException        SESSION_LIMIT (LOGIN over max_per_user)
 //       ConfigurationException       CONFIGURATION (client side: e.g. cookie name mismatch)
 //     TooLargeException              TOO_LARGE: store less
 //     ConflictException              CONFLICT: reload and re-apply, or tell the user (HTTP 409)
@@ -40,6 +41,7 @@ class SessiondException extends \RuntimeException
         'INVALID_ARGUMENT' => InvalidArgumentException::class,
         'UNKNOWN_VERB' => UnknownVerbException::class,
         'PERMISSION_DENIED' => PermissionDeniedException::class,
+        'SESSION_LIMIT' => SessionLimitException::class,
         'TOO_LARGE' => TooLargeException::class,
         'CONFLICT' => ConflictException::class,
         'CSRF_MISMATCH' => CsrfMismatchException::class,

@@ -12,6 +12,7 @@
 #                                 (client side; code LOGIN_REQUIRED; HTTP 401)
 #       UnknownVerb               UNKNOWN_VERB
 #       PermissionDenied          PERMISSION_DENIED (admin verb on the app socket)
+#       SessionLimit              SESSION_LIMIT (LOGIN over max_per_user)
 #     TooLarge                    TOO_LARGE: store less
 #     Conflict                    CONFLICT: reload and re-apply, or tell the user
 #     CsrfMismatch                CSRF_MISMATCH: reject the request (HTTP 403)
@@ -78,6 +79,12 @@ module Sessiond
 
   class PermissionDenied < CallerError
     CODE = "PERMISSION_DENIED"
+  end
+
+  # LOGIN refused: the user is at the server's per-user session limit
+  # ([session] max_per_user, on_limit = "refuse").
+  class SessionLimit < CallerError
+    CODE = "SESSION_LIMIT"
   end
 
   # A frame, the session data or the Set-Cookie line is over its cap.
@@ -205,8 +212,8 @@ module Sessiond
 
   # Wire code -> class. Every code of docs/protocol.md appears exactly once.
   ERROR_CLASSES = [
-    InvalidArgument, UnknownVerb, PermissionDenied, TooLarge, Conflict,
-    CsrfMismatch, NotFound, Revoked, Expired, BadEncoding, Truncated,
+    InvalidArgument, UnknownVerb, PermissionDenied, SessionLimit, TooLarge,
+    Conflict, CsrfMismatch, NotFound, Revoked, Expired, BadEncoding, Truncated,
     TrailingData, UnknownVersion, UnknownKey, RetiredKey, BadMac,
     NotYetValid, Corrupt, WrongPurpose, Unavailable, ShuttingDown, Internal
   ].to_h { |cls| [cls::CODE, cls] }.freeze
