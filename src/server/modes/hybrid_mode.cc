@@ -28,8 +28,21 @@ class HybridMode final : public ModeBase {
   // Decodes the sealed record, then loads the stub, which enforces
   // tombstones, idle expiry and the user's epoch.
   void Open(const std::string& cookie, Callback<Opened> done) override {
+    OpenWith(cookie, /*past_expiry=*/false, std::move(done));
+  }
+
+  void OpenPastExpiry(const std::string& cookie,
+                      Callback<Opened> done) override {
+    OpenWith(cookie, /*past_expiry=*/true, std::move(done));
+  }
+
+  // The stub holds the DBSC binding and offers (the cookie does not: they
+  // change without the cookie, at the DBSC endpoints), so they are taken
+  // from it.
+  void OpenWith(const std::string& cookie, bool past_expiry,
+                Callback<Opened> done) {
     TokenClaims claims;
-    Result<Session> sealed = OpenSealed(cookie, &claims);
+    Result<Session> sealed = OpenSealed(cookie, &claims, past_expiry);
     if (!sealed.ok()) return done(sealed.status());
     Session s = std::move(*sealed);
     // The sealed record and the token name the same id (both are
@@ -48,6 +61,8 @@ class HybridMode final : public ModeBase {
           // The stub's last_seen_at governs idle expiry (the store enforced
           // it); show the later of the two.
           s.last_seen_at = std::max(s.last_seen_at, stub->last_seen_at);
+          s.dbsc = std::move(stub->dbsc);
+          s.dbsc_offers = std::move(stub->dbsc_offers);
           done(Opened{std::move(s), std::move(cookie)});
         });
   }
@@ -80,8 +95,11 @@ class HybridMode final : public ModeBase {
  protected:
   TokenKind kind() const override { return TokenKind::kHybrid; }
   Result<std::string> Token(const Session& s) const override {
-    return env_.codec->SealHybrid(s.id, EncodeSession(s), s.issued_at_us,
-                                  s.expires_at);
+    Session sealed = s;
+    sealed.dbsc.reset();
+    sealed.dbsc_offers.clear();
+    return env_.codec->SealHybrid(s.id, EncodeSession(sealed),
+                                  TokenIssuedAt(s), TokenExpiresAt(s));
   }
 
   // Who, when, from where; no data.

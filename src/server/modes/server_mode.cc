@@ -17,7 +17,17 @@ class ServerMode final : public ModeBase {
   StorageMode mode() const override { return StorageMode::kServer; }
 
   void Open(const std::string& cookie, Callback<Opened> done) override {
-    Result<TokenClaims> claims = OpenToken(cookie);
+    OpenWith(cookie, /*past_expiry=*/false, std::move(done));
+  }
+
+  void OpenPastExpiry(const std::string& cookie,
+                      Callback<Opened> done) override {
+    OpenWith(cookie, /*past_expiry=*/true, std::move(done));
+  }
+
+  void OpenWith(const std::string& cookie, bool past_expiry,
+                Callback<Opened> done) {
+    Result<TokenClaims> claims = OpenToken(cookie, past_expiry);
     if (!claims.ok()) return done(claims.status());
     env_.store->Load(claims->session_id, [cookie, done = std::move(done)](
                                              Result<Session> s) mutable {
@@ -82,7 +92,7 @@ class ServerMode final : public ModeBase {
  protected:
   TokenKind kind() const override { return TokenKind::kServer; }
   Result<std::string> Token(const Session& s) const override {
-    return env_.codec->MintServer(s.id, s.issued_at_us, s.expires_at);
+    return env_.codec->MintServer(s.id, TokenIssuedAt(s), TokenExpiresAt(s));
   }
 };
 
