@@ -483,3 +483,32 @@ def test_client_mode_refuses_the_verbs():
         c.close()
     finally:
         server.close()
+
+
+# -- events -----------------------------------------------------------------
+
+def test_every_outcome_is_one_log_line_without_secrets():
+    server = start()
+    try:
+        c = server.client()
+        key, r = register(c, logged_in(c, "erin"))
+        challenge = next_challenge(c, r.reply.cookie, r.dbsc_id)
+        with pytest.raises(errors.SessiondError):
+            c.dbsc_refresh(r.reply.cookie, r.dbsc_id, b.SoftwareKey().proof(
+                challenge, registration=False))
+        out = c.dbsc_refresh(r.reply.cookie, r.dbsc_id,
+                             key.proof(challenge, registration=False))
+        c.dbsc_end(out.reply.cookie)
+        c.close()
+        with open(server.log_path, encoding="utf-8") as f:
+            log = f.read()
+    finally:
+        server.close()
+    lines = [line for line in log.splitlines() if "dbsc dbsc_" in line]
+    kinds = [line.split("dbsc ", 1)[1].split(":", 1)[0] for line in lines]
+    assert kinds == ["dbsc_registered", "dbsc_refresh_failed",
+                     "dbsc_refreshed", "dbsc_ended"], lines
+    assert "bad_signature" in lines[1]
+    for secret in (r.reply.cookie, out.reply.cookie, challenge,
+                   r.reply.session.id, r.reply.session.csrf_token):
+        assert secret not in log
