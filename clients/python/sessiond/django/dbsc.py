@@ -28,7 +28,8 @@ from ..dbsc import REGISTRATION, DbscEndpoints, HttpAnswer
 from . import conf
 
 __all__ = ["endpoints", "urlpatterns", "offer_device_binding",
-           "register_view", "refresh_view"]
+           "offer_at_login", "register_view", "refresh_view",
+           "REGISTRATION"]
 
 _cache: Tuple[Any, Optional[DbscEndpoints]] = (None, None)
 
@@ -98,7 +99,8 @@ def _answer(answer: HttpAnswer) -> HttpResponse:
 
 
 def _cookie(request: Any) -> Optional[str]:
-    return request.COOKIES.get(conf.session_cookie().name)
+    value = request.COOKIES.get(conf.session_cookie().name)
+    return str(value) if value else None
 
 
 def _serve(request: Any, what: str) -> HttpResponse:
@@ -114,14 +116,14 @@ def _serve(request: Any, what: str) -> HttpResponse:
     return _answer(answer)
 
 
-@csrf_exempt
-@require_POST
+@csrf_exempt  # type: ignore[misc]  # Django is untyped
+@require_POST  # type: ignore[misc]
 def register_view(request: Any) -> HttpResponse:
     return _serve(request, "register")
 
 
-@csrf_exempt
-@require_POST
+@csrf_exempt  # type: ignore[misc]
+@require_POST  # type: ignore[misc]
 def refresh_view(request: Any) -> HttpResponse:
     return _serve(request, "refresh")
 
