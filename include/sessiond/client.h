@@ -95,6 +95,13 @@ struct RevokeOthersReply {
   std::optional<SessionReply> reissued;
 };
 
+// DBSC_REGISTER and DBSC_REFRESH: the session with its new cookie, and the
+// binding's JSON text (docs/protocol.md).
+struct DbscReply {
+  SessionReply session;
+  std::string binding_json;
+};
+
 // One reply as it came off the wire, for the pipelined and raw APIs.
 struct Reply {
   std::string request_id;
@@ -228,6 +235,42 @@ class Client {
   // in every mode, and re-issues this session (new cookie). Errors:
   // kInvalidArgument (anonymous session), Load()'s.
   Result<SessionReply> BumpEpoch(std::string_view cookie);
+
+  // ---- Device-bound sessions (DBSC; docs/dbsc.md, docs/protocol.md).
+  // Server and hybrid mode; client mode answers kInvalidArgument
+  // {"reason": "client_mode"}. A refused proof is an error whose details
+  // have "proof" (its reason); a missing binding kNotFound with
+  // {"reason": "no_binding"}. `options_json` may be empty. ----
+
+  // DBSC_OFFER: a registration challenge. Returns the JSON text
+  // {"header", "challenge", "expires_at"}; header is the
+  // Secure-Session-Registration value to send.
+  Result<std::string> DbscOffer(std::string_view cookie,
+                                std::string_view options_json = {});
+
+  // DBSC_REGISTER: checks the proof (the Secure-Session-Response value) and
+  // binds the session to its key: a new session cookie, and the binding's
+  // JSON text {"dbsc_id", "challenge", "set_cookie", "instructions", ...}.
+  Result<DbscReply> DbscRegister(std::string_view cookie,
+                                 std::string_view proof,
+                                 std::string_view options_json = {});
+
+  // DBSC_CHALLENGE: a refresh challenge for the binding `dbsc_id`, as
+  // DbscOffer's JSON (header: the Secure-Session-Challenge value). The
+  // cookie may be past its bound lifetime.
+  Result<std::string> DbscChallenge(std::string_view cookie,
+                                    std::string_view dbsc_id);
+
+  // DBSC_REFRESH: checks a refresh proof with the stored key and re-issues
+  // the session cookie; as DbscRegister without "instructions".
+  Result<DbscReply> DbscRefresh(std::string_view cookie,
+                                std::string_view dbsc_id,
+                                std::string_view proof,
+                                std::string_view options_json = {});
+
+  // DBSC_END: ends the device-bound session and the session with it, as
+  // LOGOUT: returns the Set-Cookie value that deletes the cookie.
+  Result<std::string> DbscEnd(std::string_view cookie);
 
   // ---- Admin verbs (the admin socket only; the app socket answers
   // kPermissionDenied to each) ----

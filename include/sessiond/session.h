@@ -43,6 +43,39 @@ struct FlashMessage {
   friend bool operator==(const FlashMessage&, const FlashMessage&) = default;
 };
 
+// Device Bound Session Credentials (docs/dbsc.md): a challenge sessiond
+// issued and has not yet seen answered. Registration challenges
+// (Session::dbsc_offers) may carry the authorization value the browser must
+// echo; refresh challenges (DbscBinding::challenges) never do.
+struct DbscChallenge {
+  std::string value;          // 43 characters of base64url (the proof's jti)
+  int64_t expires_at = 0;     // unix seconds
+  std::string authorization;  // registration only; empty: none
+  friend bool operator==(const DbscChallenge&, const DbscChallenge&) = default;
+};
+
+// A session's binding to a device key (DBSC_REGISTER). It moves with the
+// session (LOGIN, REGENERATE, BUMP_EPOCH's re-issue keep it) and ends with it.
+struct DbscBinding {
+  std::string dbsc_id;     // the DBSC session_identifier (base64url)
+  std::string jwk;         // the public key, RFC 7638 canonical JWK
+  std::string thumbprint;  // its RFC 7638 thumbprint
+  std::string alg;         // "ES256" or "RS256"
+  int64_t registered_at = 0;   // unix seconds
+  int64_t refreshed_at = 0;    // unix seconds of the last good proof
+  // The last good proof (registration or refresh), unix microseconds: the
+  // issue time of every cookie minted for the session since, whose token
+  // expires [dbsc] bound_cookie_lifetime after it.
+  int64_t proven_at_us = 0;
+  uint64_t refresh_count = 0;
+  std::vector<DbscChallenge> challenges;  // outstanding refresh challenges
+  friend bool operator==(const DbscBinding&, const DbscBinding&) = default;
+};
+// At most this many of each kind of challenge are kept; issuing one more
+// drops the oldest.
+inline constexpr size_t kMaxDbscOffers = 2;
+inline constexpr size_t kMaxDbscChallenges = 4;
+
 struct Session {
   std::string id;
   std::string user_id;  // empty: anonymous
@@ -80,6 +113,12 @@ struct Session {
   int64_t previous_cookie_issued_us = 0;
   int64_t previous_cookie_until = 0;  // unix seconds
 
+  // DBSC: the binding, once registered, and the registration challenges
+  // offered before (server and hybrid mode: kept by the store; a hybrid
+  // cookie does not carry them).
+  std::optional<DbscBinding> dbsc = std::nullopt;
+  std::vector<DbscChallenge> dbsc_offers = {};
+
   friend bool operator==(const Session&, const Session&) = default;
 };
 
@@ -109,6 +148,29 @@ struct CookieRotation {
                          const CookieRotation&) = default;
 };
 
+// One DBSC step, applied by ApplyChangeSet in the same atomic write as the
+// rest of a change set, so that a challenge is issued, checked and consumed
+// once however many requests race. Every step first drops expired
+// challenges (at `now`).
+struct DbscChange {
+  enum class Kind : uint8_t {
+    kOffer,      // add `challenge` to dbsc_offers (refused once bound)
+    kRegister,   // consume offer `consume`, set `binding` (its challenges
+                 // are replaced by `challenge`, when it has a value)
+    kChallenge,  // add `challenge` to the binding named `dbsc_id`
+    kRefresh,    // consume the binding's challenge `consume`, stamp
+                 // proven_at_us / refreshed_at at `now_us`, count it, and
+                 // add `challenge` (when it has a value)
+  };
+  Kind kind = Kind::kOffer;
+  int64_t now_us = 0;  // unix microseconds
+  DbscChallenge challenge;
+  std::string consume;
+  std::string dbsc_id;
+  DbscBinding binding;
+  friend bool operator==(const DbscChange&, const DbscChange&) = default;
+};
+
 // A request's changes, applied all or nothing by Store::Commit.
 struct ChangeSet {
   uint64_t base_version = 0;  // the version the request loaded
@@ -122,6 +184,7 @@ struct ChangeSet {
   // (kConflict when another request rotated it first).
   std::optional<PresentedCookie> presented = std::nullopt;
   std::optional<CookieRotation> rotate_cookie = std::nullopt;
+  std::optional<DbscChange> dbsc = std::nullopt;  // a DBSC step (docs/dbsc.md)
   friend bool operator==(const ChangeSet&, const ChangeSet&) = default;
 };
 
@@ -229,7 +292,12 @@ Status CheckCsrf(const Session& s, std::string_view presented);
 
 // Applies changes to s in place as Commit does (conflict check, caps),
 // bumping s.version. On error s is unchanged. Shared by every store so
-// the rules live in one place.
+// the rules live in one place. A DBSC step's refusals carry details
+// (docs/dbsc.md): a challenge that is not (or no longer) there is
+// kBadMac {"proof": "wrong_challenge"} (an expired one "challenge_expired"),
+// a binding that is not there kNotFound {"reason": "no_binding"}, an offer
+// or registration on a bound session kInvalidArgument
+// {"reason": "already_bound"}.
 Status ApplyChangeSet(Session& s, const ChangeSet& changes,
                       size_t max_data_bytes);
 

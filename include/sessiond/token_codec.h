@@ -60,12 +60,21 @@ class TokenCodec {
 
   // Verifies and decodes a cookie value of any kind.
   Result<TokenClaims> Open(std::string_view cookie_value);
+  // Open, except that a token past its expires-at is still returned (every
+  // other check holds). Only for DBSC refresh (docs/dbsc.md): a bound
+  // session's token expires within minutes on purpose, and the verbs that
+  // renew it need to know whose it was; the session's own expiry is still
+  // enforced by the store.
+  Result<TokenClaims> OpenPastExpiry(std::string_view cookie_value);
 
   // Swaps in a reloaded keyring (SIGHUP); tokens of keys still present
   // keep verifying.
   void SetKeyring(std::shared_ptr<const Keyring> keyring);
 
  private:
+  Result<TokenClaims> OpenToken(std::string_view cookie_value,
+                                bool check_expiry);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -523,6 +523,76 @@ Result<SessionReply> Client::BumpEpoch(std::string_view cookie) {
   return CallSession(*this, "BUMP_EPOCH", {std::string(cookie)});
 }
 
+namespace {
+
+// DBSC_OFFER and DBSC_CHALLENGE: one JSON object frame.
+Result<std::string> CallJsonObject(Client& client, std::string_view verb,
+                                   const std::vector<std::string>& args) {
+  Result<Reply> r = CallOk(client, verb, args);
+  if (!r.ok()) return r.status();
+  if (r->frames.empty()) return BadReply(std::string(verb) + ": no result");
+  SESSIOND_RETURN_IF_ERROR(CheckJsonObject(r->frames[0], std::string(verb)));
+  return r->frames[0];
+}
+
+// DBSC_REGISTER and DBSC_REFRESH: a session reply, then the binding.
+Result<DbscReply> CallDbscReply(Client& client, std::string_view verb,
+                                const std::vector<std::string>& args) {
+  Result<Reply> r = CallOk(client, verb, args);
+  if (!r.ok()) return r.status();
+  Result<SessionReply> s = ParseSessionReply(r->frames);
+  if (!s.ok()) return s.status();
+  if (r->frames.size() < 4) {
+    return BadReply(std::string(verb) + ": no binding frame");
+  }
+  SESSIOND_RETURN_IF_ERROR(
+      CheckJsonObject(r->frames[3], std::string(verb) + " binding"));
+  DbscReply out;
+  out.session = std::move(s).value();
+  out.binding_json = r->frames[3];
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> Client::DbscOffer(std::string_view cookie,
+                                      std::string_view options_json) {
+  std::vector<std::string> args{std::string(cookie)};
+  if (!options_json.empty()) args.emplace_back(options_json);
+  return CallJsonObject(*this, "DBSC_OFFER", args);
+}
+
+Result<DbscReply> Client::DbscRegister(std::string_view cookie,
+                                       std::string_view proof,
+                                       std::string_view options_json) {
+  std::vector<std::string> args{std::string(cookie), std::string(proof)};
+  if (!options_json.empty()) args.emplace_back(options_json);
+  return CallDbscReply(*this, "DBSC_REGISTER", args);
+}
+
+Result<std::string> Client::DbscChallenge(std::string_view cookie,
+                                          std::string_view dbsc_id) {
+  return CallJsonObject(*this, "DBSC_CHALLENGE",
+                        {std::string(cookie), std::string(dbsc_id)});
+}
+
+Result<DbscReply> Client::DbscRefresh(std::string_view cookie,
+                                      std::string_view dbsc_id,
+                                      std::string_view proof,
+                                      std::string_view options_json) {
+  std::vector<std::string> args{std::string(cookie), std::string(dbsc_id),
+                                std::string(proof)};
+  if (!options_json.empty()) args.emplace_back(options_json);
+  return CallDbscReply(*this, "DBSC_REFRESH", args);
+}
+
+Result<std::string> Client::DbscEnd(std::string_view cookie) {
+  Result<Reply> r = CallOk(*this, "DBSC_END", {std::string(cookie)});
+  if (!r.ok()) return r.status();
+  if (r->frames.size() < 2) return BadReply("DBSC_END needs 2 result frames");
+  return r->frames[1];
+}
+
 Result<std::vector<SessionInfo>> Client::UserList(std::string_view user_id) {
   return CallSessionList(*this, "USER_LIST", user_id);
 }

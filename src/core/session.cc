@@ -73,6 +73,125 @@ Status CheckSize(const Session& s, size_t max_data_bytes) {
   return Status::Ok();
 }
 
+// DBSC steps (DbscChange in session.h). Refusals carry the details a
+// caller picks its HTTP answer by (docs/dbsc.md, "Errors").
+Status DbscProofRefused(const char* reason, std::string message) {
+  return Status(Code::kBadMac, std::move(message),
+                std::string(R"({"proof":")") + reason + "\"}");
+}
+
+Status DbscNoBinding(std::string message) {
+  return Status(Code::kNotFound, std::move(message),
+                R"({"reason":"no_binding"})");
+}
+
+Status DbscAlreadyBound() {
+  return Status(Code::kInvalidArgument,
+                "the session is already bound to a device key",
+                R"({"reason":"already_bound"})");
+}
+
+void DropExpired(std::vector<DbscChallenge>& list, int64_t now) {
+  std::erase_if(list,
+                [now](const DbscChallenge& c) { return c.expires_at <= now; });
+}
+
+// Appends `c`, dropping the oldest beyond `max`.
+void PushChallenge(std::vector<DbscChallenge>& list, DbscChallenge c,
+                   size_t max) {
+  list.push_back(std::move(c));
+  if (list.size() > max) list.erase(list.begin(), list.end() - max);
+}
+
+// Removes the challenge `value` from `list` (constant-time comparison of
+// each: the value is a secret the browser proves it signed). `expired`
+// holds the challenges already dropped as expired, to tell "too late" from
+// "never issued".
+Status Consume(std::vector<DbscChallenge>& list,
+               const std::vector<DbscChallenge>& expired,
+               std::string_view value) {
+  auto same = [value](const DbscChallenge& c) {
+    return c.value.size() == value.size() && !value.empty() &&
+           sodium_memcmp(c.value.data(), value.data(), value.size()) == 0;
+  };
+  auto it = std::find_if(list.begin(), list.end(), same);
+  if (it != list.end()) {
+    list.erase(it);
+    return Status::Ok();
+  }
+  if (std::any_of(expired.begin(), expired.end(), same)) {
+    return DbscProofRefused("challenge_expired",
+                            "dbsc challenge_expired: the proof answers a "
+                            "challenge that has expired");
+  }
+  return DbscProofRefused("wrong_challenge",
+                          "dbsc wrong_challenge: the proof answers no "
+                          "challenge this session has outstanding (unknown, "
+                          "already used, or another session's)");
+}
+
+std::vector<DbscChallenge> ExpiredOf(const std::vector<DbscChallenge>& list,
+                                     int64_t now) {
+  std::vector<DbscChallenge> out;
+  for (const DbscChallenge& c : list) {
+    if (c.expires_at <= now) out.push_back(c);
+  }
+  return out;
+}
+
+Status ApplyDbscChange(Session& next, const DbscChange& change) {
+  const int64_t now = change.now_us / 1'000'000;
+  switch (change.kind) {
+    case DbscChange::Kind::kOffer:
+      if (next.dbsc) return DbscAlreadyBound();
+      DropExpired(next.dbsc_offers, now);
+      PushChallenge(next.dbsc_offers, change.challenge, kMaxDbscOffers);
+      return Status::Ok();
+    case DbscChange::Kind::kRegister: {
+      if (next.dbsc) return DbscAlreadyBound();
+      const auto expired = ExpiredOf(next.dbsc_offers, now);
+      DropExpired(next.dbsc_offers, now);
+      SESSIOND_RETURN_IF_ERROR(
+          Consume(next.dbsc_offers, expired, change.consume));
+      DbscBinding binding = change.binding;
+      binding.challenges.clear();
+      if (!change.challenge.value.empty()) {
+        binding.challenges.push_back(change.challenge);
+      }
+      next.dbsc = std::move(binding);
+      next.dbsc_offers.clear();
+      return Status::Ok();
+    }
+    case DbscChange::Kind::kChallenge:
+      if (!next.dbsc || next.dbsc->dbsc_id != change.dbsc_id) {
+        return DbscNoBinding("no device binding " + change.dbsc_id +
+                             " on this session");
+      }
+      DropExpired(next.dbsc->challenges, now);
+      PushChallenge(next.dbsc->challenges, change.challenge,
+                    kMaxDbscChallenges);
+      return Status::Ok();
+    case DbscChange::Kind::kRefresh: {
+      if (!next.dbsc || next.dbsc->dbsc_id != change.dbsc_id) {
+        return DbscNoBinding("no device binding " + change.dbsc_id +
+                             " on this session");
+      }
+      DbscBinding& b = *next.dbsc;
+      const auto expired = ExpiredOf(b.challenges, now);
+      DropExpired(b.challenges, now);
+      SESSIOND_RETURN_IF_ERROR(Consume(b.challenges, expired, change.consume));
+      b.proven_at_us = change.now_us;
+      b.refreshed_at = now;
+      ++b.refresh_count;
+      if (!change.challenge.value.empty()) {
+        PushChallenge(b.challenges, change.challenge, kMaxDbscChallenges);
+      }
+      return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool IsUtf8(std::string_view s) {
@@ -375,6 +494,9 @@ Status ApplyChangeSet(Session& s, const ChangeSet& changes,
     next.previous_cookie_until = r->previous_until;
     next.cookie_issued_us = r->to_us;
   }
+  if (changes.dbsc) {
+    SESSIOND_RETURN_IF_ERROR(ApplyDbscChange(next, *changes.dbsc));
+  }
   SESSIOND_RETURN_IF_ERROR(CheckSize(next, max_data_bytes));
   next.version = version;
   s = std::move(next);
@@ -423,6 +545,9 @@ Session LoginSession(const Session& old, const LoginRequest& request,
     next.data.clear();
     next.key_versions.clear();
     next.flash.clear();
+    // The device binding was the other user's session's (docs/dbsc.md).
+    next.dbsc.reset();
+    next.dbsc_offers.clear();
   }
   next.id = NewSessionId(user);
   next.user_id = user;

@@ -36,6 +36,15 @@
 //   tag 2        cookie rotation: value = cookie_issued_us:svarint
 //                previous_cookie_issued_us:svarint
 //                previous_cookie_until:svarint (no other bytes)
+//   tag 3        the DBSC binding (Session::dbsc):
+//                  dbsc_id:bytes jwk:bytes thumbprint:bytes alg:bytes
+//                  registered_at:svarint refreshed_at:svarint
+//                  proven_at_us:svarint refresh_count:uvarint
+//                  count:uvarint challenge{count}
+//   tag 4        DBSC registration challenges (Session::dbsc_offers):
+//                  count:uvarint offer{count}
+//   challenge    := value:bytes expires_at:svarint
+//   offer        := value:bytes expires_at:svarint authorization:bytes
 //
 // An unknown tag is skipped (a newer sessiond wrote it; its field is lost
 // on the next write, which an older sessiond cannot help). EncodeSession
@@ -131,6 +140,78 @@ Status Corrupt(const char* what) {
 // Extension field tags (see the grammar above).
 constexpr uint64_t kTagAuthenticatedAt = 1;
 constexpr uint64_t kTagCookieRotation = 2;
+constexpr uint64_t kTagDbscBinding = 3;
+constexpr uint64_t kTagDbscOffers = 4;
+
+namespace {
+
+void PutExtension(std::string& out, uint64_t tag, std::string_view value) {
+  PutUvarint(out, tag);
+  PutBytes(out, value);
+}
+
+std::string EncodeBinding(const DbscBinding& b) {
+  std::string v;
+  PutBytes(v, b.dbsc_id);
+  PutBytes(v, b.jwk);
+  PutBytes(v, b.thumbprint);
+  PutBytes(v, b.alg);
+  PutSvarint(v, b.registered_at);
+  PutSvarint(v, b.refreshed_at);
+  PutSvarint(v, b.proven_at_us);
+  PutUvarint(v, b.refresh_count);
+  PutUvarint(v, b.challenges.size());
+  for (const DbscChallenge& c : b.challenges) {
+    PutBytes(v, c.value);
+    PutSvarint(v, c.expires_at);
+  }
+  return v;
+}
+
+std::string EncodeOffers(const std::vector<DbscChallenge>& offers) {
+  std::string v;
+  PutUvarint(v, offers.size());
+  for (const DbscChallenge& c : offers) {
+    PutBytes(v, c.value);
+    PutSvarint(v, c.expires_at);
+    PutBytes(v, c.authorization);
+  }
+  return v;
+}
+
+bool DecodeBinding(std::string_view value, DbscBinding& b) {
+  Reader r(value);
+  uint64_t count;
+  if (!r.Bytes(b.dbsc_id) || !r.Bytes(b.jwk) || !r.Bytes(b.thumbprint) ||
+      !r.Bytes(b.alg) || !r.Svarint(b.registered_at) ||
+      !r.Svarint(b.refreshed_at) || !r.Svarint(b.proven_at_us) ||
+      !r.Uvarint(b.refresh_count) || !r.Count(count, 2)) {
+    return false;
+  }
+  for (uint64_t i = 0; i < count; ++i) {
+    DbscChallenge c;
+    if (!r.Bytes(c.value) || !r.Svarint(c.expires_at)) return false;
+    b.challenges.push_back(std::move(c));
+  }
+  return r.AtEnd();
+}
+
+bool DecodeOffers(std::string_view value, std::vector<DbscChallenge>& out) {
+  Reader r(value);
+  uint64_t count;
+  if (!r.Count(count, 3)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    DbscChallenge c;
+    if (!r.Bytes(c.value) || !r.Svarint(c.expires_at) ||
+        !r.Bytes(c.authorization)) {
+      return false;
+    }
+    out.push_back(std::move(c));
+  }
+  return r.AtEnd();
+}
+
+}  // namespace
 
 std::string EncodeSession(const Session& s) {
   std::string out;
@@ -138,7 +219,8 @@ std::string EncodeSession(const Session& s) {
   const bool rotated = s.cookie_issued_us != 0 ||
                        s.previous_cookie_issued_us != 0 ||
                        s.previous_cookie_until != 0;
-  const bool extended = s.authenticated_at != 0 || rotated;
+  const bool extended = s.authenticated_at != 0 || rotated || s.dbsc ||
+                        !s.dbsc_offers.empty();
   out.push_back(static_cast<char>(extended ? kSessionRecordFormatExtended
                                            : kSessionRecordFormat));
   PutBytes(out, s.id);
@@ -176,20 +258,25 @@ std::string EncodeSession(const Session& s) {
     PutBytes(out, f.message);
   }
   if (extended) {
-    PutUvarint(out, (s.authenticated_at != 0 ? 1 : 0) + (rotated ? 1 : 0));
-    std::string value;
+    const uint64_t count = (s.authenticated_at != 0 ? 1 : 0) +
+                           (rotated ? 1 : 0) + (s.dbsc ? 1 : 0) +
+                           (s.dbsc_offers.empty() ? 0 : 1);
+    PutUvarint(out, count);
     if (s.authenticated_at != 0) {
+      std::string value;
       PutSvarint(value, s.authenticated_at);
-      PutUvarint(out, kTagAuthenticatedAt);
-      PutBytes(out, value);
+      PutExtension(out, kTagAuthenticatedAt, value);
     }
     if (rotated) {
-      value.clear();
+      std::string value;
       PutSvarint(value, s.cookie_issued_us);
       PutSvarint(value, s.previous_cookie_issued_us);
       PutSvarint(value, s.previous_cookie_until);
-      PutUvarint(out, kTagCookieRotation);
-      PutBytes(out, value);
+      PutExtension(out, kTagCookieRotation, value);
+    }
+    if (s.dbsc) PutExtension(out, kTagDbscBinding, EncodeBinding(*s.dbsc));
+    if (!s.dbsc_offers.empty()) {
+      PutExtension(out, kTagDbscOffers, EncodeOffers(s.dbsc_offers));
     }
   }
   return out;
@@ -274,6 +361,14 @@ Result<Session> DecodeSession(std::string_view bytes) {
             !field.Svarint(s.previous_cookie_issued_us) ||
             !field.Svarint(s.previous_cookie_until) || !field.AtEnd()) {
           return Corrupt("bad cookie rotation");
+        }
+      } else if (tag == kTagDbscBinding) {
+        DbscBinding binding;
+        if (!DecodeBinding(value, binding)) return Corrupt("bad dbsc binding");
+        s.dbsc = std::move(binding);
+      } else if (tag == kTagDbscOffers) {
+        if (!DecodeOffers(value, s.dbsc_offers)) {
+          return Corrupt("bad dbsc offers");
         }
       }
     }

@@ -86,6 +86,33 @@ TEST(SessionCodecTest, ExtensionFieldsUseVersionTwoAndOlderRecordsStillRead) {
   EXPECT_EQ(DecodeSession(base).code(), Code::kCorrupt);  // no ext_count
 }
 
+TEST(SessionCodecTest, DbscBindingAndOffersRoundTrip) {
+  Session s = Full();
+  const std::string plain = EncodeSession(s);
+  s.dbsc_offers = {{"offer-1", 1'700'000'300, ""},
+                   {"offer-2", 1'700'000'400, "auth-value"}};
+  Result<Session> offered = DecodeSession(EncodeSession(s));
+  ASSERT_TRUE(offered.ok()) << offered.status().ToString();
+  EXPECT_EQ(*offered, s);
+
+  s.dbsc_offers.clear();
+  s.authenticated_at = 1'700'000'050;
+  s.dbsc = DbscBinding{"dbsc-id", R"({"crv":"P-256","kty":"EC"})", "thumb",
+                       "ES256", 1'700'000'060, 1'700'000'090,
+                       1'700'000'090'123'456, 3,
+                       {{"c1", 1'700'000'200, ""}, {"c2", 1'700'000'210, ""}}};
+  const std::string bound = EncodeSession(s);
+  EXPECT_EQ(static_cast<uint8_t>(bound[0]), kSessionRecordFormatExtended);
+  Result<Session> back = DecodeSession(bound);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, s);
+  for (size_t n = plain.size(); n < bound.size(); ++n) {
+    EXPECT_EQ(DecodeSession(std::string_view(bound).substr(0, n)).code(),
+              Code::kCorrupt)
+        << "prefix " << n;
+  }
+}
+
 TEST(SessionCodecTest, Compact) {
   Session s;
   s.id = NewSessionId();

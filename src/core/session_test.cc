@@ -298,3 +298,74 @@ TEST(Utf8Test, CutNeverSplitsASequence) {
 
 }  // namespace
 }  // namespace sessiond
+
+namespace sessiond {
+namespace {
+
+ChangeSet Dbsc(DbscChange::Kind kind, int64_t now, DbscChallenge challenge,
+               std::string consume = "", std::string dbsc_id = "",
+               DbscBinding binding = {}) {
+  ChangeSet c;
+  c.dbsc = DbscChange{kind,    now * 1'000'000,    std::move(challenge),
+                      consume, std::move(dbsc_id), std::move(binding)};
+  return c;
+}
+
+std::string ProofReason(const Status& st) { return st.details(); }
+
+TEST(ApplyChangeSetTest, DbscStepsIssueCheckAndConsumeOnce) {
+  using K = DbscChange::Kind;
+  Session s;
+  s.id = NewSessionId("alice");
+  ASSERT_TRUE(ApplyChangeSet(s, Dbsc(K::kOffer, 100, {"o1", 200, ""}), 64).ok());
+  ASSERT_TRUE(ApplyChangeSet(s, Dbsc(K::kOffer, 100, {"o2", 150, ""}), 64).ok());
+  ASSERT_TRUE(ApplyChangeSet(s, Dbsc(K::kOffer, 100, {"o3", 200, ""}), 64).ok());
+  ASSERT_EQ(s.dbsc_offers.size(), kMaxDbscOffers);  // o1 dropped
+  EXPECT_EQ(s.dbsc_offers.front().value, "o2");
+
+  DbscBinding b;
+  b.dbsc_id = "id";
+  // o2 expired at 150: too late, not unknown; o1 was dropped: unknown.
+  Status late = ApplyChangeSet(s, Dbsc(K::kRegister, 160, {}, "o2", "", b), 64);
+  EXPECT_EQ(late.code(), Code::kBadMac);
+  EXPECT_EQ(ProofReason(late), R"({"proof":"challenge_expired"})");
+  Status gone = ApplyChangeSet(s, Dbsc(K::kRegister, 160, {}, "o1", "", b), 64);
+  EXPECT_EQ(ProofReason(gone), R"({"proof":"wrong_challenge"})");
+  ASSERT_TRUE(
+      ApplyChangeSet(s, Dbsc(K::kRegister, 160, {"r1", 900, ""}, "o3", "", b),
+                     64)
+          .ok());
+  ASSERT_TRUE(s.dbsc.has_value());
+  EXPECT_TRUE(s.dbsc_offers.empty());
+  EXPECT_EQ(ApplyChangeSet(s, Dbsc(K::kOffer, 170, {"o4", 900, ""}), 64)
+                .details(),
+            R"({"reason":"already_bound"})");
+
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(ApplyChangeSet(s,
+                               Dbsc(K::kChallenge, 170,
+                                    {"c" + std::to_string(i), 900, ""}, "",
+                                    "id"),
+                               64)
+                    .ok());
+  }
+  EXPECT_EQ(s.dbsc->challenges.size(), kMaxDbscChallenges);
+  EXPECT_EQ(ApplyChangeSet(s, Dbsc(K::kChallenge, 170, {"x", 900, ""}, "",
+                                   "other"),
+                           64)
+                .details(),
+            R"({"reason":"no_binding"})");
+  const uint64_t before = s.version;
+  ASSERT_TRUE(
+      ApplyChangeSet(s, Dbsc(K::kRefresh, 180, {}, "c4", "id"), 64).ok());
+  EXPECT_EQ(s.dbsc->refresh_count, 1u);
+  EXPECT_EQ(s.dbsc->proven_at_us, 180'000'000);
+  EXPECT_EQ(s.version, before + 1);
+  // The same challenge again: consumed already.
+  Status replay = ApplyChangeSet(s, Dbsc(K::kRefresh, 181, {}, "c4", "id"), 64);
+  EXPECT_EQ(ProofReason(replay), R"({"proof":"wrong_challenge"})");
+  EXPECT_EQ(s.dbsc->refresh_count, 1u);  // unchanged on error
+}
+
+}  // namespace
+}  // namespace sessiond

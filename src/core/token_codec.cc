@@ -317,6 +317,15 @@ Result<std::string> TokenCodec::SealHybrid(std::string_view session_id,
 }
 
 Result<TokenClaims> TokenCodec::Open(std::string_view cookie_value) {
+  return OpenToken(cookie_value, /*check_expiry=*/true);
+}
+
+Result<TokenClaims> TokenCodec::OpenPastExpiry(std::string_view cookie_value) {
+  return OpenToken(cookie_value, /*check_expiry=*/false);
+}
+
+Result<TokenClaims> TokenCodec::OpenToken(std::string_view cookie_value,
+                                          bool check_expiry) {
   if (cookie_value.size() > kMaxTokenChars) {
     return Status(Code::kTooLarge, "token longer than any we issue");
   }
@@ -413,7 +422,7 @@ Result<TokenClaims> TokenCodec::Open(std::string_view cookie_value) {
       claims.expires_at <= claims.issued_at_us / 1'000'000) {
     return Status(Code::kCorrupt, "token has an impossible issue time");
   }
-  if (now_s >= claims.expires_at) {
+  if (check_expiry && now_s >= claims.expires_at) {
     return Status(Code::kExpired, "token expired");
   }
   if (claims.issued_at_us > now_us + kMaxClockSkewSeconds * 1'000'000) {

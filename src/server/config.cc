@@ -135,8 +135,9 @@ Result<Config> ParseToml(std::string_view text, std::string source,
     return InvalidArgument(msg.str());
   }
 
-  static const char* const kTables[] = {"server", "store", "redis", "session",
-                                        "cookie", "keys",  "curve", "log"};
+  static const char* const kTables[] = {"server", "store", "redis",
+                                        "session", "cookie", "keys",
+                                        "curve", "log", "dbsc"};
   for (const auto& [key, node] : doc) {
     std::string k(key.str());
     if (std::find(std::begin(kTables), std::end(kTables), k) ==
@@ -241,6 +242,17 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   SESSIOND_RETURN_IF_ERROR(cookie.String("domain", c.cookie.domain));
   SESSIOND_RETURN_IF_ERROR(cookie.Finish());
 
+  TableReader dbsc(doc["dbsc"].as_table(), "dbsc", where);
+  c.dbsc_table = doc["dbsc"].as_table() != nullptr;
+  SESSIOND_RETURN_IF_ERROR(dbsc.Int("bound_cookie_lifetime",
+                                    c.dbsc_bound_cookie_lifetime_s, 1, 86400));
+  SESSIOND_RETURN_IF_ERROR(
+      dbsc.Int("challenge_lifetime", c.dbsc_challenge_lifetime_s, 1, 3600));
+  SESSIOND_RETURN_IF_ERROR(dbsc.Int("registration_challenge_lifetime",
+                                    c.dbsc_registration_lifetime_s, 1, 3600));
+  SESSIOND_RETURN_IF_ERROR(dbsc.StringList("algorithms", c.dbsc_algorithms));
+  SESSIOND_RETURN_IF_ERROR(dbsc.Finish());
+
   TableReader keys(doc["keys"].as_table(), "keys", where);
   if (explicit_keys) explicit_keys->keys_file = keys.Has("file");
   SESSIOND_RETURN_IF_ERROR(keys.String("file", c.keys_file));
@@ -281,6 +293,26 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   SESSIOND_RETURN_IF_ERROR(log.String("level", c.log_level));
   SESSIOND_RETURN_IF_ERROR(log.Finish());
   return c;
+}
+
+// [dbsc]: client mode has no record to keep a device key in; the
+// algorithms are DBSC's two.
+Status ValidateDbscConfig(const Config& c) {
+  if (c.dbsc_table && c.mode == StorageMode::kClient) {
+    return InvalidArgument(
+        "[dbsc] needs [session] mode server or hybrid: client mode keeps no "
+        "server record to hold a device key");
+  }
+  if (c.dbsc_algorithms.empty()) {
+    return InvalidArgument("[dbsc] algorithms is empty");
+  }
+  for (const std::string& a : c.dbsc_algorithms) {
+    if (a != "ES256" && a != "RS256") {
+      return InvalidArgument("[dbsc] algorithms: '" + a +
+                             "' is not ES256 or RS256");
+    }
+  }
+  return Status();
 }
 
 bool ValidEndpoint(std::string_view e, bool allow_ipc) {
@@ -587,6 +619,7 @@ Status ValidateConfig(const Config& c) {
   }
   Status cookie = ValidateCookieOptions(c.cookie);
   if (!cookie.ok()) return InvalidArgument("[cookie] " + cookie.message());
+  SESSIOND_RETURN_IF_ERROR(ValidateDbscConfig(c));
   return Status();
 }
 

@@ -84,6 +84,14 @@ struct Config {
   // [cookie]
   CookieOptions cookie;
 
+  // [dbsc]: device-bound sessions (docs/dbsc.md). dbsc_table is whether
+  // the file has the table (client mode refuses it).
+  bool dbsc_table = false;
+  int64_t dbsc_bound_cookie_lifetime_s = 600;
+  int64_t dbsc_challenge_lifetime_s = 120;
+  int64_t dbsc_registration_lifetime_s = 300;
+  std::vector<std::string> dbsc_algorithms = {"ES256", "RS256"};
+
   // [keys]
   std::string keys_file = "sessiond-data/keyring.toml";
 

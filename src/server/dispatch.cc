@@ -12,7 +12,7 @@ namespace {
 // Arity counts argument frames after the verb; optional arguments raise
 // max_args only (docs/protocol.md, "Verbs on the app socket").
 // clang-format off
-constexpr std::array<Command, 21> kCommands = {{
+constexpr std::array<Command, 26> kCommands = {{
     // verb                 handler                  admin  min max
     {"PING",                HandlePing,              false, 0, 0},
     {"VERSION",             HandleVersion,           false, 0, 0},
@@ -29,6 +29,11 @@ constexpr std::array<Command, 21> kCommands = {{
     {"REVOKE_OTHERS",       HandleRevokeOthers,      false, 1, 1},
     {"LIST_SESSIONS",       HandleListSessions,      false, 1, 1},
     {"BUMP_EPOCH",          HandleBumpEpoch,         false, 1, 1},
+    {"DBSC_OFFER",          HandleDbscOffer,         false, 1, 2},
+    {"DBSC_REGISTER",       HandleDbscRegister,      false, 2, 3},
+    {"DBSC_CHALLENGE",      HandleDbscChallenge,     false, 2, 2},
+    {"DBSC_REFRESH",        HandleDbscRefresh,       false, 3, 4},
+    {"DBSC_END",            HandleDbscEnd,           false, 1, 1},
     {"USER_LIST",           HandleUserList,          true,  1, 1},
     {"USER_REVOKE",         HandleUserRevoke,        true,  1, 1},
     {"USER_REVOKE_OTHERS",  HandleUserRevokeOthers,  true,  2, 2},

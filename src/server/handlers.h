@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "server/call.h"
 #include "server/modes/session_mode.h"
@@ -25,6 +26,27 @@
 #include "store/store.h"
 
 namespace sessiond {
+
+// [dbsc] (docs/dbsc.md): the lifetimes of the bound cookie and of
+// challenges, and the proof algorithms allowed.
+struct DbscSettings {
+  int64_t bound_cookie_lifetime_s = 600;
+  int64_t challenge_lifetime_s = 120;      // refresh challenges (a 403's)
+  int64_t registration_lifetime_s = 300;   // registration challenges
+  std::vector<std::string> algorithms = {"ES256", "RS256"};
+};
+
+// One DBSC outcome, for the event stream (issue 18 item 3): type is
+// dbsc_registered, dbsc_registration_failed, dbsc_refreshed,
+// dbsc_refresh_failed or dbsc_ended; detail the key (alg and thumbprint),
+// the refresh count, or the refusal's reason.
+struct DbscEvent {
+  std::string type;
+  std::string user_id;
+  std::string session_id;
+  std::string dbsc_id;
+  std::string detail;
+};
 
 // What handlers work with. Built and owned by the Server (or a test);
 // everything it points to outlives every Call. Loop thread only.
@@ -54,6 +76,11 @@ struct HandlerEnv {
   // new key id. Unset: KEYS_ROTATE answers UNAVAILABLE.
   std::function<void(int64_t retire_old_at, Callback<uint32_t> done)>
       rotate_keys;
+
+  DbscSettings dbsc;
+  // Called with every DBSC outcome; optional (the events are logged
+  // either way).
+  std::function<void(const DbscEvent&)> dbsc_event;
 };
 
 // Verb handlers, in the order of docs/protocol.md. Each answers `call`
@@ -76,6 +103,12 @@ void HandleCsrfRotate(HandlerEnv& env, const CallPtr& call);
 void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call);
 void HandleListSessions(HandlerEnv& env, const CallPtr& call);
 void HandleBumpEpoch(HandlerEnv& env, const CallPtr& call);
+// Device-bound sessions (dbsc_verbs.cc; docs/dbsc.md).
+void HandleDbscOffer(HandlerEnv& env, const CallPtr& call);
+void HandleDbscRegister(HandlerEnv& env, const CallPtr& call);
+void HandleDbscChallenge(HandlerEnv& env, const CallPtr& call);
+void HandleDbscRefresh(HandlerEnv& env, const CallPtr& call);
+void HandleDbscEnd(HandlerEnv& env, const CallPtr& call);
 // Admin socket only (admin_verbs.cc).
 void HandleUserList(HandlerEnv& env, const CallPtr& call);
 void HandleUserRevoke(HandlerEnv& env, const CallPtr& call);

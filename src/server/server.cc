@@ -150,6 +150,7 @@ Status Server::Impl::Init() {
   mode_env.max_data_bytes = config_.max_data_bytes;
   mode_env.rotate_after_s = config_.rotate_after_s;
   mode_env.rotation_grace_s = config_.rotation_grace_s;
+  mode_env.dbsc_bound_lifetime_s = config_.dbsc_bound_cookie_lifetime_s;
   mode_ = NewSessionMode(config_.mode, std::move(mode_env));
   InitHandlerEnv();
 
@@ -211,6 +212,10 @@ void Server::Impl::InitHandlerEnv() {
   env_.rotate_keys = [this](int64_t retire_old_at, Callback<uint32_t> done) {
     keys_->Rotate(retire_old_at, std::move(done));
   };
+  env_.dbsc.bound_cookie_lifetime_s = config_.dbsc_bound_cookie_lifetime_s;
+  env_.dbsc.challenge_lifetime_s = config_.dbsc_challenge_lifetime_s;
+  env_.dbsc.registration_lifetime_s = config_.dbsc_registration_lifetime_s;
+  env_.dbsc.algorithms = config_.dbsc_algorithms;
 }
 
 Result<std::unique_ptr<ZmqWatcher>> Server::Impl::Bind(

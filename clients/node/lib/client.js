@@ -360,6 +360,53 @@ class Client {
   bumpEpoch(cookie) {
     return this._do('BUMP_EPOCH', [cookie], protocol.parseSession);
   }
+
+  // Device-bound sessions (docs/dbsc.md): server and hybrid mode (client
+  // mode rejects with InvalidArgument, details.reason "client_mode"). A
+  // refused proof rejects with details.proof (the reason); a binding the
+  // session does not have with NotFound, details.reason "no_binding".
+
+  /** DBSC_OFFER: a registration challenge -> {header (the
+   * Secure-Session-Registration value), challenge, expires_at}. */
+  dbscOffer(cookie, { path, algorithms, authorization } = {}) {
+    const options = {};
+    if (path) options.path = path;
+    if (algorithms) options.algorithms = algorithms;
+    if (authorization) options.authorization = true;
+    const args = [cookie];
+    if (Object.keys(options).length) args.push(protocol.jsonFrame(options));
+    return this._do('DBSC_OFFER', args, protocol.parseJsonObject);
+  }
+
+  /** DBSC_REGISTER: checks the proof (the Secure-Session-Response value)
+   * and binds the session to its key -> {reply, binding}
+   * (binding.instructions answers the browser). options: url, refresh_url,
+   * origin, include_site, exclude. */
+  dbscRegister(cookie, proof, options = {}) {
+    const args = [cookie, proof];
+    if (Object.keys(options).length) args.push(protocol.jsonFrame(options));
+    return this._do('DBSC_REGISTER', args, protocol.parseDbsc);
+  }
+
+  /** DBSC_CHALLENGE: a refresh challenge -> {header (the
+   * Secure-Session-Challenge value), challenge, expires_at}. The cookie may
+   * be past its bound lifetime. */
+  dbscChallenge(cookie, dbscId) {
+    return this._do('DBSC_CHALLENGE', [cookie, dbscId], protocol.parseJsonObject);
+  }
+
+  /** DBSC_REFRESH: checks a refresh proof with the stored key -> {reply,
+   * binding} with the renewed session cookie. */
+  dbscRefresh(cookie, dbscId, proof, { url } = {}) {
+    const args = [cookie, dbscId, proof];
+    if (url) args.push(protocol.jsonFrame({ url }));
+    return this._do('DBSC_REFRESH', args, protocol.parseDbsc);
+  }
+
+  /** DBSC_END: ends the device-bound session and the session, as LOGOUT. */
+  dbscEnd(cookie) {
+    return this._do('DBSC_END', [cookie], protocol.parseLogout);
+  }
 }
 
 /** A client for the admin socket (ipc:// path, or tcp:// with CURVE): the

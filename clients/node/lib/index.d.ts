@@ -72,6 +72,27 @@ export interface LogoutReply {
   setCookie: string;
 }
 
+/** DBSC_OFFER and DBSC_CHALLENGE (docs/dbsc.md). */
+export interface DbscChallenge {
+  /** The Secure-Session-Registration (offer) or Secure-Session-Challenge value. */
+  header: string;
+  challenge: string;
+  expires_at: number;
+}
+
+/** DBSC_REGISTER and DBSC_REFRESH. */
+export interface DbscReply {
+  reply: SessionReply;
+  binding: {
+    dbsc_id: string;
+    challenge: string;
+    set_cookie: string;
+    instructions?: string;
+    expires_at: number;
+    bound_until: number;
+  };
+}
+
 export interface RevokeOthersReply {
   /** How many other sessions ended; null in client mode. */
   ended: number | null;
@@ -141,6 +162,11 @@ export class Client {
   revokeOthers(cookie: string): Promise<RevokeOthersReply>;
   listSessions(cookie: string): Promise<Session[]>;
   bumpEpoch(cookie: string): Promise<SessionReply>;
+  dbscOffer(cookie: string, options?: { path?: string; algorithms?: string[]; authorization?: boolean }): Promise<DbscChallenge>;
+  dbscRegister(cookie: string, proof: string, options?: { url?: string; refresh_url?: string; origin?: string; include_site?: boolean; exclude?: string[] }): Promise<DbscReply>;
+  dbscChallenge(cookie: string, dbscId: string): Promise<DbscChallenge>;
+  dbscRefresh(cookie: string, dbscId: string, proof: string, options?: { url?: string }): Promise<DbscReply>;
+  dbscEnd(cookie: string): Promise<LogoutReply>;
 }
 
 /** A client of the admin socket: the app verbs and the admin verbs. */

@@ -200,6 +200,19 @@ function parseJsonObject(results, verb) {
   return obj;
 }
 
+/** DBSC_REGISTER and DBSC_REFRESH: the session with its new cookie, and
+ * the binding object (dbsc_id, challenge, set_cookie, instructions,
+ * bound_until; docs/dbsc.md). */
+function parseDbsc(results, verb) {
+  const reply = parseSession(results, verb);
+  need(results, 4, verb);
+  const binding = json(results[3], verb);
+  if (!binding || typeof binding !== 'object' || Array.isArray(binding)) {
+    throw new errors.ProtocolError(`${verb} binding is not a JSON object`);
+  }
+  return { reply, binding };
+}
+
 /** HELLO: what this deployment's cookie and limits are. */
 function parseHello(results, verb) {
   const obj = parseJsonObject(results, verb);
@@ -236,5 +249,5 @@ module.exports = {
   TAG, MAX_FRAMES, MAX_FRAME_BYTES, MAX_REQUEST_ID_BYTES,
   encodeRequest, splitReply, replyId, jsonFrame, metadataFrame, sessionFromJson,
   parseText, parseSession, parseFlash, parseLogout, parseNothing, parseInteger,
-  parseRevokeOthers, parseSessionList, parseJsonObject, parseHello,
+  parseRevokeOthers, parseSessionList, parseJsonObject, parseHello, parseDbsc,
 };

@@ -278,6 +278,81 @@ class Client
         return $this->run('BUMP_EPOCH', [$cookie], [Protocol::class, 'parseSession']);
     }
 
+    // Device-bound sessions (docs/dbsc.md): server and hybrid mode (client
+    // mode throws InvalidArgumentException, details reason "client_mode").
+    // A refused proof throws with details "proof" (the reason); a binding
+    // the session does not have NotFoundException, reason "no_binding".
+
+    /**
+     * DBSC_OFFER: a registration challenge -> ["header" (the
+     * Secure-Session-Registration value), "challenge", "expires_at"].
+     *
+     * @param list<string>|null $algorithms
+     * @return array<string, mixed>
+     */
+    public function dbscOffer(string $cookie, ?string $path = null, ?array $algorithms = null,
+                              bool $authorization = false): array
+    {
+        $options = [];
+        if ($path !== null) {
+            $options['path'] = $path;
+        }
+        if ($algorithms !== null) {
+            $options['algorithms'] = $algorithms;
+        }
+        if ($authorization) {
+            $options['authorization'] = true;
+        }
+        $args = [$cookie];
+        if ($options !== []) {
+            $args[] = Protocol::jsonFrame($options);
+        }
+        return $this->run('DBSC_OFFER', $args, [Protocol::class, 'parseJsonObject']);
+    }
+
+    /**
+     * DBSC_REGISTER: checks the proof (the Secure-Session-Response value) and
+     * binds the session to its key; $binding['instructions'] answers the browser.
+     *
+     * @param array<string, mixed> $options url, refresh_url, origin, include_site, exclude
+     */
+    public function dbscRegister(string $cookie, string $proof, array $options = []): DbscReply
+    {
+        $args = [$cookie, $proof];
+        if ($options !== []) {
+            $args[] = Protocol::jsonFrame($options);
+        }
+        return $this->run('DBSC_REGISTER', $args, [Protocol::class, 'parseDbsc']);
+    }
+
+    /**
+     * DBSC_CHALLENGE: a refresh challenge -> ["header" (the
+     * Secure-Session-Challenge value), "challenge", "expires_at"]. The cookie
+     * may be past its bound lifetime.
+     *
+     * @return array<string, mixed>
+     */
+    public function dbscChallenge(string $cookie, string $dbscId): array
+    {
+        return $this->run('DBSC_CHALLENGE', [$cookie, $dbscId], [Protocol::class, 'parseJsonObject']);
+    }
+
+    /** DBSC_REFRESH: checks a refresh proof with the stored key; the session cookie is re-issued. */
+    public function dbscRefresh(string $cookie, string $dbscId, string $proof, ?string $url = null): DbscReply
+    {
+        $args = [$cookie, $dbscId, $proof];
+        if ($url !== null) {
+            $args[] = Protocol::jsonFrame(['url' => $url]);
+        }
+        return $this->run('DBSC_REFRESH', $args, [Protocol::class, 'parseDbsc']);
+    }
+
+    /** DBSC_END: ends the device-bound session and the session, as LOGOUT. */
+    public function dbscEnd(string $cookie): LogoutReply
+    {
+        return $this->run('DBSC_END', [$cookie], [Protocol::class, 'parseLogout']);
+    }
+
     /**
      * LOAD and FLASH in one round trip -> [SessionReply after the pop, messages].
      * Throws as load() does.

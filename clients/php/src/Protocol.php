@@ -194,6 +194,17 @@ final class Protocol
         return $obj;
     }
 
+    public static function parseDbsc(array $results, string $verb): DbscReply
+    {
+        $reply = self::parseSession($results, $verb);
+        self::need($results, 4, $verb);
+        $binding = self::json($results[3], $verb);
+        if (!is_array($binding) || array_is_list($binding)) {
+            throw new ProtocolException("$verb binding is not a JSON object");
+        }
+        return new DbscReply($reply, $binding);
+    }
+
     public static function parseHello(array $results, string $verb): Hello
     {
         self::need($results, 1, $verb);

@@ -43,8 +43,9 @@ import zmq
 
 from . import errors, protocol
 from .breaker import CircuitBreaker
-from .protocol import (Frame, LogoutReply, RevokeOthersReply, ServerInfo,
-                       Session, SessionReply, FlashReply)
+from .protocol import (DbscChallenge, DbscReply, Frame, LogoutReply,
+                       RevokeOthersReply, ServerInfo, Session, SessionReply,
+                       FlashReply)
 
 # sessiond's own default app socket (a socket file in its data directory,
 # relative to the directory both were started in). In production name it:
@@ -334,6 +335,85 @@ def _spec_bump_epoch(cookie: str) -> Spec[SessionReply]:
     return "BUMP_EPOCH", (cookie,), protocol.parse_session
 
 
+# -- device-bound sessions (docs/dbsc.md) ------------------------------------
+
+def _spec_dbsc_offer(cookie: str, path: Optional[str] = None,
+                     algorithms: Optional[Sequence[str]] = None,
+                     authorization: bool = False) -> Spec[DbscChallenge]:
+    """DBSC_OFFER: a registration challenge for this session ->
+    DbscChallenge whose header is the Secure-Session-Registration value
+    (path: the registration endpoint; algorithms: a subset of the
+    server's; authorization: also ask the browser to echo a random
+    authorization value). Errors as LOAD; InvalidArgument for a session
+    already bound or in client mode."""
+    options: Dict[str, Any] = {}
+    if path:
+        options["path"] = path
+    if algorithms:
+        options["algorithms"] = list(algorithms)
+    if authorization:
+        options["authorization"] = True
+    args: List[Frame] = [cookie]
+    if options:
+        args.append(protocol.json_frame(options))
+    return "DBSC_OFFER", args, protocol.parse_dbsc_challenge
+
+
+def _spec_dbsc_register(cookie: str, proof: str, url: Optional[str] = None,
+                        refresh_url: Optional[str] = None,
+                        include_site: bool = False,
+                        exclude: Optional[Sequence[str]] = None
+                        ) -> Spec[DbscReply]:
+    """DBSC_REGISTER: checks the registration proof (the
+    Secure-Session-Response header as received) against this session's
+    offer and binds the session to its key -> DbscReply with instructions.
+    A refused proof raises with details["proof"] (the reason); url is the
+    registration URL (checked against an aud claim), refresh_url the
+    refresh endpoint the instructions name, exclude path prefixes out of
+    scope."""
+    options: Dict[str, Any] = {}
+    if url:
+        options["url"] = url
+    if refresh_url:
+        options["refresh_url"] = refresh_url
+    if include_site:
+        options["include_site"] = True
+    if exclude:
+        options["exclude"] = list(exclude)
+    args: List[Frame] = [cookie, proof]
+    if options:
+        args.append(protocol.json_frame(options))
+    return "DBSC_REGISTER", args, protocol.parse_dbsc_reply
+
+
+def _spec_dbsc_challenge(cookie: str, dbsc_id: str) -> Spec[DbscChallenge]:
+    """DBSC_CHALLENGE: a new refresh challenge for the binding ->
+    DbscChallenge whose header is the Secure-Session-Challenge value. The
+    cookie may be past its bound lifetime. NotFound with
+    details["reason"] == "no_binding" when the session has no such
+    binding; the errors of LOAD when the session is gone."""
+    return ("DBSC_CHALLENGE", (cookie, dbsc_id),
+            protocol.parse_dbsc_challenge)
+
+
+def _spec_dbsc_refresh(cookie: str, dbsc_id: str, proof: str,
+                       url: Optional[str] = None) -> Spec[DbscReply]:
+    """DBSC_REFRESH: checks a refresh proof with the stored key and
+    re-issues the session cookie -> DbscReply. A refused proof raises with
+    details["proof"]; no such binding NotFound ("no_binding"); a session
+    that is gone the errors of LOAD."""
+    args: List[Frame] = [cookie, dbsc_id, proof]
+    if url:
+        args.append(protocol.json_frame({"url": url}))
+    return "DBSC_REFRESH", args, protocol.parse_dbsc_reply
+
+
+def _spec_dbsc_end(cookie: str) -> Spec[LogoutReply]:
+    """DBSC_END: ends the device-bound session and the session with it
+    (as LOGOUT) -> LogoutReply."""
+    return "DBSC_END", (cookie,), protocol.parse_logout
+
+
 # -- the admin verbs (PERMISSION_DENIED on the app socket) -------------------
 
 def _spec_user_list(user_id: str) -> Spec[List[Session]]:
@@ -389,6 +469,11 @@ class _AppVerbs:
     revoke_others = _Verb(_spec_revoke_others)
     list_sessions = _Verb(_spec_list_sessions)
     bump_epoch = _Verb(_spec_bump_epoch)
+    dbsc_offer = _Verb(_spec_dbsc_offer)
+    dbsc_register = _Verb(_spec_dbsc_register)
+    dbsc_challenge = _Verb(_spec_dbsc_challenge)
+    dbsc_refresh = _Verb(_spec_dbsc_refresh)
+    dbsc_end = _Verb(_spec_dbsc_end)
 
 
 class _AdminVerbs(_AppVerbs):

@@ -67,6 +67,7 @@ from . import cookies, errors
 from .breaker import log_unavailable
 from .client import Client
 from .cookies import ConfigurationError
+from .dbsc import REGISTRATION, DbscEndpoints, HttpAnswer
 from .protocol import CookieSettings, Session
 from .state import (Codec, RequestSession, dict_clear, dict_contains,
                     dict_popitem)
@@ -76,7 +77,7 @@ __all__ = [
     "ConfigurationError", "csrf_exempt", "csrf_token", "rotate_csrf_token",
     "login", "logout", "regenerate", "current_user_id",
     "sign_out_other_locations", "list_devices", "password_changed",
-    "revoked_reason",
+    "revoked_reason", "offer_device_binding",
 ]
 
 log = logging.getLogger("sessiond.flask")
@@ -350,12 +351,14 @@ class SessiondSessionInterface(SessionInterface):
     def __init__(self, client: Client, cookie_name: Optional[str] = None,
                  commit_on_error: bool = False,
                  user_key: Optional[str] = USER_KEY,
-                 prefetch: bool = True) -> None:
+                 prefetch: bool = True,
+                 dbsc: Optional[DbscEndpoints] = None) -> None:
         self.client = client
         self.cookie_name = cookie_name
         self.commit_on_error = commit_on_error
         self.user_key = user_key
         self.prefetch = prefetch
+        self.dbsc = dbsc  # offers a registration with each login response
         self._cookie: Optional[CookieSettings] = None
 
     # -- the cookie --------------------------------------------------------
@@ -426,6 +429,11 @@ class SessiondSessionInterface(SessionInterface):
             response.headers.add("Set-Cookie", line)
             if cookie is not None:
                 cookies.warn_if_insecure(cookie, request.is_secure)
+        if (self.dbsc is not None and state.logged_in_here and state.cookie
+                and response.status_code < 400):
+            offer = self.dbsc.offer(state.cookie)
+            if offer:
+                response.headers[REGISTRATION] = offer
         if state.accessed:
             # What response.vary.add("Cookie") does, without building a
             # HeaderSet on every request when there is no Vary yet.
@@ -630,6 +638,12 @@ class Sessiond:
         and wait for it only at the first access (default True); False
         sends it at the first access. Either way a request that never uses
         the session never waits for sessiond.
+    dbsc: a sessiond.dbsc.DbscEndpoints to serve Device Bound Session
+        Credentials (its registration and refresh paths become POST routes,
+        CSRF exempt), or None (default).
+    dbsc_offer_at_login: with dbsc, add Secure-Session-Registration to
+        every response of a request that logged in (default True); False
+        leaves it to views (offer_device_binding()).
     """
 
     def __init__(self, app: Optional[Flask] = None,
@@ -637,13 +651,17 @@ class Sessiond:
                  cookie_name: Optional[str] = None, csrf: bool = True,
                  commit_on_error: bool = False,
                  user_key: Optional[str] = USER_KEY,
-                 prefetch: bool = True) -> None:
+                 prefetch: bool = True,
+                 dbsc: Optional[DbscEndpoints] = None,
+                 dbsc_offer_at_login: bool = True) -> None:
         self.client = client
         self.cookie_name = cookie_name
         self.csrf = csrf
         self.commit_on_error = commit_on_error
         self.user_key = user_key
         self.prefetch = prefetch
+        self.dbsc = dbsc
+        self.dbsc_offer_at_login = dbsc_offer_at_login
         if app is not None:
             self.init_app(app)
 
@@ -652,7 +670,8 @@ class Sessiond:
             raise ValueError("Sessiond needs a sessiond.Client")
         app.session_interface = SessiondSessionInterface(
             self.client, self.cookie_name, self.commit_on_error,
-            self.user_key, self.prefetch)
+            self.user_key, self.prefetch,
+            self.dbsc if self.dbsc_offer_at_login else None)
         app.extensions["sessiond"] = self
         if self.prefetch:
             app.wsgi_app = PrefetchingApp(  # type: ignore[assignment]
@@ -665,6 +684,8 @@ class Sessiond:
         app.add_template_global(csrf_token, "csrf_token")
         if self.csrf:
             app.before_request(_check_csrf)
+        if self.dbsc is not None:
+            _install_dbsc(app, self.dbsc)
 
     def check(self, app: Flask) -> CookieSettings:
         """Asks sessiond for its cookie now and checks it against the
@@ -745,3 +766,62 @@ def password_changed() -> None:
     """Revokes every other session and token of the user (BUMP_EPOCH); this
     one is re-issued. Anonymous: LoginRequired (HTTP 401)."""
     _state().bump_epoch()
+
+
+# -- Device Bound Session Credentials (sessiond.dbsc) ----------------------
+
+def _answer(answer: HttpAnswer) -> Response:
+    response = Response(answer.body, status=answer.status)
+    for key, value in answer.headers:
+        response.headers.add(key, value)
+    return response
+
+
+def _install_dbsc(app: Flask, dbsc: DbscEndpoints) -> None:
+    """The registration and refresh endpoints: POST only, CSRF exempt (the
+    proof is the check), never touching flask.session (the answer's
+    cookies are the ones sessiond minted)."""
+    interface = cast(SessiondSessionInterface, app.session_interface)
+
+    def cookie() -> Optional[str]:
+        return request.cookies.get(interface.cookie_for(app).name)
+
+    @csrf_exempt
+    def dbsc_register() -> Response:
+        try:
+            return _answer(dbsc.register(cookie(), request.headers))
+        except errors.Unavailable as e:  # HELLO, before the endpoint ran
+            return _answer(_dbsc_unavailable(e))
+
+    @csrf_exempt
+    def dbsc_refresh() -> Response:
+        try:
+            return _answer(dbsc.refresh(cookie(), request.headers))
+        except errors.Unavailable as e:
+            return _answer(_dbsc_unavailable(e))
+
+    app.add_url_rule(dbsc.registration_path, "sessiond_dbsc_register",
+                     dbsc_register, methods=["POST"])
+    app.add_url_rule(dbsc.refresh_path, "sessiond_dbsc_refresh",
+                     dbsc_refresh, methods=["POST"])
+
+
+def _dbsc_unavailable(e: errors.Unavailable) -> HttpAnswer:
+    log_unavailable(log, e)
+    return HttpAnswer(503, [("Retry-After", "5")])
+
+
+def offer_device_binding(response: Response) -> None:
+    """Adds Secure-Session-Registration to `response` for this request's
+    session (for apps with dbsc_offer_at_login=False, e.g. after a second
+    factor). No-op without a session or when sessiond cannot offer now."""
+    ext = current_app.extensions.get("sessiond")
+    dbsc = getattr(ext, "dbsc", None)
+    if dbsc is None:
+        raise RuntimeError("Sessiond was installed without dbsc=")
+    state = _state()
+    state.ensure_loaded()
+    if state.cookie:
+        offer = dbsc.offer(state.cookie)
+        if offer:
+            response.headers[REGISTRATION] = offer

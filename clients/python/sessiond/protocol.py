@@ -253,6 +253,37 @@ class RevokeOthersReply:
     reply: Optional[SessionReply] = None
 
 
+@dataclass
+class DbscChallenge:
+    """DBSC_OFFER and DBSC_CHALLENGE: header is the value of the
+    Secure-Session-Registration (offer) or Secure-Session-Challenge
+    (challenge) header to send; challenge the bare challenge, valid until
+    expires_at (Unix seconds)."""
+
+    header: str
+    challenge: str
+    expires_at: int
+
+
+@dataclass
+class DbscReply:
+    """DBSC_REGISTER and DBSC_REFRESH: the session with its new cookie
+    (reply.set_cookie is the session cookie's Set-Cookie), and for the
+    browser: set_cookie, the companion cookie's Set-Cookie (the credential
+    the browser watches); challenge, a Secure-Session-Challenge value for
+    the next refresh ("" when none); instructions, the session instructions
+    JSON text to answer a registration with ("" for a refresh); dbsc_id,
+    the DBSC session identifier; bound_until, when the bound cookie needs
+    its next refresh (Unix seconds)."""
+
+    reply: SessionReply
+    dbsc_id: str
+    challenge: str
+    set_cookie: str
+    instructions: str = ""
+    bound_until: int = 0
+
+
 @dataclass(frozen=True)
 class CookieSettings:
     """The session cookie as sessiond renders it (HELLO's "cookie"): the
@@ -339,6 +370,26 @@ def parse_logout(results: Sequence[bytes],
                  verb: str = "LOGOUT") -> LogoutReply:
     _need(results, 2, verb)
     return LogoutReply(set_cookie=_text(results[1]))
+
+
+def parse_dbsc_challenge(results: Sequence[bytes],
+                         verb: str = "DBSC_CHALLENGE") -> DbscChallenge:
+    obj = parse_json_object(results, verb)
+    return DbscChallenge(_str(obj.get("header")), _str(obj.get("challenge")),
+                         _int(obj.get("expires_at", 0)))
+
+
+def parse_dbsc_reply(results: Sequence[bytes],
+                     verb: str = "DBSC_REFRESH") -> DbscReply:
+    reply = parse_session(results, verb)
+    _need(results, 4, verb)
+    obj = _json(results[3])
+    if not isinstance(obj, dict):
+        raise errors.ProtocolError(f"{verb} binding is not a JSON object")
+    return DbscReply(reply, _str(obj.get("dbsc_id")),
+                     _str(obj.get("challenge")), _str(obj.get("set_cookie")),
+                     _str(obj.get("instructions")),
+                     _int(obj.get("bound_until", 0)))
 
 
 def parse_nothing(results: Sequence[bytes], verb: str = "reply") -> None:

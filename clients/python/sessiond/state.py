@@ -149,7 +149,7 @@ class RequestSession:
         "_session", "_base_version", "_raw", "_loaded_values", "_data",
         "_hidden_keys", "_hidden", "_server_flash", "_pending_flash",
         "_set_cookie", "_created_here", "_cookie_changed", "_ended",
-        "_first_seen", "_ticket")
+        "_first_seen", "_ticket", "logged_in_here")
 
     def __init__(self, client: Client, cookie: CookieSource = None,
                  ip: Optional[str] = None, user_agent: Optional[str] = None,
@@ -180,6 +180,9 @@ class RequestSession:
         self._created_here = False
         self._cookie_changed = False  # a verb gave this browser a new cookie
         self._ended = False  # the browser's session ended in this request
+        # A LOGIN was done in this request (the DBSC registration offer
+        # goes with the login response: sessiond.dbsc).
+        self.logged_in_here = False
         self._first_seen = time.time()
         self._ticket: Optional[Ticket[SessionReply]] = None  # LOAD sent ahead
 
@@ -662,6 +665,7 @@ class RequestSession:
         reply = self.client.login(self._cookie, user_id, self.ip,
                                   self.user_agent)
         self._rebase(reply)
+        self.logged_in_here = True
 
     def regenerate(self) -> None:
         """REGENERATE: a new id (and cookie and CSRF token) for the same

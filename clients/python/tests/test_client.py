@@ -749,3 +749,26 @@ def test_a_ticket_reports_errors_at_result(client):
     with pytest.raises(errors.CircuitOpen):
         c.begin_load("x").result()  # sent nothing while failing fast
     c.close()
+
+
+def test_dbsc_verbs_answer_with_their_details(client):
+    # The whole flows, with signed proofs, are in tests/dbsc/
+    # test_sessiond_verbs.py; here each method reaches its verb.
+    cookie = logged_in(client, user()).cookie
+    offer = client.dbsc_offer(cookie, path="/auth/dbsc")
+    assert 'path="/auth/dbsc"' in offer.header
+    assert f'challenge="{offer.challenge}"' in offer.header
+    assert offer.expires_at > 0
+    with pytest.raises(errors.SessiondError) as e:
+        client.dbsc_register(cookie, "not-a-jwt")
+    assert e.value.details.get("proof")
+    with pytest.raises(errors.NotFound) as e:
+        client.dbsc_challenge(cookie, "AAAA")
+    assert e.value.details["reason"] == "no_binding"
+    with pytest.raises(errors.NotFound) as e:
+        client.dbsc_refresh(cookie, "AAAA", "a.b.c")
+    assert e.value.details["reason"] == "no_binding"
+    out = client.dbsc_end(cookie)
+    assert "Max-Age=0" in out.set_cookie
+    with pytest.raises(errors.InvalidCookie):
+        client.load(cookie)

@@ -101,6 +101,21 @@ class ClientMode final : public ModeBase {
     BumpEpochAndReissue(opened.session, /*keep_id=*/false, std::move(done));
   }
 
+  // No record keeps a device key or its challenges, and a cookie cannot
+  // (a copied cookie would carry them along).
+  Status SupportsDbsc() const override {
+    return Status(Code::kInvalidArgument,
+                  "device-bound sessions (DBSC) need server or hybrid mode: "
+                  "client mode keeps no record to hold the device key",
+                  R"({"reason":"client_mode"})");
+  }
+  void OpenPastExpiry(const std::string&, Callback<Opened> done) override {
+    done(SupportsDbsc());
+  }
+  void ApplyDbsc(Opened, ChangeSet, Callback<Reissued> done) override {
+    done(SupportsDbsc());
+  }
+
  protected:
   TokenKind kind() const override { return TokenKind::kClient; }
   Result<std::string> Token(const Session& s) const override {

@@ -30,8 +30,21 @@ class HybridMode final : public ModeBase {
   // Decodes the sealed record, then loads the stub, which enforces
   // tombstones, idle expiry and the user's epoch.
   void Open(const std::string& cookie, Callback<Opened> done) override {
+    OpenWith(cookie, /*past_expiry=*/false, std::move(done));
+  }
+
+  void OpenPastExpiry(const std::string& cookie,
+                      Callback<Opened> done) override {
+    OpenWith(cookie, /*past_expiry=*/true, std::move(done));
+  }
+
+  // The stub holds the DBSC binding and offers (the cookie does not: they
+  // change without the cookie, at the DBSC endpoints), so they are taken
+  // from it.
+  void OpenWith(const std::string& cookie, bool past_expiry,
+                Callback<Opened> done) {
     TokenClaims claims;
-    Result<Session> sealed = OpenSealed(cookie, &claims);
+    Result<Session> sealed = OpenSealed(cookie, &claims, past_expiry);
     if (!sealed.ok()) return done(sealed.status());
     Session s = std::move(*sealed);
     // The sealed record and the token name the same id (both are
@@ -61,6 +74,8 @@ class HybridMode final : public ModeBase {
           s.cookie_issued_us = stub->cookie_issued_us;
           s.previous_cookie_issued_us = stub->previous_cookie_issued_us;
           s.previous_cookie_until = stub->previous_cookie_until;
+          s.dbsc = std::move(stub->dbsc);
+          s.dbsc_offers = std::move(stub->dbsc_offers);
           done(Opened{std::move(s), std::move(cookie), cookie_us, standing});
         });
   }
@@ -102,9 +117,14 @@ class HybridMode final : public ModeBase {
   TokenKind kind() const override { return TokenKind::kHybrid; }
   Result<std::string> Token(const Session& s) const override {
     // The token's issue time is the cookie's generation (the id's
-    // minting, or the last rotation).
-    return env_.codec->SealHybrid(s.id, EncodeSession(s), CurrentCookieUs(s),
-                                  s.expires_at);
+    // minting, or the last rotation); a device-bound session's expires
+    // bound_cookie_lifetime after its last proof. The stub keeps the DBSC
+    // state, the cookie does not carry it.
+    Session sealed = s;
+    sealed.dbsc.reset();
+    sealed.dbsc_offers.clear();
+    return env_.codec->SealHybrid(s.id, EncodeSession(sealed),
+                                  TokenIssuedAt(s), TokenExpiresAt(s));
   }
 
   // Who, when, from where; no data.

@@ -18,9 +18,11 @@ void StampAfterEpoch(Session& s, int64_t epoch_us) {
 
 }  // namespace
 
-Result<TokenClaims> ModeBase::OpenToken(const std::string& cookie) const {
+Result<TokenClaims> ModeBase::OpenToken(const std::string& cookie,
+                                        bool past_expiry) const {
   if (cookie.empty()) return NotFound("no cookie");
-  Result<TokenClaims> claims = env_.codec->Open(cookie);
+  Result<TokenClaims> claims = past_expiry ? env_.codec->OpenPastExpiry(cookie)
+                                           : env_.codec->Open(cookie);
   if (!claims.ok()) return claims.status();
   if (claims->kind != kind()) {
     return Status(Code::kUnknownVersion,
@@ -31,13 +33,50 @@ Result<TokenClaims> ModeBase::OpenToken(const std::string& cookie) const {
 }
 
 Result<Session> ModeBase::OpenSealed(const std::string& cookie,
-                                     TokenClaims* claims) const {
-  Result<TokenClaims> opened = OpenToken(cookie);
+                                     TokenClaims* claims,
+                                     bool past_expiry) const {
+  Result<TokenClaims> opened = OpenToken(cookie, past_expiry);
   if (!opened.ok()) return opened.status();
   Result<Session> sealed = DecodeSession(opened->payload);
   if (!sealed.ok()) return sealed.status();
   *claims = std::move(*opened);
   return sealed;
+}
+
+// The cookie's generation (the id's minting or its last rotation), also for
+// a device-bound session: rotation judges a presented cookie by it, and a
+// bound cookie's shorter life is in its expiry alone.
+int64_t ModeBase::TokenIssuedAt(const Session& s) const {
+  return CurrentCookieUs(s);
+}
+
+int64_t ModeBase::TokenExpiresAt(const Session& s) const {
+  if (!s.dbsc) return s.expires_at;
+  return std::min(s.expires_at, s.dbsc->proven_at_us / 1'000'000 +
+                                    env_.dbsc_bound_lifetime_s);
+}
+
+void ModeBase::ApplyDbsc(Opened opened, ChangeSet changes,
+                         Callback<Reissued> done) {
+  const bool proven =
+      changes.dbsc && (changes.dbsc->kind == DbscChange::Kind::kRegister ||
+                       changes.dbsc->kind == DbscChange::Kind::kRefresh);
+  std::string id = opened.session.id;
+  env_.store->Commit(
+      std::move(id), std::move(changes),
+      [this, proven, opened = std::move(opened),
+       done = std::move(done)](Result<Session> stored) mutable {
+        if (!stored.ok()) return done(stored.status());
+        Session shown = Shown(std::move(opened.session), *stored);
+        shown.dbsc = stored->dbsc;
+        shown.dbsc_offers = stored->dbsc_offers;
+        if (!proven) {
+          return done(Reissued{std::move(shown), Unchanged(opened.cookie)});
+        }
+        Result<Issued> issued = Issue(shown);
+        if (!issued.ok()) return done(issued.status());
+        done(Reissued{std::move(shown), std::move(*issued)});
+      });
 }
 
 Result<Issued> ModeBase::Issue(const Session& s) const {

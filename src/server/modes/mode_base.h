@@ -37,6 +37,12 @@ class ModeBase : public SessionMode {
   bool RotationDue(const Opened& opened) const override;
   void Rotate(Opened opened, Callback<Reissued> done) override;
 
+  // DBSC, where a record per session keeps the binding (server, hybrid;
+  // client mode overrides).
+  Status SupportsDbsc() const override { return Status::Ok(); }
+  void ApplyDbsc(Opened opened, ChangeSet changes,
+                 Callback<Reissued> done) override;
+
  protected:
   explicit ModeBase(ModeEnv env) : env_(std::move(env)) {}
 
@@ -55,12 +61,21 @@ class ModeBase : public SessionMode {
 
   // Verifies the cookie as a token of this mode's kind. A token of another
   // mode (after a deployment changed modes) is not one we speak:
-  // kUnknownVersion. An empty cookie is kNotFound.
-  Result<TokenClaims> OpenToken(const std::string& cookie) const;
+  // kUnknownVersion. An empty cookie is kNotFound. With past_expiry, a token
+  // past its expiry is accepted (OpenPastExpiry).
+  Result<TokenClaims> OpenToken(const std::string& cookie,
+                                bool past_expiry = false) const;
   // OpenToken, then the session sealed in it (client, hybrid). `claims`
   // receives the token's claims. Errors: those of OpenToken, kCorrupt.
-  Result<Session> OpenSealed(const std::string& cookie,
-                             TokenClaims* claims) const;
+  Result<Session> OpenSealed(const std::string& cookie, TokenClaims* claims,
+                             bool past_expiry = false) const;
+
+  // The issue time and expiry of the token that carries `s`: the session's
+  // own, or for a device-bound session its last proof's time and that plus
+  // the bound lifetime (never past the session's expiry), so that a copied
+  // cookie dies within minutes wherever it is presented.
+  int64_t TokenIssuedAt(const Session& s) const;
+  int64_t TokenExpiresAt(const Session& s) const;
 
   // Token(s) and its Set-Cookie value. Errors: kTooLarge when the line is
   // over kMaxSetCookieBytes ("the session does not fit in a cookie").

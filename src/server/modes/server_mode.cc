@@ -21,7 +21,17 @@ class ServerMode final : public ModeBase {
   StorageMode mode() const override { return StorageMode::kServer; }
 
   void Open(const std::string& cookie, Callback<Opened> done) override {
-    Result<TokenClaims> claims = OpenToken(cookie);
+    OpenWith(cookie, /*past_expiry=*/false, std::move(done));
+  }
+
+  void OpenPastExpiry(const std::string& cookie,
+                      Callback<Opened> done) override {
+    OpenWith(cookie, /*past_expiry=*/true, std::move(done));
+  }
+
+  void OpenWith(const std::string& cookie, bool past_expiry,
+                Callback<Opened> done) {
+    Result<TokenClaims> claims = OpenToken(cookie, past_expiry);
     if (!claims.ok()) return done(claims.status());
     env_.store->Load(claims->session_id,
                      [this, cookie, cookie_us = claims->issued_at_us,
@@ -118,7 +128,7 @@ class ServerMode final : public ModeBase {
   // The cookie's issue time is its generation: the id's minting, or the
   // last rotation.
   Result<std::string> Token(const Session& s) const override {
-    return env_.codec->MintServer(s.id, CurrentCookieUs(s), s.expires_at);
+    return env_.codec->MintServer(s.id, TokenIssuedAt(s), TokenExpiresAt(s));
   }
 
  private:

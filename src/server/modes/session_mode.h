@@ -103,6 +103,9 @@ struct ModeEnv {
   // after that presenting it ends the session (reason reuse_detected).
   int64_t rotate_after_s = 0;
   int64_t rotation_grace_s = 60;
+  // [dbsc] bound_cookie_lifetime: a device-bound session's token expires
+  // this long after its last good proof (docs/dbsc.md, "The bound cookie").
+  int64_t dbsc_bound_lifetime_s = 600;
 };
 
 class SessionMode {
@@ -167,6 +170,26 @@ class SessionMode {
   // BUMP_EPOCH: moves the user's epoch, which revokes every session and
   // token issued before it, and re-issues this one after it.
   virtual void BumpEpoch(Opened opened, Callback<Reissued> done) = 0;
+
+  // DBSC (docs/dbsc.md). Server and hybrid mode keep the binding in the
+  // store's record; client mode has no record to keep a device key in, so
+  // every DBSC method there fails with kInvalidArgument
+  // {"reason": "client_mode"}.
+  virtual Status SupportsDbsc() const = 0;
+  // Open for DBSC_CHALLENGE and DBSC_REFRESH: a token past its expiry is
+  // accepted (a bound session's token expires minutes after its last proof
+  // on purpose, and these verbs are how it is renewed); everything else is
+  // checked as by Open, the session's own expiry included.
+  virtual void OpenPastExpiry(const std::string& cookie,
+                              Callback<Opened> done) = 0;
+  // Applies `changes` (a DBSC step, changes.dbsc) to the store's record of
+  // the opened session, atomically, and answers the session with the
+  // cookie that carries it now: a new one when the step registered or
+  // refreshed (a new proof time: the token's issue time and expiry move),
+  // the presented one otherwise. Errors: those of Store::Commit and of the
+  // step (ApplyChangeSet).
+  virtual void ApplyDbsc(Opened opened, ChangeSet changes,
+                         Callback<Reissued> done) = 0;
 };
 
 // The implementation of `mode`.

@@ -45,7 +45,7 @@ from django.utils.module_loading import import_string
 
 from .. import cookies, errors
 from ..breaker import log_unavailable
-from . import conf
+from . import conf, dbsc
 from .csrf import CSRF_SESSION_KEY, is_lazy_token, lazy_token
 from .session import SessionStore
 
@@ -219,6 +219,12 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
             except errors.SessiondError as e:
                 response = error_response(request, e)
         self._set_cookie(request, response, session, saved)
+        if state.loaded and state.logged_in_here and state.cookie \
+                and response.status_code < 400 and dbsc.offer_at_login():
+            endpoints = dbsc.endpoints()
+            offer = endpoints.offer(state.cookie) if endpoints else None
+            if offer:
+                response[dbsc.REGISTRATION] = offer
         return response
 
     def _set_cookie(self, request: Request, response: Response,

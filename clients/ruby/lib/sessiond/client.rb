@@ -303,6 +303,57 @@ module Sessiond
       perform("BUMP_EPOCH", [cookie], :session)
     end
 
+    # Device-bound sessions (docs/dbsc.md; server and hybrid mode, client
+    # mode raises InvalidArgument with details["reason"] == "client_mode").
+    # A refused proof raises with details["proof"] (the reason); a binding
+    # the session does not have NotFound with details["reason"] ==
+    # "no_binding".
+
+    # DBSC_OFFER: a registration challenge -> Hash "header" (the
+    # Secure-Session-Registration value), "challenge", "expires_at".
+    def dbsc_offer(cookie, path: nil, algorithms: nil, authorization: false)
+      options = {}
+      options["path"] = path if path
+      options["algorithms"] = algorithms if algorithms
+      options["authorization"] = true if authorization
+      args = [cookie]
+      args << JSON.generate(options) unless options.empty?
+      perform("DBSC_OFFER", args, :json_object)
+    end
+
+    # DBSC_REGISTER: checks the proof (the Secure-Session-Response value)
+    # and binds the session to its key -> DbscReply (binding["instructions"]
+    # is the JSON to answer the browser with).
+    def dbsc_register(cookie, proof, url: nil, refresh_url: nil, exclude: nil)
+      options = {}
+      options["url"] = url if url
+      options["refresh_url"] = refresh_url if refresh_url
+      options["exclude"] = exclude if exclude
+      args = [cookie, proof]
+      args << JSON.generate(options) unless options.empty?
+      perform("DBSC_REGISTER", args, :dbsc)
+    end
+
+    # DBSC_CHALLENGE: a refresh challenge -> Hash "header" (the
+    # Secure-Session-Challenge value), "challenge", "expires_at". The cookie
+    # may be past its bound lifetime.
+    def dbsc_challenge(cookie, dbsc_id)
+      perform("DBSC_CHALLENGE", [cookie, dbsc_id], :json_object)
+    end
+
+    # DBSC_REFRESH: checks a refresh proof with the stored key -> DbscReply
+    # with the renewed session cookie.
+    def dbsc_refresh(cookie, dbsc_id, proof, url: nil)
+      args = [cookie, dbsc_id, proof]
+      args << JSON.generate({ "url" => url }) if url
+      perform("DBSC_REFRESH", args, :dbsc)
+    end
+
+    # DBSC_END: ends the device-bound session and the session -> LogoutReply.
+    def dbsc_end(cookie)
+      perform("DBSC_END", [cookie], :logout)
+    end
+
     def self.flash_json(item)
       case item
       when FlashMessage then { "queue" => item.queue.to_s, "message" => item.message.to_s }

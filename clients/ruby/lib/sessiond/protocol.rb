@@ -170,6 +170,11 @@ module Sessiond
   # LOGOUT: set_cookie deletes the browser's cookie.
   LogoutReply = Struct.new(:set_cookie)
 
+  # DBSC_REGISTER and DBSC_REFRESH: the session with its new cookie, and the
+  # binding (a Hash: "dbsc_id", "challenge", "set_cookie", "instructions",
+  # "bound_until"; docs/dbsc.md).
+  DbscReply = Struct.new(:reply, :binding)
+
   # REVOKE_OTHERS: how many other sessions ended (nil when the server does
   # not say, as in client mode) and, in client mode, the re-issued session
   # of this browser (nil in server and hybrid mode).
@@ -264,6 +269,15 @@ module Sessiond
 
     def hello(results, verb)
       Hello.from_json(json_object(results, verb))
+    end
+
+    def dbsc(results, verb)
+      reply = session(results, verb)
+      Protocol.need(results, 4, verb)
+      binding = Protocol.json(results[3])
+      raise ProtocolError, "#{verb} binding is not a JSON object" unless binding.is_a?(Hash)
+
+      DbscReply.new(reply, binding)
     end
   end
 end
