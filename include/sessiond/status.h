@@ -67,6 +67,10 @@ enum class Code : uint8_t {
   // A cookie made for another purpose (an imported framework cookie whose
   // purpose metadata names another cookie). Treat as anonymous.
   kWrongPurpose = 22,
+  // IMPORT: this old framework cookie was imported before and the session
+  // it became has ended (logout, revocation, expiry); one old cookie makes
+  // one session, never a second. Treat as anonymous.
+  kAlreadyImported = 23,
 };
 
 // The wire name of a code, e.g. "NOT_FOUND". Never empty.

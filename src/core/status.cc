@@ -16,7 +16,7 @@ using G = ErrorGroup;
 // One row per code, in numbering order. Adding a code is one row here (and
 // its line in docs/protocol.md and in each client's errors).
 // clang-format off
-constexpr std::array<CodeInfo, 23> kCodes = {{
+constexpr std::array<CodeInfo, 24> kCodes = {{
     // code                      wire name            group              token
     {Code::kOk,                  "OK",                G::kNone,          false},
     {Code::kInvalidArgument,     "INVALID_ARGUMENT",  G::kCaller,        false},
@@ -41,6 +41,7 @@ constexpr std::array<CodeInfo, 23> kCodes = {{
     {Code::kInternal,            "INTERNAL",          G::kInternal,      false},
     {Code::kCorrupt,             "CORRUPT",           G::kInvalidCookie, false},
     {Code::kWrongPurpose,        "WRONG_PURPOSE",     G::kInvalidCookie, true},
+    {Code::kAlreadyImported,     "ALREADY_IMPORTED",  G::kInvalidCookie, false},
 }};
 // clang-format on
 

@@ -12,7 +12,7 @@ namespace {
 // Arity counts argument frames after the verb; optional arguments raise
 // max_args only (docs/protocol.md, "Verbs on the app socket").
 // clang-format off
-constexpr std::array<Command, 21> kCommands = {{
+constexpr std::array<Command, 24> kCommands = {{
     // verb                 handler                  admin  min max
     {"PING",                HandlePing,              false, 0, 0},
     {"VERSION",             HandleVersion,           false, 0, 0},
@@ -29,12 +29,15 @@ constexpr std::array<Command, 21> kCommands = {{
     {"REVOKE_OTHERS",       HandleRevokeOthers,      false, 1, 1},
     {"LIST_SESSIONS",       HandleListSessions,      false, 1, 1},
     {"BUMP_EPOCH",          HandleBumpEpoch,         false, 1, 1},
+    {"IMPORT",              HandleImport,            false, 2, 3},
+    {"EXPORT",              HandleExport,            false, 2, 2},
     {"USER_LIST",           HandleUserList,          true,  1, 1},
     {"USER_REVOKE",         HandleUserRevoke,        true,  1, 1},
     {"USER_REVOKE_OTHERS",  HandleUserRevokeOthers,  true,  2, 2},
     {"SESSION_REVOKE",      HandleSessionRevoke,     true,  1, 1},
     {"KEYS_ROTATE",         HandleKeysRotate,        true,  0, 1},
     {"STATS",               HandleStats,             true,  0, 0},
+    {"IMPORT_CHECK",        HandleImportCheck,       true,  2, 2},
 }};
 // clang-format on
 

@@ -20,11 +20,14 @@
 
 #include "server/call.h"
 #include "server/modes/session_mode.h"
+#include "server/request_args.h"
 #include "sessiond/clock.h"
 #include "sessiond/cookie.h"
 #include "store/store.h"
 
 namespace sessiond {
+
+class Importers;  // server/importers.h
 
 // What handlers work with. Built and owned by the Server (or a test);
 // everything it points to outlives every Call. Loop thread only.
@@ -49,7 +52,19 @@ struct HandlerEnv {
   // new key id. Unset: KEYS_ROTATE answers UNAVAILABLE.
   std::function<void(int64_t retire_old_at, Callback<uint32_t> done)>
       rotate_keys;
+
+  // IMPORT, EXPORT, IMPORT_CHECK: the [import.<format>] formats (nullptr:
+  // none configured, and those verbs answer INVALID_ARGUMENT) and the key
+  // of the imported-cookie fingerprints (ImportFingerprintKey of the
+  // keyring in use).
+  const Importers* importers = nullptr;
+  std::function<std::string()> import_fingerprint_key;
 };
+
+// A brand-new session for `user_id` (empty: anonymous) at the clock's now,
+// as CREATE and LOGIN (without a session) and IMPORT make it.
+Session NewSession(const HandlerEnv& env, const std::string& user_id,
+                   const Metadata& meta);
 
 // Verb handlers, in the order of docs/protocol.md. Each answers `call`
 // exactly once, possibly later (when a completion fires).
@@ -71,6 +86,9 @@ void HandleCsrfRotate(HandlerEnv& env, const CallPtr& call);
 void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call);
 void HandleListSessions(HandlerEnv& env, const CallPtr& call);
 void HandleBumpEpoch(HandlerEnv& env, const CallPtr& call);
+// Moving in from a framework's cookie sessions and back (import_verbs.cc).
+void HandleImport(HandlerEnv& env, const CallPtr& call);
+void HandleExport(HandlerEnv& env, const CallPtr& call);
 // Admin socket only (admin_verbs.cc).
 void HandleUserList(HandlerEnv& env, const CallPtr& call);
 void HandleUserRevoke(HandlerEnv& env, const CallPtr& call);
@@ -78,5 +96,7 @@ void HandleUserRevokeOthers(HandlerEnv& env, const CallPtr& call);
 void HandleSessionRevoke(HandlerEnv& env, const CallPtr& call);
 void HandleKeysRotate(HandlerEnv& env, const CallPtr& call);
 void HandleStats(HandlerEnv& env, const CallPtr& call);
+// Admin socket only (import_verbs.cc).
+void HandleImportCheck(HandlerEnv& env, const CallPtr& call);
 
 }  // namespace sessiond

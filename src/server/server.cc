@@ -23,6 +23,7 @@
 #include "server/curve.h"
 #include "server/dispatch.h"
 #include "server/handlers.h"
+#include "server/importers.h"
 #include "server/keys.h"
 #include "server/logging.h"
 #include "server/modes/session_mode.h"
@@ -108,6 +109,7 @@ class Server::Impl {
   zmq::context_t context_;
   std::unique_ptr<BackgroundTasks> tasks_;
   std::unique_ptr<Keys> keys_;
+  std::unique_ptr<Importers> importers_;  // [import.*]; null when none
   std::unique_ptr<CurveAuth> curve_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<SessionMode> mode_;
@@ -133,6 +135,17 @@ Status Server::Impl::Init() {
       Keys::Load(config_.keys_file, tasks_.get(), &SystemClock());
   if (!keys.ok()) return keys.status();
   keys_ = std::move(*keys);
+  if (config_.import.any()) {
+    Result<std::unique_ptr<Importers>> importers =
+        Importers::Load(config_.import);
+    if (!importers.ok()) return importers.status();
+    importers_ = std::move(*importers);
+    std::string names;
+    for (std::string_view n : importers_->Names()) {
+      names += (names.empty() ? "" : ", ") + std::string(n);
+    }
+    spdlog::info("import of old cookie sessions on: {}", names);
+  }
   Result<std::unique_ptr<Store>> store = OpenStore(loop_, config_);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
@@ -191,6 +204,10 @@ void Server::Impl::InitHandlerEnv() {
   };
   env_.rotate_keys = [this](int64_t retire_old_at, Callback<uint32_t> done) {
     keys_->Rotate(retire_old_at, std::move(done));
+  };
+  env_.importers = importers_.get();
+  env_.import_fingerprint_key = [this] {
+    return ImportFingerprintKey(keys_->keyring());
   };
 }
 
