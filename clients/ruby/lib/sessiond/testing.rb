@@ -21,13 +21,17 @@ module Sessiond
     class Daemon
       attr_reader :endpoint, :admin_endpoint, :dir, :config_path, :log_path, :pid
 
-      # session: {"mode" => "hybrid", "lifetime" => 120}; cookie: {"name" => "x"}.
-      def initialize(ipc: true, store: "lmdb", session: {}, cookie: {})
+      # session: {"mode" => "hybrid", "lifetime" => 120}; cookie: {"name" => "x"};
+      # tables: {"import.rails" => {"cookie" => "_app_session"}}.
+      def initialize(ipc: true, store: "lmdb", session: {}, cookie: {}, tables: {})
         @args = ["-m", "sessiond.testing"]
         @args << "--ipc" if ipc
         @args += ["--store", store]
         session.each { |k, v| @args += ["--session", "#{k}=#{v}"] }
         cookie.each { |k, v| @args += ["--cookie", "#{k}=#{v}"] }
+        tables.each do |table, values|
+          values.each { |k, v| @args += ["--table", "#{table}.#{k}=#{v}"] }
+        end
       end
 
       def start
