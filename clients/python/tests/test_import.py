@@ -343,3 +343,38 @@ def test_export_of_an_unconfigured_format_and_of_no_session(client):
         client.export_cookie("rails", r.reply.cookie)
     with pytest.raises(errors.InvalidCookie):
         client.export_cookie("flask", "not-a-sessiond-cookie")
+
+
+# -- the other storage modes -----------------------------------------------
+
+@pytest.mark.parametrize("mode", ["hybrid", "client"])
+def test_import_in_the_cookie_carrying_modes(tmp_path, mode):
+    """Hybrid mode keeps a stub per session: one cookie, one session, as in
+    server mode. Client mode keeps nothing on the server: each import is a
+    new cookie session (docs/migration.md)."""
+    binary = find_binary()
+    if binary is None:
+        pytest.skip("no sessiond binary")
+    tables = {"import.flask": {
+        "secrets_file": _secrets_file(tmp_path, "flask", FLASK_SECRET)}}
+    with SessiondProcess(binary, session_options={"mode": mode},
+                         extra_tables=tables) as server:
+        c = server.client()
+        try:
+            cookie = flask_cookie({"_user_id": "31", "cart": [1]})
+            first = c.import_cookie("flask", cookie)
+            again = c.import_cookie("flask", cookie)
+            assert first.reply.session.user_id == "31"
+            loaded = c.load(again.reply.cookie).session
+            assert json.loads(loaded.data["cart"]) == [1]
+            assert first.created
+            if mode == "hybrid":
+                assert not again.created
+                assert again.reply.session.id == first.reply.session.id
+                c.logout(again.reply.cookie)
+                with pytest.raises(errors.AlreadyImported):
+                    c.import_cookie("flask", cookie)
+            else:
+                assert again.created
+        finally:
+            c.close()
