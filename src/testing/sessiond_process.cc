@@ -93,6 +93,7 @@ void SessiondProcess::WriteConfig() const {
       << "secret_key_file = " << Quote(d + "/curve.key") << "\n"
       << "allowed_clients = " << Quote(d + "/clients.pub") << "\n";
   }
+  f << config_.extra_toml;
 }
 
 Status SessiondProcess::Start() {

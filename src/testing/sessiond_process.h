@@ -36,6 +36,8 @@ struct SessiondConfig {
   std::string log_level = "info";
   // Empty: ipc://<temp dir>/admin.sock.
   std::string admin;
+  // Appended to the config file as it is (e.g. "[import.flask]\n...").
+  std::string extra_toml;
   // CURVE. When server_secret is set, the helper writes it (mode 0600) and
   // the allow-list into the temp dir and adds [curve]. client_public and
   // client_secret are what AppOptions()/AdminOptions() use for a CURVE
