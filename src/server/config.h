@@ -76,6 +76,8 @@ struct Config {
   int budget = 32;
   size_t max_frame_bytes = 65536;
   size_t max_send_queue = 10000;
+  // Off by default: no core files, not dumpable (server/hardening.h).
+  bool core_dumps = false;
 
   // [store]
   std::string backend = "lmdb";  // lmdb | redis | memory

@@ -38,6 +38,10 @@ struct SessiondConfig {
   std::string admin;
   // Appended to the config file as it is (e.g. "[import.flask]\n...").
   std::string extra_toml;
+  // [server] core_dumps (off by default, as in sessiond).
+  bool core_dumps = false;
+  // Extra environment for the child ("NAME", "value"), e.g. SESSIOND_SECRET.
+  std::vector<std::pair<std::string, std::string>> env;
   // CURVE. When server_secret is set, the helper writes it (mode 0600) and
   // the allow-list into the temp dir and adds [curve]. client_public and
   // client_secret are what AppOptions()/AdminOptions() use for a CURVE
