@@ -102,6 +102,23 @@ struct DbscReply {
   std::string binding_json;
 };
 
+// IMPORT: the session an old framework cookie became, and the report of
+// how (docs/protocol.md, "IMPORT": format, user_id, created, renamed and
+// unmapped keys, legacy, old_expires_at).
+struct ImportReply {
+  SessionReply session;
+  // false: the cookie was imported before and this is that session.
+  bool created = true;
+  std::string report_json;
+};
+
+// EXPORT: the session as the old framework's cookie value (ready for
+// Set-Cookie), and the report (format, user_id, expires_at, unmapped).
+struct ExportReply {
+  std::string cookie;
+  std::string report_json;
+};
+
 // One reply as it came off the wire, for the pipelined and raw APIs.
 struct Reply {
   std::string request_id;
@@ -272,6 +289,23 @@ class Client {
   // LOGOUT: returns the Set-Cookie value that deletes the cookie.
   Result<std::string> DbscEnd(std::string_view cookie);
 
+  // IMPORT: verifies an old framework cookie (`format`: "flask",
+  // "pyramid", "django" or "rails"; the value as the browser sent it)
+  // exactly as that framework does and answers the sessiond session it
+  // became, signed in as the user its configured key names. One old cookie
+  // makes one session: importing it again answers the same session.
+  // Errors (details {"reason", "format"}): the framework's refusals
+  // (kBadEncoding, kTruncated, kBadMac, kExpired, kNotYetValid,
+  // kWrongPurpose, kUnknownVersion, kTooLarge), kAlreadyImported (its
+  // session has ended), kInvalidArgument (format unknown or not configured).
+  Result<ImportReply> Import(std::string_view format, std::string_view cookie,
+                             const ClientMetadata& metadata = {});
+
+  // EXPORT: renders the cookie's session as the old framework's cookie
+  // (the way back, for a rollback day). Errors: Load()'s, kInvalidArgument
+  // (format), kTooLarge (the framework's cookie limit).
+  Result<ExportReply> Export(std::string_view format, std::string_view cookie);
+
   // ---- Admin verbs (the admin socket only; the app socket answers
   // kPermissionDenied to each) ----
 
@@ -297,6 +331,12 @@ class Client {
 
   // STATS: the server's counters as a JSON object (text).
   Result<std::string> Stats();
+
+  // IMPORT_CHECK: what IMPORT would make of an old cookie (data, user,
+  // times, keys renamed or not kept), as a JSON object; creates nothing.
+  // Errors: those of Import().
+  Result<std::string> ImportCheck(std::string_view format,
+                                  std::string_view cookie);
 
   // ---- Pipelined API ----
   //

@@ -70,6 +70,10 @@ enum class Code : uint8_t {
   // LOGIN refused: the user already has [session] max_per_user sessions and
   // on_limit is "refuse". Tell the user to sign out elsewhere first.
   kSessionLimit = 23,
+  // IMPORT: this old framework cookie was imported before and the session
+  // it became has ended (logout, revocation, expiry); one old cookie makes
+  // one session, never a second. Treat as anonymous.
+  kAlreadyImported = 24,
 };
 
 // The wire name of a code, e.g. "NOT_FOUND". Never empty.

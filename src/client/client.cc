@@ -593,6 +593,38 @@ Result<std::string> Client::DbscEnd(std::string_view cookie) {
   return r->frames[1];
 }
 
+Result<ImportReply> Client::Import(std::string_view format,
+                                  std::string_view cookie,
+                                  const ClientMetadata& metadata) {
+  std::vector<std::string> args{std::string(format), std::string(cookie)};
+  if (HasMetadata(metadata)) args.push_back(MetadataJson(metadata));
+  Result<Reply> r = CallOk(*this, "IMPORT", args);
+  if (!r.ok()) return r.status();
+  Result<SessionReply> s = ParseSessionReply(r->frames);
+  if (!s.ok()) return s.status();
+  if (r->frames.size() < 4) return BadReply("IMPORT: no report frame");
+  Result<std::vector<std::pair<std::string, std::string>>> report =
+      FlattenJsonObject(r->frames[3]);
+  if (!report.ok()) return report.status();
+  ImportReply out;
+  out.session = std::move(s).value();
+  out.report_json = r->frames[3];
+  for (const auto& [k, v] : *report) {
+    if (k == "created") out.created = v == "true";
+  }
+  return out;
+}
+
+Result<ExportReply> Client::Export(std::string_view format,
+                                  std::string_view cookie) {
+  Result<Reply> r =
+      CallOk(*this, "EXPORT", {std::string(format), std::string(cookie)});
+  if (!r.ok()) return r.status();
+  if (r->frames.size() < 2) return BadReply("EXPORT needs 2 result frames");
+  SESSIOND_RETURN_IF_ERROR(CheckJsonObject(r->frames[1], "EXPORT report"));
+  return ExportReply{r->frames[0], r->frames[1]};
+}
+
 Result<std::vector<SessionInfo>> Client::UserList(std::string_view user_id) {
   return CallSessionList(*this, "USER_LIST", user_id);
 }
@@ -624,6 +656,16 @@ Result<std::string> Client::Stats() {
   if (!r.ok()) return r.status();
   if (r->frames.empty()) return BadReply("STATS: no result");
   SESSIOND_RETURN_IF_ERROR(CheckJsonObject(r->frames[0], "STATS"));
+  return r->frames[0];
+}
+
+Result<std::string> Client::ImportCheck(std::string_view format,
+                                       std::string_view cookie) {
+  Result<Reply> r =
+      CallOk(*this, "IMPORT_CHECK", {std::string(format), std::string(cookie)});
+  if (!r.ok()) return r.status();
+  if (r->frames.empty()) return BadReply("IMPORT_CHECK: no result");
+  SESSIOND_RETURN_IF_ERROR(CheckJsonObject(r->frames[0], "IMPORT_CHECK"));
   return r->frames[0];
 }
 

@@ -42,6 +42,7 @@ constexpr std::array<CodeInfo, 24> kCodes = {{
     {Code::kCorrupt,             "CORRUPT",           G::kInvalidCookie, false},
     {Code::kWrongPurpose,        "WRONG_PURPOSE",     G::kInvalidCookie, true},
     {Code::kSessionLimit,        "SESSION_LIMIT",     G::kCaller,        false},
+    {Code::kAlreadyImported,     "ALREADY_IMPORTED",  G::kInvalidCookie, false},
 }};
 // clang-format on
 

@@ -16,9 +16,7 @@
 #include "sessiond/version.h"
 
 namespace sessiond {
-namespace {
 
-// A brand-new session for `user_id` (empty: anonymous) at the clock's now.
 // (Client mode drops the id: no store names its sessions.)
 Session NewSession(const HandlerEnv& env, const std::string& user_id,
                    const Metadata& meta) {
@@ -39,6 +37,8 @@ Session NewSession(const HandlerEnv& env, const std::string& user_id,
   s.version = 1;
   return s;
 }
+
+namespace {
 
 Status NeedsUser(const Session& s, const char* verb) {
   if (s.user_id.empty()) {

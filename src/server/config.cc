@@ -88,6 +88,14 @@ class TableReader {
     return table_ != nullptr && table_->contains(key);
   }
 
+  // A sub-table ([name.key]); nullptr when absent. Errors: not a table.
+  Result<const toml::table*> Table(const char* key) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return static_cast<const toml::table*>(nullptr);
+    if (!node->is_table()) return WrongType(key, "a table");
+    return node->as_table();
+  }
+
  private:
   const toml::node* Take(const char* key) {
     used_.emplace_back(key);
@@ -122,6 +130,96 @@ struct Explicit {
   bool keys_file = false;
 };
 
+constexpr int64_t kMaxAgeSeconds = int64_t{10} * 365 * 86400;
+
+// [import] and its per-format tables (docs/migration.md, "Configuration").
+Status ParseImportTables(const toml::table* table, const std::string& where,
+                         ImportConfig& out) {
+  TableReader import(table, "import", where);
+  SESSIOND_RETURN_IF_ERROR(import.Int("max_retention", out.max_retention_s,
+                                      60, kMaxAgeSeconds));
+  Result<const toml::table*> flask = import.Table("flask");
+  Result<const toml::table*> pyramid = import.Table("pyramid");
+  Result<const toml::table*> django = import.Table("django");
+  Result<const toml::table*> rails = import.Table("rails");
+  for (const auto* r : {&flask, &pyramid, &django, &rails}) {
+    if (!r->ok()) return r->status();
+  }
+  SESSIOND_RETURN_IF_ERROR(import.Finish());
+
+  if (*flask != nullptr) {
+    ImportFlaskConfig f;
+    TableReader t(*flask, "import.flask", where);
+    SESSIOND_RETURN_IF_ERROR(t.String("secrets_file", f.secrets_file));
+    SESSIOND_RETURN_IF_ERROR(t.Int("max_age", f.max_age_s, 0, kMaxAgeSeconds));
+    SESSIOND_RETURN_IF_ERROR(t.String("salt", f.salt));
+    SESSIOND_RETURN_IF_ERROR(t.String("user_id_key", f.user_id_key));
+    SESSIOND_RETURN_IF_ERROR(t.Finish());
+    out.flask = std::move(f);
+  }
+  if (*pyramid != nullptr) {
+    ImportPyramidConfig p;
+    TableReader t(*pyramid, "import.pyramid", where);
+    SESSIOND_RETURN_IF_ERROR(t.String("secrets_file", p.secrets_file));
+    // timeout = 1200, or "none" (Pyramid's timeout=None: never times out).
+    if (const toml::node* node = (**pyramid).get("timeout");
+        node != nullptr && node->is_string()) {
+      std::string none;
+      SESSIOND_RETURN_IF_ERROR(t.String("timeout", none));
+      if (none != "none") {
+        return InvalidArgument(where +
+                               ": [import.pyramid] timeout must be seconds "
+                               "or \"none\"");
+      }
+      p.timeout_s.reset();
+    } else {
+      int64_t timeout = *p.timeout_s;
+      SESSIOND_RETURN_IF_ERROR(t.Int("timeout", timeout, 0, kMaxAgeSeconds));
+      p.timeout_s = timeout;
+    }
+    SESSIOND_RETURN_IF_ERROR(t.String("hashalg", p.hashalg));
+    SESSIOND_RETURN_IF_ERROR(t.String("salt", p.salt));
+    SESSIOND_RETURN_IF_ERROR(t.String("user_id_key", p.user_id_key));
+    SESSIOND_RETURN_IF_ERROR(t.Finish());
+    out.pyramid = std::move(p);
+  }
+  if (*django != nullptr) {
+    ImportDjangoConfig d;
+    TableReader t(*django, "import.django", where);
+    SESSIOND_RETURN_IF_ERROR(t.String("secrets_file", d.secrets_file));
+    SESSIOND_RETURN_IF_ERROR(t.Int("session_cookie_age",
+                                   d.session_cookie_age_s, 0, kMaxAgeSeconds));
+    SESSIOND_RETURN_IF_ERROR(t.String("default_hashing_algorithm",
+                                      d.default_hashing_algorithm));
+    SESSIOND_RETURN_IF_ERROR(t.String("salt", d.salt));
+    SESSIOND_RETURN_IF_ERROR(t.String("user_id_key", d.user_id_key));
+    SESSIOND_RETURN_IF_ERROR(t.Finish());
+    out.django = std::move(d);
+  }
+  if (*rails != nullptr) {
+    ImportRailsConfig r;
+    TableReader t(*rails, "import.rails", where);
+    SESSIOND_RETURN_IF_ERROR(t.String("secrets_file", r.secrets_file));
+    SESSIOND_RETURN_IF_ERROR(t.String("cookie", r.cookie));
+    SESSIOND_RETURN_IF_ERROR(t.Bool("use_authenticated_cookie_encryption",
+                                    r.use_authenticated_cookie_encryption));
+    SESSIOND_RETURN_IF_ERROR(
+        t.Bool("use_cookies_with_metadata", r.use_cookies_with_metadata));
+    SESSIOND_RETURN_IF_ERROR(
+        t.Int("expire_after", r.expire_after_s, 0, kMaxAgeSeconds));
+    SESSIOND_RETURN_IF_ERROR(t.String("authenticated_encrypted_cookie_salt",
+                                      r.authenticated_encrypted_cookie_salt));
+    SESSIOND_RETURN_IF_ERROR(
+        t.String("encrypted_cookie_salt", r.encrypted_cookie_salt));
+    SESSIOND_RETURN_IF_ERROR(t.String("encrypted_signed_cookie_salt",
+                                      r.encrypted_signed_cookie_salt));
+    SESSIOND_RETURN_IF_ERROR(t.String("user_id_key", r.user_id_key));
+    SESSIOND_RETURN_IF_ERROR(t.Finish());
+    out.rails = std::move(r);
+  }
+  return Status();
+}
+
 Result<Config> ParseToml(std::string_view text, std::string source,
                          Explicit* explicit_keys) {
   const std::string where = source.empty() ? "config" : source;
@@ -137,7 +235,8 @@ Result<Config> ParseToml(std::string_view text, std::string source,
 
   static const char* const kTables[] = {"server", "store", "redis",
                                         "session", "cookie", "keys",
-                                        "curve", "log", "dbsc"};
+                                        "curve", "log", "dbsc",
+                                        "import"};
   for (const auto& [key, node] : doc) {
     std::string k(key.str());
     if (std::find(std::begin(kTables), std::end(kTables), k) ==
@@ -292,6 +391,9 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   TableReader log(doc["log"].as_table(), "log", where);
   SESSIOND_RETURN_IF_ERROR(log.String("level", c.log_level));
   SESSIOND_RETURN_IF_ERROR(log.Finish());
+
+  SESSIOND_RETURN_IF_ERROR(
+      ParseImportTables(doc["import"].as_table(), where, c.import));
   return c;
 }
 
@@ -620,6 +722,61 @@ Status ValidateConfig(const Config& c) {
   Status cookie = ValidateCookieOptions(c.cookie);
   if (!cookie.ok()) return InvalidArgument("[cookie] " + cookie.message());
   SESSIOND_RETURN_IF_ERROR(ValidateDbscConfig(c));
+  SESSIOND_RETURN_IF_ERROR(ValidateImportConfig(c.import));
+  return Status();
+}
+
+Status ValidateImportConfig(const ImportConfig& c) {
+  auto needs_secrets = [](const char* table, const std::string& file) {
+    if (file.empty()) {
+      return InvalidArgument(std::string("[") + table +
+                             "] needs secrets_file (the old app's secrets, "
+                             "one per line, mode 0600)");
+    }
+    return Status();
+  };
+  // A user key must be one the old session can hold and one the
+  // integration watches; an empty one means "import anonymously".
+  auto user_key = [](const char* table, const std::string& key) {
+    if (key.size() > 128) {
+      return InvalidArgument(std::string("[") + table +
+                             "] user_id_key is over 128 bytes");
+    }
+    return Status();
+  };
+  if (c.flask) {
+    SESSIOND_RETURN_IF_ERROR(needs_secrets("import.flask", c.flask->secrets_file));
+    SESSIOND_RETURN_IF_ERROR(user_key("import.flask", c.flask->user_id_key));
+  }
+  if (c.pyramid) {
+    SESSIOND_RETURN_IF_ERROR(
+        needs_secrets("import.pyramid", c.pyramid->secrets_file));
+    SESSIOND_RETURN_IF_ERROR(user_key("import.pyramid", c.pyramid->user_id_key));
+    const std::string& h = c.pyramid->hashalg;
+    if (h != "sha512" && h != "sha256" && h != "sha1") {
+      return InvalidArgument(
+          "[import.pyramid] hashalg must be sha512, sha256 or sha1");
+    }
+  }
+  if (c.django) {
+    SESSIOND_RETURN_IF_ERROR(
+        needs_secrets("import.django", c.django->secrets_file));
+    SESSIOND_RETURN_IF_ERROR(user_key("import.django", c.django->user_id_key));
+    const std::string& h = c.django->default_hashing_algorithm;
+    if (h != "sha256" && h != "sha1") {
+      return InvalidArgument(
+          "[import.django] default_hashing_algorithm must be sha256 or sha1");
+    }
+  }
+  if (c.rails) {
+    SESSIOND_RETURN_IF_ERROR(needs_secrets("import.rails", c.rails->secrets_file));
+    SESSIOND_RETURN_IF_ERROR(user_key("import.rails", c.rails->user_id_key));
+    if (c.rails->cookie.empty()) {
+      return InvalidArgument(
+          "[import.rails] needs cookie, the session cookie's name (Rails "
+          "encrypts each cookie for its own name)");
+    }
+  }
   return Status();
 }
 

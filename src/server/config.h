@@ -32,6 +32,56 @@ enum class OnLimit {
   kRefuse,       // "refuse": LOGIN answers SESSION_LIMIT
 };
 
+// [import] and [import.<format>]: moving in from a framework's cookie
+// sessions (docs/migration.md). A format is on when its table is given.
+// The old secrets live in secrets_file (0600, checked like the keyring
+// file; one per line, current first), never here. Defaults are the
+// framework's own.
+struct ImportFlaskConfig {
+  std::string secrets_file;
+  int64_t max_age_s = 31 * 86400;  // PERMANENT_SESSION_LIFETIME
+  std::string salt = "cookie-session";
+  std::string user_id_key = "_user_id";  // Flask-Login
+};
+struct ImportPyramidConfig {
+  std::string secrets_file;
+  std::optional<int64_t> timeout_s = 1200;  // nullopt: timeout=None
+  std::string hashalg = "sha512";
+  std::string salt = "pyramid.session.";
+  std::string user_id_key = "auth.userid";  // SessionAuthenticationHelper
+};
+struct ImportDjangoConfig {
+  std::string secrets_file;
+  int64_t session_cookie_age_s = 1209600;
+  std::string default_hashing_algorithm = "sha256";
+  std::string salt = "django.contrib.sessions.backends.signed_cookies";
+  std::string user_id_key = "_auth_user_id";
+};
+struct ImportRailsConfig {
+  std::string secrets_file;  // secret_key_base values
+  std::string cookie;        // session_store key: (required)
+  bool use_authenticated_cookie_encryption = true;
+  bool use_cookies_with_metadata = true;
+  int64_t expire_after_s = 0;  // session_store expire_after; 0: none
+  std::string authenticated_encrypted_cookie_salt =
+      "authenticated encrypted cookie";
+  std::string encrypted_cookie_salt = "encrypted cookie";
+  std::string encrypted_signed_cookie_salt = "signed encrypted cookie";
+  std::string user_id_key = "warden.user.user.key";  // Devise
+};
+struct ImportConfig {
+  // How long "this old cookie was imported" is remembered at most: the
+  // cap for cookies that carry no end of their own (Rails without
+  // expire_after, Pyramid timeout=None). 400 days is the longest any
+  // browser keeps a cookie (RFC 6265bis caps Max-Age there).
+  int64_t max_retention_s = 400 * 86400;
+  std::optional<ImportFlaskConfig> flask;
+  std::optional<ImportPyramidConfig> pyramid;
+  std::optional<ImportDjangoConfig> django;
+  std::optional<ImportRailsConfig> rails;
+  bool any() const { return flask || pyramid || django || rails; }
+};
+
 struct Config {
   // [server]
   // App sockets. When not given, ipc://<data_dir>/app.sock (mode 0660,
@@ -108,6 +158,10 @@ struct Config {
   // [log]
   std::string log_level = "info";
 
+  // [import], [import.flask], [import.pyramid], [import.django],
+  // [import.rails]
+  ImportConfig import;
+
   // Where the values came from, for messages: the config file path or "".
   std::string source;
 
@@ -167,6 +221,9 @@ Result<Config> LoadConfig(const CommandLine& cli);
 //  - [curve] lists without a secret key, or a key with no list, are refused.
 // Does not touch the network or the files; needs only the text.
 Status ValidateConfig(const Config& config);
+// The [import] part of ValidateConfig: each format's table names its
+// secrets file; algorithms known; Rails names its cookie.
+Status ValidateImportConfig(const ImportConfig& import);
 
 // Whether a ZeroMQ endpoint binds only to this host: ipc://, inproc://, or
 // tcp:// on 127.0.0.0/8, [::1] or localhost. (The server binds what this

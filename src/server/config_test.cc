@@ -388,5 +388,76 @@ TEST(Config, BadCookieOptions) {
   EXPECT_EQ(ValidateConfig(*c).code(), Code::kInvalidArgument);
 }
 
+TEST(Config, ImportTables) {
+  Result<Config> none = ParseConfigToml("", "test.conf");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->import.any());
+  EXPECT_EQ(none->import.max_retention_s, 400 * 86400);
+
+  Result<Config> c = ParseConfigToml(R"(
+[import]
+max_retention = 86400
+[import.flask]
+secrets_file = "/etc/sd/flask.secrets"
+max_age = 60
+[import.pyramid]
+secrets_file = "/etc/sd/pyramid.secrets"
+timeout = "none"
+hashalg = "sha256"
+user_id_key = "uid"
+[import.django]
+secrets_file = "/etc/sd/django.secrets"
+[import.rails]
+secrets_file = "/etc/sd/rails.secrets"
+cookie = "_app_session"
+use_cookies_with_metadata = false
+expire_after = 3600
+)",
+                                     "test.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(ValidateImportConfig(c->import).ok());
+  EXPECT_EQ(c->import.max_retention_s, 86400);
+  ASSERT_TRUE(c->import.flask && c->import.pyramid && c->import.django &&
+              c->import.rails);
+  EXPECT_EQ(c->import.flask->max_age_s, 60);
+  EXPECT_EQ(c->import.flask->user_id_key, "_user_id");  // the default
+  EXPECT_FALSE(c->import.pyramid->timeout_s.has_value());
+  EXPECT_EQ(c->import.pyramid->hashalg, "sha256");
+  EXPECT_EQ(c->import.pyramid->user_id_key, "uid");
+  EXPECT_EQ(c->import.django->session_cookie_age_s, 1209600);
+  EXPECT_EQ(c->import.rails->cookie, "_app_session");
+  EXPECT_FALSE(c->import.rails->use_cookies_with_metadata);
+  EXPECT_EQ(c->import.rails->expire_after_s, 3600);
+}
+
+TEST(Config, BadImportTables) {
+  auto parse_error = [](const char* text) {
+    Result<Config> c = ParseConfigToml(text, "test.conf");
+    if (!c.ok()) return c.status().message();
+    Status st = ValidateImportConfig(c->import);
+    return st.ok() ? std::string("accepted") : st.message();
+  };
+  EXPECT_NE(parse_error("[import.flask]\nsecret = \"x\"\n").find("secret"),
+            std::string::npos);  // an unknown key: never a secret inline
+  EXPECT_NE(parse_error("[import.flask]\nmax_age = 60\n").find("secrets_file"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[import.rails]\nsecrets_file = \"/x\"\n")
+                .find("cookie"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[import.pyramid]\nsecrets_file = \"/x\"\n"
+                        "timeout = \"never\"\n")
+                .find("timeout"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[import.django]\nsecrets_file = \"/x\"\n"
+                        "default_hashing_algorithm = \"md5\"\n")
+                .find("default_hashing_algorithm"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[import.cakephp]\nsecrets_file = \"/x\"\n")
+                .find("cakephp"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[import]\nmax_retention = 1\n").find("max_retention"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sessiond

@@ -12,7 +12,7 @@ namespace {
 // Arity counts argument frames after the verb; optional arguments raise
 // max_args only (docs/protocol.md, "Verbs on the app socket").
 // clang-format off
-constexpr std::array<Command, 26> kCommands = {{
+constexpr std::array<Command, 29> kCommands = {{
     // verb                 handler                  admin  min max
     {"PING",                HandlePing,              false, 0, 0},
     {"VERSION",             HandleVersion,           false, 0, 0},
@@ -34,12 +34,15 @@ constexpr std::array<Command, 26> kCommands = {{
     {"DBSC_CHALLENGE",      HandleDbscChallenge,     false, 2, 2},
     {"DBSC_REFRESH",        HandleDbscRefresh,       false, 3, 4},
     {"DBSC_END",            HandleDbscEnd,           false, 1, 1},
+    {"IMPORT",              HandleImport,            false, 2, 3},
+    {"EXPORT",              HandleExport,            false, 2, 2},
     {"USER_LIST",           HandleUserList,          true,  1, 1},
     {"USER_REVOKE",         HandleUserRevoke,        true,  1, 1},
     {"USER_REVOKE_OTHERS",  HandleUserRevokeOthers,  true,  2, 2},
     {"SESSION_REVOKE",      HandleSessionRevoke,     true,  1, 1},
     {"KEYS_ROTATE",         HandleKeysRotate,        true,  0, 1},
     {"STATS",               HandleStats,             true,  0, 0},
+    {"IMPORT_CHECK",        HandleImportCheck,       true,  2, 2},
 }};
 // clang-format on
 

@@ -21,6 +21,7 @@
 
 #include "server/call.h"
 #include "server/modes/session_mode.h"
+#include "server/request_args.h"
 #include "sessiond/clock.h"
 #include "sessiond/cookie.h"
 #include "store/store.h"
@@ -47,6 +48,8 @@ struct DbscEvent {
   std::string dbsc_id;
   std::string detail;
 };
+
+class Importers;  // server/importers.h
 
 // What handlers work with. Built and owned by the Server (or a test);
 // everything it points to outlives every Call. Loop thread only.
@@ -81,7 +84,18 @@ struct HandlerEnv {
   // Called with every DBSC outcome; optional (the events are logged
   // either way).
   std::function<void(const DbscEvent&)> dbsc_event;
+  // IMPORT, EXPORT, IMPORT_CHECK: the [import.<format>] formats (nullptr:
+  // none configured, and those verbs answer INVALID_ARGUMENT) and the key
+  // of the imported-cookie fingerprints (ImportFingerprintKey of the
+  // keyring in use).
+  const Importers* importers = nullptr;
+  std::function<std::string()> import_fingerprint_key;
 };
+
+// A brand-new session for `user_id` (empty: anonymous) at the clock's now,
+// as CREATE and LOGIN (without a session) and IMPORT make it.
+Session NewSession(const HandlerEnv& env, const std::string& user_id,
+                   const Metadata& meta);
 
 // Verb handlers, in the order of docs/protocol.md. Each answers `call`
 // exactly once, possibly later (when a completion fires).
@@ -109,6 +123,9 @@ void HandleDbscRegister(HandlerEnv& env, const CallPtr& call);
 void HandleDbscChallenge(HandlerEnv& env, const CallPtr& call);
 void HandleDbscRefresh(HandlerEnv& env, const CallPtr& call);
 void HandleDbscEnd(HandlerEnv& env, const CallPtr& call);
+// Moving in from a framework's cookie sessions and back (import_verbs.cc).
+void HandleImport(HandlerEnv& env, const CallPtr& call);
+void HandleExport(HandlerEnv& env, const CallPtr& call);
 // Admin socket only (admin_verbs.cc).
 void HandleUserList(HandlerEnv& env, const CallPtr& call);
 void HandleUserRevoke(HandlerEnv& env, const CallPtr& call);
@@ -116,5 +133,7 @@ void HandleUserRevokeOthers(HandlerEnv& env, const CallPtr& call);
 void HandleSessionRevoke(HandlerEnv& env, const CallPtr& call);
 void HandleKeysRotate(HandlerEnv& env, const CallPtr& call);
 void HandleStats(HandlerEnv& env, const CallPtr& call);
+// Admin socket only (import_verbs.cc).
+void HandleImportCheck(HandlerEnv& env, const CallPtr& call);
 
 }  // namespace sessiond

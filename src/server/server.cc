@@ -25,6 +25,7 @@
 #include "server/curve.h"
 #include "server/dispatch.h"
 #include "server/handlers.h"
+#include "server/importers.h"
 #include "server/keys.h"
 #include "server/listen.h"
 #include "server/logging.h"
@@ -110,6 +111,7 @@ class Server::Impl {
   zmq::context_t context_;
   std::unique_ptr<BackgroundTasks> tasks_;
   std::unique_ptr<Keys> keys_;
+  std::unique_ptr<Importers> importers_;  // [import.*]; null when none
   std::unique_ptr<CurveAuth> curve_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<SessionMode> mode_;
@@ -139,6 +141,17 @@ Status Server::Impl::Init() {
       Keys::Load(config_.keys_file, tasks_.get(), &SystemClock());
   if (!keys.ok()) return keys.status();
   keys_ = std::move(*keys);
+  if (config_.import.any()) {
+    Result<std::unique_ptr<Importers>> importers =
+        Importers::Load(config_.import);
+    if (!importers.ok()) return importers.status();
+    importers_ = std::move(*importers);
+    std::string names;
+    for (std::string_view n : importers_->Names()) {
+      names += (names.empty() ? "" : ", ") + std::string(n);
+    }
+    spdlog::info("import of old cookie sessions on: {}", names);
+  }
   Result<std::unique_ptr<Store>> store = OpenStore(loop_, config_);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
@@ -216,6 +229,10 @@ void Server::Impl::InitHandlerEnv() {
   env_.dbsc.challenge_lifetime_s = config_.dbsc_challenge_lifetime_s;
   env_.dbsc.registration_lifetime_s = config_.dbsc_registration_lifetime_s;
   env_.dbsc.algorithms = config_.dbsc_algorithms;
+  env_.importers = importers_.get();
+  env_.import_fingerprint_key = [this] {
+    return ImportFingerprintKey(keys_->keyring());
+  };
 }
 
 Result<std::unique_ptr<ZmqWatcher>> Server::Impl::Bind(

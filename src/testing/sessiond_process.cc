@@ -123,6 +123,7 @@ void SessiondProcess::WriteConfig() const {
     }
   }
   f << config_.extra_tables;
+  f << config_.extra_toml;
 }
 
 Status SessiondProcess::Start() {

@@ -46,6 +46,8 @@ struct SessiondConfig {
   std::string extra_tables;
   // Empty: ipc://<temp dir>/admin.sock.
   std::string admin;
+  // Appended to the config file as it is (e.g. "[import.flask]\n...").
+  std::string extra_toml;
   // [server] core_dumps (off by default, as in sessiond).
   bool core_dumps = false;
   // Extra environment for the child ("NAME", "value"), e.g. SESSIOND_SECRET.

@@ -407,6 +407,24 @@ class Client {
   dbscEnd(cookie) {
     return this._do('DBSC_END', [cookie], protocol.parseLogout);
   }
+
+  /** IMPORT: an old framework cookie (format 'flask', 'pyramid', 'django' or
+   * 'rails'; the value as the browser sent it), verified as that framework
+   * does, becomes a sessiond session -> {reply, report, created}. The same
+   * cookie again answers the same session (created false). Rejects with the
+   * framework's refusal (an InvalidCookie subclass, details.reason),
+   * AlreadyImported once that session ended, InvalidArgument for a format
+   * sessiond has no [import.<format>] for. */
+  importCookie(format, cookie, options) {
+    return this._do('IMPORT', [format, cookie, meta(options) || undefined],
+      protocol.parseImport);
+  }
+
+  /** EXPORT: the cookie's session as the old framework's cookie (the way
+   * back, for a rollback day) -> {cookie, report}. */
+  exportCookie(format, cookie) {
+    return this._do('EXPORT', [format, cookie], protocol.parseExport);
+  }
 }
 
 /** A client for the admin socket (ipc:// path, or tcp:// with CURVE): the
@@ -442,6 +460,12 @@ class AdminClient extends Client {
   /** STATS -> object of counters. */
   stats() {
     return this._do('STATS', [], protocol.parseJsonObject);
+  }
+
+  /** IMPORT_CHECK: what IMPORT would make of an old cookie (data, user,
+   * times, keys renamed or not kept) -> object; creates nothing. */
+  importCheck(format, cookie) {
+    return this._do('IMPORT_CHECK', [format, cookie], protocol.parseJsonObject);
   }
 }
 

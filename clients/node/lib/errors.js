@@ -16,7 +16,7 @@
 //     InvalidCookie               the cookie is no (longer a) session: CREATE
 //       NotFound, Revoked, Expired, BadEncoding, Truncated, TrailingData,
 //       UnknownVersion, UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt,
-//       WrongPurpose
+//       WrongPurpose, AlreadyImported
 //     Unavailable                 retry later; answer HTTP 503 meanwhile
 //       ShuttingDown              SHUTTING_DOWN
 //       Timeout                   no reply in time (client side)
@@ -84,6 +84,8 @@ const BadMac = define('BadMac', InvalidCookie, 'BAD_MAC');
 const NotYetValid = define('NotYetValid', InvalidCookie, 'NOT_YET_VALID');
 const Corrupt = define('Corrupt', InvalidCookie, 'CORRUPT');
 const WrongPurpose = define('WrongPurpose', InvalidCookie, 'WRONG_PURPOSE');
+const AlreadyImported = define('AlreadyImported', InvalidCookie, 'ALREADY_IMPORTED',
+  'This old framework cookie was imported before and its session has ended: treat as anonymous.');
 
 const Unavailable = define('Unavailable', SessiondError, 'UNAVAILABLE',
   'sessiond or its store cannot answer now. Retry later; answer HTTP 503.');
@@ -109,7 +111,7 @@ const BY_CODE = new Map([
   InvalidArgument, UnknownVerb, PermissionDenied, SessionLimit, TooLarge, Conflict,
   CsrfMismatch, NotFound, Revoked, Expired, BadEncoding, Truncated,
   TrailingData, UnknownVersion, UnknownKey, RetiredKey, BadMac, NotYetValid,
-  Corrupt, WrongPurpose, Unavailable, ShuttingDown, Internal,
+  Corrupt, WrongPurpose, AlreadyImported, Unavailable, ShuttingDown, Internal,
 ].map((cls) => [cls.code, cls]));
 
 /** The error for a wire error code; an unknown code gives a SessiondError
@@ -125,7 +127,7 @@ module.exports = {
   SessionLimit, LoginRequired, TooLarge, Conflict, CsrfMismatch, InvalidCookie, NotFound,
   Revoked, Expired, BadEncoding, Truncated, TrailingData, UnknownVersion,
   UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt, WrongPurpose,
-  Unavailable, ShuttingDown, Timeout, CircuitOpen, Internal, ProtocolError,
+  AlreadyImported, Unavailable, ShuttingDown, Timeout, CircuitOpen, Internal, ProtocolError,
   WIRE_CODES: Object.freeze([...BY_CODE.keys()]),
   errorFor,
 };

@@ -68,6 +68,20 @@ export interface FlashReply {
   messages: string[];
 }
 
+/** IMPORT: the session an old framework cookie became; created is false
+ * when an earlier import of the same cookie made it. */
+export interface ImportReply {
+  reply: SessionReply;
+  report: Record<string, unknown>;
+  created: boolean;
+}
+
+/** EXPORT: the session as the old framework's cookie value. */
+export interface ExportReply {
+  cookie: string;
+  report: Record<string, unknown>;
+}
+
 export interface LogoutReply {
   setCookie: string;
 }
@@ -167,6 +181,9 @@ export class Client {
   dbscChallenge(cookie: string, dbscId: string): Promise<DbscChallenge>;
   dbscRefresh(cookie: string, dbscId: string, proof: string, options?: { url?: string }): Promise<DbscReply>;
   dbscEnd(cookie: string): Promise<LogoutReply>;
+  /** format: 'flask' | 'pyramid' | 'django' | 'rails'. */
+  importCookie(format: string, cookie: string, meta?: Metadata): Promise<ImportReply>;
+  exportCookie(format: string, cookie: string): Promise<ExportReply>;
 }
 
 /** A client of the admin socket: the app verbs and the admin verbs. */
@@ -177,6 +194,7 @@ export class AdminClient extends Client {
   sessionRevoke(sessionId: string): Promise<void>;
   keysRotate(retireAfterSeconds?: number): Promise<number>;
   stats(): Promise<Record<string, unknown>>;
+  importCheck(format: string, cookie: string): Promise<Record<string, unknown>>;
 }
 
 export const DEFAULT_ENDPOINT: string;
@@ -227,6 +245,7 @@ export class BadMac extends InvalidCookie {}
 export class NotYetValid extends InvalidCookie {}
 export class Corrupt extends InvalidCookie {}
 export class WrongPurpose extends InvalidCookie {}
+export class AlreadyImported extends InvalidCookie {}
 export class Unavailable extends SessiondError {}
 export class ShuttingDown extends Unavailable {}
 export class Timeout extends Unavailable {}
@@ -248,6 +267,7 @@ export const errors: {
   TrailingData: typeof TrailingData; UnknownVersion: typeof UnknownVersion;
   UnknownKey: typeof UnknownKey; RetiredKey: typeof RetiredKey; BadMac: typeof BadMac;
   NotYetValid: typeof NotYetValid; Corrupt: typeof Corrupt; WrongPurpose: typeof WrongPurpose;
+  AlreadyImported: typeof AlreadyImported;
   Unavailable: typeof Unavailable; ShuttingDown: typeof ShuttingDown; Timeout: typeof Timeout;
   CircuitOpen: typeof CircuitOpen; Internal: typeof Internal; ProtocolError: typeof ProtocolError;
   WIRE_CODES: readonly string[];

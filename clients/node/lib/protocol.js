@@ -161,6 +161,28 @@ function parseFlash(results, verb) {
   return { reply, messages: messages.map(str) };
 }
 
+// IMPORT: {reply, report}; report.created is false when an earlier import
+// of the same old cookie made this session.
+function parseImport(results, verb) {
+  const reply = parseSession(results, verb);
+  need(results, 4, verb);
+  const report = json(results[3], verb);
+  if (!report || typeof report !== 'object' || Array.isArray(report)) {
+    throw new errors.ProtocolError('IMPORT report is not a JSON object');
+  }
+  return { reply, report, created: report.created !== false };
+}
+
+// EXPORT: {cookie (the old framework's cookie value), report}.
+function parseExport(results, verb) {
+  need(results, 2, verb);
+  const report = json(results[1], verb);
+  if (!report || typeof report !== 'object' || Array.isArray(report)) {
+    throw new errors.ProtocolError('EXPORT report is not a JSON object');
+  }
+  return { cookie: text(results[0]), report };
+}
+
 function parseLogout(results, verb) {
   need(results, 2, verb);
   return { setCookie: text(results[1]) };
@@ -250,4 +272,5 @@ module.exports = {
   encodeRequest, splitReply, replyId, jsonFrame, metadataFrame, sessionFromJson,
   parseText, parseSession, parseFlash, parseLogout, parseNothing, parseInteger,
   parseRevokeOthers, parseSessionList, parseJsonObject, parseHello, parseDbsc,
+  parseImport, parseExport,
 };

@@ -155,13 +155,14 @@ test('every wire error code maps to its class, unknown codes to the base class',
     UNKNOWN_VERSION: errors.UnknownVersion, UNKNOWN_KEY: errors.UnknownKey,
     RETIRED_KEY: errors.RetiredKey, BAD_MAC: errors.BadMac, NOT_YET_VALID: errors.NotYetValid,
     CORRUPT: errors.Corrupt, WRONG_PURPOSE: errors.WrongPurpose,
+    ALREADY_IMPORTED: errors.AlreadyImported,
     UNAVAILABLE: errors.Unavailable, SHUTTING_DOWN: errors.ShuttingDown,
     INTERNAL: errors.Internal,
   };
   assert.deepEqual(new Set(errors.WIRE_CODES), new Set(Object.keys(expected)));
   const anonymous = ['NOT_FOUND', 'REVOKED', 'EXPIRED', 'BAD_ENCODING', 'TRUNCATED',
     'TRAILING_DATA', 'UNKNOWN_VERSION', 'UNKNOWN_KEY', 'RETIRED_KEY', 'BAD_MAC',
-    'NOT_YET_VALID', 'CORRUPT', 'WRONG_PURPOSE'];
+    'NOT_YET_VALID', 'CORRUPT', 'WRONG_PURPOSE', 'ALREADY_IMPORTED'];
   for (const [code, cls] of Object.entries(expected)) {
     const e = errors.errorFor(code, 'msg');
     assert.equal(e.constructor, cls);
@@ -275,4 +276,22 @@ test('sessiond down: Timeout once, then CircuitOpen at once; back within a secon
 
 test('CURVE keys must come as a set of three', () => {
   assert.throws(() => new Client('tcp://127.0.0.1:1', { curveServerKey: 'x' }), TypeError);
+});
+
+// IMPORT and EXPORT need an [import.<format>] table, which this daemon has
+// not: the refusal says so (the formats are Python's and Ruby's frameworks';
+// their suites import real cookies).
+test('IMPORT and EXPORT of a format sessiond is not configured for', async () => {
+  const { client, admin } = env;
+  const e = await client.importCookie('flask', 'eyJ4IjoxfQ.aaaa.bbbb').catch((x) => x);
+  assert.ok(e instanceof errors.InvalidArgument);
+  assert.deepEqual(e.details, { reason: 'not_configured', format: 'flask' });
+  const made = await client.create();
+  const out = await client.exportCookie('rails', made.cookie).catch((x) => x);
+  assert.ok(out instanceof errors.InvalidArgument);
+  assert.equal(out.details.reason, 'not_configured');
+  const unknown = await client.importCookie('cakephp', 'x').catch((x) => x);
+  assert.equal(unknown.details.reason, 'unknown_format');
+  await assert.rejects(admin.importCheck('django', 'x:y:z'), errors.InvalidArgument);
+  assert.equal(errors.errorFor('ALREADY_IMPORTED').constructor, errors.AlreadyImported);
 });

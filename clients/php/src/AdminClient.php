@@ -45,4 +45,10 @@ class AdminClient extends Client
     {
         return Protocol::parseJsonObject($this->call('STATS'), 'STATS');
     }
+
+    /** @return array<string, mixed> IMPORT_CHECK: what IMPORT would make of an old cookie; creates nothing */
+    public function importCheck(string $format, string $cookie): array
+    {
+        return Protocol::parseJsonObject($this->call('IMPORT_CHECK', $format, $cookie), 'IMPORT_CHECK');
+    }
 }

@@ -354,6 +354,32 @@ class Client
     }
 
     /**
+     * IMPORT: an old framework cookie ($format 'flask', 'pyramid', 'django' or
+     * 'rails'; the value as the browser sent it), verified as that framework
+     * does, becomes a sessiond session. The same cookie again answers the same
+     * session (created() false). Throws the framework's refusal (an
+     * InvalidCookieException subclass, getDetails()['reason']),
+     * AlreadyImportedException once that session ended,
+     * InvalidArgumentException for a format sessiond has no [import.<format>] for.
+     */
+    public function importCookie(string $format, string $cookie, ?string $ip = null,
+                                 ?string $userAgent = null): ImportReply
+    {
+        $args = [$format, $cookie];
+        $meta = Protocol::metadataFrame($ip, $userAgent);
+        if ($meta !== null) {
+            $args[] = $meta;
+        }
+        return $this->run('IMPORT', $args, [Protocol::class, 'parseImport']);
+    }
+
+    /** EXPORT: the cookie's session as the old framework's cookie (the way back, for a rollback day). */
+    public function exportCookie(string $format, string $cookie): ExportReply
+    {
+        return $this->run('EXPORT', [$format, $cookie], [Protocol::class, 'parseExport']);
+    }
+
+    /**
      * LOAD and FLASH in one round trip -> [SessionReply after the pop, messages].
      * Throws as load() does.
      *

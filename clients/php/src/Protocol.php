@@ -157,6 +157,27 @@ final class Protocol
                                                 $messages));
     }
 
+    public static function parseImport(array $results, string $verb): ImportReply
+    {
+        $reply = self::parseSession($results, $verb);
+        self::need($results, 4, $verb);
+        $report = self::json($results[3], $verb);
+        if (!is_array($report)) {
+            throw new ProtocolException('IMPORT report is not a JSON object');
+        }
+        return new ImportReply($reply, $report);
+    }
+
+    public static function parseExport(array $results, string $verb): ExportReply
+    {
+        self::need($results, 2, $verb);
+        $report = self::json($results[1], $verb);
+        if (!is_array($report)) {
+            throw new ProtocolException('EXPORT report is not a JSON object');
+        }
+        return new ExportReply(self::text($results[0]), $report);
+    }
+
     public static function parseLogout(array $results, string $verb): LogoutReply
     {
         self::need($results, 2, $verb);

@@ -341,4 +341,33 @@ final class ClientTest extends TestCase
         $this->expectException(\InvalidArgumentException::class);
         new Client(self::$daemon->endpoint, 1.0, ['curve_server_key' => str_repeat('a', 40)]);
     }
+    // IMPORT and EXPORT need an [import.<format>] table, which this daemon
+    // has not: the refusal says so (the formats are Python's and Ruby's
+    // frameworks'; their suites import real cookies).
+    public function testImportAndExportOfAFormatSessiondIsNotConfiguredFor(): void
+    {
+        $client = $this->client();
+        try {
+            $client->importCookie('flask', 'eyJ4IjoxfQ.aaaa.bbbb');
+            $this->fail('IMPORT of an unconfigured format');
+        } catch (InvalidArgumentException $e) {
+            $this->assertSame(['reason' => 'not_configured', 'format' => 'flask'], $e->getDetails());
+        }
+        $reply = $client->create();
+        try {
+            $client->exportCookie('rails', $reply->cookie);
+            $this->fail('EXPORT of an unconfigured format');
+        } catch (InvalidArgumentException $e) {
+            $this->assertSame('not_configured', $e->getDetails()['reason']);
+        }
+        try {
+            $client->importCookie('cakephp', 'x');
+            $this->fail('IMPORT of an unknown format');
+        } catch (InvalidArgumentException $e) {
+            $this->assertSame('unknown_format', $e->getDetails()['reason']);
+        }
+        $admin = new AdminClient(self::$daemon->adminEndpoint, 2.0, ['store' => new MemoryStore()]);
+        $this->expectException(InvalidArgumentException::class);
+        $admin->importCheck('django', 'x:y:z');
+    }
 }

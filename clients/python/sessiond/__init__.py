@@ -19,8 +19,9 @@ from .errors import (
     RetiredKey, Revoked, SessiondError, SessionLimit, ShuttingDown, Timeout,
     TooLarge,
     TrailingData, Truncated, Unavailable, UnknownKey, UnknownVerb,
-    UnknownVersion, WrongPurpose)
-from .protocol import (CookieSettings, Flash, FlashReply, LogoutReply,
+    UnknownVersion, WrongPurpose, AlreadyImported)
+from .protocol import (CookieSettings, ExportReply, Flash, FlashReply,
+                       ImportReply, LogoutReply,
                        RevokeOthersReply, ServerInfo, Session, SessionReply)
 from .state import RequestSession
 
@@ -33,7 +34,8 @@ __all__ = [
     "PermissionDenied", "ProtocolError", "RetiredKey", "Revoked",
     "SessiondError", "SessionLimit", "ShuttingDown", "Timeout", "TooLarge", "TrailingData",
     "Truncated", "Unavailable", "UnknownKey", "UnknownVerb",
-    "UnknownVersion", "WrongPurpose", "CookieSettings", "Flash",
+    "UnknownVersion", "WrongPurpose", "AlreadyImported", "CookieSettings",
+    "ExportReply", "ImportReply", "Flash",
     "FlashReply", "LogoutReply", "RevokeOthersReply", "ServerInfo",
     "Session", "SessionReply", "RequestSession",
 ]

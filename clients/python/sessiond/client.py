@@ -414,6 +414,27 @@ def _spec_dbsc_end(cookie: str) -> Spec[LogoutReply]:
     return "DBSC_END", (cookie,), protocol.parse_logout
 
 
+def _spec_import_cookie(fmt: str, cookie: str, ip: Optional[str] = None,
+                        user_agent: Optional[str] = None
+                        ) -> Spec[protocol.ImportReply]:
+    """IMPORT: an old framework cookie (fmt "flask", "pyramid", "django" or
+    "rails"; the value as the browser sent it), verified as that framework
+    does, becomes a sessiond session -> ImportReply. Importing the same
+    cookie again answers the same session (created False). Raises the
+    framework's refusal (an InvalidCookie subclass, details["reason"]),
+    AlreadyImported once that session ended, InvalidArgument for a format
+    sessiond has no [import.<fmt>] for."""
+    return ("IMPORT", _with_meta([fmt, cookie], ip, user_agent),
+            protocol.parse_import)
+
+
+def _spec_export_cookie(fmt: str, cookie: str) -> Spec[protocol.ExportReply]:
+    """EXPORT: the cookie's session as the old framework's cookie (the way
+    back, for a rollback day) -> ExportReply. Errors as LOAD, and
+    TooLarge when it does not fit the framework's cookie."""
+    return "EXPORT", (fmt, cookie), protocol.parse_export
+
+
 # -- the admin verbs (PERMISSION_DENIED on the app socket) -------------------
 
 def _spec_user_list(user_id: str) -> Spec[List[Session]]:
@@ -446,6 +467,12 @@ def _spec_keys_rotate(retire_after: Optional[int] = None) -> Spec[int]:
     return "KEYS_ROTATE", args, protocol.parse_integer
 
 
+def _spec_import_check(fmt: str, cookie: str) -> Spec[Dict[str, Any]]:
+    """IMPORT_CHECK: what IMPORT would make of an old cookie (data, user,
+    times, keys renamed or not kept) -> dict; creates nothing."""
+    return "IMPORT_CHECK", (fmt, cookie), protocol.parse_json_object
+
+
 def _spec_stats() -> Spec[Dict[str, Any]]:
     """STATS -> dict of counters."""
     return "STATS", (), protocol.parse_json_object
@@ -474,6 +501,8 @@ class _AppVerbs:
     dbsc_challenge = _Verb(_spec_dbsc_challenge)
     dbsc_refresh = _Verb(_spec_dbsc_refresh)
     dbsc_end = _Verb(_spec_dbsc_end)
+    import_cookie = _Verb(_spec_import_cookie)
+    export_cookie = _Verb(_spec_export_cookie)
 
 
 class _AdminVerbs(_AppVerbs):
@@ -485,6 +514,7 @@ class _AdminVerbs(_AppVerbs):
     session_revoke = _Verb(_spec_session_revoke)
     keys_rotate = _Verb(_spec_keys_rotate)
     stats = _Verb(_spec_stats)
+    import_check = _Verb(_spec_import_check)
 
 
 def _flash_json(item: FlashItem) -> Dict[str, str]:

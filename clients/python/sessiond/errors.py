@@ -18,7 +18,7 @@ it can act on and ignores the rest:
       InvalidCookie               the cookie is no (longer a) session: CREATE
         NotFound, Revoked, Expired, BadEncoding, Truncated, TrailingData,
         UnknownVersion, UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt,
-        WrongPurpose
+        WrongPurpose, AlreadyImported
       Unavailable                 retry later; answer HTTP 503 meanwhile
         ShuttingDown              SHUTTING_DOWN
         Timeout                   no reply in time (client side)
@@ -191,6 +191,14 @@ class WrongPurpose(InvalidCookie):
     code = "WRONG_PURPOSE"
 
 
+class AlreadyImported(InvalidCookie):
+    """IMPORT: this old framework cookie was imported before and the session
+    it became has ended; it makes no second session. Treat as anonymous and
+    delete the old cookie."""
+
+    code = "ALREADY_IMPORTED"
+
+
 class Unavailable(SessiondError):
     """sessiond or its store cannot answer now; nothing was changed that the
     caller can rely on. Retry later with backoff; answer HTTP 503."""
@@ -237,8 +245,8 @@ _BY_CODE: Dict[str, Type[SessiondError]] = {
         InvalidArgument, UnknownVerb, PermissionDenied, SessionLimit,
         TooLarge, Conflict, CsrfMismatch, NotFound, Revoked, Expired, BadEncoding, Truncated,
         TrailingData, UnknownVersion, UnknownKey, RetiredKey, BadMac,
-        NotYetValid, Corrupt, WrongPurpose, Unavailable, ShuttingDown,
-        Internal,
+        NotYetValid, Corrupt, WrongPurpose, AlreadyImported, Unavailable,
+        ShuttingDown, Internal,
     )
 }
 

@@ -237,6 +237,29 @@ class FlashReply:
 
 
 @dataclass
+class ImportReply:
+    """IMPORT: the session an old framework cookie became and the report
+    (format, user_id, legacy, old_expires_at, renamed, unmapped, created:
+    False when an earlier import of the same cookie made this session)."""
+
+    reply: SessionReply
+    report: Dict[str, Any]
+
+    @property
+    def created(self) -> bool:
+        return bool(self.report.get("created", True))
+
+
+@dataclass
+class ExportReply:
+    """EXPORT: the session as the old framework's cookie value and the
+    report (format, user_id, expires_at, unmapped)."""
+
+    cookie: str
+    report: Dict[str, Any]
+
+
+@dataclass
 class LogoutReply:
     """LOGOUT: set_cookie deletes the browser's cookie."""
 
@@ -364,6 +387,25 @@ def parse_flash(results: Sequence[bytes], verb: str = "FLASH") -> FlashReply:
     if not isinstance(messages, list):
         raise errors.ProtocolError("FLASH messages are not a JSON array")
     return FlashReply(reply, [_str(m) for m in messages])
+
+
+def parse_import(results: Sequence[bytes],
+                 verb: str = "IMPORT") -> ImportReply:
+    reply = parse_session(results, verb)
+    _need(results, 4, verb)
+    report = _json(results[3])
+    if not isinstance(report, dict):
+        raise errors.ProtocolError("IMPORT report is not a JSON object")
+    return ImportReply(reply, report)
+
+
+def parse_export(results: Sequence[bytes],
+                 verb: str = "EXPORT") -> ExportReply:
+    _need(results, 2, verb)
+    report = _json(results[1])
+    if not isinstance(report, dict):
+        raise errors.ProtocolError("EXPORT report is not a JSON object")
+    return ExportReply(_text(results[0]), report)
 
 
 def parse_logout(results: Sequence[bytes],

@@ -238,6 +238,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     /usr/bin/python3 -m sessiond.testing [--ipc | --tcp | --insecure-tcp]
         [--store lmdb|memory] [--session KEY=VALUE]... [--cookie KEY=VALUE]...
+        [--table TABLE.KEY=VALUE]...
 
     Starts one sessiond (SESSIOND_BIN, else the newest build), prints one
     JSON line {"endpoint", "admin_endpoint", "dir", "config", "log", "pid",
@@ -271,6 +272,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         metavar="KEY=VALUE")
     parser.add_argument("--cookie", action="append", default=[],
                         metavar="KEY=VALUE")
+    parser.add_argument("--table", action="append", default=[],
+                        metavar="TABLE.KEY=VALUE",
+                        help="a key of another table, e.g. "
+                        "import.rails.cookie=_app_session")
     args = parser.parse_args(argv)
 
     def pairs(items: List[str]) -> Dict[str, Any]:
@@ -280,9 +285,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             out[key] = _parse_scalar(value)
         return out
 
+    tables: Dict[str, Dict[str, Any]] = {}
+    for item in args.table:
+        name, _, value = item.partition("=")
+        table, _, key = name.rpartition(".")
+        tables.setdefault(table, {})[key] = _parse_scalar(value)
+
     server = SessiondProcess(session_options=pairs(args.session),
                              cookie_options=pairs(args.cookie),
-                             store=args.store, transport=args.transport)
+                             store=args.store, transport=args.transport,
+                             extra_tables=tables)
 
     def say(**fields: Any) -> None:
         sys.stdout.write(json.dumps(fields) + "\n")

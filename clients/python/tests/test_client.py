@@ -293,12 +293,13 @@ def test_every_protocol_error_code_maps_to_its_class():
         "INTERNAL": errors.Internal,
         "CORRUPT": errors.Corrupt,
         "WRONG_PURPOSE": errors.WrongPurpose,
+        "ALREADY_IMPORTED": errors.AlreadyImported,
     }
     assert set(expected) == errors.WIRE_CODES
     anonymous = {"NOT_FOUND", "REVOKED", "EXPIRED", "BAD_ENCODING",
                  "TRUNCATED", "TRAILING_DATA", "UNKNOWN_VERSION",
                  "UNKNOWN_KEY", "RETIRED_KEY", "BAD_MAC", "NOT_YET_VALID",
-                 "CORRUPT", "WRONG_PURPOSE"}
+                 "CORRUPT", "WRONG_PURPOSE", "ALREADY_IMPORTED"}
     for code, cls in expected.items():
         e = errors.error_for(code, "msg")
         assert type(e) is cls and e.code == code and e.message == "msg"

@@ -199,7 +199,7 @@ class ClientErrorsTest < Minitest::Test
       Sessiond::CallerError => %w[INVALID_ARGUMENT UNKNOWN_VERB PERMISSION_DENIED SESSION_LIMIT],
       Sessiond::InvalidCookie => %w[NOT_FOUND REVOKED EXPIRED BAD_ENCODING TRUNCATED TRAILING_DATA
                                     UNKNOWN_VERSION UNKNOWN_KEY RETIRED_KEY BAD_MAC NOT_YET_VALID
-                                    CORRUPT WRONG_PURPOSE],
+                                    CORRUPT WRONG_PURPOSE ALREADY_IMPORTED],
       Sessiond::Unavailable => %w[UNAVAILABLE SHUTTING_DOWN],
       Sessiond::TooLarge => %w[TOO_LARGE], Sessiond::Conflict => %w[CONFLICT],
       Sessiond::CsrfMismatch => %w[CSRF_MISMATCH], Sessiond::Internal => %w[INTERNAL]

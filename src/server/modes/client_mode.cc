@@ -116,6 +116,16 @@ class ClientMode final : public ModeBase {
     done(SupportsDbsc());
   }
 
+  // No server state remembers an import: each one is a new cookie session
+  // (docs/migration.md, "One old cookie, one session").
+  void Import(ImportRequest request, Callback<Imported> done) override {
+    Create(std::move(request.session),
+           [done = std::move(done)](Result<Reissued> made) {
+             if (!made.ok()) return done(made.status());
+             done(Imported{std::move(*made), /*created=*/true});
+           });
+  }
+
  protected:
   TokenKind kind() const override { return TokenKind::kClient; }
   Result<std::string> Token(const Session& s) const override {

@@ -141,6 +141,22 @@ class HybridMode final : public ModeBase {
     (void)stored;
     return full;
   }
+  // The stub has no data: the old cookie's data again, under the identity
+  // (id, user, times, version) the store kept.
+  Session Resumed(Session fresh, Session stub) const override {
+    fresh.id = stub.id;
+    fresh.user_id = stub.user_id;
+    fresh.created_at = stub.created_at;
+    fresh.last_seen_at = stub.last_seen_at;
+    fresh.expires_at = stub.expires_at;
+    fresh.idle_timeout = stub.idle_timeout;
+    fresh.issued_at_us = stub.issued_at_us;
+    fresh.authenticated_at = stub.authenticated_at;
+    fresh.ip = stub.ip;
+    fresh.user_agent = stub.user_agent;
+    fresh.version = stub.version;
+    return fresh;
+  }
 };
 
 }  // namespace

@@ -43,6 +43,9 @@ class ModeBase : public SessionMode {
   void ApplyDbsc(Opened opened, ChangeSet changes,
                  Callback<Reissued> done) override;
 
+  // With a marker per imported cookie (mode_import.cc).
+  void Import(ImportRequest request, Callback<Imported> done) override;
+
  protected:
   explicit ModeBase(ModeEnv env) : env_(std::move(env)) {}
 
@@ -56,6 +59,14 @@ class ModeBase : public SessionMode {
   // it) was kept: the store's copy (server) or the full session (hybrid).
   virtual Session Shown(Session full, Session stored) const {
     (void)full;
+    return stored;
+  }
+  // IMPORT of a cookie imported before: the session to issue again, from
+  // what the store keeps of it (`stored`) and what this import would have
+  // made of the old cookie (`fresh`): the store's copy (server), or the
+  // old cookie's data under the stub's identity (hybrid).
+  virtual Session Resumed(Session fresh, Session stored) const {
+    (void)fresh;
     return stored;
   }
 

@@ -85,6 +85,18 @@ struct OthersRevoked {
   std::optional<Reissued> reissued;
 };
 
+// IMPORT (src/server/import_verbs.cc): the session an old framework
+// cookie becomes, and the marker that remembers it was imported.
+struct ImportRequest {
+  Session session;               // the new session, made by the caller
+  std::string marker_key;        // "import:<fingerprint of the old cookie>"
+  int64_t marker_expires_at = 0;  // unix seconds: when the old one expires
+};
+struct Imported {
+  Reissued reply;
+  bool created = true;  // false: the session an earlier import made
+};
+
 // What every mode works with. Everything it points to outlives the mode.
 struct ModeEnv {
   Store* store = nullptr;
@@ -190,6 +202,14 @@ class SessionMode {
   // step (ApplyChangeSet).
   virtual void ApplyDbsc(Opened opened, ChangeSet changes,
                          Callback<Reissued> done) = 0;
+
+  // IMPORT: keeps request.session, unless an earlier import of the same
+  // old cookie made a session (its marker): then that session, with a
+  // cookie for it. However many requests race, one old cookie makes one
+  // session (server, hybrid: the marker is put only if absent). Client
+  // mode keeps no server state: every import makes its own session.
+  // Errors: kAlreadyImported (that session has ended); Create's.
+  virtual void Import(ImportRequest request, Callback<Imported> done) = 0;
 };
 
 // The implementation of `mode`.

@@ -16,7 +16,8 @@
 //     CsrfMismatchException          CSRF_MISMATCH: reject the request (HTTP 403)
 //     InvalidCookieException         the cookie is no (longer a) session: treat as anonymous
 //       NotFound, Revoked, Expired, BadEncoding, Truncated, TrailingData, UnknownVersion,
-//       UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt, WrongPurpose (+Exception)
+//       UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt, WrongPurpose,
+//       AlreadyImported (+Exception)
 //     UnavailableException           retry later; answer HTTP 503 meanwhile
 //       ShuttingDownException        SHUTTING_DOWN
 //       TimeoutException             TIMEOUT (client side: no reply in time)
@@ -58,6 +59,7 @@ class SessiondException extends \RuntimeException
         'NOT_YET_VALID' => NotYetValidException::class,
         'CORRUPT' => CorruptException::class,
         'WRONG_PURPOSE' => WrongPurposeException::class,
+        'ALREADY_IMPORTED' => AlreadyImportedException::class,
         'UNAVAILABLE' => UnavailableException::class,
         'SHUTTING_DOWN' => ShuttingDownException::class,
         'INTERNAL' => InternalException::class,

@@ -354,6 +354,26 @@ module Sessiond
       perform("DBSC_END", [cookie], :logout)
     end
 
+    # IMPORT: an old framework cookie (format "flask", "pyramid", "django"
+    # or "rails"; the value as the browser sent it), verified as that
+    # framework does, becomes a sessiond session -> ImportReply. The same
+    # cookie again answers the same session (created? false). Raises the
+    # framework's refusal (an InvalidCookie subclass, details["reason"]),
+    # AlreadyImported once that session ended, InvalidArgument for a format
+    # sessiond has no [import.<format>] for.
+    def import_cookie(format, cookie, ip: nil, user_agent: nil)
+      args = [format.to_s, cookie.to_s]
+      meta = Protocol.metadata_frame(ip, user_agent)
+      args << meta if meta
+      perform("IMPORT", args, :import_reply)
+    end
+
+    # EXPORT: the cookie's session as the old framework's cookie (the way
+    # back, for a rollback day) -> ExportReply. Errors as LOAD; TooLarge.
+    def export_cookie(format, cookie)
+      perform("EXPORT", [format.to_s, cookie], :export_reply)
+    end
+
     def self.flash_json(item)
       case item
       when FlashMessage then { "queue" => item.queue.to_s, "message" => item.message.to_s }
@@ -400,6 +420,12 @@ module Sessiond
     # STATS -> Hash of counters.
     def stats
       perform("STATS", [], :json_object)
+    end
+
+    # IMPORT_CHECK: what IMPORT would make of an old cookie (data, user,
+    # times, keys renamed or not kept) -> Hash; creates nothing.
+    def import_check(format, cookie)
+      perform("IMPORT_CHECK", [format.to_s, cookie.to_s], :json_object)
     end
   end
 

@@ -19,7 +19,7 @@
 #     InvalidCookie               the cookie is no (longer a) session: treat as anonymous
 #       NotFound, Revoked, Expired, BadEncoding, Truncated, TrailingData,
 #       UnknownVersion, UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt,
-#       WrongPurpose
+#       WrongPurpose, AlreadyImported
 #     Unavailable                 retry later; answer HTTP 503 meanwhile
 #       ShuttingDown              SHUTTING_DOWN
 #       Timeout                   no reply in time (client side)
@@ -173,6 +173,13 @@ module Sessiond
     CODE = "WRONG_PURPOSE"
   end
 
+  # IMPORT: this old framework cookie was imported before and the session it
+  # became has ended; it makes no second session. Treat as anonymous and
+  # delete the old cookie.
+  class AlreadyImported < InvalidCookie
+    CODE = "ALREADY_IMPORTED"
+  end
+
   # sessiond or its store cannot answer now; nothing was changed that the
   # caller can rely on. Retry later with backoff; answer HTTP 503.
   class Unavailable < Error
@@ -215,7 +222,8 @@ module Sessiond
     InvalidArgument, UnknownVerb, PermissionDenied, SessionLimit, TooLarge,
     Conflict, CsrfMismatch, NotFound, Revoked, Expired, BadEncoding, Truncated,
     TrailingData, UnknownVersion, UnknownKey, RetiredKey, BadMac,
-    NotYetValid, Corrupt, WrongPurpose, Unavailable, ShuttingDown, Internal
+    NotYetValid, Corrupt, WrongPurpose, AlreadyImported, Unavailable, ShuttingDown,
+    Internal
   ].to_h { |cls| [cls::CODE, cls] }.freeze
 
   WIRE_CODES = ERROR_CLASSES.keys.freeze

@@ -167,6 +167,19 @@ module Sessiond
   # FLASH: the session after the pop and the popped messages, oldest first.
   FlashReply = Struct.new(:reply, :messages)
 
+  # IMPORT: the session an old framework cookie became and the report
+  # (format, user_id, legacy, old_expires_at, renamed, unmapped, created:
+  # false when an earlier import of the same cookie made this session).
+  ImportReply = Struct.new(:reply, :report) do
+    def created?
+      report["created"] != false
+    end
+  end
+
+  # EXPORT: the session as the old framework's cookie value and the report
+  # (format, user_id, expires_at, unmapped).
+  ExportReply = Struct.new(:cookie, :report)
+
   # LOGOUT: set_cookie deletes the browser's cookie.
   LogoutReply = Struct.new(:set_cookie)
 
@@ -228,6 +241,23 @@ module Sessiond
       raise ProtocolError, "FLASH messages are not a JSON array" unless messages.is_a?(Array)
 
       FlashReply.new(reply, messages.map(&:to_s))
+    end
+
+    def import_reply(results, verb)
+      reply = session(results, verb)
+      Protocol.need(results, 4, verb)
+      report = Protocol.json(results[3])
+      raise ProtocolError, "IMPORT report is not a JSON object" unless report.is_a?(Hash)
+
+      ImportReply.new(reply, report)
+    end
+
+    def export_reply(results, verb)
+      Protocol.need(results, 2, verb)
+      report = Protocol.json(results[1])
+      raise ProtocolError, "EXPORT report is not a JSON object" unless report.is_a?(Hash)
+
+      ExportReply.new(Protocol.text(results[0]), report)
     end
 
     def logout(results, verb)

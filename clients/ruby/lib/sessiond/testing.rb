@@ -21,24 +21,25 @@ module Sessiond
     class Daemon
       attr_reader :endpoint, :admin_endpoint, :dir, :config_path, :log_path, :pid, :curve
 
-      # session: {"mode" => "hybrid", "lifetime" => 120}; cookie: {"name" => "x"}.
+      # session: {"mode" => "hybrid", "lifetime" => 120}; cookie: {"name" => "x"};
+      # tables: {"import.rails" => {"cookie" => "_app_session"}}.
       # transport: "ipc" (the default app socket), "tcp" (loopback with CURVE;
       # #curve then holds "server_public", "client_public", "client_secret")
       # or "insecure-tcp" (loopback without CURVE, sessiond's written opt-out;
       # what ipc: false means, as it did before tcp needed CURVE).
-      def initialize(ipc: true, transport: nil, store: "lmdb", session: {}, cookie: {})
+      def initialize(ipc: true, transport: nil, store: "lmdb", session: {}, cookie: {}, tables: {})
         transport ||= ipc ? "ipc" : "insecure-tcp"
         @args = ["-m", "sessiond.testing", "--#{transport}"]
         @args += ["--store", store]
         session.each { |k, v| @args += ["--session", "#{k}=#{v}"] }
         cookie.each { |k, v| @args += ["--cookie", "#{k}=#{v}"] }
+        tables.each do |table, values|
+          values.each { |k, v| @args += ["--table", "#{table}.#{k}=#{v}"] }
+        end
       end
 
       def start
         env = { "PYTHONPATH" => python_path }
-        if !ENV["SESSIOND_BIN"] && File.executable?("/work/bin/sessiond")
-          env["SESSIOND_BIN"] = "/work/bin/sessiond"
-        end
         python = ENV.fetch("SESSIOND_PYTHON", "/usr/bin/python3")
         @stdin, @stdout, @wait = Open3.popen2(env, python, *@args)
         line = @stdout.gets
