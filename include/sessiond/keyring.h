@@ -28,7 +28,15 @@ namespace sessiond {
 inline constexpr size_t kMinSecretBytes = 32;
 inline constexpr char kSecretEnvVar[] = "SESSIOND_SECRET";
 
-enum class KeyPurpose : uint8_t { kSign = 0, kEncrypt = 1, kCsrf = 2 };
+// kRedisRecord: the MAC on every record sessiond keeps in Redis
+// (src/store/redis_seal.h), so write access to Redis cannot forge one.
+enum class KeyPurpose : uint8_t {
+  kSign = 0,
+  kEncrypt = 1,
+  kCsrf = 2,
+  kRedisRecord = 3,
+};
+inline constexpr size_t kKeyPurposes = 4;
 
 struct KeySpec {
   uint32_t id = 0;
@@ -45,7 +53,7 @@ class Keyring {
     uint32_t id = 0;
     int64_t created_at = 0;
     int64_t retire_at = 0;
-    std::array<std::array<uint8_t, 32>, 3> derived{};  // by KeyPurpose
+    std::array<std::array<uint8_t, 32>, kKeyPurposes> derived{};  // by KeyPurpose
   };
 
   // Builds from specs. Errors: kInvalidArgument for no keys, a duplicate id,

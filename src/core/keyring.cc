@@ -27,10 +27,11 @@ namespace {
 // about the signing or encryption key. Changing any of these strings
 // invalidates every token in the field: they are part of the format.
 constexpr std::string_view kHkdfSalt = "sessiond keyring v1";
-constexpr std::array<std::string_view, 3> kHkdfInfo = {
+constexpr std::array<std::string_view, kKeyPurposes> kHkdfInfo = {
     "sessiond v1 sign",     // KeyPurpose::kSign: HMAC-SHA-256 of server tokens
     "sessiond v1 encrypt",  // KeyPurpose::kEncrypt: XChaCha20-Poly1305
     "sessiond v1 csrf",     // KeyPurpose::kCsrf: CSRF token MACs
+    "sessiond v1 redis-record",  // KeyPurpose::kRedisRecord: Redis records
 };
 
 constexpr char kFixHint[] =

@@ -33,6 +33,9 @@ class Keys {
                                             const Clock* clock);
 
   TokenCodec* codec() { return codec_.get(); }
+  // The keyring in use now (a reload swaps it); for the Redis store's
+  // record seals.
+  std::shared_ptr<const Keyring> keyring() const { return keyring_; }
 
   // SIGHUP: reloads the keyring file; keeps the old keyring (and logs why)
   // if the new one does not load. Nothing to do when the keys come from the

@@ -133,7 +133,8 @@ Status Server::Impl::Init() {
       Keys::Load(config_.keys_file, tasks_.get(), &SystemClock());
   if (!keys.ok()) return keys.status();
   keys_ = std::move(*keys);
-  Result<std::unique_ptr<Store>> store = OpenStore(loop_, config_);
+  Result<std::unique_ptr<Store>> store = OpenStore(
+      loop_, config_, [keys = keys_.get()] { return keys->keyring(); });
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   ModeEnv mode_env;

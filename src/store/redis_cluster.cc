@@ -65,10 +65,6 @@ uint16_t RedisKeySlot(std::string_view key) {
   return static_cast<uint16_t>(Crc16(RedisHashTag(key)) % kRedisClusterSlots);
 }
 
-std::string RedisNodeAddress::ToString() const {
-  return host + ":" + std::to_string(port);
-}
-
 // --- Redirects and failures --------------------------------------------
 
 std::optional<RedisRedirect> ParseRedirect(std::string_view error,
@@ -457,7 +453,7 @@ RedisCluster::Node* RedisCluster::AnyNode() {
 }
 
 void RedisCluster::Command(std::string_view key, std::vector<std::string> argv,
-                           RedisCallback done, RedisWait wait) {
+                           RedisWait wait, RedisCallback done) {
   auto call = std::make_shared<Call>();
   call->argv = std::move(argv);
   call->slot = RedisKeySlot(key);
@@ -467,8 +463,8 @@ void RedisCluster::Command(std::string_view key, std::vector<std::string> argv,
 }
 
 void RedisCluster::Script(RedisScript& script, std::vector<std::string> keys,
-                          std::vector<std::string> args, RedisCallback done,
-                          RedisWait wait) {
+                          std::vector<std::string> args, RedisWait wait,
+                          RedisCallback done) {
   if (keys.empty()) {
     return done(Status(Code::kInternal, "redis cluster: script " + script.name +
                                             " has no key to route by"));
@@ -623,12 +619,9 @@ void RedisCluster::WaitForReplicas(const std::shared_ptr<Call>& call,
       [this, np, call, wait,
        reply = std::move(reply)](Result<RedisValue> w) mutable {
         --np->inflight;
-        const std::string ran_on =
-            "redis cluster: the write ran on " + np->address.ToString();
         if (!w.ok()) {
-          return Finish(
-              call, Status(Code::kUnavailable, ran_on + " but WAIT failed: " +
-                                                   w.status().message()));
+          return Finish(call, UnconfirmedWrite(np->address, wait, -1,
+                                               w.status().message()));
         }
         if (w->type != RedisValue::Type::kInteger) {
           return Finish(
@@ -636,15 +629,16 @@ void RedisCluster::WaitForReplicas(const std::shared_ptr<Call>& call,
         }
         if (w->integer < wait.replicas) {
           return Finish(call,
-                        Status(Code::kUnavailable,
-                               ran_on + " but " + std::to_string(w->integer) +
-                                   " of " + std::to_string(wait.replicas) +
-                                   " replicas confirmed it within " +
-                                   std::to_string(wait.timeout_ms) +
-                                   " ms: a failover may lose it"));
+                        UnconfirmedWrite(np->address, wait, w->integer, ""));
         }
         Finish(call, std::move(reply));
       });
+}
+
+std::string RedisCluster::Describe() const {
+  return "redis cluster (" + std::to_string(options_.seeds.size()) +
+         " seed node" + (options_.seeds.size() == 1 ? "" : "s") + ", " +
+         std::to_string(map_.Primaries().size()) + " primaries)";
 }
 
 void RedisCluster::RetryLater(std::shared_ptr<Call> call) {

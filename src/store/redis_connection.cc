@@ -40,6 +40,16 @@ std::string MakeAddress(const RedisOptions& o) {
   return o.host + ":" + std::to_string(o.port);
 }
 
+// Error replies about our credentials: the operator must fix the
+// configuration (or Redis' ACL); nothing ran, and the request may be
+// retried once that is done.
+bool IsAuthError(std::string_view msg) {
+  for (std::string_view p : {"NOAUTH", "WRONGPASS", "NOPERM"}) {
+    if (msg.substr(0, p.size()) == p) return true;
+  }
+  return false;
+}
+
 // Error replies that mean "Redis cannot serve right now" rather than "we
 // sent something wrong".
 bool IsTransientError(std::string_view msg) {
@@ -153,6 +163,11 @@ Result<RedisValue> RedisConnection::Translate(const redisAsyncContext* ac,
   if (reply->type == REDIS_REPLY_ERROR) {
     std::string_view msg(reply->str, reply->len);
     if (IsTransientError(msg)) return Unavailable(msg);
+    if (IsAuthError(msg)) {
+      return Unavailable(std::string(msg) +
+                         " (check [redis] username and password_file or "
+                         "SESSIOND_REDIS_PASSWORD, and the user's ACL)");
+    }
     return Status(Code::kInternal, "redis error reply: " + std::string(msg));
   }
   return RedisValueFromReply(reply);
@@ -185,9 +200,32 @@ void RedisConnection::Connect() {
   ac_ = ac;
   ev_timer_set(&connect_timer_, options_.connect_timeout_s, 0.);
   ev_timer_start(loop_, &connect_timer_);
+  // AUTH first, before SCRIPT LOAD and every other command (hiredis sends
+  // them in order once connected): on a Redis that requires it, nothing
+  // else would be answered.
+  Authenticate();
   // Queued behind the connect: the first commands still use EVAL, later
   // ones EVALSHA.
   LoadScripts();
+}
+
+void RedisConnection::Authenticate() {
+  if (options_.password.empty()) return;
+  std::vector<std::string> argv = {"AUTH"};
+  if (!options_.username.empty()) argv.push_back(options_.username);
+  argv.push_back(options_.password);
+  redisAsyncContext* const ac = ac_;
+  Command(std::move(argv), [this, ac](Result<RedisValue> r) {
+    if (r.ok() || ac_ != ac) return;
+    // Refused (WRONGPASS, or a Redis without that user): drop this
+    // connection, failing what was queued behind the AUTH with the reason
+    // rather than with a NOAUTH each, and try again later (an operator
+    // may be fixing the ACL right now).
+    std::string why = r.status().message();
+    const std::string prefix = "redis unavailable at " + address_ + ": ";
+    if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    Disconnect("authentication refused: " + why);
+  });
 }
 
 void RedisConnection::LoadScripts() {
@@ -240,8 +278,10 @@ void RedisConnection::Command(std::vector<std::string> argv,
     args.push_back(a.data());
     lens.push_back(a.size());
   }
+  // ev_time(), not ev_now(): after a long callback the loop's cached time
+  // is stale, and a deadline counted from it could pass at once.
   auto* p = new Pending{this, std::move(done),
-                        ev_now(loop_) + options_.command_timeout_s, {}};
+                        ev_time() + options_.command_timeout_s, {}};
   pending_.push_back(p);
   p->it = std::prev(pending_.end());
   if (redisAsyncCommandArgv(ac_, OnReply, p, static_cast<int>(args.size()),

@@ -93,6 +93,7 @@ class RedisConnection {
   void Disconnect(const std::string& reason);
   void ScheduleReconnect();
   void ArmCommandTimer();
+  void Authenticate();
   void LoadScripts();
   Status Unavailable(std::string_view reason) const;
   // The one translation of hiredis results into Status / RedisValue.

@@ -1,7 +1,14 @@
 // The Redis store's Lua scripts (redis_scripts.h). Every script is handed
 // "now" rather than calling TIME, and sets TTLs relative to it (PEXPIRE),
 // because the store's clock (a ManualClock in tests) is the one that
-// counts; see redis_store.cc.
+// counts; see redis_store.cc. Every key a script touches is in its KEYS
+// (a Redis Cluster routes by them and refuses keys of another slot), and
+// the KEYS of one call share one slot: RedisStore groups ids by slot where
+// a call could span several (revocation, listing).
+//
+// The scripts never see a key: sealed records and their tags (redis_seal.h)
+// are made and checked by sessiond; Lua only stores them and compares the
+// plain fields (v, ls, ea, ia, u) that say nothing a reader must trust.
 #include "store/redis_scripts.h"
 
 #include <string>
@@ -10,26 +17,27 @@
 namespace sessiond {
 namespace {
 
-// KEYS: s, t.  ARGV: the epoch key prefix "P:{T}:e:".
-// Returns {r, v, ls, tombstone, epoch} (nil where absent). The epoch key
-// is built here from the user field: it shares the session's slot for
-// every logged-in session (see the layout above).
+// KEYS: s, t, e (the epoch hash of the session's own tag).
+// Returns {r, v, ls, tombstone, epoch, u, lm} (nil where absent). For a
+// logged-in session minted by NewSessionId(user), the session's tag is the
+// user's, so its epoch is a field of KEYS[3]; RedisStore reads it from the
+// user's own slot when the tags differ.
 constexpr std::string_view kLoadLua = R"lua(
-local h = redis.call('HMGET', KEYS[1], 'r', 'v', 'ls', 'u')
+local h = redis.call('HMGET', KEYS[1], 'r', 'v', 'ls', 'u', 'lm')
 local t = redis.call('GET', KEYS[2])
 local e = false
-if h[4] and h[4] ~= '' then e = redis.call('GET', ARGV[1] .. h[4]) end
-return {h[1], h[2], h[3], t, e}
+if h[4] and h[4] ~= '' then e = redis.call('HGET', KEYS[3], h[4]) end
+return {h[1], h[2], h[3], t, e, h[4], h[5]}
 )lua";
 
-// KEYS: s.  ARGV: ls, pttl.  Moves last-seen forward and extends the TTL,
-// leaving the record alone.
+// KEYS: s.  ARGV: ls, lm (its seal), pttl.  Moves last-seen forward and
+// extends the TTL, leaving the record alone.
 constexpr std::string_view kTouchLua = R"lua(
-local old = redis.call('HGET', KEYS[1], 'ls')
+local old = tonumber(redis.call('HGET', KEYS[1], 'ls'))
 if not old then return 0 end
-if tonumber(ARGV[1]) > tonumber(old) then
-  redis.call('HSET', KEYS[1], 'ls', ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if tonumber(ARGV[1]) > old then
+  redis.call('HSET', KEYS[1], 'ls', ARGV[1], 'lm', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 return 1
 )lua";
@@ -47,7 +55,7 @@ local function index_add(ukey, id, ea, now)
 end
 )lua";
 
-// KEYS: s, t[, u].  ARGV: r, v, ls, ea, it, ia, user, pttl, now, id.
+// KEYS: s, t[, u].  ARGV: r, v, ls, ea, it, ia, user, pttl, now, id, lm.
 // Returns 'OK' or 'EXISTS' (a record or a live tombstone has this id).
 constexpr std::string_view kCreateLua = R"lua(
 local now = tonumber(ARGV[9])
@@ -58,14 +66,16 @@ if t then
   redis.call('DEL', KEYS[2])
 end
 redis.call('HSET', KEYS[1], 'r', ARGV[1], 'v', ARGV[2], 'ls', ARGV[3],
-           'ea', ARGV[4], 'it', ARGV[5], 'ia', ARGV[6], 'u', ARGV[7])
+           'ea', ARGV[4], 'it', ARGV[5], 'ia', ARGV[6], 'u', ARGV[7],
+           'lm', ARGV[11])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 if KEYS[3] then index_add(KEYS[3], ARGV[10], ARGV[4], now) end
 return 'OK'
 )lua";
 
-// KEYS: s, t.  ARGV: expected v, r, new v, ls, pttl, now.
+// KEYS: s, t.  ARGV: expected v, r, new v, ls, pttl, now, lm.
 // Returns 'OK', 'RACE' (version moved), 'GONE' (no record) or 'REVOKED'.
+// ls moves only forward, and always with its seal lm.
 constexpr std::string_view kCasLua = R"lua(
 local t = redis.call('GET', KEYS[2])
 if t and tonumber(t) > tonumber(ARGV[6]) then return 'REVOKED' end
@@ -74,7 +84,9 @@ if not v then return 'GONE' end
 if v ~= ARGV[1] then return 'RACE' end
 redis.call('HSET', KEYS[1], 'r', ARGV[2], 'v', ARGV[3])
 local ls = tonumber(redis.call('HGET', KEYS[1], 'ls')) or 0
-if tonumber(ARGV[4]) > ls then redis.call('HSET', KEYS[1], 'ls', ARGV[4]) end
+if tonumber(ARGV[4]) > ls then
+  redis.call('HSET', KEYS[1], 'ls', ARGV[4], 'lm', ARGV[7])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 'OK'
 )lua";
@@ -100,50 +112,76 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 )lua";
 
-// KEYS: u, then s1, t1, s2, t2, ...  ARGV: now, keep id, id1, id2, ...
-// Ends every listed session but keep (record deleted, id tombstoned until
-// its old expiry, index entry removed) and returns how many records it
-// removed. Works from the hash fields, so a corrupt record is removed too.
+// One slot's share of a revocation.
+// KEYS: [u,] s1, t1, s2, t2, ...  (u when ARGV[3] is '1')
+// ARGV: now, keep id, '1' | '0', before ('' = every session; else only
+//       those whose ia is before it), then one id per s/t pair, then ids
+//       already ended in other slots, to drop from the index.
+// Ends every listed session but keep that qualifies (record deleted, id
+// tombstoned until its old expiry), removes the ended and the vanished ones
+// from the index (when it is here), and returns {ended, {ids done}}: the
+// ids ended or found without a record. Works from the hash fields, so a
+// corrupt record is removed too.
 constexpr std::string_view kRevokeLua = R"lua(
 local now = tonumber(ARGV[1])
+local off = 0
+if ARGV[3] == '1' then off = 1 end
+local pairs_n = (#KEYS - off) / 2
+local before = tonumber(ARGV[4])
 local n = 0
-for i = 3, #ARGV do
-  local id = ARGV[i]
-  local sk = KEYS[2 * (i - 3) + 2]
-  local tk = KEYS[2 * (i - 3) + 3]
+local done = {}
+for i = 1, pairs_n do
+  local id = ARGV[4 + i]
+  local sk = KEYS[off + 2 * i - 1]
+  local tk = KEYS[off + 2 * i]
   if id ~= ARGV[2] then
-    local ea = redis.call('HGET', sk, 'ea')
-    if ea then
+    local h = redis.call('HMGET', sk, 'ea', 'ia')
+    local ea = tonumber(h[1])
+    if not h[1] then
+      done[#done + 1] = id
+    elseif before == nil or (tonumber(h[2]) or 0) < before then
       redis.call('DEL', sk)
-      if tonumber(ea) > now then
-        redis.call('SET', tk, ea, 'PX', math.max(1000, (tonumber(ea) - now) * 1000))
+      if ea and ea > now then
+        redis.call('SET', tk, h[1], 'PX', math.max(1000, (ea - now) * 1000))
       end
       n = n + 1
+      done[#done + 1] = id
     end
-    redis.call('ZREM', KEYS[1], id)
   end
 end
-return n
-)lua";
-
-// KEYS: u, e, s1, s2, ...  ARGV: id1, id2, ...
-// Returns {epoch, {{r, v, ls}, ...}}; index entries whose record is gone
-// (TTL, destroy) are pruned on the way.
-constexpr std::string_view kReadManyLua = R"lua(
-local out = {}
-for i = 1, #ARGV do
-  local h = redis.call('HMGET', KEYS[i + 2], 'r', 'v', 'ls')
-  if not h[1] then redis.call('ZREM', KEYS[1], ARGV[i]) end
-  out[i] = {h[1], h[2], h[3]}
+if off == 1 then
+  for _, id in ipairs(done) do redis.call('ZREM', KEYS[1], id) end
+  for i = 5 + pairs_n, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 end
-return {redis.call('GET', KEYS[2]), out}
+return {n, done}
 )lua";
 
-// KEYS: e.  ARGV: epoch (unix us).  The epoch never moves backwards.
+// One slot's share of a listing.
+// KEYS: [u, e,] s1, s2, ...  (u and e when ARGV[1] is '1')
+// ARGV: '1' | '0', user, id1, id2, ...
+// Returns {epoch (when e is here, else nil), {{r, v, ls, lm, u}, ...}};
+// index entries whose record is gone (TTL, destroy) are pruned on the way
+// when the index is here.
+constexpr std::string_view kReadManyLua = R"lua(
+local off = 0
+if ARGV[1] == '1' then off = 2 end
+local out = {}
+for i = 3, #ARGV do
+  local h = redis.call('HMGET', KEYS[off + i - 2], 'r', 'v', 'ls', 'lm', 'u')
+  if off == 2 and not h[1] then redis.call('ZREM', KEYS[1], ARGV[i]) end
+  out[i - 2] = {h[1], h[2], h[3], h[4], h[5]}
+end
+local e = false
+if off == 2 then e = redis.call('HGET', KEYS[2], ARGV[2]) end
+return {e, out}
+)lua";
+
+// KEYS: e (the epoch hash of the user's tag).  ARGV: epoch (unix us),
+// user.  The epoch never moves backwards; returns the epoch in force.
 constexpr std::string_view kBumpLua = R"lua(
-local old = redis.call('GET', KEYS[1])
+local old = redis.call('HGET', KEYS[1], ARGV[2])
 if old and tonumber(old) >= tonumber(ARGV[1]) then return old end
-redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
 return ARGV[1]
 )lua";
 
@@ -162,6 +200,36 @@ end
 return 0
 )lua";
 
+// KEYS: s.  ARGV: the r read, the r to write, the ls read ('' = none),
+// lm for that ls.  Replaces the record only if it is still the one read
+// (a layout migration sealing an old record, or a reseal with the newest
+// key), and its last-seen seal only if ls has not moved meanwhile.
+// Returns 1 when it wrote, 0 when the record had changed.
+constexpr std::string_view kResealLua = R"lua(
+local h = redis.call('HMGET', KEYS[1], 'r', 'ls')
+if h[1] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'r', ARGV[2])
+if ARGV[3] ~= '' and h[2] == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'lm', ARGV[4])
+end
+return 1
+)lua";
+
+// KEYS: an old epoch string P:{T}:e:<user>, the epoch hash P:{T}:e (same
+// tag, same slot).  ARGV: user.  Moves the epoch into the hash, keeping
+// the later one if both exist, and deletes the string. Returns 1 when it
+// moved one.
+constexpr std::string_view kMigrateEpochLua = R"lua(
+local old = redis.call('GET', KEYS[1])
+if not old then return 0 end
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+local o = tonumber(string.match(old, '^%d+'))
+local c = cur and tonumber(string.match(cur, '^%d+'))
+if o and (not c or o > c) then redis.call('HSET', KEYS[2], ARGV[1], old) end
+redis.call('DEL', KEYS[1])
+return 1
+)lua";
+
 }  // namespace
 
 RedisScripts::RedisScripts()
@@ -174,11 +242,13 @@ RedisScripts::RedisScripts()
       revoke{"revoke", std::string(kRevokeLua), {}},
       read_many{"read_many", std::string(kReadManyLua), {}},
       bump{"bump", std::string(kBumpLua), {}},
-      sweep_one{"sweep_one", std::string(kSweepOneLua), {}} {}
+      sweep_one{"sweep_one", std::string(kSweepOneLua), {}},
+      reseal{"reseal", std::string(kResealLua), {}},
+      migrate_epoch{"migrate_epoch", std::string(kMigrateEpochLua), {}} {}
 
 std::vector<RedisScript*> RedisScripts::All() {
-  return {&load, &touch,  &create,    &cas,  &destroy,
-          &range, &revoke, &read_many, &bump, &sweep_one};
+  return {&load,      &touch, &create,    &cas,    &destroy,      &range,
+          &revoke,    &read_many, &bump,  &sweep_one, &reseal, &migrate_epoch};
 }
 
 }  // namespace sessiond

@@ -11,6 +11,11 @@
 
 namespace sessiond {
 
+// The key layout these scripts read and write (docs/storage.md, "Layout
+// versions"), kept in the key "<prefix>:layout". 1 is the layout before
+// the marker (epochs as strings P:{T}:e:<user>, records unsealed).
+inline constexpr int kRedisLayout = 2;
+
 struct RedisScripts {
   RedisScripts();
   RedisScripts(const RedisScripts&) = delete;
@@ -25,10 +30,12 @@ struct RedisScripts {
   RedisScript cas;        // write a session over the version read
   RedisScript destroy;    // end a session, tombstone its id
   RedisScript range;      // a user's indexed ids
-  RedisScript revoke;     // end a user's sessions but one
-  RedisScript read_many;  // read a user's sessions and epoch
+  RedisScript revoke;     // end one slot's share of a user's sessions
+  RedisScript read_many;  // read one slot's share of a user's sessions
   RedisScript bump;       // move a user's epoch forward
   RedisScript sweep_one;  // drop one key past its expiry
+  RedisScript reseal;     // replace a record still as read (new seal)
+  RedisScript migrate_epoch;  // layout 1 -> 2: an epoch string into its hash
 };
 
 }  // namespace sessiond
