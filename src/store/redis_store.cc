@@ -244,15 +244,18 @@ struct RedisStore::Migration {
 };
 
 void RedisStore::Migrate() {
-  router_->Refresh([this](Status) {
+  auto start = [this] {
     auto m = std::make_shared<Migration>();
     m->nodes = router_->Primaries();
     if (m->nodes.empty()) {
-      return LayoutDone(
-          Status(Code::kUnavailable, "redis cluster: no slot map yet; retry"));
+      return LayoutDone(Status(Code::kUnavailable,
+                               "redis cluster: no slot map yet; retry"));
     }
     MigrateScan(std::move(m));
-  });
+  };
+  // The marker's GET has usually brought the cluster's map already.
+  if (!router_->Primaries().empty()) return start();
+  router_->Refresh([start](Status) { start(); });
 }
 
 void RedisStore::MigrateScan(std::shared_ptr<Migration> m) {
