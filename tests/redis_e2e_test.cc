@@ -54,18 +54,18 @@ Status StatusOf(const Result<T>& r) {
   return r.status();
 }
 
-#define ASSERT_OK(expr)                                    \
-  do {                                                     \
-    const auto& _r = (expr);                               \
+#define ASSERT_OK(expr)                                                 \
+  do {                                                                  \
+    const auto& _r = (expr);                                            \
     ASSERT_TRUE(_r.ok()) << #expr << " -> " << StatusOf(_r).ToString(); \
   } while (0)
 
-#define EXPECT_CODE(expr, want)                                          \
-  do {                                                                   \
-    const auto& _r = (expr);                                             \
-    EXPECT_EQ(StatusOf(_r).code(), want)                                 \
-        << #expr << " -> " << StatusOf(_r).ToString() << " (want "       \
-        << CodeName(want) << ")";                                        \
+#define EXPECT_CODE(expr, want)                                    \
+  do {                                                             \
+    const auto& _r = (expr);                                       \
+    EXPECT_EQ(StatusOf(_r).code(), want)                           \
+        << #expr << " -> " << StatusOf(_r).ToString() << " (want " \
+        << CodeName(want) << ")";                                  \
   } while (0)
 
 std::string ReadAll(const std::string& path) {
@@ -192,7 +192,8 @@ TEST_F(RedisAuthE2eTest, TheRightPasswordFromAFileOrTheEnvironmentWorks) {
   EXPECT_EQ(ReadAll(p.log_path()).find(kPassword), std::string::npos);
 }
 
-TEST_F(RedisAuthE2eTest, ARecordRewrittenWithRedisCliIsCorruptNotTheForgedUser) {
+TEST_F(RedisAuthE2eTest,
+       ARecordRewrittenWithRedisCliIsCorruptNotTheForgedUser) {
   SessiondConfig c = Config();
   c.redis_password_file =
       WriteFile(dir_, "password", std::string(kPassword) + "\n", 0600);
@@ -213,7 +214,8 @@ TEST_F(RedisAuthE2eTest, ARecordRewrittenWithRedisCliIsCorruptNotTheForgedUser) 
 
   auto expect_refused = [&](const std::string& attack) {
     Result<SessionReply> r = app.Load(mallory->cookie);
-    EXPECT_EQ(r.code(), Code::kCorrupt) << attack << ": " << r.status().ToString();
+    EXPECT_EQ(r.code(), Code::kCorrupt)
+        << attack << ": " << r.status().ToString();
     if (r.ok()) {
       EXPECT_EQ(r->session.user_id, "mallory") << attack;
     }
@@ -257,7 +259,8 @@ TEST_F(RedisAuthE2eTest, ARecordRewrittenWithRedisCliIsCorruptNotTheForgedUser) 
 // --- Two sessiond processes on one cluster --------------------------------
 
 TEST(RedisClusterE2eTest, TwoDaemonsOnOneClusterShareEverything) {
-  testing::LocalRedisCluster* cluster = testing::RedisClusterEnvironment::cluster();
+  testing::LocalRedisCluster* cluster =
+      testing::RedisClusterEnvironment::cluster();
   ASSERT_NE(cluster, nullptr);
   testing::TempDir dir("sessiond-cluster-e2e");
   const std::string keys = dir.path() + "/keyring.toml";
@@ -282,7 +285,8 @@ TEST(RedisClusterE2eTest, TwoDaemonsOnOneClusterShareEverything) {
   Client admin_b(b.AdminOptions());
 
   // A login on A is a session on B; a commit on B is data on A.
-  Result<SessionReply> laptop = on_a.Login("", "alice", {"192.0.2.1", "laptop"});
+  Result<SessionReply> laptop =
+      on_a.Login("", "alice", {"192.0.2.1", "laptop"});
   ASSERT_OK(laptop);
   Result<SessionReply> seen = on_b.Load(laptop->cookie);
   ASSERT_OK(seen);
@@ -297,7 +301,8 @@ TEST(RedisClusterE2eTest, TwoDaemonsOnOneClusterShareEverything) {
 
   // Two more browsers, on either daemon; each lists all three.
   Result<SessionReply> phone = on_b.Login("", "alice", {"192.0.2.2", "phone"});
-  Result<SessionReply> tablet = on_a.Login("", "alice", {"192.0.2.3", "tablet"});
+  Result<SessionReply> tablet =
+      on_a.Login("", "alice", {"192.0.2.3", "tablet"});
   ASSERT_OK(phone);
   ASSERT_OK(tablet);
   Result<std::vector<SessionInfo>> devices = on_a.ListSessions(phone->cookie);
@@ -332,7 +337,8 @@ TEST(RedisClusterE2eTest, TwoDaemonsOnOneClusterShareEverything) {
 }
 
 TEST(RedisClusterE2eTest, ADaemonWithTheWrongClusterPasswordRefusesToStart) {
-  testing::LocalRedisCluster* cluster = testing::RedisClusterEnvironment::cluster();
+  testing::LocalRedisCluster* cluster =
+      testing::RedisClusterEnvironment::cluster();
   ASSERT_NE(cluster, nullptr);
   testing::TempDir dir("sessiond-cluster-e2e");
   SessiondConfig c;

@@ -124,7 +124,6 @@ std::string CutUtf8(std::string s, size_t max_bytes) {
   return s;
 }
 
-
 std::string UserTag(std::string_view user_id) {
   EnsureSodium();
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
@@ -153,8 +152,9 @@ std::string_view SessionTag(std::string_view session_id) {
 
 Status ValidateSessionId(std::string_view id) {
   if (id.size() != kSessionIdChars) {
-    return InvalidArgument("session id must be " + std::to_string(kSessionIdChars) +
-                   " characters, got " + std::to_string(id.size()));
+    return InvalidArgument("session id must be " +
+                           std::to_string(kSessionIdChars) +
+                           " characters, got " + std::to_string(id.size()));
   }
   if (!std::all_of(id.begin(), id.end(), IsBase64UrlChar)) {
     return InvalidArgument("session id is not base64url");
@@ -165,8 +165,8 @@ Status ValidateSessionId(std::string_view id) {
 Status ValidateUserId(std::string_view user_id) {
   if (user_id.empty()) return InvalidArgument("user id is empty");
   if (user_id.size() > kMaxUserIdBytes) {
-    return InvalidArgument("user id is longer than " + std::to_string(kMaxUserIdBytes) +
-                   " bytes");
+    return InvalidArgument("user id is longer than " +
+                           std::to_string(kMaxUserIdBytes) + " bytes");
   }
   for (char c : user_id) {
     if (!IsGraphic(c) || c == '{' || c == '}') {
@@ -180,11 +180,12 @@ Status ValidateUserId(std::string_view user_id) {
 Status ValidateKey(std::string_view key) {
   if (key.empty()) return InvalidArgument("data key is empty");
   if (key.size() > kMaxKeyBytes) {
-    return InvalidArgument("data key is longer than " + std::to_string(kMaxKeyBytes) +
-                   " bytes");
+    return InvalidArgument("data key is longer than " +
+                           std::to_string(kMaxKeyBytes) + " bytes");
   }
   if (!std::all_of(key.begin(), key.end(), IsGraphic)) {
-    return InvalidArgument("data key may hold only printable ASCII without space");
+    return InvalidArgument(
+        "data key may hold only printable ASCII without space");
   }
   return Status::Ok();
 }
@@ -192,7 +193,7 @@ Status ValidateKey(std::string_view key) {
 Status ValidateFlashQueue(std::string_view queue) {
   if (queue.size() > kMaxKeyBytes) {
     return InvalidArgument("flash queue name is longer than " +
-                   std::to_string(kMaxKeyBytes) + " bytes");
+                           std::to_string(kMaxKeyBytes) + " bytes");
   }
   if (!std::all_of(queue.begin(), queue.end(), IsGraphic)) {
     return InvalidArgument(
@@ -204,7 +205,8 @@ Status ValidateFlashQueue(std::string_view queue) {
 Status ValidateChangeSet(const ChangeSet& changes) {
   for (const auto& [key, value] : changes.set) {
     SESSIOND_RETURN_IF_ERROR(ValidateKey(key));
-    if (!IsUtf8(value)) return InvalidArgument("value of '" + key + "' is not UTF-8");
+    if (!IsUtf8(value))
+      return InvalidArgument("value of '" + key + "' is not UTF-8");
     if (changes.erase.count(key) != 0) {
       return InvalidArgument("key '" + key + "' is both set and erased");
     }
@@ -214,7 +216,8 @@ Status ValidateChangeSet(const ChangeSet& changes) {
   }
   for (const auto& f : changes.flash_push) {
     SESSIOND_RETURN_IF_ERROR(ValidateFlashQueue(f.queue));
-    if (!IsUtf8(f.message)) return InvalidArgument("flash message is not UTF-8");
+    if (!IsUtf8(f.message))
+      return InvalidArgument("flash message is not UTF-8");
   }
   return Status::Ok();
 }
@@ -306,15 +309,18 @@ Status PrepareNewSession(Session& s, size_t max_data_bytes) {
   SESSIOND_RETURN_IF_ERROR(ValidateSessionId(s.id));
   if (!s.user_id.empty()) SESSIOND_RETURN_IF_ERROR(ValidateUserId(s.user_id));
   if (s.csrf_token.empty()) return InvalidArgument("session has no CSRF token");
-  if (s.expires_at <= 0) return InvalidArgument("session has no absolute expiry");
+  if (s.expires_at <= 0)
+    return InvalidArgument("session has no absolute expiry");
   if (s.idle_timeout < 0) return InvalidArgument("idle timeout is negative");
   for (const auto& [key, value] : s.data) {
     SESSIOND_RETURN_IF_ERROR(ValidateKey(key));
-    if (!IsUtf8(value)) return InvalidArgument("value of '" + key + "' is not UTF-8");
+    if (!IsUtf8(value))
+      return InvalidArgument("value of '" + key + "' is not UTF-8");
   }
   for (const auto& f : s.flash) {
     SESSIOND_RETURN_IF_ERROR(ValidateFlashQueue(f.queue));
-    if (!IsUtf8(f.message)) return InvalidArgument("flash message is not UTF-8");
+    if (!IsUtf8(f.message))
+      return InvalidArgument("flash message is not UTF-8");
   }
   SESSIOND_RETURN_IF_ERROR(CheckSize(s, max_data_bytes));
   CutMetadata(s);

@@ -104,10 +104,9 @@ Result<std::string> SessionListJson(const std::vector<Session>& sessions,
     return std::make_tuple(current != nullptr && s->id == *current,
                            s->authenticated_at, s->created_at);
   };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](const Session* a, const Session* b) {
-                     return rank(a) > rank(b);
-                   });
+  std::stable_sort(
+      order.begin(), order.end(),
+      [&](const Session* a, const Session* b) { return rank(a) > rank(b); });
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartArray();

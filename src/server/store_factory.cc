@@ -52,8 +52,8 @@ Result<std::string> RedisPassword(const Config& config) {
   if (!password.empty() && password.back() == '\n') password.pop_back();
   if (!password.empty() && password.back() == '\r') password.pop_back();
   if (password.empty()) {
-    return InvalidArgument("redis password file " +
-                           config.redis_password_file + " is empty");
+    return InvalidArgument("redis password file " + config.redis_password_file +
+                           " is empty");
   }
   return password;
 }
@@ -99,8 +99,8 @@ Result<std::unique_ptr<Store>> OpenStore(struct ev_loop* loop,
     redis.password = std::move(*password);
     Result<RedisProbeReport> probe = ProbeRedis(redis);
     if (!probe.ok()) {
-      return Status(probe.code(), "cannot open the redis store: " +
-                                      probe.status().message());
+      return Status(probe.code(),
+                    "cannot open the redis store: " + probe.status().message());
     }
     for (const std::string& w : probe->warnings) spdlog::warn("{}", w);
     for (const std::string& n : probe->notes) spdlog::info("{}", n);

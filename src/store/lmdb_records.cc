@@ -128,7 +128,7 @@ Result<std::optional<std::string>> Tx::Get(MDB_dbi dbi, std::string_view key) {
 // Get without the copy: the view points into the map and is valid only
 // until the transaction ends or writes. Reads on the request path use it.
 Result<std::optional<std::string_view>> Tx::Peek(MDB_dbi dbi,
-                                             std::string_view key) {
+                                                 std::string_view key) {
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
@@ -142,7 +142,7 @@ Status Tx::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
 }
 // Deletes key (or the one duplicate `value`); absent is fine.
 Status Tx::Del(MDB_dbi dbi, std::string_view key,
-           std::optional<std::string_view> value) {
+               std::optional<std::string_view> value) {
   MDB_val k = Val(key), v;
   if (value) v = Val(*value);
   int rc = mdb_del(txn_, dbi, &k, value ? &v : nullptr);
@@ -172,7 +172,7 @@ Result<bool> Tx::LiveTombstone(std::string_view id, int64_t now) {
 // result carries the last-seen time from the seen database, or
 // `known_last_seen` when that is later (a touch not yet committed).
 Result<Session> Tx::Live(std::string_view id, int64_t now,
-                     int64_t known_last_seen) {
+                         int64_t known_last_seen) {
   SESSIOND_RETURN_IF_ERROR(ValidateSessionId(id));
   Result<bool> tomb = LiveTombstone(id, now);
   if (!tomb.ok()) return tomb.status();
@@ -261,7 +261,7 @@ Status Tx::End(const Session& s, int64_t now) {
 // Ends every session of user_id except keep; a record that fails to
 // decode is dropped too (revocation is never blocked by a bad record).
 Result<uint64_t> Tx::RevokeAllBut(const std::string& user_id,
-                              const std::string& keep, int64_t now) {
+                                  const std::string& keep, int64_t now) {
   auto ids = UserIds(user_id);
   if (!ids.ok()) return ids.status();
   uint64_t n = 0;

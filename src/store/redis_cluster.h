@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "sessiond/status.h"
-#include "store/store.h"
 #include "store/redis_connection.h"
 #include "store/redis_router.h"
+#include "store/store.h"
 
 namespace sessiond {
 

@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -160,12 +160,12 @@ class RedisClusterStoreTest : public StoreConformanceTest {
     Result<std::string> lm =
         seal.Tag(key, "ls", std::to_string(s.last_seen_at));
     ASSERT_TRUE(r.ok() && lm.ok());
-    Result<RedisValue> w = OnOwner(
-        key, {"HSET", key, "r", *r, "v", std::to_string(s.version), "ls",
-              std::to_string(s.last_seen_at), "lm", *lm, "ea",
-              std::to_string(s.expires_at), "it",
-              std::to_string(s.idle_timeout), "ia",
-              std::to_string(s.issued_at_us), "u", s.user_id});
+    Result<RedisValue> w =
+        OnOwner(key, {"HSET", key, "r", *r, "v", std::to_string(s.version),
+                      "ls", std::to_string(s.last_seen_at), "lm", *lm, "ea",
+                      std::to_string(s.expires_at), "it",
+                      std::to_string(s.idle_timeout), "ia",
+                      std::to_string(s.issued_at_us), "u", s.user_id});
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     const std::string ukey = KeyFor(UserTag(s.user_id), 'u', s.user_id);
     w = OnOwner(ukey, {"ZADD", ukey, std::to_string(s.expires_at), s.id});
@@ -190,8 +190,7 @@ class RedisClusterStoreTest : public StoreConformanceTest {
 };
 
 INSTANTIATE_TEST_SUITE_P(RedisCluster, RedisClusterStoreTest,
-                         ::testing::Values(ClusterFactory()),
-                         StoreFactoryName);
+                         ::testing::Values(ClusterFactory()), StoreFactoryName);
 
 TEST_P(RedisClusterStoreTest, AUsersKeysShareASlotAndEveryScriptRunsInOne) {
   // A full life of one user, seen from the nodes: everything of that user
@@ -321,7 +320,8 @@ TEST_P(RedisClusterStoreTest, TheOlderLayoutIsMigratedOnEveryPrimary) {
   std::set<uint16_t> used;
   for (int p : *primaries) {
     for (int i = 0; i < 3; ++i) {
-      const std::string user = UserOn(p, "old" + std::to_string(p) + "_", &used);
+      const std::string user =
+          UserOn(p, "old" + std::to_string(p) + "_", &used);
       const int64_t e = 1000 + static_cast<int64_t>(epochs.size());
       const std::string key = KeyFor(UserTag(user), 'e', user);
       ASSERT_TRUE(OnOwner(key, {"SET", key, std::to_string(e)}).ok());
@@ -449,7 +449,8 @@ TEST_P(RedisClusterStoreTest, ReshardingUnderLoadLosesNothing) {
       static_cast<unsigned long long>(stats.retries));
 }
 
-TEST_P(RedisClusterStoreTest, AKilledPrimaryIsUnavailableThenServesAndKeepsWaitedWrites) {
+TEST_P(RedisClusterStoreTest,
+       AKilledPrimaryIsUnavailableThenServesAndKeepsWaitedWrites) {
   // With wait_replicas = 1 for every write, a commit is acknowledged only
   // once the primary's replica has it; a primary is then killed while 16
   // commits and loads are in flight. What is asserted:
@@ -525,7 +526,8 @@ TEST_P(RedisClusterStoreTest, AKilledPrimaryIsUnavailableThenServesAndKeepsWaite
   const auto deadline = steady_clock::now() + std::chrono::seconds(30);
   while (steady_clock::now() < deadline && !recovered_at) {
     RunUntil([] { return false; }, milliseconds(50));
-    if (!promoted_at && Cluster()->WaitForFailover(victim, milliseconds(0)).ok()) {
+    if (!promoted_at &&
+        Cluster()->WaitForFailover(victim, milliseconds(0)).ok()) {
       promoted_at = steady_clock::now();
     }
   }
@@ -575,8 +577,8 @@ TEST_P(RedisClusterStoreTest, WaitOnAStalledReplicaSaysTheEndIsUnconfirmed) {
   };
   Session a = create();
   Session b = create();
-  EXPECT_TRUE(WaitStatus([&](StatusCallback cb) { store->Destroy(a.id, cb); })
-                  .ok());
+  EXPECT_TRUE(
+      WaitStatus([&](StatusCallback cb) { store->Destroy(a.id, cb); }).ok());
   ASSERT_TRUE(Cluster()->Pause((*replicas)[0]).ok());
   Status st = WaitStatus([&](StatusCallback cb) { store->Destroy(b.id, cb); });
   ASSERT_TRUE(Cluster()->Resume((*replicas)[0]).ok());

@@ -53,9 +53,8 @@ bool IsAuthError(std::string_view msg) {
 // Error replies that mean "Redis cannot serve right now" rather than "we
 // sent something wrong".
 bool IsTransientError(std::string_view msg) {
-  for (std::string_view p :
-       {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN",
-        "CLUSTERDOWN"}) {
+  for (std::string_view p : {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM",
+                             "TRYAGAIN", "CLUSTERDOWN"}) {
     if (msg.substr(0, p.size()) == p) return true;
   }
   return false;
@@ -98,7 +97,6 @@ RedisValue RedisValueFromReply(const redisReply* r) {
   }
   return v;
 }
-
 
 RedisConnection::RedisConnection(struct ev_loop* loop, RedisOptions options,
                                  std::vector<RedisScript*> scripts)
@@ -265,8 +263,7 @@ void RedisConnection::ArmCommandTimer() {
 
 void RedisConnection::Command(std::vector<std::string> argv,
                               RedisCallback done) {
-  if (ac_ == nullptr || state_ == State::kWaiting ||
-      state_ == State::kClosed) {
+  if (ac_ == nullptr || state_ == State::kWaiting || state_ == State::kClosed) {
     done(Unavailable(last_error_));
     return;
   }
@@ -280,8 +277,8 @@ void RedisConnection::Command(std::vector<std::string> argv,
   }
   // ev_time(), not ev_now(): after a long callback the loop's cached time
   // is stale, and a deadline counted from it could pass at once.
-  auto* p = new Pending{this, std::move(done),
-                        ev_time() + options_.command_timeout_s, {}};
+  auto* p = new Pending{
+      this, std::move(done), ev_time() + options_.command_timeout_s, {}};
   pending_.push_back(p);
   p->it = std::prev(pending_.end());
   if (redisAsyncCommandArgv(ac_, OnReply, p, static_cast<int>(args.size()),
@@ -317,17 +314,16 @@ void RedisConnection::Script(RedisScript& script,
   sha_argv[1] = script.sha1;
   // NOSCRIPT: Redis restarted or its script cache was flushed. EVAL runs
   // the script and caches it again, so later EVALSHAs work.
-  Command(std::move(sha_argv),
-          [this, argv = std::move(argv), done = std::move(done)](
-              Result<RedisValue> r) mutable {
-            if (!r.ok() && r.code() == Code::kInternal &&
-                r.status().message().find(kNoScriptPrefix) !=
-                    std::string::npos) {
-              Command(std::move(argv), std::move(done));
-              return;
-            }
-            done(std::move(r));
-          });
+  Command(std::move(sha_argv), [this, argv = std::move(argv),
+                                done = std::move(done)](
+                                   Result<RedisValue> r) mutable {
+    if (!r.ok() && r.code() == Code::kInternal &&
+        r.status().message().find(kNoScriptPrefix) != std::string::npos) {
+      Command(std::move(argv), std::move(done));
+      return;
+    }
+    done(std::move(r));
+  });
 }
 
 void RedisConnection::OnConnect(const redisAsyncContext* ac, int status) {
@@ -349,8 +345,8 @@ void RedisConnection::OnConnect(const redisAsyncContext* ac, int status) {
 void RedisConnection::OnDisconnect(const redisAsyncContext* ac, int status) {
   auto* self = static_cast<RedisConnection*>(ac->data);
   if (self == nullptr) return;
-  self->last_error_ =
-      status == REDIS_OK ? std::string("disconnected") : std::string(ac->errstr);
+  self->last_error_ = status == REDIS_OK ? std::string("disconnected")
+                                         : std::string(ac->errstr);
   self->ac_ = nullptr;
   self->state_ = State::kWaiting;
   self->ScheduleReconnect();

@@ -247,8 +247,8 @@ RedisScripts::RedisScripts()
       migrate_epoch{"migrate_epoch", std::string(kMigrateEpochLua), {}} {}
 
 std::vector<RedisScript*> RedisScripts::All() {
-  return {&load,      &touch, &create,    &cas,    &destroy,      &range,
-          &revoke,    &read_many, &bump,  &sweep_one, &reseal, &migrate_epoch};
+  return {&load,   &touch,     &create, &cas,       &destroy, &range,
+          &revoke, &read_many, &bump,   &sweep_one, &reseal,  &migrate_epoch};
 }
 
 }  // namespace sessiond

@@ -24,17 +24,17 @@ struct RedisScripts {
   // Every script, for RedisConnection to load.
   std::vector<RedisScript*> All();
 
-  RedisScript load;       // read one session, its tombstone and epoch
-  RedisScript touch;      // move last-seen forward
-  RedisScript create;     // insert a session (and index it)
-  RedisScript cas;        // write a session over the version read
-  RedisScript destroy;    // end a session, tombstone its id
-  RedisScript range;      // a user's indexed ids
-  RedisScript revoke;     // end one slot's share of a user's sessions
-  RedisScript read_many;  // read one slot's share of a user's sessions
-  RedisScript bump;       // move a user's epoch forward
-  RedisScript sweep_one;  // drop one key past its expiry
-  RedisScript reseal;     // replace a record still as read (new seal)
+  RedisScript load;           // read one session, its tombstone and epoch
+  RedisScript touch;          // move last-seen forward
+  RedisScript create;         // insert a session (and index it)
+  RedisScript cas;            // write a session over the version read
+  RedisScript destroy;        // end a session, tombstone its id
+  RedisScript range;          // a user's indexed ids
+  RedisScript revoke;         // end one slot's share of a user's sessions
+  RedisScript read_many;      // read one slot's share of a user's sessions
+  RedisScript bump;           // move a user's epoch forward
+  RedisScript sweep_one;      // drop one key past its expiry
+  RedisScript reseal;         // replace a record still as read (new seal)
   RedisScript migrate_epoch;  // layout 1 -> 2: an epoch string into its hash
 };
 

@@ -2,14 +2,6 @@
 // between tests): the conformance suite, then what only Redis has: an
 // outage, a stalled server, the cluster key layout, TTLs on every key, and
 // two sessiond instances (two loops, two threads) sharing one Redis.
-#include "core/session_codec.h"
-#include "store/redis_probe.h"
-#include "store/redis_scripts.h"
-#include "store/redis_seal.h"
-#include "testing/redis_keyring.h"
-#include "testing/redis_server.h"
-#include "testing/store_conformance.h"
-
 #include <ev.h>
 #include <hiredis/hiredis.h>
 
@@ -21,6 +13,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "core/session_codec.h"
+#include "store/redis_probe.h"
+#include "store/redis_scripts.h"
+#include "store/redis_seal.h"
+#include "testing/redis_keyring.h"
+#include "testing/redis_server.h"
+#include "testing/store_conformance.h"
 
 namespace sessiond {
 namespace {
@@ -180,7 +180,9 @@ class ServerRestorer {
 class RedisStoreTest : public StoreConformanceTest {
  protected:
   // Runs the loop for `d` (lets reconnect timers fire).
-  void Spin(milliseconds d) { RunUntil([] { return false; }, d); }
+  void Spin(milliseconds d) {
+    RunUntil([] { return false; }, d);
+  }
 
   std::string Address() const {
     return "redis unavailable at 127.0.0.1:" + std::to_string(g_server->port());
@@ -208,8 +210,8 @@ TEST_P(RedisStoreTest, OutageGivesUnavailableFastThenRecoversWithoutRebuild) {
     auto timed = [&](const std::string& name, auto&& op) {
       const auto t0 = steady_clock::now();
       Status st = op();
-      const auto ms = std::chrono::duration_cast<milliseconds>(
-          steady_clock::now() - t0);
+      const auto ms =
+          std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0);
       EXPECT_LT(ms.count(), 2500) << name << " took " << ms.count() << " ms";
       got.emplace_back(name, st);
     };
@@ -271,14 +273,14 @@ TEST_P(RedisStoreTest, StalledRedisTimesOutWithUnavailable) {
   ASSERT_TRUE(made.ok());
   std::unique_ptr<Store> store = std::move(made.value());
   Session s = MustCreate();
-  Result<Session> before = Wait<Session>(
-      [&](Callback<Session> cb) { store->Load(s.id, cb); });
+  Result<Session> before =
+      Wait<Session>([&](Callback<Session> cb) { store->Load(s.id, cb); });
   ASSERT_TRUE(before.ok()) << before.status().ToString();
 
   g_server->Pause();  // SIGSTOP: sockets stay open, nothing answers
   const auto t0 = steady_clock::now();
-  Result<Session> stalled = Wait<Session>(
-      [&](Callback<Session> cb) { store->Load(s.id, cb); });
+  Result<Session> stalled =
+      Wait<Session>([&](Callback<Session> cb) { store->Load(s.id, cb); });
   const auto ms =
       std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0);
   EXPECT_EQ(stalled.code(), Code::kUnavailable);
@@ -292,10 +294,12 @@ TEST_P(RedisStoreTest, StalledRedisTimesOutWithUnavailable) {
   std::optional<Session> again;
   const auto deadline = steady_clock::now() + std::chrono::seconds(5);
   while (!again && steady_clock::now() < deadline) {
-    Result<Session> r = Wait<Session>(
-        [&](Callback<Session> cb) { store->Load(s.id, cb); });
-    if (r.ok()) again = *r;
-    else Spin(milliseconds(50));
+    Result<Session> r =
+        Wait<Session>([&](Callback<Session> cb) { store->Load(s.id, cb); });
+    if (r.ok())
+      again = *r;
+    else
+      Spin(milliseconds(50));
   }
   ASSERT_TRUE(again.has_value()) << "no recovery after SIGCONT";
   EXPECT_EQ(again->id, s.id);
@@ -387,8 +391,7 @@ TEST_P(RedisStoreTest, CorruptEpochIsReported) {
 TEST_P(RedisStoreTest, RejectsAPrefixThatWouldBreakTheSlotLayout) {
   RedisOptions bad = TestRedisOptions();
   bad.key_prefix = "a{b}";
-  EXPECT_EQ(NewRedisStore(loop_, options_, bad).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(NewRedisStore(loop_, options_, bad).code(), Code::kInvalidArgument);
 }
 
 // One sessiond instance: its own loop and store, driven synchronously from
@@ -414,7 +417,8 @@ class Instance {
     std::optional<Result<T>> out;
     op(*store_, [&out](Result<T> r) { out.emplace(std::move(r)); });
     ev_timer tick;
-    ev_timer_init(&tick, [](struct ev_loop*, ev_timer*, int) {}, 0.01, 0.01);
+    ev_timer_init(
+        &tick, [](struct ev_loop*, ev_timer*, int) {}, 0.01, 0.01);
     ev_timer_start(loop_, &tick);
     const auto deadline = steady_clock::now() + std::chrono::seconds(10);
     while (!out && steady_clock::now() < deadline) ev_run(loop_, EVRUN_ONCE);
@@ -423,7 +427,8 @@ class Instance {
     return std::move(*out);
   }
   Result<Session> Load(const std::string& id) {
-    return Call<Session>([&](Store& s, Callback<Session> cb) { s.Load(id, cb); });
+    return Call<Session>(
+        [&](Store& s, Callback<Session> cb) { s.Load(id, cb); });
   }
   Result<Session> Commit(const std::string& id, ChangeSet c) {
     return Call<Session>(
@@ -522,21 +527,22 @@ void Plant(Admin& admin, const Session& s, const std::string& r,
   const std::string key = KeyFor(SessionTag(s.id), 's', s.id);
   Admin::Reply w = admin.Cmd(
       {"HSET", key, "r", r, "v", std::to_string(s.version), "ls",
-       std::to_string(s.last_seen_at), "ea", std::to_string(s.expires_at),
-       "it", std::to_string(s.idle_timeout), "ia",
-       std::to_string(s.issued_at_us), "u", s.user_id, "lm", lm});
+       std::to_string(s.last_seen_at), "ea", std::to_string(s.expires_at), "it",
+       std::to_string(s.idle_timeout), "ia", std::to_string(s.issued_at_us),
+       "u", s.user_id, "lm", lm});
   ASSERT_TRUE(w && w->type == REDIS_REPLY_INTEGER) << "HSET failed";
   if (!s.user_id.empty()) {
-    Admin::Reply z = admin.Cmd({"ZADD", KeyFor(UserTag(s.user_id), 'u', s.user_id),
-                                std::to_string(s.expires_at), s.id});
+    Admin::Reply z =
+        admin.Cmd({"ZADD", KeyFor(UserTag(s.user_id), 'u', s.user_id),
+                   std::to_string(s.expires_at), s.id});
     ASSERT_TRUE(z && z->type == REDIS_REPLY_INTEGER) << "ZADD failed";
   }
 }
 
 std::string Sealed(const Session& s, const Clock* clock) {
   RedisSeal seal(testing::TestRedisKeys(), clock);
-  Result<std::string> r = seal.Seal(KeyFor(SessionTag(s.id), 's', s.id), "r",
-                                    EncodeSession(s));
+  Result<std::string> r =
+      seal.Seal(KeyFor(SessionTag(s.id), 's', s.id), "r", EncodeSession(s));
   EXPECT_TRUE(r.ok());
   return r.ok() ? *r : "";
 }
@@ -630,7 +636,8 @@ TEST_P(RedisStoreTest, ARewrittenRecordIsCorruptNeverAForgedUser) {
   // 1. A record of the attacker's own making, unsealed, naming alice.
   Session forged = attacker;
   forged.user_id = "alice";
-  ASSERT_TRUE(admin.Cmd({"HSET", key, "r", EncodeSession(forged), "u", "alice"}));
+  ASSERT_TRUE(
+      admin.Cmd({"HSET", key, "r", EncodeSession(forged), "u", "alice"}));
   EXPECT_EQ(Load(attacker.id).code(), Code::kCorrupt);
 
   // 2. The same, sealed with a key that is not in the keyring.
@@ -672,7 +679,8 @@ TEST_P(RedisStoreTest, AForgedLastSeenDoesNotKeepAnIdleSessionAlive) {
   clock_.AdvanceSeconds(700);  // idle-expired
   Admin admin;
   const std::string key = KeyFor(SessionTag(s.id), 's', s.id);
-  ASSERT_TRUE(admin.Cmd({"HSET", key, "ls", std::to_string(clock_.NowSeconds())}));
+  ASSERT_TRUE(
+      admin.Cmd({"HSET", key, "ls", std::to_string(clock_.NowSeconds())}));
   EXPECT_EQ(Load(s.id).code(), Code::kExpired);
 }
 
@@ -693,8 +701,8 @@ TEST_P(RedisStoreTest, RecordsFollowKeyRotation) {
   Session used = NewSession("hank");
   Session idle = NewSession("hank");
   for (Session* s : {&used, &idle}) {
-    Result<Session> c = Wait<Session>(
-        [&](Callback<Session> cb) { own.store->Create(*s, cb); });
+    Result<Session> c =
+        Wait<Session>([&](Callback<Session> cb) { own.store->Create(*s, cb); });
     ASSERT_TRUE(c.ok()) << c.status().ToString();
   }
   Admin admin;
@@ -744,7 +752,8 @@ TEST_P(RedisStoreTest, TheOlderLayoutIsMigratedOnceBeforeTheFirstRequest) {
   ASSERT_TRUE(admin.Cmd({"SET", old_epoch, "1000"}));
   ASSERT_TRUE(admin.Cmd({"SET", old_epoch2, "5000"}));
   // judy already has a later epoch in the hash: the later one wins.
-  ASSERT_TRUE(admin.Cmd({"HSET", EpochHashFor(UserTag("judy")), "judy", "9000"}));
+  ASSERT_TRUE(
+      admin.Cmd({"HSET", EpochHashFor(UserTag("judy")), "judy", "9000"}));
 
   Reopen();
   Result<Session> loaded = Load(s.id);
@@ -836,7 +845,8 @@ TEST(RedisAuthTest, CredentialsAreCheckedAtStartAndOnEveryConnection) {
     s.issued_at_us = clock.NowMicros();
     (*made)->Create(s, [&](Result<Session> r) { out.emplace(std::move(r)); });
     ev_timer tick;
-    ev_timer_init(&tick, [](struct ev_loop*, ev_timer*, int) {}, 0.01, 0.01);
+    ev_timer_init(
+        &tick, [](struct ev_loop*, ev_timer*, int) {}, 0.01, 0.01);
     ev_timer_start(loop, &tick);
     const auto deadline = steady_clock::now() + std::chrono::seconds(10);
     while (!out && steady_clock::now() < deadline) ev_run(loop, EVRUN_ONCE);
@@ -888,8 +898,7 @@ TEST(RedisAuthTest, CredentialsAreCheckedAtStartAndOnEveryConnection) {
   plain.password = "unexpected-password";
   probe = ProbeRedis(plain);
   EXPECT_EQ(probe.code(), Code::kPermissionDenied);
-  EXPECT_NE(probe.status().message().find("has no password"),
-            std::string::npos)
+  EXPECT_NE(probe.status().message().find("has no password"), std::string::npos)
       << probe.status().ToString();
 }
 

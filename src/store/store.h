@@ -121,8 +121,8 @@ Result<std::unique_ptr<Store>> NewMemoryStore(struct ev_loop* loop,
                                               StoreOptions options);
 
 struct LmdbOptions {
-  std::string data_dir;                 // created if missing (mode 0700)
-  size_t map_size = size_t{8} << 30;    // LMDB map size in bytes
+  std::string data_dir;               // created if missing (mode 0700)
+  size_t map_size = size_t{8} << 30;  // LMDB map size in bytes
 };
 Result<std::unique_ptr<Store>> NewLmdbStore(struct ev_loop* loop,
                                             StoreOptions options,
@@ -131,7 +131,7 @@ Result<std::unique_ptr<Store>> NewLmdbStore(struct ev_loop* loop,
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
-  std::string unix_socket;      // used instead of host:port when set
+  std::string unix_socket;  // used instead of host:port when set
   // Non-empty: a Redis Cluster, reached first through these "host:port"
   // seeds (IP addresses); host, port and unix_socket are then unused.
   std::vector<std::string> cluster_nodes;

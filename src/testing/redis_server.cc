@@ -58,10 +58,9 @@ Status RedisServer::Start() {
     argv.push_back(conf);
   }
   argv.insert(argv.end(),
-              {"--port", std::to_string(port_), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", "--daemonize", "no",
-               "--dir", dir(), "--logfile", log_path(), "--protected-mode",
-               "no"});
+              {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--daemonize", "no", "--dir", dir(),
+               "--logfile", log_path(), "--protected-mode", "no"});
   pid_ = Spawn(argv, options);
   if (pid_ < 0) return Unavailable("fork: " + std::string(strerror(errno)));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

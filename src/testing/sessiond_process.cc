@@ -96,8 +96,7 @@ void SessiondProcess::WriteConfig() const {
   if (!config_.redis_password_file.empty()) {
     f << "password_file = " << Quote(config_.redis_password_file) << "\n";
   }
-  f
-    << "[session]\n"
+  f << "[session]\n"
     << "mode = " << Quote(config_.mode) << "\n"
     << "lifetime = " << config_.lifetime_s << "\n"
     << "idle_timeout = " << config_.idle_timeout_s << "\n"

@@ -64,9 +64,8 @@ class ClientMode final : public ModeBase {
 
   // Nothing to end server-side; the cookie must still be ours.
   void Destroy(const std::string& cookie, StatusCallback done) override {
-    Open(cookie, [done = std::move(done)](Result<Opened> cur) {
-      done(cur.status());
-    });
+    Open(cookie,
+         [done = std::move(done)](Result<Opened> cur) { done(cur.status()); });
   }
 
   // Only the epoch reaches other browsers' tokens; this browser gets its

@@ -145,14 +145,12 @@ void ModeBase::BumpEpoch(Opened opened, Callback<Reissued> done) {
             [this, old_id = std::move(old_id), next = std::move(*next),
              done = std::move(done)](Result<Session> stored) mutable {
               if (!stored.ok()) return done(stored.status());
-              Reissued shown{
-                  Shown(std::move(next.session), std::move(*stored)),
-                  std::move(next.cookie)};
-              env_.store->Destroy(std::move(old_id),
-                                  [shown = std::move(shown),
-                                   done = std::move(done)](Status) mutable {
-                                    done(std::move(shown));
-                                  });
+              Reissued shown{Shown(std::move(next.session), std::move(*stored)),
+                             std::move(next.cookie)};
+              env_.store->Destroy(
+                  std::move(old_id),
+                  [shown = std::move(shown), done = std::move(done)](
+                      Status) mutable { done(std::move(shown)); });
             });
       });
 }

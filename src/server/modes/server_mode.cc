@@ -19,12 +19,11 @@ class ServerMode final : public ModeBase {
   void Open(const std::string& cookie, Callback<Opened> done) override {
     Result<TokenClaims> claims = OpenToken(cookie);
     if (!claims.ok()) return done(claims.status());
-    env_.store->Load(
-        claims->session_id,
-        [cookie, done = std::move(done)](Result<Session> s) mutable {
-          if (!s.ok()) return done(s.status());
-          done(Opened{std::move(*s), std::move(cookie)});
-        });
+    env_.store->Load(claims->session_id, [cookie, done = std::move(done)](
+                                             Result<Session> s) mutable {
+      if (!s.ok()) return done(s.status());
+      done(Opened{std::move(*s), std::move(cookie)});
+    });
   }
 
   // The store refreshes last_seen_at itself, and the cookie does not carry
