@@ -51,11 +51,8 @@ struct RedisRedirect {
 std::optional<RedisRedirect> ParseRedirect(std::string_view error,
                                            std::string_view replied_host);
 
-// What a failed reply from RedisConnection means to the cluster layer. It
-// reads the messages of RedisConnection::Translate (one place, pinned by
-// redis_cluster_test.cc and the live tests): error replies come as
-// kInternal "redis error reply: <text>", the transient ones and transport
-// failures as kUnavailable "redis unavailable at <address>: <reason>".
+// What an error reply means to the cluster layer. (A transport failure,
+// reported by RedisConnection as a Status, is always kConnection.)
 struct RedisFailure {
   enum class Kind {
     kMoved,       // redirect; the map is stale for that slot
@@ -67,12 +64,13 @@ struct RedisFailure {
   };
   Kind kind = Kind::kOther;
   std::optional<RedisRedirect> redirect;  // kMoved, kAsk
-  // The Redis error text ("TRYAGAIN Multiple keys ...") or the transport
-  // reason ("Connection refused").
+  // The Redis error text ("TRYAGAIN Multiple keys ...").
   std::string text;
 };
-RedisFailure ClassifyRedisFailure(const Status& status,
-                                  const RedisNodeAddress& node);
+// Reads the text of an error reply as Redis sent it (RedisConnection's raw
+// calls hand it over untouched); `replied_host` as for ParseRedirect.
+RedisFailure ClassifyRedisError(std::string_view error,
+                                std::string_view replied_host);
 
 // One row of CLUSTER SLOTS.
 struct RedisSlotRange {

@@ -1,6 +1,8 @@
 // RedisConnection: hiredis' async context on libev, plus the timeouts and
-// reconnection hiredis 0.14 leaves to the caller. Translate() is the single
-// place where a hiredis reply or error turns into a Status.
+// reconnection hiredis 0.14 leaves to the caller. Translate() turns what
+// hiredis hands over into a value (error replies included) or a transport
+// Status; RedisErrorReplyStatus() is the single place where an error reply
+// becomes a Status.
 #include "store/redis_connection.h"
 
 #include <hiredis/async.h>
@@ -28,6 +30,7 @@ struct RedisConnection::Pending {
   RedisConnection* conn;  // nullptr once the connection is gone
   RedisCallback done;
   ev_tstamp deadline;
+  bool raw;  // error replies handed over as Type::kError values
   std::list<Pending*>::iterator it;
 };
 
@@ -78,6 +81,10 @@ RedisValue RedisValueFromReply(const redisReply* r) {
       break;
     case REDIS_REPLY_STATUS:
       v.type = RedisValue::Type::kStatus;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      v.type = RedisValue::Type::kError;
       v.str.assign(r->str, r->len);
       break;
     case REDIS_REPLY_INTEGER:
@@ -158,17 +165,33 @@ Result<RedisValue> RedisConnection::Translate(const redisAsyncContext* ac,
     if (ac != nullptr && ac->err != 0) return Unavailable(ac->errstr);
     return Unavailable(last_error_);
   }
-  if (reply->type == REDIS_REPLY_ERROR) {
-    std::string_view msg(reply->str, reply->len);
-    if (IsTransientError(msg)) return Unavailable(msg);
-    if (IsAuthError(msg)) {
-      return Unavailable(std::string(msg) +
-                         " (check [redis] username and password_file or "
-                         "SESSIOND_REDIS_PASSWORD, and the user's ACL)");
-    }
-    return Status(Code::kInternal, "redis error reply: " + std::string(msg));
-  }
+  // Error replies stay values here (Type::kError): Cook() makes them a
+  // Status for Command() and Script(), and the cluster layer reads their
+  // text itself (CommandRaw) without parsing a message of ours.
   return RedisValueFromReply(reply);
+}
+
+Status RedisErrorReplyStatus(std::string_view address, std::string_view error) {
+  if (IsTransientError(error)) {
+    return Status(Code::kUnavailable, "redis unavailable at " +
+                                          std::string(address) + ": " +
+                                          std::string(error));
+  }
+  if (IsAuthError(error)) {
+    return Status(Code::kUnavailable,
+                  "redis unavailable at " + std::string(address) + ": " +
+                      std::string(error) +
+                      " (check [redis] username and password_file or "
+                      "SESSIOND_REDIS_PASSWORD, and the user's ACL)");
+  }
+  return Status(Code::kInternal, "redis error reply: " + std::string(error));
+}
+
+Result<RedisValue> RedisConnection::Cook(Result<RedisValue> raw) const {
+  if (raw.ok() && raw->is_error()) {
+    return RedisErrorReplyStatus(address_, raw->str);
+  }
+  return raw;
 }
 
 void RedisConnection::Connect() {
@@ -263,6 +286,16 @@ void RedisConnection::ArmCommandTimer() {
 
 void RedisConnection::Command(std::vector<std::string> argv,
                               RedisCallback done) {
+  Send(std::move(argv), /*raw=*/false, std::move(done));
+}
+
+void RedisConnection::CommandRaw(std::vector<std::string> argv,
+                                 RedisCallback done) {
+  Send(std::move(argv), /*raw=*/true, std::move(done));
+}
+
+void RedisConnection::Send(std::vector<std::string> argv, bool raw,
+                           RedisCallback done) {
   if (ac_ == nullptr || state_ == State::kWaiting || state_ == State::kClosed) {
     done(Unavailable(last_error_));
     return;
@@ -278,7 +311,7 @@ void RedisConnection::Command(std::vector<std::string> argv,
   // ev_time(), not ev_now(): after a long callback the loop's cached time
   // is stale, and a deadline counted from it could pass at once.
   auto* p = new Pending{
-      this, std::move(done), ev_time() + options_.command_timeout_s, {}};
+      this, std::move(done), ev_time() + options_.command_timeout_s, raw, {}};
   pending_.push_back(p);
   p->it = std::prev(pending_.end());
   if (redisAsyncCommandArgv(ac_, OnReply, p, static_cast<int>(args.size()),
@@ -298,6 +331,20 @@ void RedisConnection::Script(RedisScript& script,
                              const std::vector<std::string>& keys,
                              const std::vector<std::string>& args,
                              RedisCallback done) {
+  RunScript(script, keys, args, /*raw=*/false, std::move(done));
+}
+
+void RedisConnection::ScriptRaw(RedisScript& script,
+                                const std::vector<std::string>& keys,
+                                const std::vector<std::string>& args,
+                                RedisCallback done) {
+  RunScript(script, keys, args, /*raw=*/true, std::move(done));
+}
+
+void RedisConnection::RunScript(RedisScript& script,
+                                const std::vector<std::string>& keys,
+                                const std::vector<std::string>& args, bool raw,
+                                RedisCallback done) {
   std::vector<std::string> argv;
   argv.reserve(3 + keys.size() + args.size());
   argv.push_back("EVAL");
@@ -306,7 +353,7 @@ void RedisConnection::Script(RedisScript& script,
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
   if (script.sha1.empty()) {
-    Command(std::move(argv), std::move(done));
+    Send(std::move(argv), raw, std::move(done));
     return;
   }
   std::vector<std::string> sha_argv = argv;
@@ -314,16 +361,17 @@ void RedisConnection::Script(RedisScript& script,
   sha_argv[1] = script.sha1;
   // NOSCRIPT: Redis restarted or its script cache was flushed. EVAL runs
   // the script and caches it again, so later EVALSHAs work.
-  Command(std::move(sha_argv), [this, argv = std::move(argv),
-                                done = std::move(done)](
-                                   Result<RedisValue> r) mutable {
-    if (!r.ok() && r.code() == Code::kInternal &&
-        r.status().message().find(kNoScriptPrefix) != std::string::npos) {
-      Command(std::move(argv), std::move(done));
-      return;
-    }
-    done(std::move(r));
-  });
+  Send(std::move(sha_argv), /*raw=*/true,
+       [this, raw, argv = std::move(argv),
+        done = std::move(done)](Result<RedisValue> r) mutable {
+         if (r.ok() && r->is_error() &&
+             std::string_view(r->str).substr(0, kNoScriptPrefix.size()) ==
+                 kNoScriptPrefix) {
+           Send(std::move(argv), raw, std::move(done));
+           return;
+         }
+         done(raw ? std::move(r) : Cook(std::move(r)));
+       });
 }
 
 void RedisConnection::OnConnect(const redisAsyncContext* ac, int status) {
@@ -362,8 +410,11 @@ void RedisConnection::OnReply(redisAsyncContext* ac, void* reply,
   }
   self->pending_.erase(p->it);
   RedisCallback done = std::move(p->done);
+  const bool raw = p->raw;
   delete p;
-  done(self->Translate(ac, static_cast<const redisReply*>(reply)));
+  Result<RedisValue> r =
+      self->Translate(ac, static_cast<const redisReply*>(reply));
+  done(raw ? std::move(r) : self->Cook(std::move(r)));
 }
 
 void RedisConnection::OnCommandTimer(struct ev_loop* loop, ev_timer* w,
