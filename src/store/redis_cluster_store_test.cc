@@ -27,6 +27,7 @@
 #include "core/session_codec.h"
 #include "store/redis_cluster.h"
 #include "store/redis_probe.h"
+#include "store/redis_layout.h"
 #include "store/redis_scripts.h"
 #include "store/redis_seal.h"
 #include "store/redis_store.h"
@@ -356,7 +357,7 @@ TEST_P(RedisClusterStoreTest, TheOlderLayoutIsMigratedOnEveryPrimary) {
       OnOwner(std::string(kPrefix) + ":layout",
               {"GET", std::string(kPrefix) + ":layout"});
   ASSERT_TRUE(marker.ok());
-  EXPECT_EQ(marker->str, std::to_string(kRedisLayout));
+  EXPECT_EQ(marker->str, RedisLayoutMarker());
 }
 
 TEST_P(RedisClusterStoreTest, ReshardingUnderLoadLosesNothing) {

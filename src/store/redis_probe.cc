@@ -14,7 +14,7 @@
 
 #include "store/redis_cluster.h"
 #include "store/redis_connection.h"
-#include "store/redis_scripts.h"
+#include "store/redis_layout.h"
 
 namespace sessiond {
 namespace {
@@ -237,25 +237,24 @@ class Prober {
       got = sessiond::Run(other.get(), {"GET", key});
     }
     if (!got.value) return Status();  // the store's own check will say
-    if (got.value->is_nil()) {
-      report_.notes.push_back(
-          "redis holds no layout marker under " + key +
-          ": before its first request sessiond moves any keys of the "
-          "older layout and writes layout " +
-          std::to_string(kRedisLayout) + " (once; docs/storage.md)");
-      return Status();
+    std::optional<std::string_view> marker;
+    if (!got.value->is_nil()) marker = got.value->str;
+    switch (JudgeRedisLayoutMarker(marker)) {
+      case RedisLayoutVerdict::kReady:
+        return Status();
+      case RedisLayoutVerdict::kMigrate:
+      case RedisLayoutVerdict::kRetag:
+        report_.notes.push_back(
+            "redis key " + key +
+            (marker ? " was written before" : " is absent") +
+            ": before its first request sessiond moves the keys of the older "
+            "layout or user tag and writes layout " +
+            std::to_string(kRedisLayout) + " (once; docs/storage.md)");
+        return Status();
+      default:
+        return InvalidArgument(RedisLayoutRefusal(
+            JudgeRedisLayoutMarker(marker), key, got.value->str));
     }
-    int64_t version = 0;
-    const std::string& v = got.value->str;
-    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
-    if (ec == std::errc() && ptr == v.data() + v.size() &&
-        version > kRedisLayout) {
-      return InvalidArgument("redis key " + key + " says layout " + v +
-                             ", newer than this sessiond's (" +
-                             std::to_string(kRedisLayout) +
-                             "): a newer sessiond wrote it; upgrade this one");
-    }
-    return Status();
   }
 
   void CheckReplicas(redisContext* c, const RedisNodeAddress& node,

@@ -32,7 +32,8 @@ struct RedisProbeReport {
 //                      permission sessiond needs (NOPERM)
 //   kInvalidArgument   a cluster node configured as a single server or the
 //                      other way round; keys in a layout newer than this
-//                      sessiond's (kRedisLayout)
+//                      sessiond's, or written with another user tag key
+//                      (redis_layout.h)
 Result<RedisProbeReport> ProbeRedis(const RedisOptions& options);
 
 }  // namespace sessiond

@@ -230,6 +230,25 @@ redis.call('DEL', KEYS[1])
 return 1
 )lua";
 
+// KEYS: an epoch hash.  ARGV: epoch value, user.  Sets the user's field
+// to the value unless it already holds a later one (leading numbers
+// compared, so a value with a suffix compares by its time).
+constexpr std::string_view kEpochMaxLua = R"lua(
+local cur = redis.call('HGET', KEYS[1], ARGV[2])
+local n = tonumber(string.match(ARGV[1], '^%d+'))
+local c = cur and tonumber(string.match(cur, '^%d+'))
+if n and (not c or n > c) then redis.call('HSET', KEYS[1], ARGV[2], ARGV[1]) end
+return 1
+)lua";
+
+// KEYS: u.  ARGV: now, then id, score pairs.  Adds them to the index
+// (as Create does: pruned, TTL at the latest member).
+constexpr std::string_view kIndexMergeLua = R"lua(
+local now = tonumber(ARGV[1])
+for i = 2, #ARGV - 1, 2 do index_add(KEYS[1], ARGV[i], ARGV[i + 1], now) end
+return 1
+)lua";
+
 }  // namespace
 
 RedisScripts::RedisScripts()
@@ -244,11 +263,16 @@ RedisScripts::RedisScripts()
       bump{"bump", std::string(kBumpLua), {}},
       sweep_one{"sweep_one", std::string(kSweepOneLua), {}},
       reseal{"reseal", std::string(kResealLua), {}},
-      migrate_epoch{"migrate_epoch", std::string(kMigrateEpochLua), {}} {}
+      migrate_epoch{"migrate_epoch", std::string(kMigrateEpochLua), {}},
+      epoch_max{"epoch_max", std::string(kEpochMaxLua), {}},
+      index_merge{"index_merge",
+                  std::string(kIndexAddLua) + std::string(kIndexMergeLua),
+                  {}} {}
 
 std::vector<RedisScript*> RedisScripts::All() {
-  return {&load,   &touch,     &create, &cas,       &destroy, &range,
-          &revoke, &read_many, &bump,   &sweep_one, &reseal,  &migrate_epoch};
+  return {&load,   &touch,         &create,    &cas,        &destroy,
+          &range,  &revoke,        &read_many, &bump,       &sweep_one,
+          &reseal, &migrate_epoch, &epoch_max, &index_merge};
 }
 
 }  // namespace sessiond

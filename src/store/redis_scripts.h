@@ -11,11 +11,6 @@
 
 namespace sessiond {
 
-// The key layout these scripts read and write (docs/storage.md, "Layout
-// versions"), kept in the key "<prefix>:layout". 1 is the layout before
-// the marker (epochs as strings P:{T}:e:<user>, records unsealed).
-inline constexpr int kRedisLayout = 2;
-
 struct RedisScripts {
   RedisScripts();
   RedisScripts(const RedisScripts&) = delete;
@@ -36,6 +31,8 @@ struct RedisScripts {
   RedisScript sweep_one;      // drop one key past its expiry
   RedisScript reseal;         // replace a record still as read (new seal)
   RedisScript migrate_epoch;  // layout 1 -> 2: an epoch string into its hash
+  RedisScript epoch_max;      // an epoch into a user's field, if later
+  RedisScript index_merge;    // index entries into a user's index
 };
 
 }  // namespace sessiond

@@ -28,7 +28,7 @@
 //   P:{T}:e         hash, the epochs (unix us) of the users whose tag is T,
 //                   field = user id; no TTL (an epoch must outlive every
 //                   token issued before it).
-//   P:layout        the layout version (kRedisLayout), checked at start.
+//   P:layout        the layout marker (redis_layout.h), checked at start.
 // A logged-in session's id starts with UserTag(user) (Create refuses any
 // other), so its s/t keys, the user's u key and the e hash all hash to the
 // slot of T and every script runs in one slot.
@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "core/session_codec.h"
+#include "store/redis_layout.h"
 
 namespace sessiond {
 namespace {
@@ -195,22 +196,21 @@ void RedisStore::CheckLayout() {
   router_->Command(
       LayoutKey(), {"GET", LayoutKey()}, [this](Result<RedisValue> r) {
         if (!r.ok()) return LayoutDone(r.status());
-        if (r->is_nil()) return Migrate();
-        int64_t version = 0;
-        if (!ParseInt(r->str, version)) {
-          return LayoutDone(
-              Status(Code::kCorrupt,
-                     "redis key " + LayoutKey() + " is not a layout number"));
+        std::optional<std::string_view> marker;
+        if (!r->is_nil()) marker = r->str;
+        switch (JudgeRedisLayoutMarker(marker)) {
+          case RedisLayoutVerdict::kReady:
+            return LayoutDone({});
+          case RedisLayoutVerdict::kMigrate:
+          case RedisLayoutVerdict::kRetag:
+            return Migrate();
+          default:
+            refused_ = Status(Code::kUnavailable,
+                              RedisLayoutRefusal(JudgeRedisLayoutMarker(marker),
+                                                 LayoutKey(), r->str));
+            layout_ = Layout::kRefused;
+            return LayoutDone(refused_);
         }
-        if (version == kRedisLayout) return LayoutDone({});
-        refused_ = Status(Code::kUnavailable,
-                          "redis key " + LayoutKey() + " says layout " +
-                              std::to_string(version) +
-                              ", but this sessiond reads layout " +
-                              std::to_string(kRedisLayout) +
-                              " (a newer sessiond wrote it; upgrade this one)");
-        layout_ = Layout::kRefused;
-        LayoutDone(refused_);
       });
 }
 
@@ -228,11 +228,15 @@ void RedisStore::LayoutDone(Status st) {
   }
 }
 
-// The one-time move from layout 1 (no marker): epoch strings P:{T}:e:<user>
-// become fields of the hash P:{T}:e, and unsealed records are sealed with
-// the newest key (trusting what Redis holds at that moment: the only time
-// an unsealed record is read). Every primary is scanned once; the marker
-// is written when all of them are done, so an interrupted migration runs
+// The one-time move to this layout and this user tag (no marker, or a
+// marker written with the unkeyed tag): epoch strings P:{T}:e:<user> become
+// fields of the epoch hash of the user's tag, epoch fields and user indexes
+// filed under a tag that is no longer their user's (the unkeyed one) move
+// to the user's tag, and unsealed records are sealed with the newest key
+// (trusting what Redis holds at that moment: the only time an unsealed
+// record is read). Session records stay where they are (an id keeps its
+// tag; see the layout). Every primary is scanned once; the marker is
+// written when all of them are done, so an interrupted migration runs
 // again, and each step is idempotent (several instances may migrate at
 // once).
 struct RedisStore::Migration {
@@ -248,8 +252,8 @@ void RedisStore::Migrate() {
     auto m = std::make_shared<Migration>();
     m->nodes = router_->Primaries();
     if (m->nodes.empty()) {
-      return LayoutDone(Status(Code::kUnavailable,
-                               "redis cluster: no slot map yet; retry"));
+      return LayoutDone(
+          Status(Code::kUnavailable, "redis cluster: no slot map yet; retry"));
     }
     MigrateScan(std::move(m));
   };
@@ -283,8 +287,7 @@ void RedisStore::MigrateStep(const std::shared_ptr<Migration>& m) {
   if (--m->pending > 0) return;
   if (!m->failure.ok()) return LayoutDone(m->failure);
   if (m->cursor == "0" && ++m->at == m->nodes.size()) {
-    router_->Command(LayoutKey(),
-                     {"SET", LayoutKey(), std::to_string(kRedisLayout)},
+    router_->Command(LayoutKey(), {"SET", LayoutKey(), RedisLayoutMarker()},
                      [this](Result<RedisValue> r) {
                        LayoutDone(r.ok() ? Status() : r.status());
                      });
@@ -298,24 +301,90 @@ void RedisStore::MigrateKey(const std::shared_ptr<Migration>& m,
   // P:{T}:<kind>:<name>, or the epoch hash P:{T}:e itself.
   const size_t open = prefix_.size() + 1;
   const size_t close = key.find("}:", open);
-  if (close == std::string::npos || close + 3 >= key.size() ||
-      key[close + 3] != ':') {
-    return;
-  }
+  if (close == std::string::npos || close + 2 >= key.size()) return;
   const std::string tag = key.substr(open + 1, close - open - 1);
   const char kind = key[close + 2];
-  const std::string name = key.substr(close + 4);
+  const bool named = close + 3 < key.size() && key[close + 3] == ':';
+  if (!named && close + 3 != key.size()) return;
+  const std::string name = named ? key.substr(close + 4) : std::string();
   auto step = [this, m](Status st) {
     if (!st.ok() && m->failure.ok()) m->failure = st;
     MigrateStep(m);
   };
-  if (kind == 'e') {
+  // Moves one epoch value into the user's field of its tag's hash (the
+  // later value wins), then runs `then`.
+  auto move_epoch = [this](const std::string& user, const std::string& value,
+                           std::function<void(Status)> then) {
+    router_->Script(
+        scripts_.epoch_max, {UserEpochHash(user)}, {value, user},
+        [then = std::move(then)](Result<RedisValue> r) { then(r.status()); });
+  };
+  if (kind == 'e' && named) {  // a layout-1 epoch string
     ++m->pending;
-    router_->Script(scripts_.migrate_epoch, {key, EpochHash(tag)}, {name},
-                    [step](Result<RedisValue> r) { step(r.status()); });
+    if (EpochHash(tag) == UserEpochHash(name)) {
+      router_->Script(scripts_.migrate_epoch, {key, EpochHash(tag)}, {name},
+                      [step](Result<RedisValue> r) { step(r.status()); });
+      return;
+    }
+    router_->Command(key, {"GET", key},
+                     [this, key, name, step, move_epoch](Result<RedisValue> r) {
+                       if (!r.ok()) return step(r.status());
+                       if (r->is_nil()) return step(Status());
+                       move_epoch(name, r->str, [this, key, step](Status st) {
+                         if (!st.ok()) return step(st);
+                         router_->Command(key, {"DEL", key},
+                                          [step](Result<RedisValue> d) {
+                                            step(d.status());
+                                          });
+                       });
+                     });
     return;
   }
-  if (kind != 's') return;
+  if (kind == 'e') {  // an epoch hash: fields filed under another tag move
+    ++m->pending;
+    router_->Command(
+        key, {"HGETALL", key},
+        [this, key, tag, step, move_epoch](Result<RedisValue> r) {
+          if (!r.ok()) return step(r.status());
+          std::vector<std::pair<std::string, std::string>> moving;
+          for (size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+            if (UserTag(r->elements[i].str) != tag) {
+              moving.emplace_back(r->elements[i].str, r->elements[i + 1].str);
+            }
+          }
+          if (moving.empty()) return step(Status());
+          auto fan = std::make_shared<Fanout>(moving.size(), step);
+          for (const auto& [user, value] : moving) {
+            move_epoch(user, value, [this, key, user, fan](Status st) {
+              if (!st.ok()) return fan->One(st);
+              router_->Command(
+                  key, {"HDEL", key, user},
+                  [fan](Result<RedisValue> d) { fan->One(d.status()); });
+            });
+          }
+        });
+    return;
+  }
+  if (kind == 'u' && named && UserTag(name) != tag) {  // an index to move
+    ++m->pending;
+    router_->Command(
+        key, {"ZRANGE", key, "0", "-1", "WITHSCORES"},
+        [this, key, name, step](Result<RedisValue> r) {
+          if (!r.ok()) return step(r.status());
+          std::vector<std::string> args = {std::to_string(Now())};
+          for (const RedisValue& e : r->elements) args.push_back(e.str);
+          router_->Script(
+              scripts_.index_merge, {UserKey(name)}, std::move(args),
+              [this, key, step](Result<RedisValue> w) {
+                if (!w.ok()) return step(w.status());
+                router_->Command(
+                    key, {"DEL", key},
+                    [step](Result<RedisValue> d) { step(d.status()); });
+              });
+        });
+    return;
+  }
+  if (kind != 's' || !named) return;
   ++m->pending;
   router_->Command(
       key, {"HMGET", key, "r", "ls"},
