@@ -1,6 +1,7 @@
 // RedisSeal without Redis: the byte format of redis_seal.h, the binding to
 // the Redis key and field, and which keys verify (the store tests check the
-// same against a real Redis).
+// same against a real Redis); and the verdicts on a layout marker
+// (redis_layout.h).
 #include "store/redis_seal.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "sessiond/session.h"
+#include "store/redis_layout.h"
 #include "testing/redis_keyring.h"
 
 namespace sessiond {
@@ -97,6 +100,42 @@ TEST_F(RedisSealTest, ItsKeyIsNoOtherPurposesKey) {
        {KeyPurpose::kSign, KeyPurpose::kEncrypt, KeyPurpose::kCsrf}) {
     EXPECT_NE(redis, k.derived[static_cast<size_t>(p)]);
   }
+}
+
+TEST(RedisLayoutTest, UnkeyedUserTagIsWhatSessiond01Wrote) {
+  // base64url(SHA-256("alice"))[0:8]
+  EXPECT_EQ(UnkeyedUserTag("alice"), "K9gGyX8O");
+  EXPECT_EQ(UnkeyedUserTag("alice").size(), kSessionTagChars);
+}
+
+TEST(RedisLayoutTest, VerdictsOnTheMarker) {
+  EXPECT_EQ(JudgeRedisLayoutMarker(std::nullopt), RedisLayoutVerdict::kMigrate);
+  const std::string ours = RedisLayoutMarker();
+  EXPECT_EQ(ours.substr(0, 2), std::to_string(kRedisLayout) + " ");
+  EXPECT_EQ(JudgeRedisLayoutMarker(std::string_view(ours)),
+            RedisLayoutVerdict::kReady);
+  // Written with the unkeyed tag (or before markers carried one): ready
+  // while this build's tag is unkeyed, a re-tag once it is keyed.
+  const bool keyed = UserTag("alice") != UnkeyedUserTag("alice");
+  const std::string unkeyed = std::to_string(kRedisLayout) + " " +
+                              UnkeyedUserTag("sessiond layout fingerprint");
+  const RedisLayoutVerdict old_tag =
+      keyed ? RedisLayoutVerdict::kRetag : RedisLayoutVerdict::kReady;
+  EXPECT_EQ(JudgeRedisLayoutMarker(std::string_view(unkeyed)), old_tag);
+  EXPECT_EQ(JudgeRedisLayoutMarker(std::string_view("2")), old_tag);
+  EXPECT_EQ(JudgeRedisLayoutMarker(std::string_view("2 zzzzzzzz")),
+            RedisLayoutVerdict::kOtherTag);
+  EXPECT_EQ(JudgeRedisLayoutMarker(std::string_view("3 x")),
+            RedisLayoutVerdict::kNewer);
+  for (const char* bad : {"", "1", "two", "2x", "-2"}) {
+    EXPECT_EQ(JudgeRedisLayoutMarker(std::string_view(bad)),
+              RedisLayoutVerdict::kBad)
+        << bad;
+  }
+  EXPECT_NE(RedisLayoutRefusal(RedisLayoutVerdict::kOtherTag, "sd:layout",
+                               "2 zzzzzzzz")
+                .find("same keyring"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/session_codec.h"
+#include "store/redis_layout.h"
 #include "store/redis_probe.h"
 #include "store/redis_scripts.h"
 #include "store/redis_seal.h"
@@ -771,8 +772,7 @@ TEST_P(RedisStoreTest, TheOlderLayoutIsMigratedOnceBeforeTheFirstRequest) {
   }
   Admin::Reply marker = admin.Cmd({"GET", kLayoutKey});
   ASSERT_TRUE(marker && marker->type == REDIS_REPLY_STRING);
-  EXPECT_EQ(std::string(marker->str, marker->len),
-            std::to_string(kRedisLayout));
+  EXPECT_EQ(std::string(marker->str, marker->len), RedisLayoutMarker());
 
   // Once marked, an unsealed record is never trusted again.
   Session late = NewSession("ivan");
@@ -788,11 +788,11 @@ TEST_P(RedisStoreTest, ANewerLayoutIsRefusedWithAClearMessage) {
   Reopen();
   Result<Session> r = Create(NewSession("kate"));
   EXPECT_EQ(r.code(), Code::kUnavailable);
-  EXPECT_NE(r.status().message().find("layout 99"), std::string::npos)
+  EXPECT_NE(r.status().message().find("says '99'"), std::string::npos)
       << r.status().ToString();
   Result<RedisProbeReport> probe = ProbeRedis(TestRedisOptions());
   EXPECT_EQ(probe.code(), Code::kInvalidArgument);
-  EXPECT_NE(probe.status().message().find("newer than this sessiond"),
+  EXPECT_NE(probe.status().message().find("newer than this sessiond's"),
             std::string::npos)
       << probe.status().ToString();
 }
@@ -816,6 +816,59 @@ TEST_P(RedisStoreTest, WaitWithoutEnoughReplicasIsUnavailableButTheEndRan) {
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
   ASSERT_EQ(probe->warnings.size(), 1u);
   EXPECT_NE(probe->warnings[0].find("wait_replicas = 1"), std::string::npos);
+}
+
+TEST_P(RedisStoreTest, KeysFiledUnderAnotherUserTagMoveToTheUsersTag) {
+  // What the upgrade to a keyed user tag finds: a user's index and epoch
+  // filed under the tag sessiond 0.1 computed (here: any other tag),
+  // while the sessions keep their ids. The migration moves index entries
+  // and epochs to the user's tag, so revocation, listing and the epoch
+  // check still find them.
+  store_.reset();
+  Admin admin;
+  ASSERT_TRUE(admin.Cmd({"FLUSHALL"}));
+  const std::string old_tag = "OLDTAG00";
+  Session s = NewSession("nina");
+  s.id = old_tag + NewSessionId().substr(kSessionTagChars);
+  s.version = 1;
+  Plant(admin, s, Sealed(s, &clock_), LastSeenTag(s, &clock_));
+  // Plant indexed it under nina's tag; file it under the old one instead.
+  ASSERT_TRUE(admin.Cmd({"DEL", KeyFor(UserTag("nina"), 'u', "nina")}));
+  ASSERT_TRUE(admin.Cmd({"ZADD", KeyFor(old_tag, 'u', "nina"),
+                         std::to_string(s.expires_at), s.id}));
+  ASSERT_TRUE(admin.Cmd({"HSET", EpochHashFor(old_tag), "nina", "1000"}));
+  ASSERT_TRUE(admin.Cmd({"SET", KeyFor(old_tag, 'e', "omar"), "2000"}));
+  // omar also has a later epoch at his own tag already: it stays.
+  ASSERT_TRUE(
+      admin.Cmd({"HSET", EpochHashFor(UserTag("omar")), "omar", "3000"}));
+
+  Reopen();
+  EXPECT_EQ(*GetEpoch("nina"), 1000);
+  EXPECT_EQ(*GetEpoch("omar"), 3000);
+  Result<std::vector<Session>> listed = ListUser("nina");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, s.id);
+  for (const std::string& k : admin.Keys()) {
+    EXPECT_EQ(k.find("{" + old_tag + "}:u:"), std::string::npos) << k;
+    EXPECT_EQ(k.find("{" + old_tag + "}:e"), std::string::npos) << k;
+  }
+  Result<uint64_t> revoked = RevokeUser("nina");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 1u);
+  EXPECT_EQ(Load(s.id).code(), Code::kRevoked);
+}
+
+TEST_P(RedisStoreTest, DataOfAnotherUserTagKeyIsRefused) {
+  Admin admin;
+  ASSERT_TRUE(admin.Cmd({"SET", kLayoutKey, "2 zzzzzzzz"}));
+  Reopen();
+  Result<Session> r = Create(NewSession("pia"));
+  EXPECT_EQ(r.code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("another user tag key"),
+            std::string::npos)
+      << r.status().ToString();
+  EXPECT_EQ(ProbeRedis(TestRedisOptions()).code(), Code::kInvalidArgument);
 }
 
 // A redis-server that requires a password (requirepass), started for the
