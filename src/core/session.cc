@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "sessiond/random.h"
 
@@ -359,6 +360,60 @@ bool NeedsTouch(const Session& s, int64_t now, int64_t touch_interval_s) {
 
 bool RevokedByEpoch(const Session& s, int64_t epoch_us) {
   return !s.user_id.empty() && s.issued_at_us < epoch_us;
+}
+
+namespace {
+
+// Every reason with its wire name, in numbering order.
+constexpr std::array<std::pair<EndReason, std::string_view>, 8> kEndReasons = {{
+    {EndReason::kLogout, "logout"},
+    {EndReason::kLogin, "login"},
+    {EndReason::kSignedOutElsewhere, "signed_out_elsewhere"},
+    {EndReason::kPasswordChanged, "password_changed"},
+    {EndReason::kAdmin, "admin"},
+    {EndReason::kSessionLimit, "session_limit"},
+    {EndReason::kReuseDetected, "reuse_detected"},
+    {EndReason::kDeviceBinding, "device_binding"},
+}};
+
+}  // namespace
+
+std::string_view EndReasonName(EndReason reason) {
+  for (const auto& [r, name] : kEndReasons) {
+    if (r == reason) return name;
+  }
+  return {};
+}
+
+std::optional<EndReason> EndReasonFromName(std::string_view name) {
+  for (const auto& [r, n] : kEndReasons) {
+    if (n == name) return r;
+  }
+  return std::nullopt;
+}
+
+EndReason EndReasonFromNumber(uint8_t number) {
+  for (const auto& [r, name] : kEndReasons) {
+    if (static_cast<uint8_t>(r) == number) return r;
+  }
+  return EndReason::kUnknown;
+}
+
+Status RevokedStatus(std::string message, EndReason reason, int64_t at) {
+  const std::string_view name = EndReasonName(reason);
+  if (name.empty()) return Status(Code::kRevoked, std::move(message));
+  // The names are fixed ASCII words and `at` an integer: nothing to escape.
+  std::string details = "{\"reason\":\"";
+  details += name;
+  details += "\",\"at\":";
+  details += std::to_string(at);
+  details += '}';
+  return Status(Code::kRevoked, std::move(message), std::move(details));
+}
+
+Status EpochRevokedStatus(const UserEpoch& epoch) {
+  return RevokedStatus("session predates the user's epoch", epoch.reason,
+                       epoch.us / 1'000'000);
 }
 
 std::vector<std::string> PopFlash(Session& s, std::string_view queue) {

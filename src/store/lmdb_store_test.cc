@@ -57,6 +57,12 @@ StoreFactory LmdbFactory() {
   };
   f.reset = [] { fs::remove_all(DataDir()); };
   f.corrupt = [](const std::string& id) { LmdbCorruptForTest(*current, id); };
+  f.legacy_tombstone = [](const std::string& id, int64_t until) {
+    LmdbPutLegacyTombstoneForTest(*current, id, until);
+  };
+  f.legacy_epoch = [](const std::string& user, int64_t us) {
+    LmdbPutLegacyEpochForTest(*current, user, us);
+  };
   return f;
 }
 

@@ -26,8 +26,8 @@
 
 #include "core/session_codec.h"
 #include "store/redis_cluster.h"
-#include "store/redis_probe.h"
 #include "store/redis_layout.h"
+#include "store/redis_probe.h"
 #include "store/redis_scripts.h"
 #include "store/redis_seal.h"
 #include "store/redis_store.h"
@@ -578,10 +578,12 @@ TEST_P(RedisClusterStoreTest, WaitOnAStalledReplicaSaysTheEndIsUnconfirmed) {
   };
   Session a = create();
   Session b = create();
-  EXPECT_TRUE(
-      WaitStatus([&](StatusCallback cb) { store->Destroy(a.id, cb); }).ok());
+  EXPECT_TRUE(WaitStatus([&](StatusCallback cb) {
+                store->Destroy(a.id, EndReason::kLogout, cb);
+              }).ok());
   ASSERT_TRUE(Cluster()->Pause((*replicas)[0]).ok());
-  Status st = WaitStatus([&](StatusCallback cb) { store->Destroy(b.id, cb); });
+  Status st = WaitStatus(
+      [&](StatusCallback cb) { store->Destroy(b.id, EndReason::kLogout, cb); });
   ASSERT_TRUE(Cluster()->Resume((*replicas)[0]).ok());
   EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
   EXPECT_NE(st.message().find("0 of 1 replicas"), std::string::npos)

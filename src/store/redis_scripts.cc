@@ -17,6 +17,18 @@
 namespace sessiond {
 namespace {
 
+// The leading number of a tombstone ("until", or "until:reason:at" since
+// tombstones keep why they were made), an epoch ("us" or "us:reason") or a
+// marker ("expires_at:value"); nil when there is none. A tombstone without
+// one lives (it must never let its id come back).
+constexpr std::string_view kLeadLua = R"lua(
+local function lead(v) return tonumber(string.match(v, '^%-?%d+')) end
+local function tomb_live(t, now)
+  local u = lead(t)
+  return u == nil or u > now
+end
+)lua";
+
 // KEYS: s, t, e (the epoch hash of the session's own tag).
 // Returns {r, v, ls, tombstone, epoch, u, lm} (nil where absent). For a
 // logged-in session minted by NewSessionId(user), the session's tag is the
@@ -62,7 +74,7 @@ local now = tonumber(ARGV[9])
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'EXISTS' end
 local t = redis.call('GET', KEYS[2])
 if t then
-  if tonumber(t) > now then return 'EXISTS' end
+  if tomb_live(t, now) then return 'EXISTS' end
   redis.call('DEL', KEYS[2])
 end
 redis.call('HSET', KEYS[1], 'r', ARGV[1], 'v', ARGV[2], 'ls', ARGV[3],
@@ -78,7 +90,7 @@ return 'OK'
 // ls moves only forward, and always with its seal lm.
 constexpr std::string_view kCasLua = R"lua(
 local t = redis.call('GET', KEYS[2])
-if t and tonumber(t) > tonumber(ARGV[6]) then return 'REVOKED' end
+if t and tomb_live(t, tonumber(ARGV[6])) then return 'REVOKED' end
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return 'GONE' end
 if v ~= ARGV[1] then return 'RACE' end
@@ -91,12 +103,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 'OK'
 )lua";
 
-// KEYS: s, t[, u].  ARGV: expected v ('' = any), tombstone until (unix s,
-// '' = no tombstone), tombstone pttl, id, now.
+// KEYS: s, t[, u].  ARGV: expected v ('' = any), tombstone value
+// ("until:reason:at", '' = no tombstone), tombstone pttl, id, now.
 // Returns 'OK', 'RACE', 'GONE' or 'REVOKED'.
 constexpr std::string_view kDestroyLua = R"lua(
 local t = redis.call('GET', KEYS[2])
-if t and tonumber(t) > tonumber(ARGV[5]) then return 'REVOKED' end
+if t and tomb_live(t, tonumber(ARGV[5])) then return 'REVOKED' end
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return 'GONE' end
 if ARGV[1] ~= '' and v ~= ARGV[1] then return 'RACE' end
@@ -115,7 +127,8 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 // One slot's share of a revocation.
 // KEYS: [u,] s1, t1, s2, t2, ...  (u when ARGV[3] is '1')
 // ARGV: now, keep id, '1' | '0', before ('' = every session; else only
-//       those whose ia is before it), then one id per s/t pair, then ids
+//       those whose ia is before it), the tombstones' ":reason:at", then
+//       one id per s/t pair, then ids
 //       already ended in other slots, to drop from the index.
 // Ends every listed session but keep that qualifies (record deleted, id
 // tombstoned until its old expiry), removes the ended and the vanished ones
@@ -131,7 +144,7 @@ local before = tonumber(ARGV[4])
 local n = 0
 local done = {}
 for i = 1, pairs_n do
-  local id = ARGV[4 + i]
+  local id = ARGV[5 + i]
   local sk = KEYS[off + 2 * i - 1]
   local tk = KEYS[off + 2 * i]
   if id ~= ARGV[2] then
@@ -142,7 +155,8 @@ for i = 1, pairs_n do
     elseif before == nil or (tonumber(h[2]) or 0) < before then
       redis.call('DEL', sk)
       if ea and ea > now then
-        redis.call('SET', tk, h[1], 'PX', math.max(1000, (ea - now) * 1000))
+        redis.call('SET', tk, h[1] .. ARGV[5], 'PX',
+                   math.max(1000, (ea - now) * 1000))
       end
       n = n + 1
       done[#done + 1] = id
@@ -151,7 +165,7 @@ for i = 1, pairs_n do
 end
 if off == 1 then
   for _, id in ipairs(done) do redis.call('ZREM', KEYS[1], id) end
-  for i = 5 + pairs_n, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+  for i = 6 + pairs_n, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 end
 return {n, done}
 )lua";
@@ -177,16 +191,44 @@ return {e, out}
 )lua";
 
 // KEYS: e (the epoch hash of the user's tag).  ARGV: epoch (unix us),
-// user.  The epoch never moves backwards; returns the epoch in force.
+// user, reason.  Stores "us:reason" in the user's field and returns us;
+// the epoch never moves backwards, the reason is the latest.
 constexpr std::string_view kBumpLua = R"lua(
 local old = redis.call('HGET', KEYS[1], ARGV[2])
-if old and tonumber(old) >= tonumber(ARGV[1]) then return old end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
-return ARGV[1]
+local e = ARGV[1]
+if old then
+  local o = string.match(old, '^%d+')
+  if o and tonumber(o) >= tonumber(e) then e = o end
+end
+redis.call('HSET', KEYS[1], ARGV[2], e .. ':' .. ARGV[3])
+return e
 )lua";
 
-// KEYS: one s or t key.  ARGV: now.  Deletes it if it is past its absolute
-// expiry (session: returns 2) or its end (tombstone: returns 1); else 0.
+// KEYS: m.  ARGV: stored value ("expires_at:value"), pttl, now, '1' to
+// write only when no live marker is there.  Returns {1} when written, or
+// {0, the live marker's stored value}.
+constexpr std::string_view kMarkerPutLua = R"lua(
+if ARGV[4] == '1' then
+  local old = redis.call('GET', KEYS[1])
+  if old then
+    local ea = lead(old)
+    if ea and ea > tonumber(ARGV[3]) then return {0, old} end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1}
+)lua";
+
+// KEYS: m.  Removes the marker and returns its stored value (nil if none).
+constexpr std::string_view kMarkerTakeLua = R"lua(
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v
+)lua";
+
+// KEYS: one s, t or m key.  ARGV: now.  Deletes it if it is past its
+// absolute expiry (session: returns 2) or its end (tombstone, marker:
+// returns 1); else 0.
 constexpr std::string_view kSweepOneLua = R"lua(
 local now = tonumber(ARGV[1])
 local ty = redis.call('TYPE', KEYS[1])['ok']
@@ -194,7 +236,7 @@ if ty == 'hash' then
   local ea = tonumber(redis.call('HGET', KEYS[1], 'ea'))
   if ea and now >= ea then redis.call('DEL', KEYS[1]) return 2 end
 elseif ty == 'string' then
-  local t = tonumber(redis.call('GET', KEYS[1]))
+  local t = lead(redis.call('GET', KEYS[1]))
   if t and t <= now then redis.call('DEL', KEYS[1]) return 1 end
 end
 return 0
@@ -254,14 +296,21 @@ return 1
 RedisScripts::RedisScripts()
     : load{"load", std::string(kLoadLua), {}},
       touch{"touch", std::string(kTouchLua), {}},
-      create{"create", std::string(kIndexAddLua) + std::string(kCreateLua), {}},
-      cas{"cas", std::string(kCasLua), {}},
-      destroy{"destroy", std::string(kDestroyLua), {}},
+      create{"create",
+             std::string(kLeadLua) + std::string(kIndexAddLua) +
+                 std::string(kCreateLua),
+             {}},
+      cas{"cas", std::string(kLeadLua) + std::string(kCasLua), {}},
+      destroy{"destroy", std::string(kLeadLua) + std::string(kDestroyLua), {}},
       range{"range", std::string(kRangeLua), {}},
       revoke{"revoke", std::string(kRevokeLua), {}},
       read_many{"read_many", std::string(kReadManyLua), {}},
       bump{"bump", std::string(kBumpLua), {}},
-      sweep_one{"sweep_one", std::string(kSweepOneLua), {}},
+      sweep_one{
+          "sweep_one", std::string(kLeadLua) + std::string(kSweepOneLua), {}},
+      marker_put{
+          "marker_put", std::string(kLeadLua) + std::string(kMarkerPutLua), {}},
+      marker_take{"marker_take", std::string(kMarkerTakeLua), {}},
       reseal{"reseal", std::string(kResealLua), {}},
       migrate_epoch{"migrate_epoch", std::string(kMigrateEpochLua), {}},
       epoch_max{"epoch_max", std::string(kEpochMaxLua), {}},
@@ -270,9 +319,10 @@ RedisScripts::RedisScripts()
                   {}} {}
 
 std::vector<RedisScript*> RedisScripts::All() {
-  return {&load,   &touch,         &create,    &cas,        &destroy,
-          &range,  &revoke,        &read_many, &bump,       &sweep_one,
-          &reseal, &migrate_epoch, &epoch_max, &index_merge};
+  return {&load,    &touch,         &create,     &cas,
+          &destroy, &range,         &revoke,     &read_many,
+          &bump,    &sweep_one,     &marker_put, &marker_take,
+          &reseal,  &migrate_epoch, &epoch_max,  &index_merge};
 }
 
 }  // namespace sessiond

@@ -29,6 +29,8 @@ struct RedisScripts {
   RedisScript read_many;      // read one slot's share of a user's sessions
   RedisScript bump;           // move a user's epoch forward
   RedisScript sweep_one;      // drop one key past its expiry
+  RedisScript marker_put;     // write a marker (optionally only if absent)
+  RedisScript marker_take;    // remove a marker, returning it
   RedisScript reseal;         // replace a record still as read (new seal)
   RedisScript migrate_epoch;  // layout 1 -> 2: an epoch string into its hash
   RedisScript epoch_max;      // an epoch into a user's field, if later

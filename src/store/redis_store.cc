@@ -21,13 +21,19 @@
 //                         (hints only: every read trusts r and the sealed
 //                         ls, and refuses a u that is not r's user)
 //                   TTL: until min(ea, ls + it), so Redis drops it itself.
-//   P:{T}:t:<id>    string, tombstone of a destroyed id; value = the old
-//                   expiry (unix s); TTL until then.
+//   P:{T}:t:<id>    string, tombstone of a destroyed id; value =
+//                   "until:reason:at" (the old expiry, why and when it
+//                   ended; a bare "until" is older than reasons); TTL until
+//                   the old expiry.
 //   P:{T}:u:<user>  sorted set of the user's session ids scored by absolute
 //                   expiry; T = UserTag(user); TTL until the last expiry.
-//   P:{T}:e         hash, the epochs (unix us) of the users whose tag is T,
-//                   field = user id; no TTL (an epoch must outlive every
-//                   token issued before it).
+//   P:{T}:e         hash, the epochs of the users whose tag is T, field =
+//                   user id, value "us:reason" (the epoch in unix us and
+//                   the reason of its last bump; a bare "us" is older than
+//                   reasons); no TTL (an epoch must outlive every token
+//                   issued before it).
+//   P:{T}:m:<key>   string, one marker (store.h): "expires_at:value";
+//                   T = UserTag(key); TTL until expires_at.
 //   P:layout        the layout marker (redis_layout.h), checked at start.
 // A logged-in session's id starts with UserTag(user) (Create refuses any
 // other), so its s/t keys, the user's u key and the e hash all hash to the
@@ -54,6 +60,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -102,6 +110,53 @@ const RedisValue& At(const RedisValue& v, size_t i) {
   return i < v.elements.size() ? v.elements[i] : kNil;
 }
 
+// A stored tombstone: "until", or "until:reason:at". An unreadable one
+// lives for ever with reason unknown (it must never let its id come back;
+// the scripts judge it the same way).
+struct StoredTomb {
+  int64_t until = INT64_MAX;
+  EndReason reason = EndReason::kUnknown;
+  int64_t at = 0;
+};
+StoredTomb ParseTomb(std::string_view v) {
+  StoredTomb t;
+  const size_t a = v.find(':');
+  int64_t until = 0;
+  if (!ParseInt(v.substr(0, a), until)) return t;
+  t.until = until;
+  if (a == std::string_view::npos) return t;
+  const size_t b = v.find(':', a + 1);
+  if (b == std::string_view::npos) return t;
+  int64_t at = 0;
+  if (!ParseInt(v.substr(b + 1), at)) return t;
+  t.reason = EndReasonFromName(v.substr(a + 1, b - a - 1))
+                 .value_or(EndReason::kUnknown);
+  t.at = at;
+  return t;
+}
+
+// A stored epoch: "us" or "us:reason"; nullopt when unreadable.
+std::optional<UserEpoch> ParseEpoch(std::string_view v) {
+  const size_t colon = v.find(':');
+  UserEpoch e;
+  if (!ParseInt(v.substr(0, colon), e.us)) return std::nullopt;
+  if (colon != std::string_view::npos) {
+    e.reason =
+        EndReasonFromName(v.substr(colon + 1)).value_or(EndReason::kUnknown);
+  }
+  return e;
+}
+
+// A stored marker: "expires_at:value"; nullopt when unreadable.
+std::optional<Marker> ParseMarker(std::string_view v) {
+  const size_t colon = v.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  Marker m;
+  if (!ParseInt(v.substr(0, colon), m.expires_at)) return std::nullopt;
+  m.value = std::string(v.substr(colon + 1));
+  return m;
+}
+
 // Escapes Redis glob characters so a prefix matches itself in SCAN.
 std::string GlobEscape(std::string_view s) {
   std::string out;
@@ -114,12 +169,13 @@ std::string GlobEscape(std::string_view s) {
   return out;
 }
 
-// An epoch field: nil is 0; anything but a number is kCorrupt.
-Result<int64_t> EpochOf(const RedisValue& v) {
-  if (v.is_nil()) return int64_t{0};
-  int64_t epoch = 0;
-  if (!ParseInt(v.str, epoch)) return CorruptEpoch();
-  return epoch;
+// An epoch field ("us" or "us:reason"): nil is none; anything else is
+// kCorrupt.
+Result<UserEpoch> EpochOf(const RedisValue& v) {
+  if (v.is_nil()) return UserEpoch{};
+  std::optional<UserEpoch> epoch = ParseEpoch(v.str);
+  if (!epoch) return CorruptEpoch();
+  return *epoch;
 }
 
 // Joins the answers of several calls made at once (one per slot): `done`
@@ -482,45 +538,49 @@ void RedisStore::Login(std::string id, LoginRequest request,
   });
 }
 
-void RedisStore::Destroy(std::string id, StatusCallback done) {
+void RedisStore::Destroy(std::string id, EndReason reason,
+                         StatusCallback done) {
   Status valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
-  WhenReady([this, id, done = std::move(done)](Status ready) mutable {
+  WhenReady([this, id, reason, done = std::move(done)](Status ready) mutable {
     if (!ready.ok()) return done(ready);
-    Serialized(id, [this, id, done = std::move(done)](Finish finish) {
-      DestroyAttempt(id, Then(done, std::move(finish)), 1);
+    Serialized(id, [this, id, reason, done = std::move(done)](Finish finish) {
+      DestroyAttempt(id, reason, Then(done, std::move(finish)), 1);
     });
   });
 }
 
-void RedisStore::RevokeUser(std::string user_id, Callback<uint64_t> done) {
+void RedisStore::RevokeUser(std::string user_id, EndReason reason,
+                            Callback<uint64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
-  WhenReady([this, user_id = std::move(user_id),
+  WhenReady([this, user_id = std::move(user_id), reason,
              done = std::move(done)](Status ready) mutable {
     if (!ready.ok()) return done(ready);
-    RevokeAllBut(std::move(user_id), "", 0, std::move(done));
+    RevokeAllBut(std::move(user_id), "", 0, reason, std::move(done));
   });
 }
 
 void RedisStore::RevokeOthers(std::string user_id, std::string keep_id,
-                              Callback<uint64_t> done) {
+                              EndReason reason, Callback<uint64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   if (!ValidateSessionId(keep_id).ok()) {
     return done(NotKept());
   }
   WhenReady([this, user_id = std::move(user_id), keep_id = std::move(keep_id),
-             done = std::move(done)](Status ready) mutable {
+             reason, done = std::move(done)](Status ready) mutable {
     if (!ready.ok()) return done(ready);
     std::string keep = keep_id;
-    ReadLive(keep, [this, user_id = std::move(user_id),
-                    keep_id = std::move(keep_id),
-                    done = std::move(done)](Status st, Loaded r) mutable {
-      if (st.code() == Code::kUnavailable) return done(st);
-      if (!st.ok() || r.session.user_id != user_id) return done(NotKept());
-      RevokeAllBut(std::move(user_id), std::move(keep_id), 0, std::move(done));
-    });
+    ReadLive(keep,
+             [this, user_id = std::move(user_id), keep_id = std::move(keep_id),
+              reason, done = std::move(done)](Status st, Loaded r) mutable {
+               if (st.code() == Code::kUnavailable) return done(st);
+               if (!st.ok() || r.session.user_id != user_id)
+                 return done(NotKept());
+               RevokeAllBut(std::move(user_id), std::move(keep_id), 0, reason,
+                            std::move(done));
+             });
   });
 }
 
@@ -545,32 +605,38 @@ void RedisStore::ListUser(std::string user_id,
   });
 }
 
-void RedisStore::BumpEpoch(std::string user_id, Callback<int64_t> done) {
+void RedisStore::BumpEpoch(std::string user_id, EndReason reason,
+                           Callback<int64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
-  WhenReady([this, user_id = std::move(user_id),
+  WhenReady([this, user_id = std::move(user_id), reason,
              done = std::move(done)](Status ready) mutable {
     if (!ready.ok()) return done(ready);
-    router_->Script(
-        scripts_.bump, {UserEpochHash(user_id)},
-        {std::to_string(options_.clock->NowMicros()), user_id}, wait_end_,
-        [this, user_id, done = std::move(done)](Result<RedisValue> r) mutable {
-          if (!r.ok()) return done(r.status());
-          int64_t epoch = 0;
-          if (!ParseInt(r->str, epoch)) return done(Unexpected("bump epoch"));
-          // Sessions issued before the epoch are refused on every read
-          // already; ending the indexed ones too means a later deletion of
-          // the epoch (by whoever can write to Redis) brings none back.
-          RevokeAllBut(user_id, "", epoch,
-                       [epoch, done = std::move(done)](Result<uint64_t> n) {
-                         if (!n.ok()) return done(n.status());
-                         done(epoch);
-                       });
-        });
+    router_->Script(scripts_.bump, {UserEpochHash(user_id)},
+                    {std::to_string(options_.clock->NowMicros()), user_id,
+                     std::string(EndReasonName(reason))},
+                    wait_end_,
+                    [this, user_id, reason,
+                     done = std::move(done)](Result<RedisValue> r) mutable {
+                      if (!r.ok()) return done(r.status());
+                      int64_t epoch = 0;
+                      if (!ParseInt(r->str, epoch))
+                        return done(Unexpected("bump epoch"));
+                      // Sessions issued before the epoch are refused on every
+                      // read already; ending the indexed ones too means a later
+                      // deletion of the epoch (by whoever can write to Redis)
+                      // brings none back.
+                      RevokeAllBut(
+                          user_id, "", epoch, reason,
+                          [epoch, done = std::move(done)](Result<uint64_t> n) {
+                            if (!n.ok()) return done(n.status());
+                            done(epoch);
+                          });
+                    });
   });
 }
 
-void RedisStore::GetEpoch(std::string user_id, Callback<int64_t> done) {
+void RedisStore::GetEpoch(std::string user_id, Callback<UserEpoch> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   WhenReady([this, user_id = std::move(user_id),
@@ -598,6 +664,64 @@ void RedisStore::FlashPop(std::string id, std::string queue,
       FlashPopAttempt(id, queue, Then(done, std::move(finish)), 1);
     });
   });
+}
+
+void RedisStore::PutMarker(std::string key, std::string value,
+                           int64_t expires_at, MarkerWrite when,
+                           Callback<MarkerPut> done) {
+  Status valid = ValidateMarkerPut(key, value, expires_at, Now());
+  if (!valid.ok()) return done(valid);
+  router_->Script(scripts_.marker_put, {MarkerKey(key)},
+                  {std::to_string(expires_at) + ":" + value,
+                   std::to_string(TombTtlMs(expires_at)), std::to_string(Now()),
+                   when == MarkerWrite::kIfAbsent ? "1" : "0"},
+                  [done = std::move(done)](Result<RedisValue> r) {
+                    if (!r.ok()) return done(r.status());
+                    if (r->type != RedisValue::Type::kArray) {
+                      return done(Unexpected("marker put"));
+                    }
+                    if (At(*r, 0).integer == 1)
+                      return done(MarkerPut{true, {}});
+                    std::optional<Marker> old = ParseMarker(At(*r, 1).str);
+                    if (!old)
+                      return done(Corrupt("stored marker is unreadable"));
+                    done(MarkerPut{false, std::move(*old)});
+                  });
+}
+
+void RedisStore::GetMarker(std::string key, Callback<Marker> done) {
+  Status valid = ValidateMarkerKey(key);
+  if (!valid.ok()) return done(valid);
+  const std::string mkey = MarkerKey(key);
+  router_->Command(mkey, {"GET", mkey},
+                   [this, done = std::move(done)](Result<RedisValue> r) {
+                     if (!r.ok()) return done(r.status());
+                     if (r->is_nil()) return done(NotFound("no such marker"));
+                     std::optional<Marker> m = ParseMarker(r->str);
+                     if (!m)
+                       return done(Corrupt("stored marker is unreadable"));
+                     if (m->expires_at <= Now()) {
+                       return done(NotFound("no such marker"));
+                     }
+                     done(std::move(*m));
+                   });
+}
+
+void RedisStore::DeleteMarker(std::string key,
+                              Callback<std::optional<Marker>> done) {
+  Status valid = ValidateMarkerKey(key);
+  if (!valid.ok()) return done(valid);
+  router_->Script(scripts_.marker_take, {MarkerKey(key)}, {},
+                  [this, done = std::move(done)](Result<RedisValue> r) {
+                    if (!r.ok()) return done(r.status());
+                    if (r->is_nil()) return done(std::optional<Marker>());
+                    std::optional<Marker> m = ParseMarker(r->str);
+                    // Unreadable or expired: it was removed all the same.
+                    if (!m || m->expires_at <= Now()) {
+                      return done(std::optional<Marker>());
+                    }
+                    done(std::move(m));
+                  });
 }
 
 void RedisStore::Sweep(size_t budget, Callback<uint64_t> done) {
@@ -686,6 +810,15 @@ int64_t RedisStore::RecordTtlMs(const Session& s) const {
   return std::max(kMinTtlMs, (until - Now()) * 1000);
 }
 
+std::string RedisStore::TombValue(int64_t until, EndReason reason) const {
+  std::string v = std::to_string(until);
+  v += ':';
+  v += EndReasonName(reason);
+  v += ':';
+  v += std::to_string(Now());
+  return v;
+}
+
 int64_t RedisStore::TombTtlMs(int64_t until) const {
   return std::max(kMinTtlMs, (until - Now()) * 1000);
 }
@@ -720,31 +853,34 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
   router_->Script(
       scripts_.load, {key, TombKey(id), EpochHash(SessionTag(id))}, {},
       [this, id, key, done = std::move(done)](Result<RedisValue> r) mutable {
-        if (!r.ok()) return done(r.status(), {}, 0);
+        if (!r.ok()) return done(r.status(), {}, {});
         const RedisValue& v = r.value();
         if (v.type != RedisValue::Type::kArray) {
-          return done(Unexpected("load"), {}, 0);
+          return done(Unexpected("load"), {}, {});
         }
         const RedisValue& record = At(v, 0);
         const RedisValue& tomb = At(v, 3);
-        int64_t until = 0;
-        if (!tomb.is_nil() && ParseInt(tomb.str, until) && until > Now()) {
-          return done(Status(Code::kRevoked, "session was ended"), {}, 0);
+        if (!tomb.is_nil()) {
+          const StoredTomb t = ParseTomb(tomb.str);
+          if (t.until > Now()) {
+            return done(RevokedStatus("session was ended", t.reason, t.at), {},
+                        {});
+          }
         }
         if (record.is_nil()) {
-          return done(Status(Code::kNotFound, "no such session"), {}, 0);
+          return done(Status(Code::kNotFound, "no such session"), {}, {});
         }
         Result<RedisSeal::Opened> opened = seal_.Open(key, "r", record.str);
-        if (!opened.ok()) return done(opened.status(), {}, 0);
+        if (!opened.ok()) return done(opened.status(), {}, {});
         Result<Session> s = DecodeSession(opened->payload);
-        if (!s.ok()) return done(s.status(), {}, 0);
+        if (!s.ok()) return done(s.status(), {}, {});
         // The seal binds the record to this key, so these hold unless the
         // sealing code is wrong; the u field is a hint the script used to
         // find the epoch, and must be the record's user.
         if (s->id != id || At(v, 5).str != s->user_id) {
           return done(Status(Code::kCorrupt,
                              "redis session fields disagree with the record"),
-                      {}, 0);
+                      {}, {});
         }
         Loaded loaded;
         loaded.version = At(v, 1).str;
@@ -764,8 +900,8 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
         loaded.session = std::move(s.value());
         const std::string& user = loaded.session.user_id;
         if (user.empty() || CarriesUserTag(id, user)) {
-          Result<int64_t> epoch = EpochOf(At(v, 4));
-          if (!epoch.ok()) return done(epoch.status(), {}, 0);
+          Result<UserEpoch> epoch = EpochOf(At(v, 4));
+          if (!epoch.ok()) return done(epoch.status(), {}, {});
           return done(Status::Ok(), std::move(loaded), *epoch);
         }
         // A logged-in session whose id does not carry its user's tag (not
@@ -775,28 +911,26 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
         router_->Command(hash, {"HGET", hash, user},
                          [loaded = std::move(loaded), done = std::move(done)](
                              Result<RedisValue> e) mutable {
-                           if (!e.ok()) return done(e.status(), {}, 0);
-                           Result<int64_t> epoch = EpochOf(*e);
-                           if (!epoch.ok()) return done(epoch.status(), {}, 0);
+                           if (!e.ok()) return done(e.status(), {}, {});
+                           Result<UserEpoch> epoch = EpochOf(*e);
+                           if (!epoch.ok()) return done(epoch.status(), {}, {});
                            done(Status::Ok(), std::move(loaded), *epoch);
                          });
       });
 }
 
 void RedisStore::ReadLive(const std::string& id, ReadCallback done) {
-  ReadRaw(
-      id, [this, done = std::move(done)](Status st, Loaded r, int64_t epoch) {
-        if (!st.ok()) return done(st, {});
-        const Session& s = r.session;
-        if (IsExpired(s, Now())) {
-          return done(Status(Code::kExpired, "session expired"), {});
-        }
-        if (RevokedByEpoch(s, epoch)) {
-          return done(
-              Status(Code::kRevoked, "session predates the user's epoch"), {});
-        }
-        done(Status::Ok(), std::move(r));
-      });
+  ReadRaw(id,
+          [this, done = std::move(done)](Status st, Loaded r, UserEpoch epoch) {
+            if (!st.ok()) return done(st, {});
+            const Session& s = r.session;
+            if (IsExpired(s, Now())) {
+              return done(Status(Code::kExpired, "session expired"), {});
+            }
+            if (RevokedByEpoch(s, epoch.us))
+              return done(EpochRevokedStatus(epoch), {});
+            done(Status::Ok(), std::move(r));
+          });
 }
 
 void RedisStore::Reseal(const Loaded& r) {
@@ -921,7 +1055,7 @@ void RedisStore::FlashPopAttempt(std::string id, std::string queue,
 }
 
 void RedisStore::End(const Session& s, const std::string& expected,
-                     std::function<void(Status)> done,
+                     EndReason reason, std::function<void(Status)> done,
                      std::function<void()> retry) {
   std::vector<std::string> keys = {SessionKey(s.id), TombKey(s.id)};
   // The index is in the user's slot; an id of another slot (not minted for
@@ -934,7 +1068,7 @@ void RedisStore::End(const Session& s, const std::string& expected,
   const bool tombstone = s.expires_at > Now();
   router_->Script(
       scripts_.destroy, std::move(keys),
-      {expected, tombstone ? std::to_string(s.expires_at) : std::string(),
+      {expected, tombstone ? TombValue(s.expires_at, reason) : std::string(),
        std::to_string(TombTtlMs(s.expires_at)), s.id, std::to_string(Now())},
       wait_end_,
       [this, index_apart, user = s.user_id, id = s.id, done = std::move(done),
@@ -963,7 +1097,7 @@ void RedisStore::LoginAttempt(std::string id,
         LoginSession(r.session, *req, options_.clock->NowMicros()));
     auto shared_done = std::make_shared<Callback<Session>>(std::move(done));
     End(
-        r.session, r.version,
+        r.session, r.version, req->old_id_reason,
         [this, next, shared_done](Status st) {
           if (!st.ok()) return (*shared_done)(st);
           Insert(std::move(*next), std::move(*shared_done));
@@ -977,10 +1111,10 @@ void RedisStore::LoginAttempt(std::string id,
   });
 }
 
-void RedisStore::DestroyAttempt(std::string id, StatusCallback done,
-                                int attempt) {
-  ReadRaw(id, [this, id, done = std::move(done), attempt](
-                  Status read, Loaded r, int64_t /*epoch*/) mutable {
+void RedisStore::DestroyAttempt(std::string id, EndReason reason,
+                                StatusCallback done, int attempt) {
+  ReadRaw(id, [this, id, reason, done = std::move(done), attempt](
+                  Status read, Loaded r, UserEpoch /*epoch*/) mutable {
     if (!read.ok()) {
       if (read.code() == Code::kRevoked) {
         return done(Status(Code::kNotFound, "no such session"));
@@ -989,27 +1123,29 @@ void RedisStore::DestroyAttempt(std::string id, StatusCallback done,
     }
     auto shared_done = std::make_shared<StatusCallback>(std::move(done));
     End(
-        r.session, r.version,
+        r.session, r.version, reason,
         [shared_done](Status st) {
           if (st.code() == Code::kRevoked) {
             st = Status(Code::kNotFound, "no such session");
           }
           (*shared_done)(st);
         },
-        [this, id, shared_done, attempt] {
+        [this, id, reason, shared_done, attempt] {
           if (attempt >= kMaxCasAttempts) return (*shared_done)(Contended());
-          Retry(attempt,
-                [=, this] { DestroyAttempt(id, *shared_done, attempt + 1); });
+          Retry(attempt, [=, this] {
+            DestroyAttempt(id, reason, *shared_done, attempt + 1);
+          });
         });
   });
 }
 
 void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
-                              int64_t before, Callback<uint64_t> done) {
+                              int64_t before, EndReason reason,
+                              Callback<uint64_t> done) {
   const std::string ukey = UserKey(user_id);
   router_->Script(
       scripts_.range, {ukey}, {std::to_string(Now())},
-      [this, ukey, keep_id = std::move(keep_id), before,
+      [this, ukey, keep_id = std::move(keep_id), before, reason,
        done = std::move(done)](Result<RedisValue> r) mutable {
         if (!r.ok()) return done(r.status());
         if (r->type != RedisValue::Type::kArray) {
@@ -1027,6 +1163,12 @@ void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
         const std::string now = std::to_string(Now());
         const std::string before_arg =
             before > 0 ? std::to_string(before) : std::string();
+        // Every tombstone's value is its old expiry (the script has it)
+        // followed by this suffix.
+        std::string tomb_suffix = ":";
+        tomb_suffix += EndReasonName(reason);
+        tomb_suffix += ':';
+        tomb_suffix += now;
         struct Total {
           uint64_t ended = 0;
           std::vector<std::string> done_apart;
@@ -1050,10 +1192,11 @@ void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
         // The index's slot: its sessions, and the ids the other slots
         // ended, leave the index together.
         auto finish = [this, ukey, here = std::move(here), keep_id, now,
-                       before_arg, total, parse,
+                       before_arg, tomb_suffix, total, parse,
                        done = std::move(done)](Status apart_status) mutable {
           std::vector<std::string> keys = {ukey};
-          std::vector<std::string> args = {now, keep_id, "1", before_arg};
+          std::vector<std::string> args = {now, keep_id, "1", before_arg,
+                                           tomb_suffix};
           for (const std::string& id : here) {
             keys.push_back(SessionKey(id));
             keys.push_back(TombKey(id));
@@ -1077,7 +1220,8 @@ void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
         auto fan = std::make_shared<Fanout>(apart.size(), std::move(finish));
         for (auto& [slot, ids] : apart) {
           std::vector<std::string> keys;
-          std::vector<std::string> args = {now, keep_id, "0", before_arg};
+          std::vector<std::string> args = {now, keep_id, "0", before_arg,
+                                           tomb_suffix};
           for (const std::string& id : ids) {
             keys.push_back(SessionKey(id));
             keys.push_back(TombKey(id));
@@ -1105,7 +1249,7 @@ void RedisStore::ReadMany(const std::string& user_id,
     (slot == index_slot ? here : apart[slot]).push_back(std::move(id));
   }
   struct Gathered {
-    int64_t epoch = 0;
+    UserEpoch epoch;
     Status failure;
     std::vector<Session> sessions;
   };
@@ -1121,7 +1265,7 @@ void RedisStore::ReadMany(const std::string& user_id,
       return Unexpected("read_many");
     }
     if (with_epoch) {
-      Result<int64_t> epoch = EpochOf(At(v, 0));
+      Result<UserEpoch> epoch = EpochOf(At(v, 0));
       if (!epoch.ok()) return epoch.status();
       g->epoch = *epoch;
     }
@@ -1152,7 +1296,7 @@ void RedisStore::ReadMany(const std::string& user_id,
     const int64_t now = Now();
     std::vector<Session> out;
     for (Session& s : g->sessions) {
-      if (IsExpired(s, now) || RevokedByEpoch(s, g->epoch)) continue;
+      if (IsExpired(s, now) || RevokedByEpoch(s, g->epoch.us)) continue;
       out.push_back(std::move(s));
     }
     std::sort(out.begin(), out.end(), [](const Session& a, const Session& b) {
@@ -1224,7 +1368,7 @@ void RedisStore::SweepStep(std::shared_ptr<SweepState> st) {
     router_->CommandOnNode(
         sweep_cursors_[at].node,
         {"SCAN", sweep_cursors_[at].cursor, "MATCH",
-         GlobEscape(prefix_) + ":{*}:[st]:*", "COUNT", std::to_string(count)},
+         GlobEscape(prefix_) + ":{*}:[stm]:*", "COUNT", std::to_string(count)},
         [this, st, generation, at](Result<RedisValue> r) {
           if (!r.ok()) return st->done(r.status());
           if (r->type != RedisValue::Type::kArray ||

@@ -49,16 +49,23 @@ class RedisStore final : public Store {
               Callback<Session> done) override;
   void Login(std::string id, LoginRequest request,
              Callback<Session> done) override;
-  void Destroy(std::string id, StatusCallback done) override;
-  void RevokeUser(std::string user_id, Callback<uint64_t> done) override;
-  void RevokeOthers(std::string user_id, std::string keep_id,
+  void Destroy(std::string id, EndReason reason, StatusCallback done) override;
+  void RevokeUser(std::string user_id, EndReason reason,
+                  Callback<uint64_t> done) override;
+  void RevokeOthers(std::string user_id, std::string keep_id, EndReason reason,
                     Callback<uint64_t> done) override;
   void ListUser(std::string user_id,
                 Callback<std::vector<Session>> done) override;
-  void BumpEpoch(std::string user_id, Callback<int64_t> done) override;
-  void GetEpoch(std::string user_id, Callback<int64_t> done) override;
+  void BumpEpoch(std::string user_id, EndReason reason,
+                 Callback<int64_t> done) override;
+  void GetEpoch(std::string user_id, Callback<UserEpoch> done) override;
   void FlashPop(std::string id, std::string queue,
                 Callback<std::vector<std::string>> done) override;
+  void PutMarker(std::string key, std::string value, int64_t expires_at,
+                 MarkerWrite when, Callback<MarkerPut> done) override;
+  void GetMarker(std::string key, Callback<Marker> done) override;
+  void DeleteMarker(std::string key,
+                    Callback<std::optional<Marker>> done) override;
   void Sweep(size_t budget, Callback<uint64_t> done) override;
 
   // sessions is this instance's estimate: what it created minus what it
@@ -160,6 +167,13 @@ class RedisStore final : public Store {
   }
   // The slot a key's script runs in; 0 for every key on a single server.
   uint16_t SlotOf(std::string_view key) const;
+  // A marker is one key of its own, its slot picked by the marker key (so
+  // markers spread over a cluster; no script touches two of them).
+  std::string MarkerKey(std::string_view key) const {
+    return Key(UserTag(key), 'm', key);
+  }
+  // A tombstone's stored value: "until:reason:at" (now).
+  std::string TombValue(int64_t until, EndReason reason) const;
 
   // Milliseconds until s is dead by absolute or idle expiry, in clock time.
   int64_t RecordTtlMs(const Session& s) const;
@@ -173,7 +187,7 @@ class RedisStore final : public Store {
   // Reads one session without judging it: kRevoked for a live tombstone,
   // kNotFound, kCorrupt (undecodable, or its seal does not verify);
   // `epoch` receives the user's epoch.
-  using RawReadCallback = std::function<void(Status, Loaded, int64_t epoch)>;
+  using RawReadCallback = std::function<void(Status, Loaded, UserEpoch epoch)>;
   using ReadCallback = std::function<void(Status, Loaded)>;
 
   void ReadRaw(const std::string& id, RawReadCallback done);
@@ -208,8 +222,9 @@ class RedisStore final : public Store {
                        Callback<std::vector<std::string>> done, int attempt);
 
   // Ends `s` (read at version `expected`, '' = whatever it is now): deletes
-  // the record, tombstones the id until its old expiry, unindexes it.
-  void End(const Session& s, const std::string& expected,
+  // the record, tombstones the id until its old expiry (for `reason`),
+  // unindexes it.
+  void End(const Session& s, const std::string& expected, EndReason reason,
            std::function<void(Status)> done, std::function<void()> retry);
 
   // Login in two steps, because the old and the new id may live in
@@ -221,7 +236,8 @@ class RedisStore final : public Store {
   void LoginAttempt(std::string id, std::shared_ptr<const LoginRequest> req,
                     Callback<Session> done, int attempt);
 
-  void DestroyAttempt(std::string id, StatusCallback done, int attempt);
+  void DestroyAttempt(std::string id, EndReason reason, StatusCallback done,
+                      int attempt);
 
   // Lists the user's index, then ends every listed session but keep_id
   // (and, with `before` > 0, only those issued before it), one script per
@@ -231,7 +247,7 @@ class RedisStore final : public Store {
   // revocation. A session created between the two steps is not revoked: it
   // began after the revoke did.
   void RevokeAllBut(std::string user_id, std::string keep_id, int64_t before,
-                    Callback<uint64_t> done);
+                    EndReason reason, Callback<uint64_t> done);
 
   // Reads the listed sessions of `user_id` and its epoch, one script per
   // slot (as RevokeAllBut); skips ids that are gone, expired, revoked by

@@ -134,6 +134,20 @@ StoreFactory RedisFactory() {
                                 "\x7fnot a session record"});
     ASSERT_TRUE(r && r->type == REDIS_REPLY_INTEGER);
   };
+  // Before end reasons: a tombstone was its bare expiry, an epoch its bare
+  // microseconds.
+  f.legacy_tombstone = [](const std::string& id, int64_t until) {
+    Admin admin;
+    Admin::Reply r = admin.Cmd({"SET", KeyFor(SessionTag(id), 't', id),
+                                std::to_string(until), "EX", "86400"});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_STATUS);
+  };
+  f.legacy_epoch = [](const std::string& user, int64_t us) {
+    Admin admin;
+    Admin::Reply r = admin.Cmd(
+        {"HSET", EpochHashFor(UserTag(user)), user, std::to_string(us)});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_INTEGER);
+  };
   return f;
 }
 
@@ -498,8 +512,10 @@ TEST_P(RedisStoreTest, TwoInstancesOnTwoThreadsShareOneRedis) {
   EXPECT_EQ(one.Load(s.id)->data.at("shared"), "from one");
 
   // One instance's revoke is the other's revoke.
-  Result<uint64_t> revoked = two.Call<uint64_t>(
-      [](Store& st, Callback<uint64_t> cb) { st.RevokeUser("erin", cb); });
+  Result<uint64_t> revoked =
+      two.Call<uint64_t>([](Store& st, Callback<uint64_t> cb) {
+        st.RevokeUser("erin", EndReason::kAdmin, cb);
+      });
   ASSERT_TRUE(revoked.ok());
   EXPECT_EQ(*revoked, 1u);
   EXPECT_EQ(one.Load(s.id).code(), Code::kRevoked);
@@ -806,8 +822,9 @@ TEST_P(RedisStoreTest, WaitWithoutEnoughReplicasIsUnavailableButTheEndRan) {
   ASSERT_TRUE(Wait<Session>([&](Callback<Session> cb) {
                 own.store->Create(s, cb);  // creates do not wait by default
               }).ok());
-  Status st =
-      WaitStatus([&](StatusCallback cb) { own.store->Destroy(s.id, cb); });
+  Status st = WaitStatus([&](StatusCallback cb) {
+    own.store->Destroy(s.id, EndReason::kLogout, cb);
+  });
   EXPECT_EQ(st.code(), Code::kUnavailable);
   EXPECT_NE(st.message().find("0 of 1 replicas"), std::string::npos)
       << st.ToString();
