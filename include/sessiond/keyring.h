@@ -43,8 +43,15 @@ inline constexpr char kSecretEnvVar[] = "SESSIOND_SECRET";
 // rotation's retire time, must not be later.
 inline constexpr int64_t kMaxKeyringTime = 253402300799;
 
-enum class KeyPurpose : uint8_t { kSign = 0, kEncrypt = 1, kCsrf = 2 };
-inline constexpr size_t kKeyPurposes = 3;
+// kRedisRecord: the MAC on every record sessiond keeps in Redis
+// (src/store/redis_seal.h), so write access to Redis cannot forge one.
+enum class KeyPurpose : uint8_t {
+  kSign = 0,
+  kEncrypt = 1,
+  kCsrf = 2,
+  kRedisRecord = 3,
+};
+inline constexpr size_t kKeyPurposes = 4;
 
 struct KeySpec {
   uint32_t id = 0;

@@ -40,6 +40,7 @@ constexpr std::array<std::string_view, kKeyPurposes> kHkdfInfo = {
     "sessiond v1 sign",     // KeyPurpose::kSign: HMAC-SHA-256 of server tokens
     "sessiond v1 encrypt",  // KeyPurpose::kEncrypt: XChaCha20-Poly1305
     "sessiond v1 csrf",     // KeyPurpose::kCsrf: CSRF token MACs
+    "sessiond v1 redis-record",  // KeyPurpose::kRedisRecord: Redis records
 };
 // The user tag key when the keyring file has no [user_tag]: derived from
 // the lowest id's secret with a purpose of its own (never rotated).

@@ -294,6 +294,29 @@ Result<Config> ParseToml(std::string_view text, std::string source,
       redis.Int("connect_timeout_ms", c.redis_connect_timeout_ms, 1, 600'000));
   SESSIOND_RETURN_IF_ERROR(
       redis.Int("command_timeout_ms", c.redis_command_timeout_ms, 1, 600'000));
+  SESSIOND_RETURN_IF_ERROR(
+      redis.StringList("cluster_nodes", c.redis_cluster_nodes));
+  SESSIOND_RETURN_IF_ERROR(redis.String("username", c.redis_username));
+  SESSIOND_RETURN_IF_ERROR(
+      redis.String("password_file", c.redis_password_file));
+  // A password in the config file would end up in backups and config
+  // management, like a secret; point at a 0600 file instead.
+  if (redis.Has("password")) {
+    return InvalidArgument(where +
+                           ": [redis] password is not accepted; put it in a "
+                           "0600 file ([redis] password_file) or "
+                           "SESSIOND_REDIS_PASSWORD");
+  }
+  SESSIOND_RETURN_IF_ERROR(
+      redis.Int("wait_replicas", c.redis_wait_replicas, 0, 16));
+  SESSIOND_RETURN_IF_ERROR(
+      redis.Int("wait_timeout_ms", c.redis_wait_timeout_ms, 1, 60'000));
+  SESSIOND_RETURN_IF_ERROR(redis.String("wait_writes", c.redis_wait_writes));
+  if (c.redis_wait_writes != "revocations" && c.redis_wait_writes != "all") {
+    return InvalidArgument(where + ": [redis] wait_writes = '" +
+                           c.redis_wait_writes +
+                           "' is not one of revocations, all");
+  }
   SESSIOND_RETURN_IF_ERROR(redis.Finish());
 
   TableReader session(doc["session"].as_table(), "session", where);

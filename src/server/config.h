@@ -113,6 +113,18 @@ struct Config {
   std::string redis_key_prefix = "sd";
   int64_t redis_connect_timeout_ms = 1000;
   int64_t redis_command_timeout_ms = 1000;
+  // Non-empty: a Redis Cluster reached through these "host:port" seeds
+  // (host and port above are then unused).
+  std::vector<std::string> redis_cluster_nodes;
+  // AUTH: an ACL user (empty: the default user) and a file holding the
+  // password (mode 0600; or SESSIOND_REDIS_PASSWORD; never a config value).
+  std::string redis_username;
+  std::string redis_password_file;
+  // WAIT for this many replicas before acknowledging the writes named by
+  // redis_wait_writes: "revocations" (ends and epoch bumps) or "all".
+  int redis_wait_replicas = 0;
+  int64_t redis_wait_timeout_ms = 100;
+  std::string redis_wait_writes = "revocations";
 
   // [session]
   StorageMode mode = StorageMode::kServer;

@@ -459,5 +459,49 @@ TEST(Config, BadImportTables) {
             std::string::npos);
 }
 
+TEST(Config, RedisClusterAuthenticationAndWait) {
+  Result<Config> c = ParseConfigToml(
+      "[redis]\n"
+      "cluster_nodes = [\"10.0.0.1:7000\", \"10.0.0.2:7000\"]\n"
+      "username = \"sessiond\"\n"
+      "password_file = \"/etc/sessiond/redis.password\"\n"
+      "wait_replicas = 1\n"
+      "wait_timeout_ms = 250\n"
+      "wait_writes = \"all\"\n",
+      "test.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->redis_cluster_nodes,
+            (std::vector<std::string>{"10.0.0.1:7000", "10.0.0.2:7000"}));
+  EXPECT_EQ(c->redis_username, "sessiond");
+  EXPECT_EQ(c->redis_password_file, "/etc/sessiond/redis.password");
+  EXPECT_EQ(c->redis_wait_replicas, 1);
+  EXPECT_EQ(c->redis_wait_timeout_ms, 250);
+  EXPECT_EQ(c->redis_wait_writes, "all");
+
+  Result<Config> defaults = ParseConfigToml("", "test.conf");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->redis_cluster_nodes.empty());
+  EXPECT_EQ(defaults->redis_wait_replicas, 0);
+  EXPECT_EQ(defaults->redis_wait_writes, "revocations");
+
+  struct Case {
+    const char* text;
+    const char* mention;
+  } cases[] = {
+      // A password is never a config value, like a secret.
+      {"[redis]\npassword = \"hunter2\"\n", "password_file"},
+      {"[redis]\nwait_writes = \"some\"\n", "wait_writes"},
+      {"[redis]\nwait_replicas = -1\n", "wait_replicas"},
+      {"[redis]\ncluster_nodes = \"10.0.0.1:7000\"\n", "cluster_nodes"},
+  };
+  for (const Case& tc : cases) {
+    Result<Config> bad = ParseConfigToml(tc.text, "test.conf");
+    ASSERT_FALSE(bad.ok()) << tc.text;
+    EXPECT_NE(bad.status().message().find(tc.mention), std::string::npos)
+        << bad.status().message();
+    EXPECT_EQ(bad.status().message().find("hunter2"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace sessiond

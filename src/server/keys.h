@@ -33,8 +33,10 @@ class Keys {
                                             const Clock* clock);
 
   TokenCodec* codec() { return codec_.get(); }
-  // The keyring in use (swapped by Reload and Rotate; loop thread).
-  const Keyring& keyring() const { return *keyring_; }
+  // The keyring in use now (Reload and Rotate swap it; loop thread). A
+  // shared_ptr so the Redis store's record seals keep the one they began
+  // with.
+  std::shared_ptr<const Keyring> keyring() const { return keyring_; }
 
   // SIGHUP: reloads the keyring file; keeps the old keyring (and logs why)
   // if the new one does not load. Nothing to do when the keys come from the

@@ -152,7 +152,8 @@ Status Server::Impl::Init() {
     }
     spdlog::info("import of old cookie sessions on: {}", names);
   }
-  Result<std::unique_ptr<Store>> store = OpenStore(loop_, config_);
+  Result<std::unique_ptr<Store>> store = OpenStore(
+      loop_, config_, [keys = keys_.get()] { return keys->keyring(); });
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   ModeEnv mode_env;
@@ -231,7 +232,7 @@ void Server::Impl::InitHandlerEnv() {
   env_.dbsc.algorithms = config_.dbsc_algorithms;
   env_.importers = importers_.get();
   env_.import_fingerprint_key = [this] {
-    return ImportFingerprintKey(keys_->keyring());
+    return ImportFingerprintKey(*keys_->keyring());
   };
 }
 

@@ -1,7 +1,8 @@
 // RedisCluster: key slots, CLUSTER SLOTS parsing, the slot map, and routing
 // over one RedisConnection per node with MOVED / ASK / TRYAGAIN handling and
-// map refreshes, all timed by the loop. The only place that reads cluster
-// errors out of RedisConnection's Status messages is ClassifyRedisFailure.
+// map refreshes, all timed by the loop. Error replies arrive as their own
+// text (RedisConnection's raw calls) and are read by ClassifyRedisError;
+// no message of ours is parsed.
 #include "store/redis_cluster.h"
 
 #include <algorithm>
@@ -65,10 +66,6 @@ uint16_t RedisKeySlot(std::string_view key) {
   return static_cast<uint16_t>(Crc16(RedisHashTag(key)) % kRedisClusterSlots);
 }
 
-std::string RedisNodeAddress::ToString() const {
-  return host + ":" + std::to_string(port);
-}
-
 // --- Redirects and failures --------------------------------------------
 
 std::optional<RedisRedirect> ParseRedirect(std::string_view error,
@@ -114,40 +111,18 @@ std::optional<RedisRedirect> ParseRedirect(std::string_view error,
   return r;
 }
 
-RedisFailure ClassifyRedisFailure(const Status& status,
-                                  const RedisNodeAddress& node) {
-  // The two shapes RedisConnection::Translate gives failures; see the
-  // header. Everything else passes through as kOther.
-  static constexpr std::string_view kErrorReply = "redis error reply: ";
-  static constexpr std::string_view kUnavailableAt = "redis unavailable at ";
+RedisFailure ClassifyRedisError(std::string_view error,
+                                std::string_view replied_host) {
   RedisFailure f;
-  std::string_view m = status.message();
-  if (status.code() == Code::kInternal) {
-    if (!StartsWith(m, kErrorReply)) return f;
-    m.remove_prefix(kErrorReply.size());
-    f.text = std::string(m);
-    f.redirect = ParseRedirect(m, node.host);
-    if (f.redirect) {
-      f.kind = f.redirect->kind == RedisRedirect::Kind::kMoved
-                   ? RedisFailure::Kind::kMoved
-                   : RedisFailure::Kind::kAsk;
-    }
+  f.text = std::string(error);
+  f.redirect = ParseRedirect(error, replied_host);
+  if (f.redirect) {
+    f.kind = f.redirect->kind == RedisRedirect::Kind::kMoved
+                 ? RedisFailure::Kind::kMoved
+                 : RedisFailure::Kind::kAsk;
     return f;
   }
-  if (status.code() != Code::kUnavailable || !StartsWith(m, kUnavailableAt)) {
-    return f;
-  }
-  m.remove_prefix(kUnavailableAt.size());
-  const std::string address = node.ToString() + ": ";
-  if (StartsWith(m, address)) {
-    m.remove_prefix(address.size());
-  } else {
-    const size_t sep = m.find(": ");
-    if (sep == std::string_view::npos) return f;
-    m.remove_prefix(sep + 2);
-  }
-  f.text = std::string(m);
-  std::string_view word = m.substr(0, m.find(' '));
+  std::string_view word = error.substr(0, error.find(' '));
   for (std::string_view retry : {"TRYAGAIN", "CLUSTERDOWN", "LOADING",
                                  "MASTERDOWN", "READONLY", "BUSY"}) {
     if (word == retry) {
@@ -155,10 +130,8 @@ RedisFailure ClassifyRedisFailure(const Status& status,
       return f;
     }
   }
-  // OOM is an answer from a healthy node: retrying soon will not help and
-  // the node is not down.
-  f.kind = word == "OOM" ? RedisFailure::Kind::kOther
-                         : RedisFailure::Kind::kConnection;
+  // Everything else (OOM, NOAUTH, a script error, a bug) is an answer from
+  // a node that is up: passed on as it is.
   return f;
 }
 
@@ -457,7 +430,7 @@ RedisCluster::Node* RedisCluster::AnyNode() {
 }
 
 void RedisCluster::Command(std::string_view key, std::vector<std::string> argv,
-                           RedisCallback done, RedisWait wait) {
+                           RedisWait wait, RedisCallback done) {
   auto call = std::make_shared<Call>();
   call->argv = std::move(argv);
   call->slot = RedisKeySlot(key);
@@ -467,8 +440,8 @@ void RedisCluster::Command(std::string_view key, std::vector<std::string> argv,
 }
 
 void RedisCluster::Script(RedisScript& script, std::vector<std::string> keys,
-                          std::vector<std::string> args, RedisCallback done,
-                          RedisWait wait) {
+                          std::vector<std::string> args, RedisWait wait,
+                          RedisCallback done) {
   if (keys.empty()) {
     return done(Status(Code::kInternal, "redis cluster: script " + script.name +
                                             " has no key to route by"));
@@ -546,24 +519,42 @@ void RedisCluster::SendTo(Node& node, std::shared_ptr<Call> call, bool asking) {
       argv.insert(argv.end(), call->keys.begin(), call->keys.end());
       argv.insert(argv.end(), call->args.begin(), call->args.end());
     }
-    node.conn->Command(std::move(argv), std::move(on_reply));
+    node.conn->CommandRaw(std::move(argv), std::move(on_reply));
     return;
   }
+  // Raw: error replies come back as their text, for OnCallReply to read.
   if (call->script != nullptr) {
-    node.conn->Script(*call->script, call->keys, call->args,
-                      std::move(on_reply));
+    node.conn->ScriptRaw(*call->script, call->keys, call->args,
+                         std::move(on_reply));
     return;
   }
-  node.conn->Command(call->argv, std::move(on_reply));
+  node.conn->CommandRaw(call->argv, std::move(on_reply));
 }
 
 void RedisCluster::OnCallReply(const std::shared_ptr<Call>& call, Node& node,
                                Result<RedisValue> reply) {
-  if (reply.ok() && call->wait.replicas > 0 && !closed_) {
-    return WaitForReplicas(call, node, std::move(reply));
+  const bool error_reply = reply.ok() && reply->is_error();
+  if (reply.ok() && !error_reply) {
+    if (call->wait.replicas > 0 && !closed_) {
+      return WaitForReplicas(call, node, std::move(reply));
+    }
+    return Finish(call, std::move(reply));
   }
-  if (reply.ok() || closed_) return Finish(call, std::move(reply));
-  RedisFailure f = ClassifyRedisFailure(reply.status(), node.address);
+  // From here on the answer, if it is final, is a Status: an error reply
+  // turned into one the way RedisConnection turns them, or the transport
+  // failure as it came.
+  std::string error_text;
+  if (error_reply) {
+    error_text = std::move(reply->str);
+    reply = RedisErrorReplyStatus(node.address.ToString(), error_text);
+  }
+  if (closed_) return Finish(call, std::move(reply));
+  RedisFailure f;
+  if (error_reply) {
+    f = ClassifyRedisError(error_text, node.address.host);
+  } else {
+    f.kind = RedisFailure::Kind::kConnection;
+  }
   switch (f.kind) {
     case RedisFailure::Kind::kMoved: {
       if (call->fixed) break;  // a keyless command: nothing to follow
@@ -623,12 +614,9 @@ void RedisCluster::WaitForReplicas(const std::shared_ptr<Call>& call,
       [this, np, call, wait,
        reply = std::move(reply)](Result<RedisValue> w) mutable {
         --np->inflight;
-        const std::string ran_on =
-            "redis cluster: the write ran on " + np->address.ToString();
         if (!w.ok()) {
-          return Finish(
-              call, Status(Code::kUnavailable, ran_on + " but WAIT failed: " +
-                                                   w.status().message()));
+          return Finish(call, UnconfirmedWrite(np->address, wait, -1,
+                                               w.status().message()));
         }
         if (w->type != RedisValue::Type::kInteger) {
           return Finish(
@@ -636,15 +624,16 @@ void RedisCluster::WaitForReplicas(const std::shared_ptr<Call>& call,
         }
         if (w->integer < wait.replicas) {
           return Finish(call,
-                        Status(Code::kUnavailable,
-                               ran_on + " but " + std::to_string(w->integer) +
-                                   " of " + std::to_string(wait.replicas) +
-                                   " replicas confirmed it within " +
-                                   std::to_string(wait.timeout_ms) +
-                                   " ms: a failover may lose it"));
+                        UnconfirmedWrite(np->address, wait, w->integer, ""));
         }
         Finish(call, std::move(reply));
       });
+}
+
+std::string RedisCluster::Describe() const {
+  return "redis cluster (" + std::to_string(options_.seeds.size()) +
+         " seed node" + (options_.seeds.size() == 1 ? "" : "s") + ", " +
+         std::to_string(map_.Primaries().size()) + " primaries)";
 }
 
 void RedisCluster::RetryLater(std::shared_ptr<Call> call) {

@@ -20,8 +20,9 @@
 #include <vector>
 
 #include "sessiond/status.h"
-#include "store/store.h"
 #include "store/redis_connection.h"
+#include "store/redis_router.h"
+#include "store/store.h"
 
 namespace sessiond {
 
@@ -34,19 +35,6 @@ std::string_view RedisHashTag(std::string_view key);
 // CRC16-XMODEM of RedisHashTag(key), mod 16384: the slot Redis Cluster puts
 // `key` in. Pure; thread-safe.
 uint16_t RedisKeySlot(std::string_view key);
-
-// A node as clients reach it. Thread: a value type.
-struct RedisNodeAddress {
-  std::string host;
-  int port = 0;
-
-  // "host:port" (IPv6 hosts as they are: "::1:6379", like Redis prints).
-  std::string ToString() const;
-  friend bool operator==(const RedisNodeAddress&,
-                         const RedisNodeAddress&) = default;
-  friend auto operator<=>(const RedisNodeAddress&,
-                          const RedisNodeAddress&) = default;
-};
 
 // A MOVED or ASK error reply ("MOVED 3999 127.0.0.1:6381").
 struct RedisRedirect {
@@ -63,11 +51,8 @@ struct RedisRedirect {
 std::optional<RedisRedirect> ParseRedirect(std::string_view error,
                                            std::string_view replied_host);
 
-// What a failed reply from RedisConnection means to the cluster layer. It
-// reads the messages of RedisConnection::Translate (one place, pinned by
-// redis_cluster_test.cc and the live tests): error replies come as
-// kInternal "redis error reply: <text>", the transient ones and transport
-// failures as kUnavailable "redis unavailable at <address>: <reason>".
+// What an error reply means to the cluster layer. (A transport failure,
+// reported by RedisConnection as a Status, is always kConnection.)
 struct RedisFailure {
   enum class Kind {
     kMoved,       // redirect; the map is stale for that slot
@@ -79,12 +64,13 @@ struct RedisFailure {
   };
   Kind kind = Kind::kOther;
   std::optional<RedisRedirect> redirect;  // kMoved, kAsk
-  // The Redis error text ("TRYAGAIN Multiple keys ...") or the transport
-  // reason ("Connection refused").
+  // The Redis error text ("TRYAGAIN Multiple keys ...").
   std::string text;
 };
-RedisFailure ClassifyRedisFailure(const Status& status,
-                                  const RedisNodeAddress& node);
+// Reads the text of an error reply as Redis sent it (RedisConnection's raw
+// calls hand it over untouched); `replied_host` as for ParseRedirect.
+RedisFailure ClassifyRedisError(std::string_view error,
+                                std::string_view replied_host);
 
 // One row of CLUSTER SLOTS.
 struct RedisSlotRange {
@@ -171,19 +157,6 @@ struct RedisClusterOptions {
 // the redirect and retry limits are not negative.
 Status ValidateRedisClusterOptions(const RedisClusterOptions& options);
 
-// Replica acknowledgement of a write (Redis WAIT). After the node that ran
-// the write answers, WAIT goes to that same node on the same connection, so
-// it covers that write whichever redirects led there (a WAIT routed by key
-// could reach another node after an ASK). Redis replicates asynchronously:
-// without it, a write acknowledged by a primary that dies before its
-// replica has it is lost in the failover.
-struct RedisWait {
-  int replicas = 0;  // 0: do not wait
-  // WAIT's own timeout; keep it well below the node command timeout, or
-  // the connection times out first.
-  int timeout_ms = 100;
-};
-
 // What the layer did, for STATS and for tests that must see a redirect.
 struct RedisClusterStats {
   uint64_t moved = 0;             // MOVED replies followed
@@ -217,23 +190,26 @@ struct RedisClusterStats {
 //   kInternal     keys of one call in different slots (a bug in the
 //                 caller's key layout; nothing is sent), or Redis answered
 //                 an error that is not about the cluster (a bug).
-class RedisCluster {
+class RedisCluster final : public RedisRouter {
  public:
   // `scripts` are loaded on every node the layer connects to; they must
   // outlive the RedisCluster. `options` should pass
   // ValidateRedisClusterOptions (with no seeds every call is kUnavailable).
   RedisCluster(struct ev_loop* loop, RedisClusterOptions options,
                std::vector<RedisScript*> scripts);
-  ~RedisCluster();  // Close()s
+  ~RedisCluster() override;  // Close()s
   RedisCluster(const RedisCluster&) = delete;
   RedisCluster& operator=(const RedisCluster&) = delete;
 
   // Connects to the seeds and fetches the map (non-blocking). Commands may
   // be sent at once.
-  void Start();
+  void Start() override;
   // Fails everything in flight or waiting for a retry with kUnavailable
   // ("store closed"), and every later call. Idempotent.
-  void Close();
+  void Close() override;
+
+  using RedisRouter::Command;
+  using RedisRouter::Script;
 
   // Sends `argv` to the primary of `key`'s slot. Any other key in argv
   // must be in the same slot (Redis answers CROSSSLOT, kInternal). `done`
@@ -245,29 +221,34 @@ class RedisCluster {
   // fails), the answer is kUnavailable although the write ran on the
   // primary: its outcome after a failover is unknown, as after a timeout.
   void Command(std::string_view key, std::vector<std::string> argv,
-               RedisCallback done, RedisWait wait = {});
+               RedisWait wait, RedisCallback done) override;
   // Runs `script` (EVALSHA, EVAL when the node lacks it) with `keys` as
   // KEYS on the primary of their slot. Every key must hash to one slot
   // (else kInternal, nothing sent); `keys` may not be empty.
   void Script(RedisScript& script, std::vector<std::string> keys,
-              std::vector<std::string> args, RedisCallback done,
-              RedisWait wait = {});
+              std::vector<std::string> args, RedisWait wait,
+              RedisCallback done) override;
   // Sends `argv` to one node, for commands without keys (SCAN, DBSIZE).
   // No redirect is followed; TRYAGAIN-like errors are retried as above.
   void CommandOnNode(const RedisNodeAddress& node,
-                     std::vector<std::string> argv, RedisCallback done);
+                     std::vector<std::string> argv,
+                     RedisCallback done) override;
 
   // Asks for a map refresh now (or as soon as the rate limit allows).
   // `done`, when given, runs once that refresh round has ended: OK when a
   // node answered, else the last error.
-  void Refresh(std::function<void(Status)> done = {});
+  void Refresh(std::function<void(Status)> done) override;
 
   // The primaries of the current map (for a sweep over every primary).
-  std::vector<RedisNodeAddress> Primaries() const { return map_.Primaries(); }
+  std::vector<RedisNodeAddress> Primaries() const override {
+    return map_.Primaries();
+  }
   const RedisSlotMap& slot_map() const { return map_; }
   // Bumped whenever the map changes: a sweep's per-node cursors are only
   // meaningful within one generation.
-  uint64_t map_generation() const { return generation_; }
+  uint64_t map_generation() const override { return generation_; }
+  bool is_cluster() const override { return true; }
+  std::string Describe() const override;
   // Whether a CLUSTER SLOTS answer has been applied yet.
   bool has_map() const { return has_map_; }
   const RedisClusterStats& stats() const { return stats_; }

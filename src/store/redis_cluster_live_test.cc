@@ -401,8 +401,7 @@ TEST_F(RedisClusterLiveTest, WaitConfirmsReplicasOrSaysTheWriteIsUnsafe) {
   ASSERT_TRUE(replicas.ok() && !replicas->empty());
   const std::string key = KeyServedBy(primary, "wait:");
   Result<RedisValue> r = Run([&](RedisCallback cb) {
-    layer_->Script(set_script_, {key}, {"replicated"}, std::move(cb),
-                   RedisWait{1, 2000});
+    layer_->Script(set_script_, {key}, {"replicated"}, RedisWait{1, 2000}, std::move(cb));
   });
   ASSERT_TRUE(r.ok()) << r.status().ToString();
 
@@ -410,8 +409,7 @@ TEST_F(RedisClusterLiveTest, WaitConfirmsReplicasOrSaysTheWriteIsUnsafe) {
   // the write runs on the primary, but the layer says it is not safe.
   ASSERT_TRUE(cluster_->Pause((*replicas)[0]).ok());
   r = Run([&](RedisCallback cb) {
-    layer_->Command(key, {"SET", key, "unconfirmed"}, std::move(cb),
-                    RedisWait{1, 100});
+    layer_->Command(key, {"SET", key, "unconfirmed"}, RedisWait{1, 100}, std::move(cb));
   });
   ASSERT_TRUE(cluster_->Resume((*replicas)[0]).ok());
   EXPECT_EQ(r.code(), Code::kUnavailable) << r.status().ToString();
@@ -644,7 +642,7 @@ TEST_F(RedisClusterFailoverTest,
   // failover cannot lose it.
   Result<RedisValue> waited = Run([&](RedisCallback cb) {
     layer_->Command(kept, {"SET", kept, "acknowledged by a replica"},
-                    std::move(cb), RedisWait{1, 2000});
+                    RedisWait{1, 2000}, std::move(cb));
   });
   ASSERT_TRUE(waited.ok()) << waited.status().ToString();
 

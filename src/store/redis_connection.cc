@@ -1,6 +1,8 @@
 // RedisConnection: hiredis' async context on libev, plus the timeouts and
-// reconnection hiredis 0.14 leaves to the caller. Translate() is the single
-// place where a hiredis reply or error turns into a Status.
+// reconnection hiredis 0.14 leaves to the caller. Translate() turns what
+// hiredis hands over into a value (error replies included) or a transport
+// Status; RedisErrorReplyStatus() is the single place where an error reply
+// becomes a Status.
 #include "store/redis_connection.h"
 
 #include <hiredis/async.h>
@@ -28,6 +30,7 @@ struct RedisConnection::Pending {
   RedisConnection* conn;  // nullptr once the connection is gone
   RedisCallback done;
   ev_tstamp deadline;
+  bool raw;  // error replies handed over as Type::kError values
   std::list<Pending*>::iterator it;
 };
 
@@ -40,12 +43,21 @@ std::string MakeAddress(const RedisOptions& o) {
   return o.host + ":" + std::to_string(o.port);
 }
 
+// Error replies about our credentials: the operator must fix the
+// configuration (or Redis' ACL); nothing ran, and the request may be
+// retried once that is done.
+bool IsAuthError(std::string_view msg) {
+  for (std::string_view p : {"NOAUTH", "WRONGPASS", "NOPERM"}) {
+    if (msg.substr(0, p.size()) == p) return true;
+  }
+  return false;
+}
+
 // Error replies that mean "Redis cannot serve right now" rather than "we
 // sent something wrong".
 bool IsTransientError(std::string_view msg) {
-  for (std::string_view p :
-       {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN",
-        "CLUSTERDOWN"}) {
+  for (std::string_view p : {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM",
+                             "TRYAGAIN", "CLUSTERDOWN"}) {
     if (msg.substr(0, p.size()) == p) return true;
   }
   return false;
@@ -71,6 +83,10 @@ RedisValue RedisValueFromReply(const redisReply* r) {
       v.type = RedisValue::Type::kStatus;
       v.str.assign(r->str, r->len);
       break;
+    case REDIS_REPLY_ERROR:
+      v.type = RedisValue::Type::kError;
+      v.str.assign(r->str, r->len);
+      break;
     case REDIS_REPLY_INTEGER:
       v.type = RedisValue::Type::kInteger;
       v.integer = r->integer;
@@ -88,7 +104,6 @@ RedisValue RedisValueFromReply(const redisReply* r) {
   }
   return v;
 }
-
 
 RedisConnection::RedisConnection(struct ev_loop* loop, RedisOptions options,
                                  std::vector<RedisScript*> scripts)
@@ -150,12 +165,33 @@ Result<RedisValue> RedisConnection::Translate(const redisAsyncContext* ac,
     if (ac != nullptr && ac->err != 0) return Unavailable(ac->errstr);
     return Unavailable(last_error_);
   }
-  if (reply->type == REDIS_REPLY_ERROR) {
-    std::string_view msg(reply->str, reply->len);
-    if (IsTransientError(msg)) return Unavailable(msg);
-    return Status(Code::kInternal, "redis error reply: " + std::string(msg));
-  }
+  // Error replies stay values here (Type::kError): Cook() makes them a
+  // Status for Command() and Script(), and the cluster layer reads their
+  // text itself (CommandRaw) without parsing a message of ours.
   return RedisValueFromReply(reply);
+}
+
+Status RedisErrorReplyStatus(std::string_view address, std::string_view error) {
+  if (IsTransientError(error)) {
+    return Status(Code::kUnavailable, "redis unavailable at " +
+                                          std::string(address) + ": " +
+                                          std::string(error));
+  }
+  if (IsAuthError(error)) {
+    return Status(Code::kUnavailable,
+                  "redis unavailable at " + std::string(address) + ": " +
+                      std::string(error) +
+                      " (check [redis] username and password_file or "
+                      "SESSIOND_REDIS_PASSWORD, and the user's ACL)");
+  }
+  return Status(Code::kInternal, "redis error reply: " + std::string(error));
+}
+
+Result<RedisValue> RedisConnection::Cook(Result<RedisValue> raw) const {
+  if (raw.ok() && raw->is_error()) {
+    return RedisErrorReplyStatus(address_, raw->str);
+  }
+  return raw;
 }
 
 void RedisConnection::Connect() {
@@ -185,9 +221,32 @@ void RedisConnection::Connect() {
   ac_ = ac;
   ev_timer_set(&connect_timer_, options_.connect_timeout_s, 0.);
   ev_timer_start(loop_, &connect_timer_);
+  // AUTH first, before SCRIPT LOAD and every other command (hiredis sends
+  // them in order once connected): on a Redis that requires it, nothing
+  // else would be answered.
+  Authenticate();
   // Queued behind the connect: the first commands still use EVAL, later
   // ones EVALSHA.
   LoadScripts();
+}
+
+void RedisConnection::Authenticate() {
+  if (options_.password.empty()) return;
+  std::vector<std::string> argv = {"AUTH"};
+  if (!options_.username.empty()) argv.push_back(options_.username);
+  argv.push_back(options_.password);
+  redisAsyncContext* const ac = ac_;
+  Command(std::move(argv), [this, ac](Result<RedisValue> r) {
+    if (r.ok() || ac_ != ac) return;
+    // Refused (WRONGPASS, or a Redis without that user): drop this
+    // connection, failing what was queued behind the AUTH with the reason
+    // rather than with a NOAUTH each, and try again later (an operator
+    // may be fixing the ACL right now).
+    std::string why = r.status().message();
+    const std::string prefix = "redis unavailable at " + address_ + ": ";
+    if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    Disconnect("authentication refused: " + why);
+  });
 }
 
 void RedisConnection::LoadScripts() {
@@ -227,8 +286,17 @@ void RedisConnection::ArmCommandTimer() {
 
 void RedisConnection::Command(std::vector<std::string> argv,
                               RedisCallback done) {
-  if (ac_ == nullptr || state_ == State::kWaiting ||
-      state_ == State::kClosed) {
+  Send(std::move(argv), /*raw=*/false, std::move(done));
+}
+
+void RedisConnection::CommandRaw(std::vector<std::string> argv,
+                                 RedisCallback done) {
+  Send(std::move(argv), /*raw=*/true, std::move(done));
+}
+
+void RedisConnection::Send(std::vector<std::string> argv, bool raw,
+                           RedisCallback done) {
+  if (ac_ == nullptr || state_ == State::kWaiting || state_ == State::kClosed) {
     done(Unavailable(last_error_));
     return;
   }
@@ -240,8 +308,10 @@ void RedisConnection::Command(std::vector<std::string> argv,
     args.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto* p = new Pending{this, std::move(done),
-                        ev_now(loop_) + options_.command_timeout_s, {}};
+  // ev_time(), not ev_now(): after a long callback the loop's cached time
+  // is stale, and a deadline counted from it could pass at once.
+  auto* p = new Pending{
+      this, std::move(done), ev_time() + options_.command_timeout_s, raw, {}};
   pending_.push_back(p);
   p->it = std::prev(pending_.end());
   if (redisAsyncCommandArgv(ac_, OnReply, p, static_cast<int>(args.size()),
@@ -261,6 +331,20 @@ void RedisConnection::Script(RedisScript& script,
                              const std::vector<std::string>& keys,
                              const std::vector<std::string>& args,
                              RedisCallback done) {
+  RunScript(script, keys, args, /*raw=*/false, std::move(done));
+}
+
+void RedisConnection::ScriptRaw(RedisScript& script,
+                                const std::vector<std::string>& keys,
+                                const std::vector<std::string>& args,
+                                RedisCallback done) {
+  RunScript(script, keys, args, /*raw=*/true, std::move(done));
+}
+
+void RedisConnection::RunScript(RedisScript& script,
+                                const std::vector<std::string>& keys,
+                                const std::vector<std::string>& args, bool raw,
+                                RedisCallback done) {
   std::vector<std::string> argv;
   argv.reserve(3 + keys.size() + args.size());
   argv.push_back("EVAL");
@@ -269,7 +353,7 @@ void RedisConnection::Script(RedisScript& script,
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
   if (script.sha1.empty()) {
-    Command(std::move(argv), std::move(done));
+    Send(std::move(argv), raw, std::move(done));
     return;
   }
   std::vector<std::string> sha_argv = argv;
@@ -277,17 +361,17 @@ void RedisConnection::Script(RedisScript& script,
   sha_argv[1] = script.sha1;
   // NOSCRIPT: Redis restarted or its script cache was flushed. EVAL runs
   // the script and caches it again, so later EVALSHAs work.
-  Command(std::move(sha_argv),
-          [this, argv = std::move(argv), done = std::move(done)](
-              Result<RedisValue> r) mutable {
-            if (!r.ok() && r.code() == Code::kInternal &&
-                r.status().message().find(kNoScriptPrefix) !=
-                    std::string::npos) {
-              Command(std::move(argv), std::move(done));
-              return;
-            }
-            done(std::move(r));
-          });
+  Send(std::move(sha_argv), /*raw=*/true,
+       [this, raw, argv = std::move(argv),
+        done = std::move(done)](Result<RedisValue> r) mutable {
+         if (r.ok() && r->is_error() &&
+             std::string_view(r->str).substr(0, kNoScriptPrefix.size()) ==
+                 kNoScriptPrefix) {
+           Send(std::move(argv), raw, std::move(done));
+           return;
+         }
+         done(raw ? std::move(r) : Cook(std::move(r)));
+       });
 }
 
 void RedisConnection::OnConnect(const redisAsyncContext* ac, int status) {
@@ -309,8 +393,8 @@ void RedisConnection::OnConnect(const redisAsyncContext* ac, int status) {
 void RedisConnection::OnDisconnect(const redisAsyncContext* ac, int status) {
   auto* self = static_cast<RedisConnection*>(ac->data);
   if (self == nullptr) return;
-  self->last_error_ =
-      status == REDIS_OK ? std::string("disconnected") : std::string(ac->errstr);
+  self->last_error_ = status == REDIS_OK ? std::string("disconnected")
+                                         : std::string(ac->errstr);
   self->ac_ = nullptr;
   self->state_ = State::kWaiting;
   self->ScheduleReconnect();
@@ -326,8 +410,11 @@ void RedisConnection::OnReply(redisAsyncContext* ac, void* reply,
   }
   self->pending_.erase(p->it);
   RedisCallback done = std::move(p->done);
+  const bool raw = p->raw;
   delete p;
-  done(self->Translate(ac, static_cast<const redisReply*>(reply)));
+  Result<RedisValue> r =
+      self->Translate(ac, static_cast<const redisReply*>(reply));
+  done(raw ? std::move(r) : self->Cook(std::move(r)));
 }
 
 void RedisConnection::OnCommandTimer(struct ev_loop* loop, ev_timer* w,

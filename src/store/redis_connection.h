@@ -4,14 +4,14 @@
 // with an EVAL fallback. hiredis errors become a Status here and only here.
 #pragma once
 
+#include <ev.h>
+
 #include <cstdint>
 #include <functional>
 #include <list>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <ev.h>
 
 #include "sessiond/status.h"
 #include "store/store.h"
@@ -24,27 +24,39 @@ namespace sessiond {
 // An owned copy of a hiredis reply, so completions never see hiredis memory
 // (which is freed as soon as the reply callback returns).
 struct RedisValue {
-  enum class Type { kNil, kString, kStatus, kInteger, kArray };
+  // kError: an error reply ("MOVED 42 10.0.0.2:7000"), only from the raw
+  // calls (CommandRaw, ScriptRaw); the others turn it into a Status.
+  enum class Type { kNil, kString, kStatus, kInteger, kArray, kError };
   Type type = Type::kNil;
-  std::string str;  // kString, kStatus
+  std::string str;  // kString, kStatus, kError
   int64_t integer = 0;
   std::vector<RedisValue> elements;  // kArray
 
   bool is_nil() const { return type == Type::kNil; }
+  bool is_error() const { return type == Type::kError; }
 };
 
 using RedisCallback = std::function<void(Result<RedisValue>)>;
 
-// An owned copy of a hiredis reply (any type; nested arrays too). For
-// synchronous hiredis users too (the tests' cluster harness).
+// An owned copy of a hiredis reply (any type, error replies as kError;
+// nested arrays too). For synchronous hiredis users too (the start-up
+// probe, the tests' cluster harness).
 RedisValue RedisValueFromReply(const redisReply* reply);
+
+// What an error reply from the node at `address` means to a caller of the
+// store: kUnavailable "redis unavailable at <address>: <error>" for the
+// replies that mean "not now" (LOADING, BUSY, MASTERDOWN, READONLY, OOM,
+// TRYAGAIN, CLUSTERDOWN) or name our credentials (NOAUTH, WRONGPASS,
+// NOPERM, with a hint), else kInternal "redis error reply: <error>" (a
+// bug here). The one translation of error replies.
+Status RedisErrorReplyStatus(std::string_view address, std::string_view error);
 
 // A Lua script the connection may run. Its SHA1 is learnt from SCRIPT LOAD
 // on the first connect (no hashing code here), so the first calls use EVAL.
 struct RedisScript {
-  std::string name;    // for error messages
+  std::string name;  // for error messages
   std::string source;
-  std::string sha1;    // filled in by RedisConnection
+  std::string sha1;  // filled in by RedisConnection
 };
 
 // Thread: owned by the loop thread of `loop`; every method and every
@@ -79,6 +91,15 @@ class RedisConnection {
   void Script(RedisScript& script, const std::vector<std::string>& keys,
               const std::vector<std::string>& args, RedisCallback done);
 
+  // As Command and Script, but an error reply arrives as a value of
+  // Type::kError (its text as Redis sent it) rather than a Status; only
+  // transport failures (down, timed out, closed) are a Status
+  // (kUnavailable). For the cluster layer, which reads MOVED / ASK /
+  // TRYAGAIN from the text.
+  void CommandRaw(std::vector<std::string> argv, RedisCallback done);
+  void ScriptRaw(RedisScript& script, const std::vector<std::string>& keys,
+                 const std::vector<std::string>& args, RedisCallback done);
+
   bool connected() const { return state_ == State::kConnected; }
   // "host:port" or the unix socket path, for messages.
   const std::string& address() const { return address_; }
@@ -93,9 +114,17 @@ class RedisConnection {
   void Disconnect(const std::string& reason);
   void ScheduleReconnect();
   void ArmCommandTimer();
+  void Send(std::vector<std::string> argv, bool raw, RedisCallback done);
+  void RunScript(RedisScript& script, const std::vector<std::string>& keys,
+                 const std::vector<std::string>& args, bool raw,
+                 RedisCallback done);
+  // An error reply value becomes RedisErrorReplyStatus; the rest passes.
+  Result<RedisValue> Cook(Result<RedisValue> raw) const;
+  void Authenticate();
   void LoadScripts();
   Status Unavailable(std::string_view reason) const;
-  // The one translation of hiredis results into Status / RedisValue.
+  // hiredis' result as a value (error replies as kError) or, when there
+  // is no reply, the transport failure.
   Result<RedisValue> Translate(const redisAsyncContext* ac,
                                const redisReply* reply) const;
 

@@ -1,7 +1,14 @@
 // The Redis store's Lua scripts (redis_scripts.h). Every script is handed
 // "now" rather than calling TIME, and sets TTLs relative to it (PEXPIRE),
 // because the store's clock (a ManualClock in tests) is the one that
-// counts; see redis_store.cc.
+// counts; see redis_store.cc. Every key a script touches is in its KEYS
+// (a Redis Cluster routes by them and refuses keys of another slot), and
+// the KEYS of one call share one slot: RedisStore groups ids by slot where
+// a call could span several (revocation, listing).
+//
+// The scripts never see a key: sealed records and their tags (redis_seal.h)
+// are made and checked by sessiond; Lua only stores them and compares the
+// plain fields (v, ls, ea, ia, u) that say nothing a reader must trust.
 #include "store/redis_scripts.h"
 
 #include <string>
@@ -22,26 +29,27 @@ local function tomb_live(t, now)
 end
 )lua";
 
-// KEYS: s, t.  ARGV: the epoch key prefix "P:{T}:e:".
-// Returns {r, v, ls, tombstone, epoch} (nil where absent). The epoch key
-// is built here from the user field: it shares the session's slot for
-// every logged-in session (see the layout above).
+// KEYS: s, t, e (the epoch hash of the session's own tag).
+// Returns {r, v, ls, tombstone, epoch, u, lm} (nil where absent). For a
+// logged-in session minted by NewSessionId(user), the session's tag is the
+// user's, so its epoch is a field of KEYS[3]; RedisStore reads it from the
+// user's own slot when the tags differ.
 constexpr std::string_view kLoadLua = R"lua(
-local h = redis.call('HMGET', KEYS[1], 'r', 'v', 'ls', 'u')
+local h = redis.call('HMGET', KEYS[1], 'r', 'v', 'ls', 'u', 'lm')
 local t = redis.call('GET', KEYS[2])
 local e = false
-if h[4] and h[4] ~= '' then e = redis.call('GET', ARGV[1] .. h[4]) end
-return {h[1], h[2], h[3], t, e}
+if h[4] and h[4] ~= '' then e = redis.call('HGET', KEYS[3], h[4]) end
+return {h[1], h[2], h[3], t, e, h[4], h[5]}
 )lua";
 
-// KEYS: s.  ARGV: ls, pttl.  Moves last-seen forward and extends the TTL,
-// leaving the record alone.
+// KEYS: s.  ARGV: ls, lm (its seal), pttl.  Moves last-seen forward and
+// extends the TTL, leaving the record alone.
 constexpr std::string_view kTouchLua = R"lua(
-local old = redis.call('HGET', KEYS[1], 'ls')
+local old = tonumber(redis.call('HGET', KEYS[1], 'ls'))
 if not old then return 0 end
-if tonumber(ARGV[1]) > tonumber(old) then
-  redis.call('HSET', KEYS[1], 'ls', ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if tonumber(ARGV[1]) > old then
+  redis.call('HSET', KEYS[1], 'ls', ARGV[1], 'lm', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 return 1
 )lua";
@@ -59,7 +67,7 @@ local function index_add(ukey, id, ea, now)
 end
 )lua";
 
-// KEYS: s, t[, u].  ARGV: r, v, ls, ea, it, ia, user, pttl, now, id.
+// KEYS: s, t[, u].  ARGV: r, v, ls, ea, it, ia, user, pttl, now, id, lm.
 // Returns 'OK' or 'EXISTS' (a record or a live tombstone has this id).
 constexpr std::string_view kCreateLua = R"lua(
 local now = tonumber(ARGV[9])
@@ -70,14 +78,16 @@ if t then
   redis.call('DEL', KEYS[2])
 end
 redis.call('HSET', KEYS[1], 'r', ARGV[1], 'v', ARGV[2], 'ls', ARGV[3],
-           'ea', ARGV[4], 'it', ARGV[5], 'ia', ARGV[6], 'u', ARGV[7])
+           'ea', ARGV[4], 'it', ARGV[5], 'ia', ARGV[6], 'u', ARGV[7],
+           'lm', ARGV[11])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 if KEYS[3] then index_add(KEYS[3], ARGV[10], ARGV[4], now) end
 return 'OK'
 )lua";
 
-// KEYS: s, t.  ARGV: expected v, r, new v, ls, pttl, now.
+// KEYS: s, t.  ARGV: expected v, r, new v, ls, pttl, now, lm.
 // Returns 'OK', 'RACE' (version moved), 'GONE' (no record) or 'REVOKED'.
+// ls moves only forward, and always with its seal lm.
 constexpr std::string_view kCasLua = R"lua(
 local t = redis.call('GET', KEYS[2])
 if t and tomb_live(t, tonumber(ARGV[6])) then return 'REVOKED' end
@@ -86,7 +96,9 @@ if not v then return 'GONE' end
 if v ~= ARGV[1] then return 'RACE' end
 redis.call('HSET', KEYS[1], 'r', ARGV[2], 'v', ARGV[3])
 local ls = tonumber(redis.call('HGET', KEYS[1], 'ls')) or 0
-if tonumber(ARGV[4]) > ls then redis.call('HSET', KEYS[1], 'ls', ARGV[4]) end
+if tonumber(ARGV[4]) > ls then
+  redis.call('HSET', KEYS[1], 'ls', ARGV[4], 'lm', ARGV[7])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 'OK'
 )lua";
@@ -112,57 +124,83 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 )lua";
 
-// KEYS: u, then s1, t1, s2, t2, ...  ARGV: now, keep id, the tombstones'
-// ":reason:at", id1, id2, ...
-// Ends every listed session but keep (record deleted, id tombstoned until
-// its old expiry, index entry removed) and returns how many records it
-// removed. Works from the hash fields, so a corrupt record is removed too.
+// One slot's share of a revocation.
+// KEYS: [u,] s1, t1, s2, t2, ...  (u when ARGV[3] is '1')
+// ARGV: now, keep id, '1' | '0', before ('' = every session; else only
+//       those whose ia is before it), the tombstones' ":reason:at", then
+//       one id per s/t pair, then ids
+//       already ended in other slots, to drop from the index.
+// Ends every listed session but keep that qualifies (record deleted, id
+// tombstoned until its old expiry), removes the ended and the vanished ones
+// from the index (when it is here), and returns {ended, {ids done}}: the
+// ids ended or found without a record. Works from the hash fields, so a
+// corrupt record is removed too.
 constexpr std::string_view kRevokeLua = R"lua(
 local now = tonumber(ARGV[1])
+local off = 0
+if ARGV[3] == '1' then off = 1 end
+local pairs_n = (#KEYS - off) / 2
+local before = tonumber(ARGV[4])
 local n = 0
-for i = 4, #ARGV do
-  local id = ARGV[i]
-  local sk = KEYS[2 * (i - 4) + 2]
-  local tk = KEYS[2 * (i - 4) + 3]
+local done = {}
+for i = 1, pairs_n do
+  local id = ARGV[5 + i]
+  local sk = KEYS[off + 2 * i - 1]
+  local tk = KEYS[off + 2 * i]
   if id ~= ARGV[2] then
-    local ea = redis.call('HGET', sk, 'ea')
-    if ea then
+    local h = redis.call('HMGET', sk, 'ea', 'ia')
+    local ea = tonumber(h[1])
+    if not h[1] then
+      done[#done + 1] = id
+    elseif before == nil or (tonumber(h[2]) or 0) < before then
       redis.call('DEL', sk)
-      if tonumber(ea) > now then
-        redis.call('SET', tk, ea .. ARGV[3], 'PX',
-                   math.max(1000, (tonumber(ea) - now) * 1000))
+      if ea and ea > now then
+        redis.call('SET', tk, h[1] .. ARGV[5], 'PX',
+                   math.max(1000, (ea - now) * 1000))
       end
       n = n + 1
+      done[#done + 1] = id
     end
-    redis.call('ZREM', KEYS[1], id)
   end
 end
-return n
-)lua";
-
-// KEYS: u, e, s1, s2, ...  ARGV: id1, id2, ...
-// Returns {epoch, {{r, v, ls}, ...}}; index entries whose record is gone
-// (TTL, destroy) are pruned on the way.
-constexpr std::string_view kReadManyLua = R"lua(
-local out = {}
-for i = 1, #ARGV do
-  local h = redis.call('HMGET', KEYS[i + 2], 'r', 'v', 'ls')
-  if not h[1] then redis.call('ZREM', KEYS[1], ARGV[i]) end
-  out[i] = {h[1], h[2], h[3]}
+if off == 1 then
+  for _, id in ipairs(done) do redis.call('ZREM', KEYS[1], id) end
+  for i = 6 + pairs_n, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 end
-return {redis.call('GET', KEYS[2]), out}
+return {n, done}
 )lua";
 
-// KEYS: e.  ARGV: epoch (unix us), reason.  Stores "us:reason" and
-// returns us; the epoch never moves backwards, the reason is the latest.
+// One slot's share of a listing.
+// KEYS: [u, e,] s1, s2, ...  (u and e when ARGV[1] is '1')
+// ARGV: '1' | '0', user, id1, id2, ...
+// Returns {epoch (when e is here, else nil), {{r, v, ls, lm, u}, ...}};
+// index entries whose record is gone (TTL, destroy) are pruned on the way
+// when the index is here.
+constexpr std::string_view kReadManyLua = R"lua(
+local off = 0
+if ARGV[1] == '1' then off = 2 end
+local out = {}
+for i = 3, #ARGV do
+  local h = redis.call('HMGET', KEYS[off + i - 2], 'r', 'v', 'ls', 'lm', 'u')
+  if off == 2 and not h[1] then redis.call('ZREM', KEYS[1], ARGV[i]) end
+  out[i - 2] = {h[1], h[2], h[3], h[4], h[5]}
+end
+local e = false
+if off == 2 then e = redis.call('HGET', KEYS[2], ARGV[2]) end
+return {e, out}
+)lua";
+
+// KEYS: e (the epoch hash of the user's tag).  ARGV: epoch (unix us),
+// user, reason.  Stores "us:reason" in the user's field and returns us;
+// the epoch never moves backwards, the reason is the latest.
 constexpr std::string_view kBumpLua = R"lua(
-local old = redis.call('GET', KEYS[1])
+local old = redis.call('HGET', KEYS[1], ARGV[2])
 local e = ARGV[1]
 if old then
   local o = string.match(old, '^%d+')
   if o and tonumber(o) >= tonumber(e) then e = o end
 end
-redis.call('SET', KEYS[1], e .. ':' .. ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[2], e .. ':' .. ARGV[3])
 return e
 )lua";
 
@@ -204,6 +242,55 @@ end
 return 0
 )lua";
 
+// KEYS: s.  ARGV: the r read, the r to write, the ls read ('' = none),
+// lm for that ls.  Replaces the record only if it is still the one read
+// (a layout migration sealing an old record, or a reseal with the newest
+// key), and its last-seen seal only if ls has not moved meanwhile.
+// Returns 1 when it wrote, 0 when the record had changed.
+constexpr std::string_view kResealLua = R"lua(
+local h = redis.call('HMGET', KEYS[1], 'r', 'ls')
+if h[1] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'r', ARGV[2])
+if ARGV[3] ~= '' and h[2] == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'lm', ARGV[4])
+end
+return 1
+)lua";
+
+// KEYS: an old epoch string P:{T}:e:<user>, the epoch hash P:{T}:e (same
+// tag, same slot).  ARGV: user.  Moves the epoch into the hash, keeping
+// the later one if both exist, and deletes the string. Returns 1 when it
+// moved one.
+constexpr std::string_view kMigrateEpochLua = R"lua(
+local old = redis.call('GET', KEYS[1])
+if not old then return 0 end
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+local o = tonumber(string.match(old, '^%d+'))
+local c = cur and tonumber(string.match(cur, '^%d+'))
+if o and (not c or o > c) then redis.call('HSET', KEYS[2], ARGV[1], old) end
+redis.call('DEL', KEYS[1])
+return 1
+)lua";
+
+// KEYS: an epoch hash.  ARGV: epoch value, user.  Sets the user's field
+// to the value unless it already holds a later one (leading numbers
+// compared, so a value with a suffix compares by its time).
+constexpr std::string_view kEpochMaxLua = R"lua(
+local cur = redis.call('HGET', KEYS[1], ARGV[2])
+local n = tonumber(string.match(ARGV[1], '^%d+'))
+local c = cur and tonumber(string.match(cur, '^%d+'))
+if n and (not c or n > c) then redis.call('HSET', KEYS[1], ARGV[2], ARGV[1]) end
+return 1
+)lua";
+
+// KEYS: u.  ARGV: now, then id, score pairs.  Adds them to the index
+// (as Create does: pruned, TTL at the latest member).
+constexpr std::string_view kIndexMergeLua = R"lua(
+local now = tonumber(ARGV[1])
+for i = 2, #ARGV - 1, 2 do index_add(KEYS[1], ARGV[i], ARGV[i + 1], now) end
+return 1
+)lua";
+
 }  // namespace
 
 RedisScripts::RedisScripts()
@@ -223,11 +310,19 @@ RedisScripts::RedisScripts()
           "sweep_one", std::string(kLeadLua) + std::string(kSweepOneLua), {}},
       marker_put{
           "marker_put", std::string(kLeadLua) + std::string(kMarkerPutLua), {}},
-      marker_take{"marker_take", std::string(kMarkerTakeLua), {}} {}
+      marker_take{"marker_take", std::string(kMarkerTakeLua), {}},
+      reseal{"reseal", std::string(kResealLua), {}},
+      migrate_epoch{"migrate_epoch", std::string(kMigrateEpochLua), {}},
+      epoch_max{"epoch_max", std::string(kEpochMaxLua), {}},
+      index_merge{"index_merge",
+                  std::string(kIndexAddLua) + std::string(kIndexMergeLua),
+                  {}} {}
 
 std::vector<RedisScript*> RedisScripts::All() {
-  return {&load,   &touch,     &create, &cas,       &destroy,    &range,
-          &revoke, &read_many, &bump,   &sweep_one, &marker_put, &marker_take};
+  return {&load,    &touch,         &create,     &cas,
+          &destroy, &range,         &revoke,     &read_many,
+          &bump,    &sweep_one,     &marker_put, &marker_take,
+          &reseal,  &migrate_epoch, &epoch_max,  &index_merge};
 }
 
 }  // namespace sessiond

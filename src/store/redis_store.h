@@ -1,8 +1,10 @@
 // RedisStore: the Redis backend of Store, for several sessiond instances
-// sharing one Redis. The key layout, and why commits are a read followed by
-// a compare-and-set, are at the top of redis_store.cc; the scripts are in
-// redis_scripts.*; networking, timeouts and reconnection in
-// redis_connection.*. Internal: built with NewRedisStore (store.h).
+// sharing one Redis or one Redis Cluster. The key layout, and why commits
+// are a read followed by a compare-and-set, are at the top of
+// redis_store.cc; the scripts are in redis_scripts.*; where commands go
+// (one server or a cluster) in redis_router.* and redis_cluster.*; the MAC
+// on every record in redis_seal.*. Internal: built with NewRedisStore
+// (store.h).
 //
 // Threading: the loop thread of the ev_loop it was built with (see Store).
 #pragma once
@@ -19,8 +21,10 @@
 #include <vector>
 
 #include "loop/delayed_calls.h"
-#include "store/redis_connection.h"
+#include "store/redis_cluster.h"
+#include "store/redis_router.h"
 #include "store/redis_scripts.h"
+#include "store/redis_seal.h"
 #include "store/store.h"
 
 struct ev_loop;
@@ -29,9 +33,12 @@ namespace sessiond {
 
 class RedisStore final : public Store {
  public:
-  RedisStore(struct ev_loop* loop, StoreOptions options, RedisOptions redis);
+  // `cluster`, when set, routes through a RedisCluster with those options
+  // (whose node settings come from `redis`); else one RedisConnection.
+  RedisStore(struct ev_loop* loop, StoreOptions options, RedisOptions redis,
+             std::optional<RedisClusterOptions> cluster);
 
-  // The connection is closed first, while the whole store is intact: it
+  // The router is closed first, while the whole store is intact: it
   // fails what is still in flight, and those completions run our
   // continuations (which may try, and fail fast, to send more).
   ~RedisStore() override;
@@ -66,6 +73,9 @@ class RedisStore final : public Store {
   // are not seen (counting keys would need a SCAN of the whole keyspace).
   StoreStats Stats() const override;
 
+  // For tests that must see the routing (cluster statistics).
+  RedisRouter& router() { return *router_; }
+
  private:
   using Finish = std::function<void()>;
 
@@ -73,7 +83,28 @@ class RedisStore final : public Store {
   struct Loaded {
     Session session;
     std::string version;  // the v field, as the CAS scripts compare it
+    std::string sealed;   // the r field as stored (for a reseal)
+    std::string record;   // its payload: the encoded record
+    uint32_t sealed_by = 0;
+    std::string last_seen;  // the ls field as stored ('' = none)
   };
+
+  // --- layout: checked (and migrated) before the first operation --------
+  enum class Layout { kUnknown, kChecking, kReady, kRefused };
+  // Runs `go` once the layout is known to be kRedisLayout: at once when it
+  // is, else after the check (and a one-time migration) started here. An
+  // operation waits at most connect + command timeout, then fails
+  // kUnavailable; a failed check fails every waiting operation and is
+  // tried again by the next one; a refused layout (newer than this code)
+  // fails every operation.
+  void WhenReady(std::function<void(Status)> go);
+  void CheckLayout();
+  void LayoutDone(Status st);
+  struct Migration;
+  void Migrate();
+  void MigrateScan(std::shared_ptr<Migration> m);
+  void MigrateKey(const std::shared_ptr<Migration>& m, const std::string& key);
+  void MigrateStep(const std::shared_ptr<Migration>& m);
 
   // A retry after a lost version race. The first ones go at once; later
   // ones wait a random, growing moment, so two instances hammering one
@@ -97,11 +128,16 @@ class RedisStore final : public Store {
     };
   }
 
+  // Per primary, where the sweep's SCAN stands.
+  struct SweepCursor {
+    RedisNodeAddress node;
+    std::string cursor = "0";
+  };
   struct SweepState {
     size_t remaining = 0;  // deletions still allowed
     size_t scan_left = 0;  // keys we may still look at
     uint64_t dropped = 0;
-    int wraps_left = 1;  // SCAN passes through cursor 0 still allowed
+    int wraps_left = 1;  // full passes over every primary still allowed
     Callback<uint64_t> done;
   };
 
@@ -117,9 +153,20 @@ class RedisStore final : public Store {
   std::string UserKey(std::string_view user) const {
     return Key(UserTag(user), 'u', user);
   }
-  std::string EpochKey(std::string_view user) const {
-    return Key(UserTag(user), 'e', user);
+  // P:{T}:e, the hash of the epochs of the users whose tag is T (field:
+  // the user id).
+  std::string EpochHash(std::string_view tag) const;
+  std::string UserEpochHash(std::string_view user) const {
+    return EpochHash(UserTag(user));
   }
+  std::string LayoutKey() const { return prefix_ + ":layout"; }
+  // Whether `id` was minted for `user` (NewSessionId(user)): its tag is
+  // the user's, so its keys share the slot of the user's index and epoch.
+  static bool CarriesUserTag(std::string_view id, std::string_view user) {
+    return !user.empty() && SessionTag(id) == UserTag(user);
+  }
+  // The slot a key's script runs in; 0 for every key on a single server.
+  uint16_t SlotOf(std::string_view key) const;
   // A marker is one key of its own, its slot picked by the marker key (so
   // markers spread over a cluster; no script touches two of them).
   std::string MarkerKey(std::string_view key) const {
@@ -138,7 +185,8 @@ class RedisStore final : public Store {
   static Status CasOutcome(std::string_view what);
 
   // Reads one session without judging it: kRevoked for a live tombstone,
-  // kNotFound, kCorrupt; `epoch` receives the user's epoch.
+  // kNotFound, kCorrupt (undecodable, or its seal does not verify);
+  // `epoch` receives the user's epoch.
   using RawReadCallback = std::function<void(Status, Loaded, UserEpoch epoch)>;
   using ReadCallback = std::function<void(Status, Loaded)>;
 
@@ -148,12 +196,24 @@ class RedisStore final : public Store {
   // documents: ended, missing, corrupt, expired, revoked by epoch.
   void ReadLive(const std::string& id, ReadCallback done);
 
+  // A sealed record and the seal of its last-seen, for a write of `s`.
+  struct SealedRecord {
+    std::string r;
+    std::string lm;
+  };
+  Result<SealedRecord> SealRecord(const Session& s) const;
+
   void Insert(Session s, Callback<Session> done);
 
   // Writes `s` over the version read as `expected`; `retry` runs on a lost
   // race.
   void Cas(const Session& s, const std::string& expected,
            std::function<void(Status)> done, std::function<void()> retry);
+
+  // Loads that find a record sealed by an older key reseal it with the
+  // newest one (not waited for), so that a record outlives a key's
+  // retirement as long as its session is used.
+  void Reseal(const Loaded& r);
 
   void CommitAttempt(std::string id, std::shared_ptr<const ChangeSet> changes,
                      Callback<Session> done, int attempt);
@@ -179,21 +239,31 @@ class RedisStore final : public Store {
   void DestroyAttempt(std::string id, EndReason reason, StatusCallback done,
                       int attempt);
 
-  // Lists the user's index, then ends every listed session but keep_id in
-  // one script. A session created between the two steps is not revoked: it
+  // Lists the user's index, then ends every listed session but keep_id
+  // (and, with `before` > 0, only those issued before it), one script per
+  // slot the ids fall in: ids of other slots first, then the slot of the
+  // index, which also drops them from it. So an id whose tag is not its
+  // user's (minted before the user tag was keyed, say) never blocks a
+  // revocation. A session created between the two steps is not revoked: it
   // began after the revoke did.
-  void RevokeAllBut(std::string user_id, std::string keep_id, EndReason reason,
-                    Callback<uint64_t> done);
+  void RevokeAllBut(std::string user_id, std::string keep_id, int64_t before,
+                    EndReason reason, Callback<uint64_t> done);
 
+  // Reads the listed sessions of `user_id` and its epoch, one script per
+  // slot (as RevokeAllBut); skips ids that are gone, expired, revoked by
+  // epoch, or not that user's.
   void ReadMany(const std::string& user_id, std::vector<std::string> ids,
                 Callback<std::vector<Session>> done);
 
-  // One round of Sweep: refill the queue of candidate keys by SCAN when it
-  // is empty, then check up to `remaining` of them, each with its own
-  // script (the keys may sit in different cluster slots). Redis' TTLs do
-  // the real work; this catches keys that are expired in clock time but
-  // not yet in Redis' (a manual clock, or a clock ahead of Redis').
+  // One round of Sweep: refill the queue of candidate keys by SCAN of the
+  // next primary when it is empty, then check up to `remaining` of them,
+  // each with its own script (routed by its key). Redis' TTLs do the real
+  // work; this catches keys that are expired in clock time but not yet in
+  // Redis' (a manual clock, or a clock ahead of Redis').
   void SweepStep(std::shared_ptr<SweepState> st);
+  // Starts the per-primary cursors again when the topology changed.
+  void SyncSweepCursors();
+  bool SweepMidPass() const;
 
   void FinishSweep(const std::shared_ptr<SweepState>& st) {
     stats_.swept += st->dropped;
@@ -203,13 +273,24 @@ class RedisStore final : public Store {
   struct ev_loop* const loop_;
   const StoreOptions options_;
   const std::string prefix_;
-  std::minstd_rand jitter_;  // backoff jitter; not security-relevant
-  DelayedCalls delays_;      // retries waiting for their backoff
-  // The scripts carry their SHA1 once learnt; they outlive conn_.
+  const double ready_wait_s_;   // how long an operation waits for the layout
+  const RedisWait wait_end_;    // destroy, revoke, login's end, bump
+  const RedisWait wait_write_;  // create, commit, flash pop
+  std::minstd_rand jitter_;     // backoff jitter; not security-relevant
+  DelayedCalls delays_;         // retries waiting for their backoff
+  RedisSeal seal_;
+  // The scripts carry their SHA1 once learnt; they outlive router_.
   RedisScripts scripts_;
-  std::unique_ptr<RedisConnection> conn_;
+  std::unique_ptr<RedisRouter> router_;
   StoreStats stats_;
-  std::string sweep_cursor_ = "0";
+
+  Layout layout_ = Layout::kUnknown;
+  Status refused_;  // why, when kRefused
+  std::vector<std::shared_ptr<std::function<void(Status)>>> waiting_;
+
+  std::vector<SweepCursor> sweep_cursors_;
+  size_t sweep_at_ = 0;
+  uint64_t sweep_generation_ = 0;
   std::deque<std::string> sweep_queue_;
   int64_t sessions_ = 0;  // see Stats()
   // Per session id: the read-modify-write ops waiting for the one running.

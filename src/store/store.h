@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "sessiond/clock.h"
+#include "sessiond/keyring.h"
 #include "sessiond/session.h"
 #include "sessiond/status.h"
 
@@ -234,10 +235,29 @@ struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
   std::string unix_socket;  // used instead of host:port when set
+  // Non-empty: a Redis Cluster, reached first through these "host:port"
+  // seeds (IP addresses); host, port and unix_socket are then unused.
+  std::vector<std::string> cluster_nodes;
   std::string key_prefix = "sd";
   double connect_timeout_s = 1.0;
   double command_timeout_s = 1.0;
   double reconnect_interval_s = 0.5;
+  // AUTH, sent first on every connection (to every node). A password
+  // alone authenticates Redis' default user (requirepass); with a
+  // username, that ACL user (Redis 6+). Empty password: no AUTH.
+  std::string username;
+  std::string password;
+  // WAIT for this many replicas before acknowledging a write (0: do not
+  // wait), at most wait_timeout_ms. wait_all_writes: every write waits
+  // (create, commit, flash pop too); otherwise only the writes that end
+  // sessions (destroy, revoke, login's end of the old id) and epoch bumps.
+  int wait_replicas = 0;
+  int wait_timeout_ms = 100;
+  bool wait_all_writes = false;
+  // The keyring whose KeyPurpose::kRedisRecord keys seal every record the
+  // store writes (redis_seal.h); called on the loop thread for each
+  // operation, so a reloaded keyring takes effect at once. Required.
+  std::function<std::shared_ptr<const Keyring>()> keyring;
 };
 Result<std::unique_ptr<Store>> NewRedisStore(struct ev_loop* loop,
                                              StoreOptions options,

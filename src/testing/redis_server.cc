@@ -3,6 +3,7 @@
 #include "testing/redis_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -42,11 +43,25 @@ Status RedisServer::Start() {
   }
   SpawnOptions options;
   options.death_signal = SIGTERM;  // lets it remove its socket files
-  pid_ =
-      Spawn({kBinary, "--port", std::to_string(port_), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir",
-             dir(), "--logfile", log_path(), "--protected-mode", "no"},
-            options);
+  std::vector<std::string> argv = {kBinary};
+  if (!password_.empty()) {
+    // The password goes in a 0600 file, never in argv (where every local
+    // user could read it); the file is the first argument, flags follow.
+    const std::string conf = dir() + "/redis.conf";
+    const std::string text = "requirepass " + password_ + "\n";
+    int fd = open(conf.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return Unavailable("cannot write " + conf);
+    const bool written = write(fd, text.data(), text.size()) ==
+                         static_cast<ssize_t>(text.size());
+    close(fd);
+    if (!written) return Unavailable("cannot write " + conf);
+    argv.push_back(conf);
+  }
+  argv.insert(argv.end(),
+              {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--daemonize", "no", "--dir", dir(),
+               "--logfile", log_path(), "--protected-mode", "no"});
+  pid_ = Spawn(argv, options);
   if (pid_ < 0) return Unavailable("fork: " + std::string(strerror(errno)));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -83,8 +98,14 @@ void RedisServer::Resume() {
 }
 
 bool RedisServer::Ping() const {
-  std::string reply = RawCommand("PING\r\n");
-  return reply.rfind("+PONG", 0) == 0;
+  if (password_.empty()) {
+    std::string reply = RawCommand("PING\r\n");
+    return reply.rfind("+PONG", 0) == 0;
+  }
+  // Pipelined: both replies usually arrive in one read; a PING answered
+  // at all (even NOAUTH) means the server is up.
+  std::string reply = RawCommand("AUTH " + password_ + "\r\nPING\r\n");
+  return reply.rfind("+OK", 0) == 0 || reply.rfind("-", 0) == 0;
 }
 
 std::string RedisServer::RawCommand(const std::string& inline_command) const {

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "sessiond/status.h"
 #include "testing/process.h"
@@ -26,6 +27,9 @@ class RedisServer {
   static constexpr const char* kBinary = "/usr/bin/redis-server";
 
   RedisServer() = default;
+  // A server that requires this password (requirepass, written to a 0600
+  // config file rather than argv); Ping() authenticates with it.
+  explicit RedisServer(std::string password) : password_(std::move(password)) {}
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
   ~RedisServer();
@@ -62,6 +66,7 @@ class RedisServer {
   std::string RawCommand(const std::string& inline_command) const;
   std::string LogTail() const;
 
+  std::string password_;
   std::unique_ptr<TempDir> dir_;  // made by the first Start
   int port_ = 0;
   pid_t pid_ = -1;

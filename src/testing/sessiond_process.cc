@@ -97,17 +97,37 @@ void SessiondProcess::WriteConfig() const {
     << "[redis]\n"
     << "host = \"127.0.0.1\"\n"
     << "port = " << config_.redis_port << "\n"
-    << "key_prefix = " << Quote("sdtest" + std::to_string(getpid())) << "\n"
+    << "key_prefix = "
+    << Quote(config_.redis_key_prefix.empty()
+                 ? "sdtest" + std::to_string(getpid())
+                 : config_.redis_key_prefix)
+    << "\n"
     << "connect_timeout_ms = 500\n"
-    << "command_timeout_ms = 500\n"
-    << "[session]\n"
+    << "command_timeout_ms = 500\n";
+  if (!config_.redis_cluster_nodes.empty()) {
+    f << "cluster_nodes = [";
+    for (size_t i = 0; i < config_.redis_cluster_nodes.size(); ++i) {
+      f << (i > 0 ? ", " : "") << Quote(config_.redis_cluster_nodes[i]);
+    }
+    f << "]\n";
+  }
+  if (!config_.redis_username.empty()) {
+    f << "username = " << Quote(config_.redis_username) << "\n";
+  }
+  if (!config_.redis_password_file.empty()) {
+    f << "password_file = " << Quote(config_.redis_password_file) << "\n";
+  }
+  f << "[session]\n"
     << "mode = " << Quote(config_.mode) << "\n"
     << "lifetime = " << config_.lifetime_s << "\n"
     << "idle_timeout = " << config_.idle_timeout_s << "\n"
     << "max_data_bytes = " << config_.max_data_bytes << "\n";
   for (const std::string& line : config_.session_extra) f << line << "\n";
   f << "[keys]\n"
-    << "file = " << Quote(d + "/data/keyring.toml") << "\n"
+    << "file = "
+    << Quote(config_.keys_file.empty() ? d + "/data/keyring.toml"
+                                       : config_.keys_file)
+    << "\n"
     << "[log]\n"
     << "level = " << Quote(config_.log_level) << "\n";
   if (!config_.curve.server_secret.empty()) {

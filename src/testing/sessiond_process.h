@@ -39,6 +39,17 @@ struct SessiondConfig {
   std::string app_socket_group;
   std::string insecure_tcp_without_curve;
   int redis_port = 6379;
+  // [redis] beyond the port: a cluster's seeds ("host:port"), an ACL user,
+  // a password file, the key prefix (empty: sdtest<pid of the test>).
+  std::vector<std::string> redis_cluster_nodes;
+  std::string redis_username;
+  std::string redis_password_file;
+  std::string redis_key_prefix;
+  // Empty: a keyring generated in its own data directory. Daemons that
+  // share one Redis must share one keyring (give them the same file).
+  std::string keys_file;
+  // Extra environment variables for the child (SESSIOND_REDIS_PASSWORD).
+  std::vector<std::pair<std::string, std::string>> env;
   std::string log_level = "info";
   // More "key = value" lines for [session], and whole tables (with their
   // headers) appended to the file.
