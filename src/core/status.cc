@@ -16,7 +16,7 @@ using G = ErrorGroup;
 // One row per code, in numbering order. Adding a code is one row here (and
 // its line in docs/protocol.md and in each client's errors).
 // clang-format off
-constexpr std::array<CodeInfo, 24> kCodes = {{
+constexpr std::array<CodeInfo, 25> kCodes = {{
     // code                      wire name            group              token
     {Code::kOk,                  "OK",                G::kNone,          false},
     {Code::kInvalidArgument,     "INVALID_ARGUMENT",  G::kCaller,        false},

@@ -2,6 +2,7 @@
 // the Redis key and field, and which keys verify (the store tests check the
 // same against a real Redis); and the verdicts on a layout marker
 // (redis_layout.h).
+#include <algorithm>
 #include "store/redis_seal.h"
 
 #include <gtest/gtest.h>
@@ -70,8 +71,8 @@ TEST_F(RedisSealTest, RefusesUnsealedTruncatedAlteredAndForeignValues) {
     EXPECT_EQ(seal.Open("k", "r", flipped).code(), Code::kCorrupt) << i;
   }
   // Sealed by a secret the keyring does not hold, under the same key id.
-  auto other = std::make_shared<const Keyring>(
-      *Keyring::FromSpecs({{1, testing::kSecretC, 0, 0}}));
+  Result<Keyring> other_ring = Keyring::FromSpecs({{1, testing::kSecretC, 0, 0}});
+  auto other = std::make_shared<const Keyring>(std::move(*other_ring));
   const std::string foreign = *Seal(other).Seal("k", "r", "payload");
   EXPECT_EQ(seal.Open("k", "r", foreign).code(), Code::kCorrupt);
 }
@@ -80,15 +81,17 @@ TEST_F(RedisSealTest, VerifiesWhileItsKeyLivesLikeAToken) {
   const std::string old = *Seal(one_).Seal("k", "r", "p");
   EXPECT_TRUE(Seal(both_).Open("k", "r", old).ok());
   // Key 1 retired: its seals stop verifying, as its tokens do.
-  auto retired = std::make_shared<const Keyring>(
-      *Keyring::FromSpecs({{1, testing::kSecretA, 0, clock_.NowSeconds() - 1},
-                           {2, testing::kSecretB, 0, 0}}));
+  Result<Keyring> retired_ring =
+      Keyring::FromSpecs({{1, testing::kSecretA, 0, clock_.NowSeconds() - 1},
+                          {2, testing::kSecretB, 0, 0}});
+  auto retired = std::make_shared<const Keyring>(std::move(*retired_ring));
   Result<RedisSeal::Opened> r = Seal(retired).Open("k", "r", old);
   EXPECT_EQ(r.code(), Code::kCorrupt);
   EXPECT_NE(r.status().message().find("unknown or retired"), std::string::npos);
   // Every key retired: nothing can be sealed.
-  auto none = std::make_shared<const Keyring>(*Keyring::FromSpecs(
-      {{1, testing::kSecretA, 0, clock_.NowSeconds() - 1}}));
+  Result<Keyring> none_ring =
+      Keyring::FromSpecs({{1, testing::kSecretA, 0, clock_.NowSeconds() - 1}});
+  auto none = std::make_shared<const Keyring>(std::move(*none_ring));
   EXPECT_EQ(Seal(none).Seal("k", "r", "p").code(), Code::kUnavailable);
   EXPECT_EQ(Seal(none).current_key_id(), 0u);
 }
@@ -98,7 +101,7 @@ TEST_F(RedisSealTest, ItsKeyIsNoOtherPurposesKey) {
   const auto& redis = k.derived[static_cast<size_t>(KeyPurpose::kRedisRecord)];
   for (KeyPurpose p :
        {KeyPurpose::kSign, KeyPurpose::kEncrypt, KeyPurpose::kCsrf}) {
-    EXPECT_NE(redis, k.derived[static_cast<size_t>(p)]);
+    EXPECT_FALSE(std::ranges::equal(redis, k.derived[static_cast<size_t>(p)]));
   }
 }
 

@@ -48,8 +48,6 @@ struct SessiondConfig {
   // Empty: a keyring generated in its own data directory. Daemons that
   // share one Redis must share one keyring (give them the same file).
   std::string keys_file;
-  // Extra environment variables for the child (SESSIOND_REDIS_PASSWORD).
-  std::vector<std::pair<std::string, std::string>> env;
   std::string log_level = "info";
   // More "key = value" lines for [session], and whole tables (with their
   // headers) appended to the file.
@@ -61,7 +59,8 @@ struct SessiondConfig {
   std::string extra_toml;
   // [server] core_dumps (off by default, as in sessiond).
   bool core_dumps = false;
-  // Extra environment for the child ("NAME", "value"), e.g. SESSIOND_SECRET.
+  // Extra environment for the child ("NAME", "value"), e.g. SESSIOND_SECRET
+  // or SESSIOND_REDIS_PASSWORD.
   std::vector<std::pair<std::string, std::string>> env;
   // CURVE. When server_secret is set, the helper writes it (mode 0600) and
   // the allow-lists (0644) into the temp dir and adds [curve] with
