@@ -15,7 +15,12 @@ Call::Call(Request request, SocketKind socket, Sender sender,
       sender_(std::move(sender)),
       counters_(counters) {}
 
-Call::~Call() {
+Call::Call(Request request, SocketKind socket, ServerCounters* counters)
+    : request_(std::move(request)), socket_(socket), counters_(counters) {}
+
+Call::~Call() { AnswerIfUnanswered(); }
+
+void Call::AnswerIfUnanswered() {
   if (!replied_) {
     Fail(Status(Code::kInternal, request_.verb + " finished without a reply"));
   }
@@ -24,9 +29,17 @@ Call::~Call() {
 void Call::Ok(std::vector<std::string> results) {
   if (replied_) return;
   replied_ = true;
-  if (sender_) {
+  Deliver(Status::Ok(), results);
+}
+
+void Call::Deliver(const Status& status, std::vector<std::string>& results) {
+  if (!sender_) return;
+  if (status.ok()) {
     sender_(EncodeOkReply(std::move(request_.envelope), request_.request_id,
                           std::move(results)));
+  } else {
+    sender_(EncodeErrorReply(std::move(request_.envelope),
+                             request_.request_id, status));
   }
 }
 
@@ -48,10 +61,8 @@ void Call::Fail(const Status& status) {
     default:
       break;
   }
-  if (sender_) {
-    sender_(EncodeErrorReply(std::move(request_.envelope), request_.request_id,
-                             status));
-  }
+  std::vector<std::string> none;
+  Deliver(status, none);
 }
 
 }  // namespace sessiond

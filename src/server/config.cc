@@ -159,6 +159,9 @@ Result<Config> ParseToml(std::string_view text, std::string source,
       server.Int("max_frame_bytes", c.max_frame_bytes, 256, 64 << 20));
   SESSIOND_RETURN_IF_ERROR(
       server.Int("max_send_queue", c.max_send_queue, 1, 10'000'000));
+  SESSIOND_RETURN_IF_ERROR(server.Int("send_hwm", c.send_hwm, 1, 1'000'000));
+  SESSIOND_RETURN_IF_ERROR(server.Int("max_reply_memory_mb",
+                                      c.max_reply_memory_mb, 0, 1 << 20));
   SESSIOND_RETURN_IF_ERROR(server.Finish());
 
   TableReader store(doc["store"].as_table(), "store", where);

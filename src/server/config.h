@@ -26,6 +26,13 @@ struct Config {
   int budget = 32;
   size_t max_frame_bytes = 65536;
   size_t max_send_queue = 10000;
+  // Replies ZeroMQ keeps for one peer that does not read (ZMQ_SNDHWM);
+  // past it a reply to that peer is dropped and counted.
+  int send_hwm = 1000;
+  // The process's budget for requests in flight and replies not yet taken
+  // by their clients (ReplyMemory); over it new requests are answered
+  // UNAVAILABLE at once. 0: no budget.
+  size_t max_reply_memory_mb = 128;
 
   // [store]
   std::string backend = "lmdb";  // lmdb | redis | memory

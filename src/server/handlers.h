@@ -40,9 +40,10 @@ struct HandlerEnv {
   ServerCounters* counters = nullptr;
   int64_t started_at = 0;  // unix seconds, for STATS uptime
 
-  // Messages the transport dropped on its own (over its frame-count
-  // limit), added to STATS "dropped". Optional.
-  std::function<uint64_t()> transport_dropped;
+  // What the transport dropped on its own (messages over its limits,
+  // replies it could not deliver) and the reply memory, for STATS.
+  // Optional.
+  std::function<TransportStats()> transport_stats;
 
   // KEYS_ROTATE: rotates the keyring file so that older keys retire at
   // `retire_old_at` and reloads it; calls back on the loop thread with the

@@ -64,6 +64,31 @@ TEST(SessionJsonTest, CarriesEveryFieldAndEscapes) {
   EXPECT_EQ(text->find('\x01'), std::string::npos);
 }
 
+TEST(SessionJsonTest, EveryAsciiByteRoundTripsInEveryStringField) {
+  std::string all;
+  for (int c = 0; c < 0x80; ++c) all.push_back(static_cast<char>(c));
+  all += "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";  // and UTF-8 after it
+  Session s = Sample();
+  s.user_id = all;
+  s.ip = all;
+  s.user_agent = all + all;
+  s.data = {{"k", all}, {all, "v"}};
+  s.flash = {{all, all}};
+  Result<std::string> text = SessionJson(s, /*is_new=*/false);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  const json j = json::parse(*text);
+  EXPECT_EQ(j["user_id"], all);
+  EXPECT_EQ(j["ip"], all);
+  EXPECT_EQ(j["user_agent"], all + all);
+  EXPECT_EQ(j["data"]["k"], all);
+  EXPECT_EQ(j["data"][all], "v");
+  EXPECT_EQ(j["flash"][0]["queue"], all);
+  EXPECT_EQ(j["flash"][0]["message"], all);
+  EXPECT_EQ(j["new"], false);
+  // Control characters are escaped, never raw.
+  for (char c : *text) EXPECT_GE(static_cast<unsigned char>(c), 0x20);
+}
+
 TEST(SessionJsonTest, EmptySessionHasEmptyContainers) {
   Session s;
   s.id = "x";

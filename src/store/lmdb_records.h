@@ -92,9 +92,12 @@ class Tx {
   // Whether `id` has a tombstone that lives at `now`.
   Result<bool> LiveTombstone(std::string_view id, int64_t now);
 
-  // The checks every read applies, in the order Store documents them; the
+  // The checks every read applies, with the outcomes Store documents; the
   // result carries the last-seen time from the seen database, or
   // `known_last_seen` when that is later (a touch not yet committed).
+  // Relies on the layout's invariant that an id has a record or a
+  // tombstone, never both (End, Create), so the tombstone is looked up only
+  // when the record is missing.
   Result<Session> Live(std::string_view id, int64_t now,
                        int64_t known_last_seen = 0);
 

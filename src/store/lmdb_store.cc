@@ -164,17 +164,21 @@ void LmdbStore::Create(Session s, Callback<Session> done) {
 }
 
 void LmdbStore::Load(std::string id, Callback<Session> done) {
+  const int64_t now = Now();
   std::optional<Result<Session>> r;
   {
     ReadScope read(*this);
     if (!read.status().ok()) return done(read.status());
     Tx tx(read.txn(), dbs_);
-    auto p = pending_touch_.find(id);
-    r.emplace(tx.Live(id, Now(), p == pending_touch_.end() ? 0 : p->second));
+    int64_t pending = 0;
+    if (!pending_touch_.empty()) {
+      auto p = pending_touch_.find(id);
+      if (p != pending_touch_.end()) pending = p->second;
+    }
+    r.emplace(tx.Live(id, now, pending));
   }
   if (!r->ok()) return done(r->status());
   Session& s = r->value();
-  const int64_t now = Now();
   if (NeedsTouch(s, now, options_.touch_interval_s)) {
     // Only the 8-byte seen entry is written, not the record, and nobody
     // waits for it: losing a touch in a crash costs a little idle time.

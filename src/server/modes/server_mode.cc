@@ -20,7 +20,7 @@ class ServerMode final : public ModeBase {
     Result<TokenClaims> claims = OpenToken(cookie);
     if (!claims.ok()) return done(claims.status());
     env_.store->Load(
-        claims->session_id,
+        std::move(claims->session_id),
         [cookie, done = std::move(done)](Result<Session> s) mutable {
           if (!s.ok()) return done(s.status());
           done(Opened{std::move(*s), std::move(cookie)});
