@@ -32,8 +32,10 @@ struct ServerCounters {
   uint64_t dropped_no_delimiter = 0;  // no envelope to answer to
   uint64_t dropped_envelope = 0;      // envelope over its limits
   // Requests answered UNAVAILABLE at once because the reply memory was
-  // over its budget ([server] max_reply_memory_mb).
+  // over its budget ([server] max_reply_memory_mb), and those dropped
+  // unanswered because it was an eighth over (ReplyMemory::WayOver).
   uint64_t shed = 0;
+  uint64_t dropped_memory = 0;
 };
 
 // What the transport and the reply memory counted, for STATS (the server

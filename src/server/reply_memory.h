@@ -44,6 +44,13 @@ class ReplyMemory {
 
   // Whether new requests should be refused: held bytes at the budget.
   bool Over() const { return budget_ != 0 && held() >= budget_; }
+  // Whether even the small UNAVAILABLE answer should be left out: an
+  // eighth over the budget. Refusals are replies too, and with many peers
+  // that do not read they would fill their queues (SNDHWM each) with
+  // answers; past this line a request is dropped unanswered (and counted).
+  bool WayOver() const {
+    return budget_ != 0 && held() >= budget_ + budget_ / 8;
+  }
 
   // A frame holding a copy of `data`, counted as `accounted` bytes (the
   // whole reply it belongs to) until ZeroMQ frees it. Throws

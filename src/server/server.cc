@@ -368,6 +368,11 @@ void Server::Impl::OnMessage(SocketKind kind, ZmqWatcher& w,
   // Over the memory budget, a new request costs only its small answer; the
   // admin socket is always served (STATS is how an operator sees why).
   if (kind == SocketKind::kApp && reply_memory_.Over()) {
+    if (reply_memory_.WayOver()) {
+      ++counters_.dropped;
+      ++counters_.dropped_memory;
+      return;
+    }
     ++counters_.shed;
     ++counters_.errors;
     SendReply(&w, kind, envelope, decoded.request.request_id,

@@ -320,6 +320,7 @@ Result<std::string> StatsJson(const StatsSnapshot& stats) {
   w.StartObject();
   Uint(w, "no_delimiter", c.dropped_no_delimiter);
   Uint(w, "envelope", c.dropped_envelope);
+  Uint(w, "memory", c.dropped_memory);
   Uint(w, "oversized", t.oversized_in);
   Uint(w, "reply_not_read", t.replies_not_read);
   Uint(w, "reply_unroutable", t.replies_unroutable);

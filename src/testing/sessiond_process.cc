@@ -69,10 +69,12 @@ void SessiondProcess::WriteConfig() const {
     << "[server]\n"
     << "listen = [" << Quote(config_.listen) << "]\n"
     << "admin = " << Quote(admin_endpoint()) << "\n"
+    << config_.server_extra
     << "[store]\n"
     << "backend = " << Quote(config_.backend) << "\n"
     << "data_dir = " << Quote(d + "/data") << "\n"
-    << "map_size_mb = 256\n"
+    << "map_size_mb = " << config_.map_size_mb << "\n"
+    << config_.store_extra
     << "[redis]\n"
     << "host = \"127.0.0.1\"\n"
     << "port = " << config_.redis_port << "\n"

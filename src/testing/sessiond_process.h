@@ -36,6 +36,10 @@ struct SessiondConfig {
   std::string log_level = "info";
   // Empty: ipc://<temp dir>/admin.sock.
   std::string admin;
+  size_t map_size_mb = 256;
+  // Extra lines for the [server] and [store] tables ("key = value\n"...).
+  std::string server_extra;
+  std::string store_extra;
   // CURVE. When server_secret is set, the helper writes it (mode 0600) and
   // the allow-list into the temp dir and adds [curve]. client_public and
   // client_secret are what AppOptions()/AdminOptions() use for a CURVE
