@@ -4,9 +4,39 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <utility>
 
 namespace sessiond {
+namespace {
+
+// UNAVAILABLE comes in floods (a store that is down or full answers every
+// request so): at most kPerSecond lines a second, then one line saying how
+// many were left out. Loop thread only, like every Call.
+bool MayLogUnavailable() {
+  constexpr int kPerSecond = 5;
+  static auto window = std::chrono::steady_clock::time_point();
+  static int logged = 0;
+  static uint64_t suppressed = 0;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - window >= std::chrono::seconds(1)) {
+    if (suppressed > 0) {
+      spdlog::warn("... and {} more UNAVAILABLE answers in that second",
+                   suppressed);
+    }
+    window = now;
+    logged = 0;
+    suppressed = 0;
+  }
+  if (logged < kPerSecond) {
+    ++logged;
+    return true;
+  }
+  ++suppressed;
+  return false;
+}
+
+}  // namespace
 
 Call::Call(Request request, SocketKind socket, Sender sender,
            ServerCounters* counters)
@@ -56,7 +86,9 @@ void Call::Fail(const Status& status) {
       spdlog::error("{}: {}", request_.verb, status.ToString());
       break;
     case Code::kUnavailable:
-      spdlog::warn("{}: {}", request_.verb, status.ToString());
+      if (MayLogUnavailable()) {
+        spdlog::warn("{}: {}", request_.verb, status.ToString());
+      }
       break;
     default:
       break;

@@ -40,6 +40,14 @@ struct Config {
   size_t map_size_mb = 8192;
   int64_t sweep_interval_ms = 1000;
   size_t sweep_budget = 256;
+  // LMDB: "sync" (acknowledged after fsync) or "periodic" (after the
+  // write, fsync every sync_interval_ms); see LmdbDurability.
+  std::string durability = "sync";
+  int64_t sync_interval_ms = 1000;
+  // LMDB: room kept for deletes and sign-outs (LmdbOptions), and the fill
+  // at which the log warns.
+  int reserve_percent = 10;
+  int warn_percent = 80;
 
   // [redis]
   std::string redis_host = "127.0.0.1";

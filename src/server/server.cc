@@ -119,7 +119,13 @@ class Server::Impl {
 
   void OnStopSignal(int signum);
   void OnReloadSignal();
-  void OnSweepTimer() { StartSweep(); }
+  void OnSweepTimer() {
+    StartSweep();
+    CheckStorage();
+  }
+  // Says in the log, once per crossing, when the store passes warn_percent
+  // of its size and when it starts refusing new data.
+  void CheckStorage();
   void OnDrainDeadline();
 
   const Config config_;
@@ -146,6 +152,7 @@ class Server::Impl {
   TimerWatcher drain_timer_;
   uint64_t in_flight_ = 0;  // dispatched calls not yet answered
   bool sweeping_ = false;
+  int storage_level_ = 0;  // 0 fine, 1 warned, 2 refusing new data
   bool draining_ = false;
   bool drain_expired_ = false;
 };
@@ -501,6 +508,45 @@ void Server::Impl::StartSweep() {
     }
     if (draining_) MaybeFinish();
   });
+}
+
+void Server::Impl::CheckStorage() {
+  const StoreStats st = store_->Stats();
+  if (st.size_bytes == 0) return;
+  const uint64_t warn_at =
+      st.size_bytes / 100 * static_cast<uint64_t>(config_.warn_percent);
+  int level = 0;
+  if (st.refuse_new_bytes != 0 && st.used_bytes >= st.refuse_new_bytes) {
+    level = 2;
+  } else if (st.used_bytes >= warn_at) {
+    level = 1;
+  }
+  // Back to fine only well below the line, so a store hovering at it does
+  // not fill the log.
+  if (level == 0 && storage_level_ > 0 &&
+      st.used_bytes + st.size_bytes / 50 > warn_at) {
+    return;
+  }
+  if (level == storage_level_) return;
+  const double used_mb = static_cast<double>(st.used_bytes) / (1 << 20);
+  const double size_mb = static_cast<double>(st.size_bytes) / (1 << 20);
+  if (level == 2) {
+    spdlog::error(
+        "store is full: {:.1f} of {:.0f} MiB used; new sessions and data are "
+        "refused (UNAVAILABLE), deletes and sign-outs still work; raise "
+        "[store] map_size_mb",
+        used_mb, size_mb);
+  } else if (level == 1 && storage_level_ < 1) {
+    spdlog::warn(
+        "store is {:.0f}% full ({:.1f} of {:.0f} MiB); new data will be "
+        "refused at {}%; raise [store] map_size_mb",
+        100.0 * used_mb / size_mb, used_mb, size_mb,
+        100 - config_.reserve_percent);
+  } else if (level < storage_level_) {
+    spdlog::info("store is {:.0f}% full again ({:.1f} of {:.0f} MiB)",
+                 100.0 * used_mb / size_mb, used_mb, size_mb);
+  }
+  storage_level_ = level;
 }
 
 void Server::Impl::StopSockets() {

@@ -306,6 +306,41 @@ Result<std::string> StatsJson(const StatsSnapshot& stats) {
   Uint(w, "commits", stats.store.commits);
   Uint(w, "conflicts", stats.store.conflicts);
   Uint(w, "swept", stats.store.swept);
+  const StoreStats& st = stats.store;
+  if (st.size_bytes != 0) {
+    // How full the store is, early enough to act (issue 12): new data is
+    // refused from refuse_new_bytes on, so that revocation keeps room.
+    w.Key("storage");
+    w.StartObject();
+    Uint(w, "used_bytes", st.used_bytes);
+    Uint(w, "size_bytes", st.size_bytes);
+    Uint(w, "refuse_new_bytes", st.refuse_new_bytes);
+    Uint(w, "refused", st.refused_full);
+    w.EndObject();
+  }
+  if (!st.durability.empty()) {
+    // Group commit: how many writes each transaction (one commit, one
+    // fsync in sync mode) carried; "1", "2-3", "4-7", ... "512+".
+    w.Key("group_commit");
+    w.StartObject();
+    Str(w, "durability", st.durability);
+    Uint(w, "transactions", st.write_transactions);
+    Uint(w, "syncs", st.syncs);
+    w.Key("sizes");
+    w.StartObject();
+    for (size_t i = 0; i < st.group_sizes.size(); ++i) {
+      const uint64_t lo = uint64_t{1} << i;
+      std::string key = std::to_string(lo);
+      if (i + 1 == st.group_sizes.size()) {
+        key += "+";
+      } else if (lo > 1) {
+        key += "-" + std::to_string(2 * lo - 1);
+      }
+      Uint(w, key, st.group_sizes[i]);
+    }
+    w.EndObject();
+    w.EndObject();
+  }
   w.Key("app");
   w.StartObject();
   Uint(w, "in", c.app_in);

@@ -3,6 +3,7 @@
 #include "store/lmdb_records.h"
 
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 #include <utility>
 
@@ -31,6 +32,18 @@ std::optional<int64_t> ReadBigEndian64(std::string_view s) {
   uint64_t u = 0;
   for (char c : s) u = (u << 8) | static_cast<uint8_t>(c);
   return static_cast<int64_t>(u);
+}
+
+// When a session stops being valid, as far as its record knows: its
+// absolute expiry, or sooner its idle expiry. Touches and commits only move
+// last_seen_at forward, so this never comes earlier than what an index
+// entry written before says: an entry is a lower bound, and Sweep moves it
+// on when a session turns out to have been used since.
+int64_t Deadline(const Session& s) {
+  if (s.idle_timeout > 0 && s.last_seen_at + s.idle_timeout < s.expires_at) {
+    return s.last_seen_at + s.idle_timeout;
+  }
+  return s.expires_at;
 }
 
 std::string ExpiryKey(int64_t at, char kind, std::string_view id) {
@@ -117,6 +130,44 @@ Result<Dbs> OpenDatabases(MDB_env* env) {
   }
   SESSIOND_RETURN_IF_ERROR(CommitTxn(std::move(*txn), "commit"));
   return db;
+}
+
+uint64_t LivePages(MDB_txn* txn, const Dbs& dbs) {
+  // 0 and 1 are LMDB's FREE_DBI and MAIN_DBI.
+  const MDB_dbi all[] = {0,           1,          dbs.sessions,
+                         dbs.seen,    dbs.users,  dbs.epochs,
+                         dbs.tombstones, dbs.expiry, dbs.meta};
+  uint64_t pages = 0;
+  for (MDB_dbi dbi : all) {
+    MDB_stat st{};
+    if (mdb_stat(txn, dbi, &st) == 0) {
+      pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    }
+  }
+  return pages;
+}
+
+uint64_t UsedPages(MDB_env* env, MDB_txn* txn) {
+  MDB_envinfo info{};
+  if (mdb_env_info(env, &info) != 0) return 0;
+  uint64_t free_listed = 0;
+  MDB_cursor* cur = nullptr;
+  if (mdb_cursor_open(txn, 0 /* FREE_DBI */, &cur) == 0) {
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+      // Each value is an ID list whose first word is its length.
+      if (v.mv_size >= sizeof(size_t)) {
+        size_t n = 0;
+        std::memcpy(&n, v.mv_data, sizeof n);
+        free_listed += n;
+      }
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+  }
+  const uint64_t file_pages = info.me_last_pgno + 1;
+  return file_pages > free_listed ? file_pages - free_listed : 0;
 }
 
 Result<std::optional<std::string>> Tx::Get(MDB_dbi dbi, std::string_view key) {
@@ -228,7 +279,10 @@ Status Tx::PutSession(const Session& s) {
   if (!s.user_id.empty()) {
     SESSIOND_RETURN_IF_ERROR(Put(db_.users, s.user_id, s.id));
   }
-  return Put(db_.expiry, ExpiryKey(s.expires_at, kExpirySession, s.id), "");
+  // Indexed at its idle deadline when that comes first, so a session
+  // nobody uses leaves the disk a day after its last use, not at the end
+  // of its lifetime (issue 12).
+  return Put(db_.expiry, ExpiryKey(Deadline(s), kExpirySession, s.id), "");
 }
 
 // Rewrites only the record (indexes unchanged: same id, user, expiry).
@@ -267,12 +321,18 @@ Status Tx::End(const Session& s, int64_t now) {
 // Ends every session of user_id except keep; a record that fails to
 // decode is dropped too (revocation is never blocked by a bad record).
 Result<uint64_t> Tx::RevokeAllBut(const std::string& user_id,
-                              const std::string& keep, int64_t now) {
+                              const std::string& keep, int64_t now,
+                              size_t limit, bool* more) {
   auto ids = UserIds(user_id);
   if (!ids.ok()) return ids.status();
   uint64_t n = 0;
+  if (more != nullptr) *more = false;
   for (const std::string& id : *ids) {
     if (id == keep) continue;
+    if (n >= limit) {
+      if (more != nullptr) *more = true;
+      break;
+    }
     auto rec = Get(db_.sessions, id);
     if (!rec.ok()) return rec.status();
     if (!rec->has_value()) {
@@ -335,9 +395,26 @@ Result<uint64_t> Tx::Sweep(size_t budget, int64_t now) {
       st = rec.status();
       continue;
     }
-    if (!rec->has_value()) continue;
+    if (!rec->has_value()) continue;  // ended earlier: a stale entry
     Result<Session> s = DecodeSession(**rec);
-    if (s.ok() && s->expires_at != *at) continue;  // a stale entry
+    if (s.ok()) {
+      auto seen = Peek(db_.seen, id);
+      if (!seen.ok()) {
+        st = seen.status();
+        continue;
+      }
+      if (seen->has_value()) {
+        if (auto t = ReadBigEndian64(**seen)) {
+          s->last_seen_at = std::max(s->last_seen_at, *t);
+        }
+      }
+      if (!IsExpired(*s, now)) {
+        // Used since its entry was written: due later, at its deadline
+        // (after now, so after this entry).
+        st = Put(db_.expiry, ExpiryKey(Deadline(*s), kExpirySession, id), "");
+        continue;
+      }
+    }
     st = Del(db_.sessions, id);
     if (st.ok()) st = Del(db_.seen, id);
     if (st.ok() && s.ok() && !s->user_id.empty()) {

@@ -11,6 +11,7 @@
 
 #include <lmdb.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -63,6 +64,20 @@ struct Dbs {
 // or writes the layout version. Errors: kCorrupt for a data directory of
 // another layout; LmdbStatus.
 Result<Dbs> OpenDatabases(MDB_env* env);
+
+// Pages the trees of `dbs` (and LMDB's own free-page and main trees) hold
+// in `txn`'s view: the live data, without the free pages LMDB can reuse.
+// O(1) per database.
+uint64_t LivePages(MDB_txn* txn, const Dbs& dbs);
+// Pages of the map in use as far as new writes are concerned: the file's
+// pages up to the last committed transaction's highest, less those LMDB
+// lists as free. Larger than LivePages by the pages that recent
+// transactions freed and LMDB may not reuse yet (it keeps the last two
+// trees whole), which is what a map that fills up runs out of first.
+// Walks LMDB's free list (one entry per freeing transaction not yet
+// reclaimed). Use a read transaction: inside a write transaction LMDB may
+// have taken the free list into memory, and it reads as empty.
+uint64_t UsedPages(MDB_env* env, MDB_txn* txn);
 
 // How long a tombstone lives when the session's expiry is unknown (its
 // record failed to decode but was revoked anyway).
@@ -118,8 +133,11 @@ class Tx {
   Status End(const Session& s, int64_t now);
   // Ends every session of user_id except keep; a record that fails to
   // decode is dropped too (revocation is never blocked by a bad record).
+  // Ends at most `limit`; *more (when given) says whether some are left.
   Result<uint64_t> RevokeAllBut(const std::string& user_id,
-                                const std::string& keep, int64_t now);
+                                const std::string& keep, int64_t now,
+                                size_t limit = SIZE_MAX,
+                                bool* more = nullptr);
   // Visits up to `budget` due entries of the expiry index, oldest first,
   // dropping what they point at; returns how many sessions and tombstones
   // were dropped.
