@@ -153,6 +153,7 @@ class Server::Impl {
   uint64_t in_flight_ = 0;  // dispatched calls not yet answered
   bool sweeping_ = false;
   int storage_level_ = 0;  // 0 fine, 1 warned, 2 refusing new data
+  uint64_t refused_seen_ = 0;  // StoreStats::refused_full at the last check
   bool draining_ = false;
   bool drain_expired_ = false;
 };
@@ -515,8 +516,13 @@ void Server::Impl::CheckStorage() {
   if (st.size_bytes == 0) return;
   const uint64_t warn_at =
       st.size_bytes / 100 * static_cast<uint64_t>(config_.warn_percent);
+  // Refusals since the last check count as full too: a burst can fill the
+  // map and be revoked again between two checks.
+  const bool refused = st.refused_full > refused_seen_;
+  refused_seen_ = st.refused_full;
   int level = 0;
-  if (st.refuse_new_bytes != 0 && st.used_bytes >= st.refuse_new_bytes) {
+  if (refused ||
+      (st.refuse_new_bytes != 0 && st.used_bytes >= st.refuse_new_bytes)) {
     level = 2;
   } else if (st.used_bytes >= warn_at) {
     level = 1;
