@@ -6,11 +6,17 @@ in-process by Flask's test client (so no web server is measured), with
   (c) sessiond through clients/python's Flask integration.
 Prints one JSON object: requests per second for each.
 
+The variants take turns: --rounds rounds (default 5) of seconds/rounds
+each, and each variant's figure is the median of its rounds, so that a
+noisy moment on a shared machine hits all of them alike instead of
+whichever ran then.
+
 Run with /usr/bin/python3 and clients/python on PYTHONPATH (bench/run.py
 does both).
 """
 import argparse
 import json
+import statistics
 import time
 
 from flask import Flask, session
@@ -44,13 +50,17 @@ def make_app(kind, args):
     return app
 
 
-def measure(app, seconds):
+def prepare(app):
     client = app.test_client()
     assert client.get("/login").status_code == 200
     first = client.get("/")
     assert first.status_code == 200 and b"12345" in first.data, first.data
     for _ in range(200):  # warm-up
         client.get("/")
+    return client
+
+
+def measure(client, seconds):
     count = 0
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
@@ -63,16 +73,24 @@ def measure(app, seconds):
     return count / (time.perf_counter() - start)
 
 
+VARIANTS = ("signed_cookie", "flask_session_redis", "sessiond")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--redis-port", type=int, required=True)
     ap.add_argument("--sessiond", required=True)
     ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    out = {}
-    for kind in ("signed_cookie", "flask_session_redis", "sessiond"):
-        out[kind] = measure(make_app(kind, args), args.seconds)
-    print(json.dumps(out))
+    clients = {kind: prepare(make_app(kind, args)) for kind in VARIANTS}
+    rates = {kind: [] for kind in VARIANTS}
+    for _ in range(max(1, args.rounds)):
+        for kind in VARIANTS:
+            rates[kind].append(measure(clients[kind],
+                                       args.seconds / max(1, args.rounds)))
+    print(json.dumps({kind: statistics.median(r) for kind, r in
+                      rates.items()}))
 
 
 if __name__ == "__main__":

@@ -275,6 +275,57 @@ class Bench:
                 raise RuntimeError("flask_bench failed: " + r.stderr[-2000:])
             self.results["flask"] = json.loads(r.stdout.strip().splitlines()[-1])
 
+    # -- 3b. the other frameworks --------------------------------------------
+    # Each framework's script (bench/<framework>_bench.*) measures the same
+    # small app on sessiond, on the server-side store its users run today
+    # (on the same redis-server) and on its default cookie or memory store
+    # for context, then the app with sessiond down (its 503 pages, the
+    # client's circuit breaker failing fast) and the time it takes to serve
+    # again after sessiond comes back. Each prints one JSON object.
+    FRAMEWORKS = (
+        # name, argv after the interpreter, needs --sessiond-bin
+        ("django", [PY, "bench/django_bench.py"], False),
+        ("rails", ["ruby", "bench/rails_bench.rb"], False),
+        ("php", [PY, "bench/php_bench.py"], True),
+        ("express", ["node", "bench/express_bench.js"], False),
+        ("python_down", [PY, "bench/python_down_bench.py"], True),
+    )
+
+    def frameworks(self, which):
+        out = {}
+        for name, argv, wants_bin in self.FRAMEWORKS:
+            if name not in which:
+                continue
+            log("== %s app: sessiond vs its usual session stores" % name)
+            port = free_port()
+            d = os.path.join(self.tmp, "redis-" + name)
+            os.makedirs(d, exist_ok=True)
+            ep = self.endpoint("ipc", "sessiond-" + name)
+            conf = self.sessiond_config(name, ep)
+            with Proc(pinned(SERVER_CPU, ["redis-server", "--port", str(port),
+                                          "--bind", "127.0.0.1", "--save", "",
+                                          "--appendonly", "no", "--dir", d]),
+                      os.path.join(d, "log")) as rp, \
+                    self.start_sessiond(conf):
+                self.wait_redis(port, rp)
+                self.wait_ping(ep)
+                env = dict(os.environ,
+                           PYTHONPATH=os.path.join(ROOT, "clients", "python"),
+                           SESSIOND_BIN=self.bin("src", "cli", "sessiond"))
+                cmd = list(argv)
+                if name != "python_down":
+                    cmd += ["--redis-port", str(port), "--sessiond", ep]
+                cmd += ["--seconds", str(self.seconds)]
+                if wants_bin:
+                    cmd += ["--sessiond-bin", self.bin("src", "cli", "sessiond")]
+                r = subprocess.run(pinned(CLIENT_CPU, cmd), capture_output=True,
+                                   text=True, env=env, cwd=ROOT, timeout=900)
+                if r.returncode != 0:
+                    raise RuntimeError("%s bench failed: %s" % (
+                        name, (r.stdout + r.stderr)[-2000:]))
+                out[name] = json.loads(r.stdout.strip().splitlines()[-1])
+        self.results["frameworks"] = out
+
     # -- 4. scale --------------------------------------------------------------
     def scale(self, counts):
         out = {}
@@ -521,6 +572,72 @@ def render(b, command, started):
             targets.append(("Flask on sessiond >= 1.0x Flask-Session + Redis",
                             "%.2fx" % ratio, ratio >= 1.0))
 
+    if "frameworks" in r:
+        fw = r["frameworks"]
+        add("## 5. The other frameworks")
+        add("")
+        add("The same small app per framework (each request reads the session "
+            "and renders a few bytes) on sessiond, on the server-side store "
+            "its users run today on the same redis-server, and on its "
+            "default store for context. Django and Rails are called in "
+            "process through their whole middleware stack, PHP through "
+            "`php -S` and ab, Express over loopback HTTP with autocannon. "
+            "\"Down\" is the same sessiond app with sessiond stopped: the "
+            "rate of its 503 pages once the client's circuit breaker is "
+            "open; \"back\" is the time from sessiond answering again to "
+            "the app's first 200.")
+        add("")
+        add("| framework | on sessiond req/s | on its usual store req/s | sessiond vs it | default store req/s (context) | sessiond down: 503/s | back after |")
+        add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+        def num(x):
+            return "{:,.0f}".format(x) if isinstance(x, (int, float)) else ""
+
+        rows = [
+            ("django", "Django", "sessiond", "django_redis_cache",
+             "Django cache backend on django-redis", "signed_cookie",
+             "sessiond_down", None, None),
+            ("rails", "Rails 6.1", "sessiond", "cache_store_redis",
+             ":cache_store on redis_cache_store", "cookie_store",
+             "sessiond_down", "recovery_ms", 1e-3),
+            ("php", "PHP 8.2", "php_sessiond", "php_redis",
+             "session.save_handler = redis (persistent)", None,
+             "php_sessiond_down", "recovery_s", 1.0),
+            ("express", "Express", "sessiond", "connect_redis",
+             "connect-redis", "memory_store", "sessiond_down",
+             "recovery_ms", 1e-3),
+        ]
+        for key, label, ours, theirs, theirs_label, default, down, back, scale in rows:
+            v = fw.get(key)
+            if not v:
+                continue
+            d = v.get(down)
+            if isinstance(d, dict):
+                d = d.get("rps")
+            ratio = v[ours] / v[theirs] if v.get(theirs) else 0
+            add("| %s (vs %s) | %s | %s | %.2fx | %s | %s | %s |" % (
+                label, theirs_label, num(v.get(ours)), num(v.get(theirs)),
+                ratio, num(v.get(default)) if default else "", num(d),
+                "%.0f ms" % (v[back] * scale * 1000)
+                if back and back in v else ""))
+        pd = fw.get("python_down")
+        if pd:
+            add("| Flask, sessiond down (python_down_bench.py) | %s | | | | %s | %.0f ms |" % (
+                num(pd["up_rps"]), num(pd["down_rps"]), pd["recovery_s"] * 1000))
+        add("")
+        if "django" in fw:
+            other = fw["django"].get("django_redis_sessions")
+            if other:
+                add("Django with django-redis-sessions on the same redis-server: "
+                    "%s requests/s." % num(other))
+                add("")
+        if "php" in fw and "php_redis_nonpersistent" in fw["php"]:
+            p = fw["php"]
+            add("PHP without persistent connections: php-redis %s/s, sessiond "
+                "%s/s." % (num(p["php_redis_nonpersistent"]),
+                           num(p.get("php_sessiond_nonpersistent"))))
+            add("")
+
     add("## Targets")
     add("")
     add("| target | measured | |")
@@ -572,7 +689,8 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="shorter runs, 10k/100k sessions; no docs rewrite")
     ap.add_argument("--scale", default="10000,10000000")
-    ap.add_argument("--only", default="tokens,zmq,redis,flask,scale")
+    ap.add_argument("--only", default="tokens,zmq,redis,flask,django,rails,"
+                    "php,express,python_down,scale")
     ap.add_argument("--command", default="bench/run.sh")
     args = ap.parse_args()
     started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
@@ -587,6 +705,7 @@ def main():
             b.redis()
         if "flask" in only:
             b.flask()
+        b.frameworks(only)
         if "scale" in only:
             counts = [int(c) for c in args.scale.split(",")]
             if args.quick:

@@ -7,7 +7,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from devices_app import ago, describe_device
+import sessiond
+
+from devices_app import SIGNED_OUT_BECAUSE, ago, describe_device, \
+    signed_out_message
 
 # A click starts a page load; elements read while it replaces the page go
 # stale, so waits that read the page retry instead of failing.
@@ -31,7 +34,25 @@ def flashes(browser):
     return [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".flash")]
 
 
-def test_sign_out_all_other_locations(app_url, new_browser):
+def server_gives_reasons(server):
+    """Whether this sessiond says why a session was revoked (REVOKED
+    details): asked with two sessions of a throwaway user."""
+    client = server.client()
+    try:
+        one = client.login(client.create().cookie, "reason-probe")
+        two = client.login(client.create().cookie, "reason-probe")
+        client.revoke_others(two.cookie)
+        try:
+            client.load(one.cookie)
+        except sessiond.Revoked as e:
+            return e.reason is not None
+        return False
+    finally:
+        client.close()
+
+
+def test_sign_out_all_other_locations(app_url, new_browser,
+                                      sessiond_for_example):
     first, second = new_browser(), new_browser()
 
     sign_in(first, app_url, "alice", "wonderland")
@@ -40,7 +61,8 @@ def test_sign_out_all_other_locations(app_url, new_browser):
     rows = device_rows(first)
     assert len(rows) == 1 and "this device" in rows[0].text
     assert "Chrome" in rows[0].text and "127.0.0.1" in rows[0].text
-    assert "just now" in rows[0].text
+    assert "just now" in rows[0].text  # last seen and signed in
+    assert "unknown" not in rows[0].text  # sessiond knows the sign-in time
     # The flash is shown exactly once.
     first.refresh()
     assert flashes(first) == []
@@ -57,10 +79,16 @@ def test_sign_out_all_other_locations(app_url, new_browser):
     rows = device_rows(second)
     assert len(rows) == 1 and "this device" in rows[0].text
 
-    # The first browser still holds its cookie, but its session has ended.
+    # The first browser still holds its cookie, but its session has ended,
+    # and the page says why (when sessiond records the reason).
     first.refresh()
     WebDriverWait(first, 10).until(EC.url_contains("/login"))
-    assert "Please sign in." in flashes(first)
+    if server_gives_reasons(sessiond_for_example):
+        assert SIGNED_OUT_BECAUSE["signed_out_elsewhere"] in flashes(first)
+    else:
+        assert "Please sign in." in flashes(first)
+    first.refresh()  # said once: the dead cookie was deleted
+    assert flashes(first) == []
     # ...while the second one stays signed in.
     second.refresh()
     assert second.find_element(By.ID, "user").text == "alice"
@@ -82,6 +110,13 @@ def test_wrong_password_and_sign_out(app_url, new_browser):
     assert "Signed out." in flashes(browser)
     browser.get(app_url + "/devices")
     WebDriverWait(browser, 10).until(EC.url_contains("/login"))
+
+
+def test_signed_out_messages():
+    assert signed_out_message(None) is None
+    assert "another device" in signed_out_message("signed_out_elsewhere")
+    assert "password" in signed_out_message("password_changed")
+    assert signed_out_message("something_new") == "Your session was ended."
 
 
 def test_device_labels():

@@ -20,13 +20,18 @@ test_cpp_pkgs=(
   clang libclang-rt-14-dev redis-server redis-tools lmdb-utils
   mandoc shellcheck systemd openssl python3-cryptography
 )
-# Python client, Pyramid, Flask, the example app and its browser test; the
-# scripted DBSC browser (tests/dbsc) signs with python3-cryptography.
+# Python client, Pyramid, Flask, Django, the example app and its browser
+# test; packaging checks (pip install into a venv with setuptools, mypy
+# --strict); bench/flask_bench.py and bench/django_bench.py's alternatives
+# (Flask-Session, django-redis, django-redis-sessions); the scripted DBSC
+# browser (tests/dbsc) signs with python3-cryptography.
 test_python_pkgs=(
   python3 python3-zmq python3-pyramid python3-flask python3-webtest
   python3-pytest python3-flask-session python3-itsdangerous python3-webob
   python3-waitress python3-selenium python3-redis chromium chromium-driver
-  python3-cryptography
+  python3-cryptography python3-django python3-django-redis
+  python3-django-redis-sessions python3-markupsafe python3-zope.interface
+  mypy python3-setuptools python3-wheel python3-pip python3-venv
 )
 # Ruby client, Rack and Rails 6.1 stores, Sinatra, their tests, the Rails
 # example (puma) and bench/rails_bench.rb (ruby-redis).

@@ -9,8 +9,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <iterator>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -117,7 +117,8 @@ TEST(MemoryTest, DealersThatNeverReadStayBoundedAndCounted) {
   zmq::context_t ctx(1);
   constexpr int kPeers = 4, kEach = 15000;  // 60k replies of 15 KiB: 900 MiB
   std::vector<zmq::socket_t> bad;
-  for (int i = 0; i < kPeers; ++i) bad.push_back(Hostile(ctx, d.app_endpoint()));
+  for (int i = 0; i < kPeers; ++i)
+    bad.push_back(Hostile(ctx, d.app_endpoint()));
   for (int n = 0; n < kEach; ++n) {
     for (auto& s : bad) SendAll(s, {"", "SD1", "x", "LOAD", cookie});
   }

@@ -58,3 +58,34 @@ def admin(sessiond_server):
     c = sessiond_server.admin_client()
     yield c
     c.close()
+
+
+def _recovered(request, seconds=5.0):
+    """Repeats request() while it fails as Unavailable or is answered 503,
+    for at most `seconds`, and returns its last result (or raises its last
+    error). After sessiond restarts, a client's circuit breaker lets the
+    next probe through within its backoff (at most 0.5 s); tests that
+    restart the daemon wait for that instead of assuming the very next
+    request gets through."""
+    import time
+
+    import sessiond
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            result = request()
+        except sessiond.Unavailable:
+            if time.monotonic() > deadline:
+                raise
+        else:
+            if (getattr(result, "status_int", None) != 503
+                    or time.monotonic() > deadline):
+                return result
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def recovered():
+    """The function _recovered: recovered(lambda: b.get("/"))."""
+    return _recovered

@@ -1,5 +1,6 @@
 """A small Flask app on sessiond: log in, see "your devices" (device, IP,
-last seen, this device), and sign out all other locations.
+signed in, last seen, this device), and sign out all other locations; a
+browser that was signed out is told why when sessiond says so.
 
 create_app(client) builds it; `python3 -m devices_app` serves it with
 waitress (see __main__.py); examples/run-example.sh starts everything.
@@ -10,7 +11,7 @@ import time
 from flask import Flask, flash, redirect, render_template, request, url_for
 
 from sessiond.flask import (Sessiond, current_user_id, list_devices, login,
-                            logout, sign_out_other_locations)
+                            logout, revoked_reason, sign_out_other_locations)
 
 from .users import check_password
 
@@ -37,6 +38,31 @@ def describe_device(user_agent):
     return f"{browser} on {system}" if system else browser
 
 
+# What sessiond's REVOKED reasons mean to the person at the browser.
+SIGNED_OUT_BECAUSE = {
+    "signed_out_elsewhere": "You were signed out from another device "
+                            "(\u201cSign out all other locations\u201d).",
+    "password_changed": "You were signed out because your password was "
+                        "changed.",
+    "admin": "An administrator ended your session.",
+    "session_limit": "You were signed out: your account is signed in on "
+                     "too many devices.",
+    "reuse_detected": "You were signed out: your session cookie was used "
+                      "from two places at once.",
+    "device_binding": "You were signed out: this device could not prove "
+                      "it is the one that signed in.",
+    "logout": "You had signed out.",
+    "login": "You signed in again, so this older session ended.",
+}
+
+
+def signed_out_message(reason):
+    """The sentence for a REVOKED reason, or None (no reason given)."""
+    if reason is None:
+        return None
+    return SIGNED_OUT_BECAUSE.get(reason, "Your session was ended.")
+
+
 def ago(timestamp, now=None):
     seconds = max(0, int((now or time.time()) - timestamp))
     if seconds < 60:
@@ -57,14 +83,26 @@ def create_app(client):
     app.jinja_env.filters["utc"] = lambda t: time.strftime(
         "%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
 
+    def tell_why_signed_out():
+        # Only in the request whose cookie came back REVOKED: the dead
+        # cookie is deleted with this response, so it is said once.
+        message = signed_out_message(revoked_reason())
+        if message:
+            flash(message, "error")
+        return message
+
     @app.get("/")
     def index():
-        return redirect(url_for("devices" if current_user_id() else "login_form"))
+        if current_user_id():
+            return redirect(url_for("devices"))
+        tell_why_signed_out()
+        return redirect(url_for("login_form"))
 
     @app.get("/login")
     def login_form():
         if current_user_id():
             return redirect(url_for("devices"))
+        tell_why_signed_out()  # shown by this page's flashes
         return render_template("login.html")
 
     @app.post("/login")
@@ -87,7 +125,8 @@ def create_app(client):
     def devices():
         user = current_user_id()
         if not user:
-            flash("Please sign in.")
+            if not tell_why_signed_out():
+                flash("Please sign in.")
             return redirect(url_for("login_form"))
         return render_template("devices.html", user=user,
                                devices=list_devices())

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -42,7 +43,7 @@ struct FlashMessage {
 
 struct Session {
   std::string id;
-  std::string user_id;     // empty: anonymous
+  std::string user_id;  // empty: anonymous
   std::string csrf_token;
   std::vector<FlashMessage> flash;          // oldest first
   std::map<std::string, std::string> data;  // values are UTF-8 text
@@ -81,6 +82,40 @@ struct ChangeSet {
   friend bool operator==(const ChangeSet&, const ChangeSet&) = default;
 };
 
+// Why a session ended: the "reason" of a REVOKED reply's details
+// (docs/protocol.md, "Error details"). Stores keep it with every tombstone
+// and with the user's epoch, so a later use of the session can say why it
+// is gone. The numbers are stored (LMDB) and never change meaning; the
+// names are the wire's.
+enum class EndReason : uint8_t {
+  kUnknown = 0,             // ended before reasons were kept: no details
+  kLogout = 1,              // LOGOUT
+  kLogin = 2,               // the id moved (LOGIN, REGENERATE, re-issues)
+  kSignedOutElsewhere = 3,  // REVOKE_OTHERS from another of the user's
+  kPasswordChanged = 4,     // BUMP_EPOCH
+  kAdmin = 5,               // USER_REVOKE, USER_REVOKE_OTHERS, SESSION_REVOKE
+  kSessionLimit = 6,        // evicted by [session] max_per_user
+  kReuseDetected = 7,       // a rotated cookie came back after its grace
+  kDeviceBinding = 8,       // a device-bound session failed its binding
+};
+// "logout", "login", ...; "" for kUnknown (and any number not listed).
+std::string_view EndReasonName(EndReason reason);
+// The reason of a wire or stored name; nullopt for an unknown name.
+std::optional<EndReason> EndReasonFromName(std::string_view name);
+// The reason of a stored number; kUnknown for a number not listed.
+EndReason EndReasonFromNumber(uint8_t number);
+// kRevoked with the details {"reason": R, "at": at} (unix seconds), or
+// without details for kUnknown (a tombstone older than reasons).
+Status RevokedStatus(std::string message, EndReason reason, int64_t at);
+
+// A user's epoch (Store::GetEpoch): every session and token of the user
+// issued before `us` is revoked, for `reason` (that of the last bump).
+struct UserEpoch {
+  int64_t us = 0;  // unix microseconds; 0 = never bumped
+  EndReason reason = EndReason::kUnknown;
+  friend bool operator==(const UserEpoch&, const UserEpoch&) = default;
+};
+
 // What Login needs besides the old id: the app has authenticated user_id.
 // With keep_user (REGENERATE, and BUMP_EPOCH's re-issue) the session keeps
 // its own user (possibly anonymous) and authenticated_at, and user_id is
@@ -90,6 +125,8 @@ struct LoginRequest {
   std::string ip;          // optional new metadata; empty keeps the old
   std::string user_agent;  // optional; empty keeps the old
   bool keep_user = false;
+  // What the old id's tombstone says (LOGIN and REGENERATE: the id moved).
+  EndReason old_id_reason = EndReason::kLogin;
 };
 
 // New random ids and tokens (getrandom(2), the OS CSPRNG). Thread-safe.
@@ -161,6 +198,9 @@ bool NeedsTouch(const Session& s, int64_t now, int64_t touch_interval_s);
 
 // Whether the user's epoch (unix microseconds; 0 = never bumped) revokes s.
 bool RevokedByEpoch(const Session& s, int64_t epoch_us);
+// The REVOKED status of a session that `epoch` revokes (its reason, at the
+// epoch's second).
+Status EpochRevokedStatus(const UserEpoch& epoch);
 
 // Removes and returns the messages of one flash queue, oldest first; bumps
 // s.version when any were removed.

@@ -7,14 +7,14 @@
 // next caller.
 #include "sessiond/client.h"
 
-#include "client_json.h"
-
 #include <algorithm>
 #include <charconv>
 #include <deque>
 #include <set>
 #include <utility>
 #include <zmq.hpp>
+
+#include "client_json.h"
 
 namespace sessiond {
 namespace {

@@ -31,8 +31,7 @@ Status WrongType(const char* name) {
                   "\" has the wrong type");
 }
 
-Status ReadMember(const JsonValue& object, const char* name,
-                  std::string& out) {
+Status ReadMember(const JsonValue& object, const char* name, std::string& out) {
   const JsonValue* v = FindMember(object, name);
   if (v == nullptr) return Status();
   if (!v->IsString()) return WrongType(name);

@@ -41,7 +41,8 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
 // can only remove bits), on disk before close, and close itself checked.
 Status WriteDurably(Fd& fd, std::string_view data, const std::string& path) {
   Status st = WriteAll(fd.get(), data, path);
-  if (st.ok() && ::fchmod(fd.get(), 0600) != 0) st = Errno("cannot chmod", path);
+  if (st.ok() && ::fchmod(fd.get(), 0600) != 0)
+    st = Errno("cannot chmod", path);
   if (st.ok() && ::fsync(fd.get()) != 0) st = Errno("cannot fsync", path);
   Status closed = fd.Close(path);
   return st.ok() ? closed : st;

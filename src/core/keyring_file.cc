@@ -286,5 +286,4 @@ Result<uint32_t> Keyring::RotateFile(const std::string& path, int64_t now,
   return fresh.id;
 }
 
-
 }  // namespace sessiond

@@ -24,7 +24,6 @@ namespace {
 using testing::kSecretA;
 using testing::kSecretB;
 
-
 KeySpec Spec(uint32_t id, const std::string& secret, int64_t retire_at = 0) {
   KeySpec spec;
   spec.id = id;

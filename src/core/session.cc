@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "sessiond/random.h"
 
@@ -124,7 +125,6 @@ std::string CutUtf8(std::string s, size_t max_bytes) {
   return s;
 }
 
-
 std::string UserTag(std::string_view user_id) {
   EnsureSodium();
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
@@ -153,8 +153,9 @@ std::string_view SessionTag(std::string_view session_id) {
 
 Status ValidateSessionId(std::string_view id) {
   if (id.size() != kSessionIdChars) {
-    return InvalidArgument("session id must be " + std::to_string(kSessionIdChars) +
-                   " characters, got " + std::to_string(id.size()));
+    return InvalidArgument("session id must be " +
+                           std::to_string(kSessionIdChars) +
+                           " characters, got " + std::to_string(id.size()));
   }
   // A lambda, not the function's address, so the test is inlined: this
   // runs on every request.
@@ -168,8 +169,8 @@ Status ValidateSessionId(std::string_view id) {
 Status ValidateUserId(std::string_view user_id) {
   if (user_id.empty()) return InvalidArgument("user id is empty");
   if (user_id.size() > kMaxUserIdBytes) {
-    return InvalidArgument("user id is longer than " + std::to_string(kMaxUserIdBytes) +
-                   " bytes");
+    return InvalidArgument("user id is longer than " +
+                           std::to_string(kMaxUserIdBytes) + " bytes");
   }
   for (char c : user_id) {
     if (!IsGraphic(c) || c == '{' || c == '}') {
@@ -183,11 +184,12 @@ Status ValidateUserId(std::string_view user_id) {
 Status ValidateKey(std::string_view key) {
   if (key.empty()) return InvalidArgument("data key is empty");
   if (key.size() > kMaxKeyBytes) {
-    return InvalidArgument("data key is longer than " + std::to_string(kMaxKeyBytes) +
-                   " bytes");
+    return InvalidArgument("data key is longer than " +
+                           std::to_string(kMaxKeyBytes) + " bytes");
   }
   if (!std::all_of(key.begin(), key.end(), IsGraphic)) {
-    return InvalidArgument("data key may hold only printable ASCII without space");
+    return InvalidArgument(
+        "data key may hold only printable ASCII without space");
   }
   return Status::Ok();
 }
@@ -195,7 +197,7 @@ Status ValidateKey(std::string_view key) {
 Status ValidateFlashQueue(std::string_view queue) {
   if (queue.size() > kMaxKeyBytes) {
     return InvalidArgument("flash queue name is longer than " +
-                   std::to_string(kMaxKeyBytes) + " bytes");
+                           std::to_string(kMaxKeyBytes) + " bytes");
   }
   if (!std::all_of(queue.begin(), queue.end(), IsGraphic)) {
     return InvalidArgument(
@@ -207,7 +209,8 @@ Status ValidateFlashQueue(std::string_view queue) {
 Status ValidateChangeSet(const ChangeSet& changes) {
   for (const auto& [key, value] : changes.set) {
     SESSIOND_RETURN_IF_ERROR(ValidateKey(key));
-    if (!IsUtf8(value)) return InvalidArgument("value of '" + key + "' is not UTF-8");
+    if (!IsUtf8(value))
+      return InvalidArgument("value of '" + key + "' is not UTF-8");
     if (changes.erase.count(key) != 0) {
       return InvalidArgument("key '" + key + "' is both set and erased");
     }
@@ -217,7 +220,8 @@ Status ValidateChangeSet(const ChangeSet& changes) {
   }
   for (const auto& f : changes.flash_push) {
     SESSIOND_RETURN_IF_ERROR(ValidateFlashQueue(f.queue));
-    if (!IsUtf8(f.message)) return InvalidArgument("flash message is not UTF-8");
+    if (!IsUtf8(f.message))
+      return InvalidArgument("flash message is not UTF-8");
   }
   return Status::Ok();
 }
@@ -309,15 +313,18 @@ Status PrepareNewSession(Session& s, size_t max_data_bytes) {
   SESSIOND_RETURN_IF_ERROR(ValidateSessionId(s.id));
   if (!s.user_id.empty()) SESSIOND_RETURN_IF_ERROR(ValidateUserId(s.user_id));
   if (s.csrf_token.empty()) return InvalidArgument("session has no CSRF token");
-  if (s.expires_at <= 0) return InvalidArgument("session has no absolute expiry");
+  if (s.expires_at <= 0)
+    return InvalidArgument("session has no absolute expiry");
   if (s.idle_timeout < 0) return InvalidArgument("idle timeout is negative");
   for (const auto& [key, value] : s.data) {
     SESSIOND_RETURN_IF_ERROR(ValidateKey(key));
-    if (!IsUtf8(value)) return InvalidArgument("value of '" + key + "' is not UTF-8");
+    if (!IsUtf8(value))
+      return InvalidArgument("value of '" + key + "' is not UTF-8");
   }
   for (const auto& f : s.flash) {
     SESSIOND_RETURN_IF_ERROR(ValidateFlashQueue(f.queue));
-    if (!IsUtf8(f.message)) return InvalidArgument("flash message is not UTF-8");
+    if (!IsUtf8(f.message))
+      return InvalidArgument("flash message is not UTF-8");
   }
   SESSIOND_RETURN_IF_ERROR(CheckSize(s, max_data_bytes));
   CutMetadata(s);
@@ -356,6 +363,60 @@ bool NeedsTouch(const Session& s, int64_t now, int64_t touch_interval_s) {
 
 bool RevokedByEpoch(const Session& s, int64_t epoch_us) {
   return !s.user_id.empty() && s.issued_at_us < epoch_us;
+}
+
+namespace {
+
+// Every reason with its wire name, in numbering order.
+constexpr std::array<std::pair<EndReason, std::string_view>, 8> kEndReasons = {{
+    {EndReason::kLogout, "logout"},
+    {EndReason::kLogin, "login"},
+    {EndReason::kSignedOutElsewhere, "signed_out_elsewhere"},
+    {EndReason::kPasswordChanged, "password_changed"},
+    {EndReason::kAdmin, "admin"},
+    {EndReason::kSessionLimit, "session_limit"},
+    {EndReason::kReuseDetected, "reuse_detected"},
+    {EndReason::kDeviceBinding, "device_binding"},
+}};
+
+}  // namespace
+
+std::string_view EndReasonName(EndReason reason) {
+  for (const auto& [r, name] : kEndReasons) {
+    if (r == reason) return name;
+  }
+  return {};
+}
+
+std::optional<EndReason> EndReasonFromName(std::string_view name) {
+  for (const auto& [r, n] : kEndReasons) {
+    if (n == name) return r;
+  }
+  return std::nullopt;
+}
+
+EndReason EndReasonFromNumber(uint8_t number) {
+  for (const auto& [r, name] : kEndReasons) {
+    if (static_cast<uint8_t>(r) == number) return r;
+  }
+  return EndReason::kUnknown;
+}
+
+Status RevokedStatus(std::string message, EndReason reason, int64_t at) {
+  const std::string_view name = EndReasonName(reason);
+  if (name.empty()) return Status(Code::kRevoked, std::move(message));
+  // The names are fixed ASCII words and `at` an integer: nothing to escape.
+  std::string details = "{\"reason\":\"";
+  details += name;
+  details += "\",\"at\":";
+  details += std::to_string(at);
+  details += '}';
+  return Status(Code::kRevoked, std::move(message), std::move(details));
+}
+
+Status EpochRevokedStatus(const UserEpoch& epoch) {
+  return RevokedStatus("session predates the user's epoch", epoch.reason,
+                       epoch.us / 1'000'000);
 }
 
 std::vector<std::string> PopFlash(Session& s, std::string_view queue) {

@@ -116,8 +116,9 @@ TEST(ResultTest, BuiltFromAnOkStatusIsInternal) {
 
 TEST(ResultDeathTest, ValueOfAnErrorStopsWithTheStatus) {
   Result<std::string> bad = NotFound("no such session");
-  EXPECT_DEATH((void)bad.value(), "Result::value\\(\\) called on an error "
-                                  "\\(NOT_FOUND: no such session\\)");
+  EXPECT_DEATH((void)bad.value(),
+               "Result::value\\(\\) called on an error "
+               "\\(NOT_FOUND: no such session\\)");
   EXPECT_DEATH((void)bad->size(), "NOT_FOUND");
 }
 

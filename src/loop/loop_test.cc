@@ -119,7 +119,7 @@ TEST_F(LoopTest, WorkerBatchesWhatOneIterationPosted) {
   ASSERT_EQ(completed.size(), 10u);
   EXPECT_EQ(worker.pending(), 0u);
   for (int i = 0; i < 10; ++i) {
-    EXPECT_EQ(completed[static_cast<size_t>(i)].n, i);  // in order
+    EXPECT_EQ(completed[static_cast<size_t>(i)].n, i);      // in order
     EXPECT_EQ(completed[static_cast<size_t>(i)].batch, 0);  // one batch
   }
 }

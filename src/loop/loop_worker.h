@@ -108,9 +108,18 @@ class LoopWorker {
     for (;;) {
       {
         MutexLock lock(&mu_);
-        while (!stopping_ && queue_.empty()) wake_cv_.Wait(&mu_);
+        // kBeforeLoopBlocks: what was queued waits for the loop's release
+        // (OnPrepare), even when the thread finds it queued on its own
+        // (at start, or after a batch), so one iteration's posts are one
+        // batch.
+        while (!stopping_ &&
+               (queue_.empty() ||
+                (wake_ == Wake::kBeforeLoopBlocks && !released_))) {
+          wake_cv_.Wait(&mu_);
+        }
         if (queue_.empty()) return;  // stopping, and nothing left
         batch.swap(queue_);
+        released_ = false;
       }
       process_(batch);
       {
@@ -125,6 +134,10 @@ class LoopWorker {
   void OnPrepare() {
     if (!wake_due_) return;
     wake_due_ = false;
+    {
+      MutexLock lock(&mu_);
+      released_ = true;
+    }
     wake_cv_.Signal();
   }
 
@@ -168,6 +181,7 @@ class LoopWorker {
   std::vector<Item> queue_ GUARDED_BY(mu_);
   std::vector<Item> done_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
+  bool released_ GUARDED_BY(mu_) = false;  // kBeforeLoopBlocks: OnPrepare ran
 
   std::thread thread_;  // last: it starts once everything above is built
 };

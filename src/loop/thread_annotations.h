@@ -23,13 +23,10 @@
   SESSIOND_THREAD_ANNOTATION(requires_capability(__VA_ARGS__))
 #define EXCLUDES(...) SESSIOND_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 // A function that takes or releases the lock.
-#define ACQUIRE(...) \
-  SESSIOND_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
-#define RELEASE(...) \
-  SESSIOND_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
-// Tells the analysis the lock is held here (checked at run time instead).
-#define ASSERT_CAPABILITY(x) \
-  SESSIOND_THREAD_ANNOTATION(assert_capability(x))
+#define ACQUIRE(...) SESSIOND_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
+#define RELEASE(...) SESSIOND_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
+// Tells the analysis the lock is held here (where it cannot see that).
+#define ASSERT_CAPABILITY(x) SESSIOND_THREAD_ANNOTATION(assert_capability(x))
 // Opts one function out of the analysis; say why next to it.
 #define NO_THREAD_SAFETY_ANALYSIS \
   SESSIOND_THREAD_ANNOTATION(no_thread_safety_analysis)

@@ -129,7 +129,9 @@ class Watcher {
     }
   }
 
-  struct ev_loop* loop() const { return loop_; }
+  struct ev_loop* loop() const {
+    return loop_;
+  }
 
  protected:
   // Points the watcher at `owner->*Method`, on `loop`; stops it first.

@@ -27,14 +27,16 @@ void HandleUserList(HandlerEnv& env, const CallPtr& call) {
 void HandleUserRevoke(HandlerEnv& env, const CallPtr& call) {
   Status valid = ValidateUserId(call->arg(0));
   if (!valid.ok()) return call->Fail(valid);
-  env.store->RevokeUser(call->arg(0), [&env, call](Result<uint64_t> n) {
-    if (!n.ok()) return call->Fail(n.status());
-    env.store->BumpEpoch(call->arg(0),
-                         [call, count = *n](Result<int64_t> epoch) {
-                           if (!epoch.ok()) return call->Fail(epoch.status());
-                           ReplyCount(call, count);
-                         });
-  });
+  env.store->RevokeUser(
+      call->arg(0), EndReason::kAdmin, [&env, call](Result<uint64_t> n) {
+        if (!n.ok()) return call->Fail(n.status());
+        env.store->BumpEpoch(call->arg(0), EndReason::kAdmin,
+                             [call, count = *n](Result<int64_t> epoch) {
+                               if (!epoch.ok())
+                                 return call->Fail(epoch.status());
+                               ReplyCount(call, count);
+                             });
+      });
 }
 
 // USER_REVOKE_OTHERS user_id keep_session_id
@@ -42,7 +44,7 @@ void HandleUserRevokeOthers(HandlerEnv& env, const CallPtr& call) {
   Status valid = ValidateUserId(call->arg(0));
   if (valid.ok()) valid = ValidateSessionId(call->arg(1));
   if (!valid.ok()) return call->Fail(valid);
-  env.store->RevokeOthers(call->arg(0), call->arg(1),
+  env.store->RevokeOthers(call->arg(0), call->arg(1), EndReason::kAdmin,
                           [call](Result<uint64_t> n) {
                             if (!n.ok()) return call->Fail(n.status());
                             ReplyCount(call, *n);
@@ -53,7 +55,7 @@ void HandleUserRevokeOthers(HandlerEnv& env, const CallPtr& call) {
 void HandleSessionRevoke(HandlerEnv& env, const CallPtr& call) {
   Status valid = ValidateSessionId(call->arg(0));
   if (!valid.ok()) return call->Fail(valid);
-  env.store->Destroy(call->arg(0), [call](Status st) {
+  env.store->Destroy(call->arg(0), EndReason::kAdmin, [call](Status st) {
     if (!st.ok()) return call->Fail(st);
     call->Ok();
   });

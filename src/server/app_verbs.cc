@@ -134,15 +134,13 @@ void HandleFlash(HandlerEnv& env, const CallPtr& call) {
   std::string queue = call->arg(1);
   Status valid_queue = ValidateFlashQueue(queue);
   if (!valid_queue.ok()) return call->Fail(valid_queue);
-  env.mode->PopFlash(call->arg(0), std::move(queue),
-                     [call](Result<FlashPopped> popped) {
-                       if (!popped.ok()) return call->Fail(popped.status());
-                       Result<std::string> list =
-                           StringArrayJson(popped->messages);
-                       if (!list.ok()) return call->Fail(list.status());
-                       ReplySession(call, std::move(popped->reply),
-                                    {std::move(*list)});
-                     });
+  env.mode->PopFlash(
+      call->arg(0), std::move(queue), [call](Result<FlashPopped> popped) {
+        if (!popped.ok()) return call->Fail(popped.status());
+        Result<std::string> list = StringArrayJson(popped->messages);
+        if (!list.ok()) return call->Fail(list.status());
+        ReplySession(call, std::move(popped->reply), {std::move(*list)});
+      });
 }
 
 // CSRF_CHECK cookie token
@@ -169,15 +167,13 @@ void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call) {
     if (!cur.ok()) return call->Fail(cur.status());
     Status user = NeedsUser(cur->session, "REVOKE_OTHERS");
     if (!user.ok()) return call->Fail(user);
-    env.mode->RevokeOthers(std::move(*cur),
-                           [call](Result<OthersRevoked> r) {
-                             if (!r.ok()) return call->Fail(r.status());
-                             if (r->reissued) {
-                               return ReplySession(call,
-                                                   std::move(*r->reissued));
-                             }
-                             ReplyCount(call, r->ended);
-                           });
+    env.mode->RevokeOthers(std::move(*cur), [call](Result<OthersRevoked> r) {
+      if (!r.ok()) return call->Fail(r.status());
+      if (r->reissued) {
+        return ReplySession(call, std::move(*r->reissued));
+      }
+      ReplyCount(call, r->ended);
+    });
   });
 }
 
@@ -189,11 +185,11 @@ void HandleListSessions(HandlerEnv& env, const CallPtr& call) {
     if (cur->session.user_id.empty()) {
       return ReplyJson(call, SessionListJson({cur->session}, &current));
     }
-    env.mode->List(std::move(*cur), [call, current](
-                                        Result<std::vector<Session>> list) {
-      if (!list.ok()) return call->Fail(list.status());
-      ReplyJson(call, SessionListJson(*list, &current));
-    });
+    env.mode->List(std::move(*cur),
+                   [call, current](Result<std::vector<Session>> list) {
+                     if (!list.ok()) return call->Fail(list.status());
+                     ReplyJson(call, SessionListJson(*list, &current));
+                   });
   });
 }
 

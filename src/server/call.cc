@@ -68,8 +68,8 @@ void Call::Deliver(const Status& status, std::vector<std::string>& results) {
     sender_(EncodeOkReply(std::move(request_.envelope), request_.request_id,
                           std::move(results)));
   } else {
-    sender_(EncodeErrorReply(std::move(request_.envelope),
-                             request_.request_id, status));
+    sender_(EncodeErrorReply(std::move(request_.envelope), request_.request_id,
+                             status));
   }
 }
 

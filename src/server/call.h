@@ -46,7 +46,7 @@ struct TransportStats {
   uint64_t replies_unroutable = 0;  // replies dropped: the peer is gone
   uint64_t memory_held = 0;         // bytes of requests and replies now
   uint64_t memory_peak = 0;
-  uint64_t memory_budget = 0;       // 0: none
+  uint64_t memory_budget = 0;  // 0: none
 };
 
 // One request being answered. Shared by the completions a handler has in
@@ -80,8 +80,7 @@ class Call {
 
   // The one reply: `status` (OK, or the error) and, when OK, `results`.
   // Called exactly once. This one encodes Frames for the Sender.
-  virtual void Deliver(const Status& status,
-                       std::vector<std::string>& results);
+  virtual void Deliver(const Status& status, std::vector<std::string>& results);
 
   // A subclass's destructor calls this first: ~Call cannot reach the
   // subclass's Deliver any more, so the INTERNAL answer to a call that was

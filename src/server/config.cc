@@ -47,8 +47,8 @@ class TableReader {
     int64_t v = *node->value<int64_t>();
     if (v < min || v > max) {
       return InvalidArgument(Where(key) + " = " + std::to_string(v) +
-                     " is out of range [" + std::to_string(min) + ", " +
-                     std::to_string(max) + "]");
+                             " is out of range [" + std::to_string(min) + ", " +
+                             std::to_string(max) + "]");
     }
     out = static_cast<T>(v);
     return Status();
@@ -112,7 +112,7 @@ Result<StorageMode> ParseMode(std::string_view text) {
   if (text == "client") return StorageMode::kClient;
   if (text == "hybrid") return StorageMode::kHybrid;
   return InvalidArgument("session mode '" + std::string(text) +
-                 "' is not one of server, client, hybrid");
+                         "' is not one of server, client, hybrid");
 }
 
 // Parts of the TOML file that follow data_dir unless given explicitly.
@@ -143,7 +143,8 @@ Result<Config> ParseToml(std::string_view text, std::string source,
       return InvalidArgument(where + ": unknown table or key '" + k + "'");
     }
     if (!node.is_table()) {
-      return InvalidArgument(where + ": '" + k + "' must be a table ([" + k + "])");
+      return InvalidArgument(where + ": '" + k + "' must be a table ([" + k +
+                             "])");
     }
   }
 
@@ -160,8 +161,8 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   SESSIOND_RETURN_IF_ERROR(
       server.Int("max_send_queue", c.max_send_queue, 1, 10'000'000));
   SESSIOND_RETURN_IF_ERROR(server.Int("send_hwm", c.send_hwm, 1, 1'000'000));
-  SESSIOND_RETURN_IF_ERROR(server.Int("max_reply_memory_mb",
-                                      c.max_reply_memory_mb, 0, 1 << 20));
+  SESSIOND_RETURN_IF_ERROR(
+      server.Int("max_reply_memory_mb", c.max_reply_memory_mb, 0, 1 << 20));
   SESSIOND_RETURN_IF_ERROR(server.Finish());
 
   TableReader store(doc["store"].as_table(), "store", where);
@@ -197,7 +198,8 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   SESSIOND_RETURN_IF_ERROR(session.String("mode", mode));
   Result<StorageMode> parsed_mode = ParseMode(mode);
   if (!parsed_mode.ok()) {
-    return InvalidArgument(where + ": [session] " + parsed_mode.status().message());
+    return InvalidArgument(where + ": [session] " +
+                           parsed_mode.status().message());
   }
   c.mode = *parsed_mode;
   SESSIOND_RETURN_IF_ERROR(
@@ -224,9 +226,10 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   // A secret in the config file would end up in backups and config
   // management; point at a keyring file instead.
   if (keys.Has("secret")) {
-    return InvalidArgument(where +
-                   ": [keys] secret is not accepted; put secrets in the "
-                   "keyring file ([keys] file) or SESSIOND_SECRET");
+    return InvalidArgument(
+        where +
+        ": [keys] secret is not accepted; put secrets in the "
+        "keyring file ([keys] file) or SESSIOND_SECRET");
   }
   SESSIOND_RETURN_IF_ERROR(keys.Finish());
 
@@ -376,7 +379,8 @@ Result<Config> LoadConfig(const CommandLine& cli) {
   if (cli.store) c.backend = *cli.store;
   if (cli.mode) {
     Result<StorageMode> mode = ParseMode(*cli.mode);
-    if (!mode.ok()) return InvalidArgument("--mode: " + mode.status().message());
+    if (!mode.ok())
+      return InvalidArgument("--mode: " + mode.status().message());
     c.mode = *mode;
   }
   if (cli.log_level) c.log_level = *cli.log_level;
@@ -398,17 +402,18 @@ Status ValidateConfig(const Config& c) {
   for (const std::string& e : c.listen) {
     if (!ValidEndpoint(e, /*allow_ipc=*/true)) {
       return InvalidArgument("listen endpoint '" + e +
-                     "' is not tcp://HOST:PORT or ipc://PATH");
+                             "' is not tcp://HOST:PORT or ipc://PATH");
     }
   }
   if (!ValidEndpoint(c.admin, /*allow_ipc=*/true)) {
     return InvalidArgument("admin endpoint '" + c.admin +
-                   "' is not ipc://PATH or tcp://HOST:PORT");
+                           "' is not ipc://PATH or tcp://HOST:PORT");
   }
   if (std::find(c.listen.begin(), c.listen.end(), c.admin) != c.listen.end()) {
-    return InvalidArgument("admin endpoint '" + c.admin +
-                   "' is also an app endpoint; admin verbs need their own "
-                   "socket");
+    return InvalidArgument(
+        "admin endpoint '" + c.admin +
+        "' is also an app endpoint; admin verbs need their own "
+        "socket");
   }
   if (c.curve_secret_key_file.empty() != c.curve_allowed_clients.empty()) {
     return InvalidArgument(
@@ -417,9 +422,10 @@ Status ValidateConfig(const Config& c) {
   if (!c.curve_enabled()) {
     for (const std::string& e : c.listen) {
       if (!IsLoopbackEndpoint(e)) {
-        return InvalidArgument("refusing to listen on " + e +
-                       " without CURVE: a tcp address beyond loopback "
-                       "needs [curve] secret_key_file and allowed_clients");
+        return InvalidArgument(
+            "refusing to listen on " + e +
+            " without CURVE: a tcp address beyond loopback "
+            "needs [curve] secret_key_file and allowed_clients");
       }
     }
     // The admin socket over tcp, even on loopback, would let every local
@@ -427,17 +433,18 @@ Status ValidateConfig(const Config& c) {
     // them out.
     if (!c.admin.starts_with("ipc://")) {
       return InvalidArgument("admin endpoint " + c.admin +
-                     " is tcp without CURVE: use ipc:// (mode 0600) or "
-                     "configure [curve]");
+                             " is tcp without CURVE: use ipc:// (mode 0600) or "
+                             "configure [curve]");
     }
   }
   if (c.backend != "lmdb" && c.backend != "redis" && c.backend != "memory") {
     return InvalidArgument("store backend '" + c.backend +
-                   "' is not one of lmdb, redis, memory");
+                           "' is not one of lmdb, redis, memory");
   }
 #ifndef SESSIOND_HAVE_REDIS
   if (c.backend == "redis") {
-    return InvalidArgument("store backend 'redis' is not built into this binary");
+    return InvalidArgument(
+        "store backend 'redis' is not built into this binary");
   }
 #endif
   if (c.durability != "sync" && c.durability != "periodic") {
@@ -451,11 +458,14 @@ Status ValidateConfig(const Config& c) {
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) ==
       std::end(kLevels)) {
     return InvalidArgument("log level '" + c.log_level +
-                   "' is not one of trace, debug, info, warn, error");
+                           "' is not one of trace, debug, info, warn, error");
   }
-  if (c.budget < 1) return InvalidArgument("[server] budget must be at least 1");
-  if (c.lifetime_s < 60) return InvalidArgument("[session] lifetime is under 60 s");
-  if (c.idle_timeout_s < 0) return InvalidArgument("[session] idle_timeout < 0");
+  if (c.budget < 1)
+    return InvalidArgument("[server] budget must be at least 1");
+  if (c.lifetime_s < 60)
+    return InvalidArgument("[session] lifetime is under 60 s");
+  if (c.idle_timeout_s < 0)
+    return InvalidArgument("[session] idle_timeout < 0");
   Status cookie = ValidateCookieOptions(c.cookie);
   if (!cookie.ok()) return InvalidArgument("[cookie] " + cookie.message());
   return Status();

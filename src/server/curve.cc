@@ -52,7 +52,8 @@ Result<std::set<std::string>> ReadAllowList(const std::string& path) {
     ++n;
     line = Trim(line);
     if (line.empty() || line[0] == '#') continue;
-    Result<std::string> key = DecodeZ85Key(line, path + ":" + std::to_string(n));
+    Result<std::string> key =
+        DecodeZ85Key(line, path + ":" + std::to_string(n));
     if (!key.ok()) return key.status();
     keys.insert(std::move(*key));
   }
@@ -67,8 +68,9 @@ Result<std::unique_ptr<CurveAuth>> CurveAuth::Create(struct ev_loop* loop,
                                                      const Config& config) {
   std::unique_ptr<CurveAuth> auth(new CurveAuth());
   // The secret key file is a secret: refused if others may read it.
-  Result<std::string> secret = ReadPrivateFile(
-      config.curve_secret_key_file, "[curve] secret_key_file", kMaxKeyFileBytes);
+  Result<std::string> secret =
+      ReadPrivateFile(config.curve_secret_key_file, "[curve] secret_key_file",
+                      kMaxKeyFileBytes);
   if (!secret.ok()) return secret.status();
   auth->secret_z85_ = Trim(std::move(*secret));
   Result<std::string> decoded =

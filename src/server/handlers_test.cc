@@ -165,8 +165,8 @@ TEST_P(HandlersTest, HelloTellsTheCookieNameAndAttributes) {
 
 TEST_P(HandlersTest, CsrfRotateGivesANewTokenAndKeepsTheData) {
   Reply created = Create();
-  Reply saved = Commit(created.cookie(), {{"base_version", 1},
-                                          {"set", {{"cart", "[1]"}}}});
+  Reply saved = Commit(created.cookie(),
+                       {{"base_version", 1}, {"set", {{"cart", "[1]"}}}});
   ASSERT_TRUE(saved.ok()) << saved.status;
   const std::string old_token = saved.session()["csrf_token"];
   Reply rotated = Run("CSRF_ROTATE", {saved.cookie()});
@@ -188,9 +188,9 @@ TEST_P(HandlersTest, CsrfRotateGivesANewTokenAndKeepsTheData) {
   ASSERT_TRUE(both.ok()) << both.status;
   EXPECT_NE(both.session()["csrf_token"], new_token);
   EXPECT_EQ(both.session()["data"]["k"], "v");
-  EXPECT_EQ(Commit(cookie, {{"base_version", 1}, {"rotate_csrf", "yes"}})
-                .status,
-            "INVALID_ARGUMENT");
+  EXPECT_EQ(
+      Commit(cookie, {{"base_version", 1}, {"rotate_csrf", "yes"}}).status,
+      "INVALID_ARGUMENT");
   EXPECT_EQ(Run("CSRF_ROTATE", {"garbage"}).status, "BAD_ENCODING");
   EXPECT_EQ(Run("CSRF_ROTATE", {""}).status, "NOT_FOUND");
 }

@@ -25,9 +25,8 @@ const std::string& Request::arg(size_t i) const {
 DecodedRequest DecodeRequestViews(std::span<const std::string_view> frames,
                                   size_t max_frame_bytes, bool copy_envelope) {
   DecodedRequest out;
-  auto delimiter =
-      std::find_if(frames.begin(), frames.end(),
-                   [](std::string_view f) { return f.empty(); });
+  auto delimiter = std::find_if(frames.begin(), frames.end(),
+                                [](std::string_view f) { return f.empty(); });
   if (delimiter == frames.end()) {
     out.outcome = DecodedRequest::Outcome::kDrop;
     out.drop = DecodedRequest::Drop::kNoDelimiter;

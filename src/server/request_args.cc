@@ -76,7 +76,8 @@ Status ParseFlash(const Value& flash, ChangeSet& c) {
   if (!flash.IsArray()) return InvalidArgument("flash must be an array");
   for (const Value& item : flash.GetArray()) {
     if (!item.IsObject()) {
-      return InvalidArgument("flash must hold {\"queue\", \"message\"} objects");
+      return InvalidArgument(
+          "flash must hold {\"queue\", \"message\"} objects");
     }
     FlashMessage m;
     if (const Value* queue = Member(item, "queue")) {

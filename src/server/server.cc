@@ -152,7 +152,7 @@ class Server::Impl {
   TimerWatcher drain_timer_;
   uint64_t in_flight_ = 0;  // dispatched calls not yet answered
   bool sweeping_ = false;
-  int storage_level_ = 0;  // 0 fine, 1 warned, 2 refusing new data
+  int storage_level_ = 0;      // 0 fine, 1 warned, 2 refusing new data
   uint64_t refused_seen_ = 0;  // StoreStats::refused_full at the last check
   bool draining_ = false;
   bool drain_expired_ = false;
@@ -350,9 +350,9 @@ void Server::Impl::OnMessage(SocketKind kind, ZmqWatcher& w,
                                 msg[i].size());
     bytes += msg[i].size() + ReplyMemory::kFrameOverhead;
   }
-  DecodedRequest decoded = DecodeRequestViews(
-      std::span<const std::string_view>(views.data(), n),
-      config_.max_frame_bytes, /*copy_envelope=*/false);
+  DecodedRequest decoded =
+      DecodeRequestViews(std::span<const std::string_view>(views.data(), n),
+                         config_.max_frame_bytes, /*copy_envelope=*/false);
   std::span<zmq::message_t> envelope =
       std::span<zmq::message_t>(msg).first(decoded.envelope_frames);
   std::vector<std::string> none;
@@ -367,8 +367,8 @@ void Server::Impl::OnMessage(SocketKind kind, ZmqWatcher& w,
       return;
     case DecodedRequest::Outcome::kError:
       ++counters_.errors;
-      SendReply(&w, kind, envelope, decoded.request.request_id,
-                decoded.status, none, {});
+      SendReply(&w, kind, envelope, decoded.request.request_id, decoded.status,
+                none, {});
       return;
     case DecodedRequest::Outcome::kOk:
       break;
@@ -408,8 +408,7 @@ void Server::Impl::Answered(ServerCall& call, const Status& status,
 
 void Server::Impl::SendReply(ZmqWatcher* w, SocketKind kind,
                              std::span<zmq::message_t> envelope,
-                             std::string_view request_id,
-                             const Status& status,
+                             std::string_view request_id, const Status& status,
                              std::vector<std::string>& results,
                              std::span<zmq::message_t> reuse) {
   // reply = envelope "" "SD1" request-id ("OK" *result / CODE message
@@ -462,8 +461,8 @@ void Server::Impl::SendReply(ZmqWatcher* w, SocketKind kind,
         }
       }
       out.emplace_back();
-      if (same == nullptr || zmq_msg_copy(out.back().handle(), same->handle())
-                                 != 0) {
+      if (same == nullptr ||
+          zmq_msg_copy(out.back().handle(), same->handle()) != 0) {
         out.back().rebuild(b.data(), b.size());
       }
     }

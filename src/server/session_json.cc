@@ -119,13 +119,27 @@ class SessionWriter {
       run = i + 1;
       out_.push_back('\\');
       switch (c) {
-        case '"': out_.push_back('"'); break;
-        case '\\': out_.push_back('\\'); break;
-        case '\b': out_.push_back('b'); break;
-        case '\f': out_.push_back('f'); break;
-        case '\n': out_.push_back('n'); break;
-        case '\r': out_.push_back('r'); break;
-        case '\t': out_.push_back('t'); break;
+        case '"':
+          out_.push_back('"');
+          break;
+        case '\\':
+          out_.push_back('\\');
+          break;
+        case '\b':
+          out_.push_back('b');
+          break;
+        case '\f':
+          out_.push_back('f');
+          break;
+        case '\n':
+          out_.push_back('n');
+          break;
+        case '\r':
+          out_.push_back('r');
+          break;
+        case '\t':
+          out_.push_back('t');
+          break;
         default:
           out_.append("u00");
           out_.push_back(kHex[c >> 4]);
@@ -230,10 +244,9 @@ Result<std::string> SessionListJson(const std::vector<Session>& sessions,
     return std::make_tuple(current != nullptr && s->id == *current,
                            s->authenticated_at, s->created_at);
   };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](const Session* a, const Session* b) {
-                     return rank(a) > rank(b);
-                   });
+  std::stable_sort(
+      order.begin(), order.end(),
+      [&](const Session* a, const Session* b) { return rank(a) > rank(b); });
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartArray();
@@ -300,8 +313,8 @@ Result<std::string> StatsJson(const StatsSnapshot& stats) {
   const TransportStats& t = stats.transport;
   // Every message not answered and every answer not delivered; "drops"
   // says why.
-  Uint(w, "dropped", c.dropped + t.oversized_in + t.replies_not_read +
-                         t.replies_unroutable);
+  Uint(w, "dropped",
+       c.dropped + t.oversized_in + t.replies_not_read + t.replies_unroutable);
   Uint(w, "sessions", stats.store.sessions);
   Uint(w, "commits", stats.store.commits);
   Uint(w, "conflicts", stats.store.conflicts);

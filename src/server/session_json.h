@@ -16,7 +16,6 @@
 #include "server/call.h"
 #include "server/config.h"
 #include "sessiond/cookie.h"
-
 #include "sessiond/session.h"
 #include "sessiond/status.h"
 #include "store/store.h"

@@ -29,7 +29,8 @@ Session Sample() {
   s.csrf_token = "csrf-token-value";
   s.data = {{"cart", "{\"items\":[1,2]}"},
             {"greeting", "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"},
-            {"ctl", std::string("a\x01\n\x1f" "b")}};
+            {"ctl", std::string("a\x01\n\x1f"
+                                "b")}};
   s.flash = {{"", "saved"}, {"error", "line\nbreak"}};
   return s;
 }
@@ -144,9 +145,15 @@ TEST(SessionJsonTest, ListEntriesLeaveOutTheSecretsAndMarkCurrent) {
 
   // Then the newest sign-in first, then the newest session.
   Session older = Sample(), newer = Sample(), anon = Sample();
-  older.id = "older"; older.authenticated_at = 100; older.created_at = 900;
-  newer.id = "newer"; newer.authenticated_at = 200; newer.created_at = 10;
-  anon.id = "anon"; anon.authenticated_at = 0; anon.created_at = 5000;
+  older.id = "older";
+  older.authenticated_at = 100;
+  older.created_at = 900;
+  newer.id = "newer";
+  newer.authenticated_at = 200;
+  newer.created_at = 10;
+  anon.id = "anon";
+  anon.authenticated_at = 0;
+  anon.created_at = 5000;
   const json ordered =
       json::parse(*SessionListJson({anon, older, newer}, nullptr));
   ASSERT_EQ(ordered.size(), 3u);

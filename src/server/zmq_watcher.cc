@@ -258,9 +258,9 @@ void ZmqWatcher::OnCheck() {
   stats_.max_batch = std::max(stats_.max_batch, done);
 }
 
-ZmqWatcher::SendOutcome ZmqWatcher::SendFrames(
-    std::span<zmq::message_t> frames, std::size_t* next, Status* error,
-    bool* unroutable) {
+ZmqWatcher::SendOutcome ZmqWatcher::SendFrames(std::span<zmq::message_t> frames,
+                                               std::size_t* next, Status* error,
+                                               bool* unroutable) {
   int eintr_retries = 0;
   while (*next < frames.size()) {
     const bool last = *next + 1 == frames.size();

@@ -276,9 +276,9 @@ class ZmqWatcher {
   bool running_ = false;
 
   std::deque<Pending> queue_;
-  Multipart incoming_;       // frames of a message being received
+  Multipart incoming_;  // frames of a message being received
   std::size_t incoming_bytes_ = 0;
-  bool discarding_ = false;  // reading the rest of an oversized message
+  bool discarding_ = false;        // reading the rest of an oversized message
   bool discarding_bytes_ = false;  // ... oversized by max_bytes_in
   Stats stats_;
 };

@@ -3,6 +3,7 @@
 #include "store/lmdb_records.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <tuple>
 #include <utility>
@@ -19,6 +20,7 @@ constexpr char kLayoutVersion[] = "1";
 // Kinds of entries in the expiry index.
 constexpr char kExpirySession = 's';
 constexpr char kExpiryTombstone = 't';
+constexpr char kExpiryMarker = 'm';
 
 MDB_val Val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
@@ -44,6 +46,12 @@ int64_t Deadline(const Session& s) {
     return s.last_seen_at + s.idle_timeout;
   }
   return s.expires_at;
+}
+
+// The first 8 bytes of a value that starts with a big-endian time.
+std::optional<int64_t> ReadLeadingBigEndian64(std::string_view s) {
+  if (s.size() < 8) return std::nullopt;
+  return ReadBigEndian64(s.substr(0, 8));
 }
 
 std::string ExpiryKey(int64_t at, char kind, std::string_view id) {
@@ -91,6 +99,34 @@ std::string BigEndian64(int64_t v) {
   return out;
 }
 
+std::string EncodeTombstone(const Tombstone& t) {
+  std::string out = BigEndian64(t.until);
+  out.push_back(static_cast<char>(t.reason));
+  out += BigEndian64(t.at);
+  return out;
+}
+
+std::optional<Tombstone> DecodeTombstone(std::string_view v) {
+  if (v.size() == 8) return Tombstone{*ReadBigEndian64(v)};
+  if (v.size() != 17) return std::nullopt;
+  return Tombstone{*ReadBigEndian64(v.substr(0, 8)),
+                   EndReasonFromNumber(static_cast<uint8_t>(v[8])),
+                   *ReadBigEndian64(v.substr(9, 8))};
+}
+
+std::string EncodeEpoch(const UserEpoch& e) {
+  std::string out = BigEndian64(e.us);
+  out.push_back(static_cast<char>(e.reason));
+  return out;
+}
+
+std::optional<UserEpoch> DecodeEpoch(std::string_view v) {
+  if (v.size() != 8 && v.size() != 9) return std::nullopt;
+  UserEpoch e{*ReadBigEndian64(v.substr(0, 8))};
+  if (v.size() == 9) e.reason = EndReasonFromNumber(static_cast<uint8_t>(v[8]));
+  return e;
+}
+
 Result<MdbTxn> BeginTxn(MDB_env* env, MDB_txn* parent, unsigned flags) {
   MDB_txn* txn = nullptr;
   const int rc = mdb_txn_begin(env, parent, flags, &txn);
@@ -114,7 +150,8 @@ Result<Dbs> OpenDatabases(MDB_env* env) {
       {"epochs", 0, &db.epochs},
       {"tombstones", 0, &db.tombstones},
       {"expiry", 0, &db.expiry},
-      {"meta", 0, &db.meta}};
+      {"meta", 0, &db.meta},
+      {"markers", 0, &db.markers}};
   for (const auto& [name, flags, dbi] : dbs) {
     const int rc = mdb_dbi_open(txn->get(), name, flags | MDB_CREATE, dbi);
     if (rc != 0) return LmdbStatus(rc, std::string("open database ") + name);
@@ -134,9 +171,9 @@ Result<Dbs> OpenDatabases(MDB_env* env) {
 
 uint64_t LivePages(MDB_txn* txn, const Dbs& dbs) {
   // 0 and 1 are LMDB's FREE_DBI and MAIN_DBI.
-  const MDB_dbi all[] = {0,           1,          dbs.sessions,
-                         dbs.seen,    dbs.users,  dbs.epochs,
-                         dbs.tombstones, dbs.expiry, dbs.meta};
+  const MDB_dbi all[] = {0,         1,          dbs.sessions,   dbs.seen,
+                         dbs.users, dbs.epochs, dbs.tombstones, dbs.expiry,
+                         dbs.meta};
   uint64_t pages = 0;
   for (MDB_dbi dbi : all) {
     MDB_stat st{};
@@ -179,7 +216,7 @@ Result<std::optional<std::string>> Tx::Get(MDB_dbi dbi, std::string_view key) {
 // Get without the copy: the view points into the map and is valid only
 // until the transaction ends or writes. Reads on the request path use it.
 Result<std::optional<std::string_view>> Tx::Peek(MDB_dbi dbi,
-                                             std::string_view key) {
+                                                 std::string_view key) {
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
@@ -193,7 +230,7 @@ Status Tx::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
 }
 // Deletes key (or the one duplicate `value`); absent is fine.
 Status Tx::Del(MDB_dbi dbi, std::string_view key,
-           std::optional<std::string_view> value) {
+               std::optional<std::string_view> value) {
   MDB_val k = Val(key), v;
   if (value) v = Val(*value);
   int rc = mdb_del(txn_, dbi, &k, value ? &v : nullptr);
@@ -201,29 +238,32 @@ Status Tx::Del(MDB_dbi dbi, std::string_view key,
                                        : LmdbStatus(rc, "delete");
 }
 
-Result<int64_t> Tx::Epoch(std::string_view user_id) {
-  if (user_id.empty()) return int64_t{0};  // anonymous: no epoch
+Result<UserEpoch> Tx::Epoch(std::string_view user_id) {
+  if (user_id.empty()) return UserEpoch{};  // anonymous: no epoch
   auto v = Peek(db_.epochs, user_id);
   if (!v.ok()) return v.status();
-  if (!v->has_value()) return int64_t{0};
-  auto e = ReadBigEndian64(**v);
-  if (!e) return Status(Code::kCorrupt, "epoch record is not 8 bytes");
+  if (!v->has_value()) return UserEpoch{};
+  auto e = DecodeEpoch(**v);
+  if (!e) return Status(Code::kCorrupt, "epoch record is not 8 or 9 bytes");
   return *e;
 }
 
-Result<bool> Tx::LiveTombstone(std::string_view id, int64_t now) {
+Result<std::optional<Tombstone>> Tx::LiveTombstone(std::string_view id,
+                                                   int64_t now) {
   auto v = Peek(db_.tombstones, id);
   if (!v.ok()) return v.status();
-  if (!v->has_value()) return false;
-  auto until = ReadBigEndian64(**v);
-  return !until || *until > now;
+  if (!v->has_value()) return std::optional<Tombstone>();
+  std::optional<Tombstone> t = DecodeTombstone(**v);
+  if (!t) return std::optional<Tombstone>(Tombstone{INT64_MAX});
+  if (t->until <= now) return std::optional<Tombstone>();
+  return t;
 }
 
 // The checks every read applies, in the order Store documents them; the
 // result carries the last-seen time from the seen database, or
 // `known_last_seen` when that is later (a touch not yet committed).
 Result<Session> Tx::Live(std::string_view id, int64_t now,
-                     int64_t known_last_seen) {
+                         int64_t known_last_seen) {
   SESSIOND_RETURN_IF_ERROR(ValidateSessionId(id));
   auto rec = Peek(db_.sessions, id);
   if (!rec.ok()) return rec.status();
@@ -232,9 +272,11 @@ Result<Session> Tx::Live(std::string_view id, int64_t now,
     // record in the same transaction, Create refuses a tombstoned id), so
     // the tombstone is looked up only here: a live session's load is one
     // B-tree walk shorter (docs/benchmarks.md, "Where the time goes").
-    Result<bool> tomb = LiveTombstone(id, now);
+    Result<std::optional<Tombstone>> tomb = LiveTombstone(id, now);
     if (!tomb.ok()) return tomb.status();
-    if (*tomb) return Status(Code::kRevoked, "session was ended");
+    if (tomb->has_value()) {
+      return RevokedStatus("session was ended", (*tomb)->reason, (*tomb)->at);
+    }
     return Status(Code::kNotFound, "no such session");
   }
   Result<Session> s = DecodeSession(**rec);
@@ -248,11 +290,9 @@ Result<Session> Tx::Live(std::string_view id, int64_t now,
   }
   s->last_seen_at = std::max(s->last_seen_at, known_last_seen);
   if (IsExpired(*s, now)) return Status(Code::kExpired, "session expired");
-  Result<int64_t> epoch = Epoch(s->user_id);
+  Result<UserEpoch> epoch = Epoch(s->user_id);
   if (!epoch.ok()) return epoch.status();
-  if (RevokedByEpoch(*s, *epoch)) {
-    return Status(Code::kRevoked, "session predates the user's epoch");
-  }
+  if (RevokedByEpoch(*s, epoch->us)) return EpochRevokedStatus(*epoch);
   return s;
 }
 
@@ -291,22 +331,24 @@ Status Tx::RewriteSession(const Session& s) {
   return Del(db_.seen, s.id);
 }
 
-Status Tx::Tombstone(std::string_view id, int64_t until) {
+Status Tx::PutTombstone(std::string_view id, int64_t until, EndReason reason,
+                        int64_t now) {
   auto old = Get(db_.tombstones, id);
   if (!old.ok()) return old.status();
   if (old->has_value()) {
-    if (auto t = ReadBigEndian64(**old)) {
+    if (auto t = ReadLeadingBigEndian64(**old)) {
       SESSIOND_RETURN_IF_ERROR(
           Del(db_.expiry, ExpiryKey(*t, kExpiryTombstone, id)));
     }
   }
-  SESSIOND_RETURN_IF_ERROR(Put(db_.tombstones, id, BigEndian64(until)));
+  SESSIOND_RETURN_IF_ERROR(
+      Put(db_.tombstones, id, EncodeTombstone(Tombstone{until, reason, now})));
   return Put(db_.expiry, ExpiryKey(until, kExpiryTombstone, id), "");
 }
 
 // Removes a session and tombstones its id until its old expiry, so a
 // request in flight cannot bring it back.
-Status Tx::End(const Session& s, int64_t now) {
+Status Tx::End(const Session& s, EndReason reason, int64_t now) {
   SESSIOND_RETURN_IF_ERROR(Del(db_.sessions, s.id));
   SESSIOND_RETURN_IF_ERROR(Del(db_.seen, s.id));
   if (!s.user_id.empty()) {
@@ -314,15 +356,15 @@ Status Tx::End(const Session& s, int64_t now) {
   }
   SESSIOND_RETURN_IF_ERROR(
       Del(db_.expiry, ExpiryKey(s.expires_at, kExpirySession, s.id)));
-  if (s.expires_at > now) return Tombstone(s.id, s.expires_at);
+  if (s.expires_at > now) return PutTombstone(s.id, s.expires_at, reason, now);
   return Status::Ok();
 }
 
 // Ends every session of user_id except keep; a record that fails to
 // decode is dropped too (revocation is never blocked by a bad record).
 Result<uint64_t> Tx::RevokeAllBut(const std::string& user_id,
-                              const std::string& keep, int64_t now,
-                              size_t limit, bool* more) {
+                                  const std::string& keep, EndReason reason,
+                                  int64_t now, size_t limit, bool* more) {
   auto ids = UserIds(user_id);
   if (!ids.ok()) return ids.status();
   uint64_t n = 0;
@@ -341,12 +383,13 @@ Result<uint64_t> Tx::RevokeAllBut(const std::string& user_id,
     }
     Result<Session> s = DecodeSession(**rec);
     if (s.ok()) {
-      SESSIOND_RETURN_IF_ERROR(End(*s, now));
+      SESSIOND_RETURN_IF_ERROR(End(*s, reason, now));
     } else {
       SESSIOND_RETURN_IF_ERROR(Del(db_.sessions, id));
       SESSIOND_RETURN_IF_ERROR(Del(db_.seen, id));
       SESSIOND_RETURN_IF_ERROR(Del(db_.users, user_id, id));
-      SESSIOND_RETURN_IF_ERROR(Tombstone(id, now + kUnknownExpiryTombstoneS));
+      SESSIOND_RETURN_IF_ERROR(
+          PutTombstone(id, now + kUnknownExpiryTombstoneS, reason, now));
     }
     ++n;
   }
@@ -384,8 +427,18 @@ Result<uint64_t> Tx::Sweep(size_t budget, int64_t now) {
       auto t = Get(db_.tombstones, id);
       if (!t.ok()) {
         st = t.status();
-      } else if (t->has_value() && ReadBigEndian64(**t) == at) {
+      } else if (t->has_value() && ReadLeadingBigEndian64(**t) == at) {
         st = Del(db_.tombstones, id);
+        ++dropped;
+      }
+      continue;
+    }
+    if (kind == kExpiryMarker) {
+      auto m = Get(db_.markers, id);
+      if (!m.ok()) {
+        st = m.status();
+      } else if (m->has_value() && ReadLeadingBigEndian64(**m) == at) {
+        st = Del(db_.markers, id);
         ++dropped;
       }
       continue;
@@ -431,6 +484,35 @@ Result<MdbCursor> Tx::OpenCursor(MDB_dbi dbi) {
   const int rc = mdb_cursor_open(txn_, dbi, &cur);
   if (rc != 0) return LmdbStatus(rc, "cursor");
   return MdbCursor(cur);
+}
+
+Result<std::optional<Marker>> Tx::LiveMarker(std::string_view key,
+                                             int64_t now) {
+  auto v = Peek(db_.markers, key);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<Marker>();
+  auto at = ReadLeadingBigEndian64(**v);
+  if (!at) return Status(Code::kCorrupt, "marker record is under 8 bytes");
+  if (*at <= now) return std::optional<Marker>();
+  return std::optional<Marker>(Marker{std::string((*v)->substr(8)), *at});
+}
+
+Status Tx::PutMarker(std::string_view key, const Marker& m) {
+  SESSIOND_RETURN_IF_ERROR(TakeMarker(key).status());
+  SESSIOND_RETURN_IF_ERROR(
+      Put(db_.markers, key, BigEndian64(m.expires_at) + m.value));
+  return Put(db_.expiry, ExpiryKey(m.expires_at, kExpiryMarker, key), "");
+}
+
+Result<std::optional<Marker>> Tx::TakeMarker(std::string_view key) {
+  auto v = Get(db_.markers, key);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<Marker>();
+  SESSIOND_RETURN_IF_ERROR(Del(db_.markers, key));
+  auto at = ReadLeadingBigEndian64(**v);
+  if (!at) return std::optional<Marker>();  // unreadable: just gone
+  SESSIOND_RETURN_IF_ERROR(Del(db_.expiry, ExpiryKey(*at, kExpiryMarker, key)));
+  return std::optional<Marker>(Marker{(*v)->substr(8), *at});
 }
 
 Status Tx::PutSeen(std::string_view id, int64_t now) {

@@ -21,6 +21,7 @@
 
 #include "sessiond/session.h"
 #include "sessiond/status.h"
+#include "store/store.h"
 
 namespace sessiond {
 
@@ -55,10 +56,26 @@ struct Dbs {
   MDB_dbi seen = 0;        // id -> last_seen_at, 8 bytes big-endian
   MDB_dbi users = 0;       // user_id -> id (MDB_DUPSORT)
   MDB_dbi epochs = 0;      // user_id -> epoch, unix us, 8 bytes big-endian
-  MDB_dbi tombstones = 0;  // id -> until, unix s, 8 bytes big-endian
+  MDB_dbi tombstones = 0;  // id -> TombstoneValue (below)
   MDB_dbi expiry = 0;      // be64(at) + kind + id -> "" (sweep order)
   MDB_dbi meta = 0;        // "layout" -> "1"
+  MDB_dbi markers = 0;     // marker key -> be64(expires_at) + value
 };
+
+// A tombstone: until when the id stays ended, why and when it was ended.
+// Stored as be64(until) [reason:u8 be64(at)]: a tombstone of 8 bytes was
+// written before reasons were kept and reads as kUnknown.
+struct Tombstone {
+  int64_t until = 0;
+  EndReason reason = EndReason::kUnknown;
+  int64_t at = 0;
+};
+std::string EncodeTombstone(const Tombstone& t);
+// nullopt for a value of another length.
+std::optional<Tombstone> DecodeTombstone(std::string_view v);
+// A user's epoch: be64(us) [reason:u8] (8 bytes: before reasons were kept).
+std::string EncodeEpoch(const UserEpoch& e);
+std::optional<UserEpoch> DecodeEpoch(std::string_view v);
 
 // Opens (creating when missing) every database of Dbs in `env`, and checks
 // or writes the layout version. Errors: kCorrupt for a data directory of
@@ -102,10 +119,12 @@ class Tx {
   Status Del(MDB_dbi dbi, std::string_view key,
              std::optional<std::string_view> value = std::nullopt);
 
-  // The user's epoch (unix us), 0 if never bumped or anonymous.
-  Result<int64_t> Epoch(std::string_view user_id);
-  // Whether `id` has a tombstone that lives at `now`.
-  Result<bool> LiveTombstone(std::string_view id, int64_t now);
+  // The user's epoch, {0, kUnknown} if never bumped or anonymous.
+  Result<UserEpoch> Epoch(std::string_view user_id);
+  // The tombstone of `id` if one lives at `now` (an undecodable one lives
+  // for ever, with reason kUnknown: it never lets the id come back).
+  Result<std::optional<Tombstone>> LiveTombstone(std::string_view id,
+                                                 int64_t now);
 
   // The checks every read applies, with the outcomes Store documents; the
   // result carries the last-seen time from the seen database, or
@@ -127,20 +146,31 @@ class Tx {
   // Records the touch of `id` at `now` (8 bytes; the record is unchanged).
   Status PutSeen(std::string_view id, int64_t now);
 
-  Status Tombstone(std::string_view id, int64_t until);
+  // Tombstones `id` until `until`, ended at `now` for `reason`.
+  Status PutTombstone(std::string_view id, int64_t until, EndReason reason,
+                      int64_t now);
   // Removes a session and tombstones its id until its old expiry, so a
   // request in flight cannot bring it back.
-  Status End(const Session& s, int64_t now);
+  Status End(const Session& s, EndReason reason, int64_t now);
   // Ends every session of user_id except keep; a record that fails to
   // decode is dropped too (revocation is never blocked by a bad record).
   // Ends at most `limit`; *more (when given) says whether some are left.
   Result<uint64_t> RevokeAllBut(const std::string& user_id,
-                                const std::string& keep, int64_t now,
-                                size_t limit = SIZE_MAX,
+                                const std::string& keep, EndReason reason,
+                                int64_t now, size_t limit = SIZE_MAX,
                                 bool* more = nullptr);
+
+  // The marker under `key` if it lives at `now`.
+  Result<std::optional<Marker>> LiveMarker(std::string_view key, int64_t now);
+  // Writes (or replaces) a marker, with its expiry index entry.
+  Status PutMarker(std::string_view key, const Marker& m);
+  // Removes the marker under `key` (any, live or not) and its index entry;
+  // returns it if there was one.
+  Result<std::optional<Marker>> TakeMarker(std::string_view key);
+
   // Visits up to `budget` due entries of the expiry index, oldest first,
-  // dropping what they point at; returns how many sessions and tombstones
-  // were dropped.
+  // dropping what they point at; returns how many sessions, tombstones and
+  // markers were dropped.
   Result<uint64_t> Sweep(size_t budget, int64_t now);
 
   const Dbs& dbs() const { return db_; }

@@ -46,24 +46,34 @@ class LmdbStore final : public Store {
               Callback<Session> done) override;
   void Login(std::string id, LoginRequest request,
              Callback<Session> done) override;
-  void Destroy(std::string id, StatusCallback done) override;
-  void RevokeUser(std::string user_id, Callback<uint64_t> done) override;
-  void RevokeOthers(std::string user_id, std::string keep_id,
+  void Destroy(std::string id, EndReason reason, StatusCallback done) override;
+  void RevokeUser(std::string user_id, EndReason reason,
+                  Callback<uint64_t> done) override;
+  void RevokeOthers(std::string user_id, std::string keep_id, EndReason reason,
                     Callback<uint64_t> done) override;
   void ListUser(std::string user_id,
                 Callback<std::vector<Session>> done) override;
-  void BumpEpoch(std::string user_id, Callback<int64_t> done) override;
-  void GetEpoch(std::string user_id, Callback<int64_t> done) override;
+  void BumpEpoch(std::string user_id, EndReason reason,
+                 Callback<int64_t> done) override;
+  void GetEpoch(std::string user_id, Callback<UserEpoch> done) override;
   void FlashPop(std::string id, std::string queue,
                 Callback<std::vector<std::string>> done) override;
+  void PutMarker(std::string key, std::string value, int64_t expires_at,
+                 MarkerWrite when, Callback<MarkerPut> done) override;
+  void GetMarker(std::string key, Callback<Marker> done) override;
+  void DeleteMarker(std::string key,
+                    Callback<std::optional<Marker>> done) override;
   void Sweep(size_t budget, Callback<uint64_t> done) override;
   StoreStats Stats() const override;
 
   uint64_t write_txns() const { return writer_->write_transactions(); }
   // RevokeUser (keep_id empty) and RevokeOthers, one step after another.
-  void RevokeStep(std::string user_id, std::string keep_id, uint64_t ended,
-                  Callback<uint64_t> done);
+  void RevokeStep(std::string user_id, std::string keep_id, EndReason reason,
+                  uint64_t ended, Callback<uint64_t> done);
   void CorruptForTest(const std::string& id);
+  // Puts `value` under `key` in database `dbi` (tests only).
+  void PutRawForTest(MDB_dbi Dbs::*dbi, const std::string& key,
+                     const std::string& value);
 
  private:
   // Renews the cached read transaction for one inline read and resets it
@@ -126,7 +136,7 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(struct ev_loop* loop,
   int rc = mdb_env_create(&env);
   if (rc != 0) return LmdbStatus(rc, "env create");
   store->env_.reset(env);
-  rc = mdb_env_set_maxdbs(env, 8);
+  rc = mdb_env_set_maxdbs(env, 16);
   if (rc == 0) rc = mdb_env_set_mapsize(env, lmdb.map_size);
   // MDB_NOTLS: the loop thread's read transaction is not tied to a thread
   // slot, so it can be reset and renewed freely. No MDB_WRITEMAP (nested
@@ -134,12 +144,10 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(struct ev_loop* loop,
   // syncer thread fsyncs each meta page before anything is acknowledged
   // (the fsync pipelined with the next batch); periodic: MDB_NOSYNC, with
   // an fsync on the syncer's timer (lmdb_writer.h).
-  const unsigned sync_flags = lmdb.durability == LmdbDurability::kSync
-                                  ? MDB_NOMETASYNC
-                                  : MDB_NOSYNC;
+  const unsigned sync_flags =
+      lmdb.durability == LmdbDurability::kSync ? MDB_NOMETASYNC : MDB_NOSYNC;
   if (rc == 0) {
-    rc = mdb_env_open(env, lmdb.data_dir.c_str(), MDB_NOTLS | sync_flags,
-                      0600);
+    rc = mdb_env_open(env, lmdb.data_dir.c_str(), MDB_NOTLS | sync_flags, 0600);
   }
   if (rc != 0) return LmdbStatus(rc, "open " + lmdb.data_dir);
   // Reader slots left behind by a killed process would pin old pages.
@@ -162,11 +170,11 @@ void LmdbStore::Create(Session s, Callback<Session> done) {
   if (!st.ok()) return done(st);
   writer_->SubmitResult<Session>(
       [this, s = std::move(s)](Tx& tx) -> Result<Session> {
-        Result<bool> tomb = tx.LiveTombstone(s.id, Now());
+        auto tomb = tx.LiveTombstone(s.id, Now());
         if (!tomb.ok()) return tomb.status();
         auto rec = tx.Get(dbs_.sessions, s.id);
         if (!rec.ok()) return rec.status();
-        if (*tomb || rec->has_value()) {
+        if (tomb->has_value() || rec->has_value()) {
           return Status(Code::kConflict, "session id already exists");
         }
         SESSIOND_RETURN_IF_ERROR(tx.PutSession(s));
@@ -261,28 +269,28 @@ void LmdbStore::Login(std::string id, LoginRequest request,
         Result<Session> old = tx.Live(id, Now());
         if (!old.ok()) return old.status();
         Session next = LoginSession(*old, request, options_.clock->NowMicros());
-        SESSIOND_RETURN_IF_ERROR(tx.End(*old, Now()));
+        SESSIOND_RETURN_IF_ERROR(tx.End(*old, request.old_id_reason, Now()));
         SESSIOND_RETURN_IF_ERROR(tx.PutSession(next));
         return next;
       },
       std::move(done), WriteClass::kMoves);
 }
 
-void LmdbStore::Destroy(std::string id, StatusCallback done) {
+void LmdbStore::Destroy(std::string id, EndReason reason, StatusCallback done) {
   Status valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
   writer_->Submit(
-      [this, id = std::move(id)](Tx& tx) -> Status {
-        Result<bool> tomb = tx.LiveTombstone(id, Now());
+      [this, id = std::move(id), reason](Tx& tx) -> Status {
+        auto tomb = tx.LiveTombstone(id, Now());
         if (!tomb.ok()) return tomb.status();
         auto rec = tx.Get(dbs_.sessions, id);
         if (!rec.ok()) return rec.status();
-        if (*tomb || !rec->has_value()) {
+        if (tomb->has_value() || !rec->has_value()) {
           return Status(Code::kNotFound, "no such session");
         }
         Result<Session> s = DecodeSession(**rec);
         if (!s.ok()) return s.status();
-        return tx.End(*s, Now());
+        return tx.End(*s, reason, Now());
       },
       std::move(done));
 }
@@ -297,10 +305,11 @@ void LmdbStore::Destroy(std::string id, StatusCallback done) {
 constexpr size_t kRevokeStep = 16;
 
 void LmdbStore::RevokeStep(std::string user_id, std::string keep_id,
-                           uint64_t ended, Callback<uint64_t> done) {
+                           EndReason reason, uint64_t ended,
+                           Callback<uint64_t> done) {
   auto more = std::make_shared<bool>(false);
   writer_->SubmitResult<uint64_t>(
-      [this, user_id, keep_id, more](Tx& tx) -> Result<uint64_t> {
+      [this, user_id, keep_id, reason, more](Tx& tx) -> Result<uint64_t> {
         if (!keep_id.empty()) {
           Result<Session> keep = tx.Live(keep_id, Now());
           if (!keep.ok() || keep->user_id != user_id) {
@@ -308,30 +317,32 @@ void LmdbStore::RevokeStep(std::string user_id, std::string keep_id,
                           "keep_id is not a live session of that user");
           }
         }
-        return tx.RevokeAllBut(user_id, keep_id, Now(), kRevokeStep,
+        return tx.RevokeAllBut(user_id, keep_id, reason, Now(), kRevokeStep,
                                more.get());
       },
-      [this, user_id, keep_id, ended, more,
+      [this, user_id, keep_id, reason, ended, more,
        done = std::move(done)](Result<uint64_t> n) mutable {
         if (!n.ok()) return done(n.status());
         if (!*more) return done(ended + *n);
-        RevokeStep(std::move(user_id), std::move(keep_id), ended + *n,
+        RevokeStep(std::move(user_id), std::move(keep_id), reason, ended + *n,
                    std::move(done));
       });
 }
 
-void LmdbStore::RevokeUser(std::string user_id, Callback<uint64_t> done) {
+void LmdbStore::RevokeUser(std::string user_id, EndReason reason,
+                           Callback<uint64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
-  RevokeStep(std::move(user_id), "", 0, std::move(done));
+  RevokeStep(std::move(user_id), "", reason, 0, std::move(done));
 }
 
 void LmdbStore::RevokeOthers(std::string user_id, std::string keep_id,
-                             Callback<uint64_t> done) {
+                             EndReason reason, Callback<uint64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (valid.ok()) valid = ValidateSessionId(keep_id);
   if (!valid.ok()) return done(Status(Code::kInvalidArgument, valid.message()));
-  RevokeStep(std::move(user_id), std::move(keep_id), 0, std::move(done));
+  RevokeStep(std::move(user_id), std::move(keep_id), reason, 0,
+             std::move(done));
 }
 
 void LmdbStore::ListUser(std::string user_id,
@@ -369,25 +380,27 @@ void LmdbStore::ListUser(std::string user_id,
   done(std::move(out));
 }
 
-void LmdbStore::BumpEpoch(std::string user_id, Callback<int64_t> done) {
+void LmdbStore::BumpEpoch(std::string user_id, EndReason reason,
+                          Callback<int64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   writer_->SubmitResult<int64_t>(
-      [this, user_id = std::move(user_id)](Tx& tx) -> Result<int64_t> {
-        Result<int64_t> old = tx.Epoch(user_id);
+      [this, user_id = std::move(user_id), reason](Tx& tx) -> Result<int64_t> {
+        Result<UserEpoch> old = tx.Epoch(user_id);
         if (!old.ok()) return old.status();
-        const int64_t epoch = std::max(*old, options_.clock->NowMicros());
+        const UserEpoch epoch{std::max(old->us, options_.clock->NowMicros()),
+                              reason};
         SESSIOND_RETURN_IF_ERROR(
-            tx.Put(dbs_.epochs, user_id, BigEndian64(epoch)));
-        return epoch;
+            tx.Put(dbs_.epochs, user_id, EncodeEpoch(epoch)));
+        return epoch.us;
       },
       std::move(done));
 }
 
-void LmdbStore::GetEpoch(std::string user_id, Callback<int64_t> done) {
+void LmdbStore::GetEpoch(std::string user_id, Callback<UserEpoch> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
-  std::optional<Result<int64_t>> r;
+  std::optional<Result<UserEpoch>> r;
   {
     ReadScope read(*this);
     if (!read.status().ok()) return done(read.status());
@@ -411,6 +424,56 @@ void LmdbStore::FlashPop(std::string id, std::string queue,
         return popped;
       },
       std::move(done), WriteClass::kMoves);
+}
+
+void LmdbStore::PutMarker(std::string key, std::string value,
+                          int64_t expires_at, MarkerWrite when,
+                          Callback<MarkerPut> done) {
+  Status valid = ValidateMarkerPut(key, value, expires_at, Now());
+  if (!valid.ok()) return done(valid);
+  writer_->SubmitResult<MarkerPut>(
+      [this, key = std::move(key), m = Marker{std::move(value), expires_at},
+       when](Tx& tx) -> Result<MarkerPut> {
+        if (when == MarkerWrite::kIfAbsent) {
+          auto live = tx.LiveMarker(key, Now());
+          if (!live.ok()) return live.status();
+          if (live->has_value()) return MarkerPut{false, std::move(**live)};
+        }
+        SESSIOND_RETURN_IF_ERROR(tx.PutMarker(key, m));
+        return MarkerPut{true, {}};
+      },
+      std::move(done), WriteClass::kMoves);
+}
+
+void LmdbStore::GetMarker(std::string key, Callback<Marker> done) {
+  Status valid = ValidateMarkerKey(key);
+  if (!valid.ok()) return done(valid);
+  std::optional<Result<std::optional<Marker>>> r;
+  {
+    ReadScope read(*this);
+    if (!read.status().ok()) return done(read.status());
+    Tx tx(read.txn(), dbs_);
+    r.emplace(tx.LiveMarker(key, Now()));
+  }
+  if (!r->ok()) return done(r->status());
+  if (!r->value().has_value()) return done(NotFound("no such marker"));
+  done(std::move(*r->value()));
+}
+
+void LmdbStore::DeleteMarker(std::string key,
+                             Callback<std::optional<Marker>> done) {
+  Status valid = ValidateMarkerKey(key);
+  if (!valid.ok()) return done(valid);
+  writer_->SubmitResult<std::optional<Marker>>(
+      [this, key = std::move(key)](Tx& tx) -> Result<std::optional<Marker>> {
+        auto taken = tx.TakeMarker(key);
+        if (!taken.ok()) return taken.status();
+        if (taken->has_value() && (*taken)->expires_at <= Now()) {
+          return std::optional<Marker>();
+        }
+        return taken;
+      },
+      std::move(done));
 }
 
 void LmdbStore::Sweep(size_t budget, Callback<uint64_t> done) {
@@ -444,10 +507,15 @@ StoreStats LmdbStore::Stats() const {
 }
 
 void LmdbStore::CorruptForTest(const std::string& id) {
+  PutRawForTest(&Dbs::sessions, id, "\x7fnot a session record");
+}
+
+void LmdbStore::PutRawForTest(MDB_dbi Dbs::*dbi, const std::string& key,
+                              const std::string& value) {
   Result<MdbTxn> txn = BeginTxn(env_.get(), nullptr, 0);
   if (!txn.ok()) return;
   Tx tx(txn->get(), dbs_);
-  if (tx.Put(dbs_.sessions, id, "\x7fnot a session record").ok()) {
+  if (tx.Put(dbs_.*dbi, key, value).ok()) {
     CommitTxn(std::move(*txn), "commit").IgnoreError();
   }
 }
@@ -468,6 +536,18 @@ uint64_t LmdbWriteTransactions(const Store& store) {
 
 void LmdbCorruptForTest(Store& store, const std::string& id) {
   static_cast<LmdbStore&>(store).CorruptForTest(id);
+}
+
+void LmdbPutLegacyTombstoneForTest(Store& store, const std::string& id,
+                                   int64_t until) {
+  static_cast<LmdbStore&>(store).PutRawForTest(&Dbs::tombstones, id,
+                                               BigEndian64(until));
+}
+
+void LmdbPutLegacyEpochForTest(Store& store, const std::string& user,
+                               int64_t us) {
+  static_cast<LmdbStore&>(store).PutRawForTest(&Dbs::epochs, user,
+                                               BigEndian64(us));
 }
 
 }  // namespace sessiond

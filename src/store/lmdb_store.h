@@ -19,4 +19,14 @@ uint64_t LmdbWriteTransactions(const Store& store);
 // only.
 void LmdbCorruptForTest(Store& store, const std::string& id);
 
+// Writes a tombstone for `id` until `until`, or an epoch of `us` for
+// `user`, in the 8-byte encoding of stores older than end reasons, so tests
+// can check that such records still read (as reason unknown). Like
+// LmdbCorruptForTest: a write transaction of its own; loop thread, tests
+// only.
+void LmdbPutLegacyTombstoneForTest(Store& store, const std::string& id,
+                                   int64_t until);
+void LmdbPutLegacyEpochForTest(Store& store, const std::string& user,
+                               int64_t us);
+
 }  // namespace sessiond

@@ -11,9 +11,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -59,6 +59,12 @@ StoreFactory LmdbFactory() {
   };
   f.reset = [] { fs::remove_all(DataDir()); };
   f.corrupt = [](const std::string& id) { LmdbCorruptForTest(*current, id); };
+  f.legacy_tombstone = [](const std::string& id, int64_t until) {
+    LmdbPutLegacyTombstoneForTest(*current, id, until);
+  };
+  f.legacy_epoch = [](const std::string& user, int64_t us) {
+    LmdbPutLegacyEpochForTest(*current, user, us);
+  };
   return f;
 }
 
@@ -221,8 +227,8 @@ void LmdbStoreTest::CheckFullMap(size_t blob) {
   // Growth is refused (an op that adds no page may still slip in).
   Status grown;
   for (size_t i = alice; i < alice + 30 && grown.ok(); ++i) {
-    grown = Commit(stored[i].id, Sets(stored[i].version,
-                                      {{"more", std::string(4000, 'y')}}))
+    grown = Commit(stored[i].id,
+                   Sets(stored[i].version, {{"more", std::string(4000, 'y')}}))
                 .status();
   }
   EXPECT_EQ(grown.code(), Code::kUnavailable) << grown.ToString();
@@ -302,8 +308,7 @@ TEST_P(LmdbStoreTest, FullMapIsUnavailableNotACrash) {
 // through a pipe; the parent kills it with SIGKILL at a random moment, then
 // checks that every acknowledged commit is in the store.
 [[noreturn]] void CommitUntilKilled(const std::string& id, int64_t now_s,
-                                    int report_fd,
-                                    LmdbDurability durability) {
+                                    int report_fd, LmdbDurability durability) {
   struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
   ManualClock clock(now_s);
   StoreOptions options;

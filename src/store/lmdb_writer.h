@@ -132,8 +132,8 @@ class LmdbWriter {
   // One committed batch on its way back to the loop thread.
   using Batch = std::vector<WriteOp>;
 
-  void WriterMain();  // writer thread
-  void SyncerMain();  // syncer thread
+  void WriterMain();              // writer thread
+  void SyncerMain();              // syncer thread
   void ApplyBatch(Batch& batch);  // writer thread
   // Live pages in `txn`: every tree's branch, leaf and overflow pages.
   uint64_t LivePages(MDB_txn* txn) const;

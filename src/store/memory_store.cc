@@ -19,6 +19,16 @@ namespace {
 // failed to decode) lives.
 constexpr int64_t kUnknownExpiryTombstoneS = 31 * 86400;
 
+// Kinds of entries in the expiry index.
+enum class Due : uint8_t { kSession, kTombstone, kMarker };
+
+// Why and when an id was ended, and until when that is remembered.
+struct Tomb {
+  int64_t until = 0;
+  EndReason reason = EndReason::kUnknown;
+  int64_t at = 0;
+};
+
 // Thread: the loop thread only (no locks; every method completes inline).
 class MemoryStore final : public Store {
  public:
@@ -27,7 +37,7 @@ class MemoryStore final : public Store {
   void Create(Session s, Callback<Session> done) override {
     Status st = PrepareNewSession(s, options_.max_data_bytes);
     if (!st.ok()) return done(st);
-    if (records_.count(s.id) != 0 || LiveTombstone(s.id)) {
+    if (records_.count(s.id) != 0 || LiveTombstone(s.id) != nullptr) {
       return done(Status(Code::kConflict, "session id already exists"));
     }
     Put(s);
@@ -70,31 +80,32 @@ class MemoryStore final : public Store {
     Result<Session> r = Live(id);
     if (!r.ok()) return done(r.status());
     Session next = LoginSession(*r, request, clock().NowMicros());
-    End(*r);
+    End(*r, request.old_id_reason);
     Put(next);
     done(std::move(next));
   }
 
-  void Destroy(std::string id, StatusCallback done) override {
+  void Destroy(std::string id, EndReason reason, StatusCallback done) override {
     Status valid = ValidateSessionId(id);
     if (!valid.ok()) return done(valid);
     auto it = records_.find(id);
-    if (it == records_.end() || LiveTombstone(id)) {
+    if (it == records_.end() || LiveTombstone(id) != nullptr) {
       return done(Status(Code::kNotFound, "no such session"));
     }
     Result<Session> s = DecodeSession(it->second);
     if (!s.ok()) return done(s.status());
-    End(*s);
+    End(*s, reason);
     done(Status::Ok());
   }
 
-  void RevokeUser(std::string user_id, Callback<uint64_t> done) override {
+  void RevokeUser(std::string user_id, EndReason reason,
+                  Callback<uint64_t> done) override {
     Status valid = ValidateUserId(user_id);
     if (!valid.ok()) return done(valid);
-    done(RevokeAllBut(user_id, ""));
+    done(RevokeAllBut(user_id, "", reason));
   }
 
-  void RevokeOthers(std::string user_id, std::string keep_id,
+  void RevokeOthers(std::string user_id, std::string keep_id, EndReason reason,
                     Callback<uint64_t> done) override {
     Status valid = ValidateUserId(user_id);
     if (!valid.ok()) return done(valid);
@@ -103,7 +114,7 @@ class MemoryStore final : public Store {
       return done(Status(Code::kInvalidArgument,
                          "keep_id is not a live session of that user"));
     }
-    done(RevokeAllBut(user_id, keep_id));
+    done(RevokeAllBut(user_id, keep_id, reason));
   }
 
   void ListUser(std::string user_id,
@@ -126,15 +137,17 @@ class MemoryStore final : public Store {
     done(std::move(out));
   }
 
-  void BumpEpoch(std::string user_id, Callback<int64_t> done) override {
+  void BumpEpoch(std::string user_id, EndReason reason,
+                 Callback<int64_t> done) override {
     Status valid = ValidateUserId(user_id);
     if (!valid.ok()) return done(valid);
-    int64_t& epoch = epochs_[user_id];
-    epoch = std::max(epoch, clock().NowMicros());
-    done(epoch);
+    UserEpoch& epoch = epochs_[user_id];
+    epoch.us = std::max(epoch.us, clock().NowMicros());
+    epoch.reason = reason;
+    done(epoch.us);
   }
 
-  void GetEpoch(std::string user_id, Callback<int64_t> done) override {
+  void GetEpoch(std::string user_id, Callback<UserEpoch> done) override {
     Status valid = ValidateUserId(user_id);
     if (!valid.ok()) return done(valid);
     done(Epoch(user_id));
@@ -151,16 +164,58 @@ class MemoryStore final : public Store {
     done(std::move(popped));
   }
 
+  void PutMarker(std::string key, std::string value, int64_t expires_at,
+                 MarkerWrite when, Callback<MarkerPut> done) override {
+    Status valid = ValidateMarkerPut(key, value, expires_at, Now());
+    if (!valid.ok()) return done(valid);
+    auto it = markers_.find(key);
+    if (it != markers_.end()) {
+      if (when == MarkerWrite::kIfAbsent && it->second.expires_at > Now()) {
+        return done(MarkerPut{false, it->second});
+      }
+      expiry_.erase({it->second.expires_at, Due::kMarker, key});
+      markers_.erase(it);
+    }
+    expiry_.emplace(expires_at, Due::kMarker, key);
+    markers_.emplace(std::move(key), Marker{std::move(value), expires_at});
+    done(MarkerPut{true, {}});
+  }
+
+  void GetMarker(std::string key, Callback<Marker> done) override {
+    Status valid = ValidateMarkerKey(key);
+    if (!valid.ok()) return done(valid);
+    auto it = markers_.find(key);
+    if (it == markers_.end() || it->second.expires_at <= Now()) {
+      return done(NotFound("no such marker"));
+    }
+    done(it->second);
+  }
+
+  void DeleteMarker(std::string key,
+                    Callback<std::optional<Marker>> done) override {
+    Status valid = ValidateMarkerKey(key);
+    if (!valid.ok()) return done(valid);
+    auto it = markers_.find(key);
+    if (it == markers_.end()) return done(std::optional<Marker>());
+    Marker m = std::move(it->second);
+    expiry_.erase({m.expires_at, Due::kMarker, key});
+    markers_.erase(it);
+    if (m.expires_at <= Now()) return done(std::optional<Marker>());
+    done(std::optional<Marker>(std::move(m)));
+  }
+
   void Sweep(size_t budget, Callback<uint64_t> done) override {
     const int64_t now = Now();
     uint64_t dropped = 0;
     for (size_t visited = 0; visited < budget && !expiry_.empty(); ++visited) {
       if (std::get<0>(*expiry_.begin()) > now) break;
       // Copied out: Unindex below erases this very entry.
-      const auto [at, is_tombstone, id] = *expiry_.begin();
+      const auto [at, kind, id] = *expiry_.begin();
       expiry_.erase(expiry_.begin());
-      if (is_tombstone) {
+      if (kind == Due::kTombstone) {
         dropped += tombstones_.erase(id);
+      } else if (kind == Due::kMarker) {
+        dropped += markers_.erase(id);
       } else if (auto rec = records_.find(id); rec != records_.end()) {
         Result<Session> s = DecodeSession(rec->second);
         if (s.ok()) Unindex(*s);
@@ -187,29 +242,32 @@ class MemoryStore final : public Store {
   const Clock& clock() const { return *options_.clock; }
   int64_t Now() const { return clock().NowSeconds(); }
 
-  int64_t Epoch(const std::string& user_id) const {
+  UserEpoch Epoch(const std::string& user_id) const {
     auto it = epochs_.find(user_id);
-    return it == epochs_.end() ? 0 : it->second;
+    return it == epochs_.end() ? UserEpoch{} : it->second;
   }
 
-  bool LiveTombstone(const std::string& id) const {
+  // The tombstone of `id` if one lives now, else null.
+  const Tomb* LiveTombstone(const std::string& id) const {
     auto it = tombstones_.find(id);
-    return it != tombstones_.end() && it->second > Now();
+    if (it == tombstones_.end() || it->second.until <= Now()) return nullptr;
+    return &it->second;
   }
 
   // The checks every read applies, in the order Store documents them.
   Result<Session> Live(const std::string& id) const {
     SESSIOND_RETURN_IF_ERROR(ValidateSessionId(id));
-    if (LiveTombstone(id)) {
-      return Status(Code::kRevoked, "session was ended");
+    if (const Tomb* tomb = LiveTombstone(id)) {
+      return RevokedStatus("session was ended", tomb->reason, tomb->at);
     }
     auto it = records_.find(id);
     if (it == records_.end()) return Status(Code::kNotFound, "no such session");
     Result<Session> s = DecodeSession(it->second);
     if (!s.ok()) return s;
     if (IsExpired(*s, Now())) return Status(Code::kExpired, "session expired");
-    if (RevokedByEpoch(*s, Epoch(s->user_id))) {
-      return Status(Code::kRevoked, "session predates the user's epoch");
+    if (const UserEpoch epoch = Epoch(s->user_id);
+        RevokedByEpoch(*s, epoch.us)) {
+      return EpochRevokedStatus(epoch);
     }
     return s;
   }
@@ -217,7 +275,7 @@ class MemoryStore final : public Store {
   void Put(const Session& s) {
     records_[s.id] = EncodeSession(s);
     if (!s.user_id.empty()) users_[s.user_id].insert(s.id);
-    expiry_.emplace(s.expires_at, false, s.id);
+    expiry_.emplace(s.expires_at, Due::kSession, s.id);
   }
 
   void Unindex(const Session& s) {
@@ -226,27 +284,29 @@ class MemoryStore final : public Store {
       u->second.erase(s.id);
       if (u->second.empty()) users_.erase(u);
     }
-    expiry_.erase({s.expires_at, false, s.id});
+    expiry_.erase({s.expires_at, Due::kSession, s.id});
   }
 
   // Removes a session and tombstones its id until its old expiry, so a
   // request in flight cannot bring it back.
-  void End(const Session& s) {
+  void End(const Session& s, EndReason reason) {
     Unindex(s);
     records_.erase(s.id);
-    if (s.expires_at > Now()) Tombstone(s.id, s.expires_at);
+    if (s.expires_at > Now()) Tombstone(s.id, s.expires_at, reason);
   }
 
-  void Tombstone(const std::string& id, int64_t until) {
-    auto [it, inserted] = tombstones_.emplace(id, until);
+  void Tombstone(const std::string& id, int64_t until, EndReason reason) {
+    const Tomb tomb{until, reason, Now()};
+    auto [it, inserted] = tombstones_.emplace(id, tomb);
     if (!inserted) {
-      expiry_.erase({it->second, true, id});
-      it->second = until;
+      expiry_.erase({it->second.until, Due::kTombstone, id});
+      it->second = tomb;
     }
-    expiry_.emplace(until, true, id);
+    expiry_.emplace(until, Due::kTombstone, id);
   }
 
-  uint64_t RevokeAllBut(const std::string& user_id, const std::string& keep) {
+  uint64_t RevokeAllBut(const std::string& user_id, const std::string& keep,
+                        EndReason reason) {
     auto u = users_.find(user_id);
     if (u == users_.end()) return 0;
     std::vector<std::string> ids(u->second.begin(), u->second.end());
@@ -257,13 +317,13 @@ class MemoryStore final : public Store {
       if (rec == records_.end()) continue;
       Result<Session> s = DecodeSession(rec->second);
       if (s.ok()) {
-        End(*s);
+        End(*s, reason);
       } else {
         // A revoke must not be blocked by one bad record: drop it, and
         // tombstone for the longest a session could have lived.
         records_.erase(rec);
         users_[user_id].erase(id);
-        Tombstone(id, Now() + kUnknownExpiryTombstoneS);
+        Tombstone(id, Now() + kUnknownExpiryTombstoneS, reason);
       }
       ++n;
     }
@@ -277,10 +337,11 @@ class MemoryStore final : public Store {
   const StoreOptions options_;
   std::map<std::string, std::string> records_;          // id -> record
   std::map<std::string, std::set<std::string>> users_;  // user -> ids
-  std::map<std::string, int64_t> epochs_;               // user -> us
-  std::map<std::string, int64_t> tombstones_;           // id -> until
-  // (when, is_tombstone, id): what Sweep visits, oldest first.
-  std::set<std::tuple<int64_t, bool, std::string>> expiry_;
+  std::map<std::string, UserEpoch> epochs_;             // user -> epoch
+  std::map<std::string, Tomb> tombstones_;              // id -> tombstone
+  std::map<std::string, Marker> markers_;               // key -> marker
+  // (when, kind, id or marker key): what Sweep visits, oldest first.
+  std::set<std::tuple<int64_t, Due, std::string>> expiry_;
   StoreStats stats_;
 };
 

@@ -10,6 +10,18 @@
 namespace sessiond {
 namespace {
 
+// The leading number of a tombstone ("until", or "until:reason:at" since
+// tombstones keep why they were made), an epoch ("us" or "us:reason") or a
+// marker ("expires_at:value"); nil when there is none. A tombstone without
+// one lives (it must never let its id come back).
+constexpr std::string_view kLeadLua = R"lua(
+local function lead(v) return tonumber(string.match(v, '^%-?%d+')) end
+local function tomb_live(t, now)
+  local u = lead(t)
+  return u == nil or u > now
+end
+)lua";
+
 // KEYS: s, t.  ARGV: the epoch key prefix "P:{T}:e:".
 // Returns {r, v, ls, tombstone, epoch} (nil where absent). The epoch key
 // is built here from the user field: it shares the session's slot for
@@ -54,7 +66,7 @@ local now = tonumber(ARGV[9])
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'EXISTS' end
 local t = redis.call('GET', KEYS[2])
 if t then
-  if tonumber(t) > now then return 'EXISTS' end
+  if tomb_live(t, now) then return 'EXISTS' end
   redis.call('DEL', KEYS[2])
 end
 redis.call('HSET', KEYS[1], 'r', ARGV[1], 'v', ARGV[2], 'ls', ARGV[3],
@@ -68,7 +80,7 @@ return 'OK'
 // Returns 'OK', 'RACE' (version moved), 'GONE' (no record) or 'REVOKED'.
 constexpr std::string_view kCasLua = R"lua(
 local t = redis.call('GET', KEYS[2])
-if t and tonumber(t) > tonumber(ARGV[6]) then return 'REVOKED' end
+if t and tomb_live(t, tonumber(ARGV[6])) then return 'REVOKED' end
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return 'GONE' end
 if v ~= ARGV[1] then return 'RACE' end
@@ -79,12 +91,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 'OK'
 )lua";
 
-// KEYS: s, t[, u].  ARGV: expected v ('' = any), tombstone until (unix s,
-// '' = no tombstone), tombstone pttl, id, now.
+// KEYS: s, t[, u].  ARGV: expected v ('' = any), tombstone value
+// ("until:reason:at", '' = no tombstone), tombstone pttl, id, now.
 // Returns 'OK', 'RACE', 'GONE' or 'REVOKED'.
 constexpr std::string_view kDestroyLua = R"lua(
 local t = redis.call('GET', KEYS[2])
-if t and tonumber(t) > tonumber(ARGV[5]) then return 'REVOKED' end
+if t and tomb_live(t, tonumber(ARGV[5])) then return 'REVOKED' end
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return 'GONE' end
 if ARGV[1] ~= '' and v ~= ARGV[1] then return 'RACE' end
@@ -100,23 +112,25 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 )lua";
 
-// KEYS: u, then s1, t1, s2, t2, ...  ARGV: now, keep id, id1, id2, ...
+// KEYS: u, then s1, t1, s2, t2, ...  ARGV: now, keep id, the tombstones'
+// ":reason:at", id1, id2, ...
 // Ends every listed session but keep (record deleted, id tombstoned until
 // its old expiry, index entry removed) and returns how many records it
 // removed. Works from the hash fields, so a corrupt record is removed too.
 constexpr std::string_view kRevokeLua = R"lua(
 local now = tonumber(ARGV[1])
 local n = 0
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local id = ARGV[i]
-  local sk = KEYS[2 * (i - 3) + 2]
-  local tk = KEYS[2 * (i - 3) + 3]
+  local sk = KEYS[2 * (i - 4) + 2]
+  local tk = KEYS[2 * (i - 4) + 3]
   if id ~= ARGV[2] then
     local ea = redis.call('HGET', sk, 'ea')
     if ea then
       redis.call('DEL', sk)
       if tonumber(ea) > now then
-        redis.call('SET', tk, ea, 'PX', math.max(1000, (tonumber(ea) - now) * 1000))
+        redis.call('SET', tk, ea .. ARGV[3], 'PX',
+                   math.max(1000, (tonumber(ea) - now) * 1000))
       end
       n = n + 1
     end
@@ -139,16 +153,44 @@ end
 return {redis.call('GET', KEYS[2]), out}
 )lua";
 
-// KEYS: e.  ARGV: epoch (unix us).  The epoch never moves backwards.
+// KEYS: e.  ARGV: epoch (unix us), reason.  Stores "us:reason" and
+// returns us; the epoch never moves backwards, the reason is the latest.
 constexpr std::string_view kBumpLua = R"lua(
 local old = redis.call('GET', KEYS[1])
-if old and tonumber(old) >= tonumber(ARGV[1]) then return old end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]
+local e = ARGV[1]
+if old then
+  local o = string.match(old, '^%d+')
+  if o and tonumber(o) >= tonumber(e) then e = o end
+end
+redis.call('SET', KEYS[1], e .. ':' .. ARGV[2])
+return e
 )lua";
 
-// KEYS: one s or t key.  ARGV: now.  Deletes it if it is past its absolute
-// expiry (session: returns 2) or its end (tombstone: returns 1); else 0.
+// KEYS: m.  ARGV: stored value ("expires_at:value"), pttl, now, '1' to
+// write only when no live marker is there.  Returns {1} when written, or
+// {0, the live marker's stored value}.
+constexpr std::string_view kMarkerPutLua = R"lua(
+if ARGV[4] == '1' then
+  local old = redis.call('GET', KEYS[1])
+  if old then
+    local ea = lead(old)
+    if ea and ea > tonumber(ARGV[3]) then return {0, old} end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1}
+)lua";
+
+// KEYS: m.  Removes the marker and returns its stored value (nil if none).
+constexpr std::string_view kMarkerTakeLua = R"lua(
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v
+)lua";
+
+// KEYS: one s, t or m key.  ARGV: now.  Deletes it if it is past its
+// absolute expiry (session: returns 2) or its end (tombstone, marker:
+// returns 1); else 0.
 constexpr std::string_view kSweepOneLua = R"lua(
 local now = tonumber(ARGV[1])
 local ty = redis.call('TYPE', KEYS[1])['ok']
@@ -156,7 +198,7 @@ if ty == 'hash' then
   local ea = tonumber(redis.call('HGET', KEYS[1], 'ea'))
   if ea and now >= ea then redis.call('DEL', KEYS[1]) return 2 end
 elseif ty == 'string' then
-  local t = tonumber(redis.call('GET', KEYS[1]))
+  local t = lead(redis.call('GET', KEYS[1]))
   if t and t <= now then redis.call('DEL', KEYS[1]) return 1 end
 end
 return 0
@@ -167,18 +209,25 @@ return 0
 RedisScripts::RedisScripts()
     : load{"load", std::string(kLoadLua), {}},
       touch{"touch", std::string(kTouchLua), {}},
-      create{"create", std::string(kIndexAddLua) + std::string(kCreateLua), {}},
-      cas{"cas", std::string(kCasLua), {}},
-      destroy{"destroy", std::string(kDestroyLua), {}},
+      create{"create",
+             std::string(kLeadLua) + std::string(kIndexAddLua) +
+                 std::string(kCreateLua),
+             {}},
+      cas{"cas", std::string(kLeadLua) + std::string(kCasLua), {}},
+      destroy{"destroy", std::string(kLeadLua) + std::string(kDestroyLua), {}},
       range{"range", std::string(kRangeLua), {}},
       revoke{"revoke", std::string(kRevokeLua), {}},
       read_many{"read_many", std::string(kReadManyLua), {}},
       bump{"bump", std::string(kBumpLua), {}},
-      sweep_one{"sweep_one", std::string(kSweepOneLua), {}} {}
+      sweep_one{
+          "sweep_one", std::string(kLeadLua) + std::string(kSweepOneLua), {}},
+      marker_put{
+          "marker_put", std::string(kLeadLua) + std::string(kMarkerPutLua), {}},
+      marker_take{"marker_take", std::string(kMarkerTakeLua), {}} {}
 
 std::vector<RedisScript*> RedisScripts::All() {
-  return {&load, &touch,  &create,    &cas,  &destroy,
-          &range, &revoke, &read_many, &bump, &sweep_one};
+  return {&load,   &touch,     &create, &cas,       &destroy,    &range,
+          &revoke, &read_many, &bump,   &sweep_one, &marker_put, &marker_take};
 }
 
 }  // namespace sessiond

@@ -16,12 +16,18 @@
 //                     ea  absolute expiry, it idle timeout, ia issued_at_us,
 //                     u   user id: what the scripts need without decoding r
 //                   TTL: until min(ea, ls + it), so Redis drops it itself.
-//   P:{T}:t:<id>    string, tombstone of a destroyed id; value = the old
-//                   expiry (unix s); TTL until then.
+//   P:{T}:t:<id>    string, tombstone of a destroyed id; value =
+//                   "until:reason:at" (the old expiry, why and when it
+//                   ended; a bare "until" is older than reasons); TTL until
+//                   the old expiry.
 //   P:{T}:u:<user>  sorted set of the user's session ids scored by absolute
 //                   expiry; T = UserTag(user); TTL until the last expiry.
-//   P:{T}:e:<user>  string, the user's epoch in unix us; no TTL (it must
-//                   outlive every token issued before it).
+//   P:{T}:e:<user>  string, "us:reason": the user's epoch in unix us and
+//                   the reason of its last bump (a bare "us" is older than
+//                   reasons); no TTL (it must outlive every token issued
+//                   before it).
+//   P:{T}:m:<key>   string, one marker (store.h): "expires_at:value";
+//                   T = UserTag(key); TTL until expires_at.
 // A logged-in session's id starts with UserTag(user), so its s/t keys, the
 // user's u key and e key all hash to the slot of T.
 //
@@ -45,6 +51,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -52,7 +60,6 @@
 #include <vector>
 
 #include "core/session_codec.h"
-
 
 namespace sessiond {
 namespace {
@@ -85,6 +92,57 @@ Status Unexpected(std::string_view what) {
 const RedisValue& At(const RedisValue& v, size_t i) {
   static const RedisValue kNil;
   return i < v.elements.size() ? v.elements[i] : kNil;
+}
+
+// A stored tombstone: "until", or "until:reason:at". An unreadable one
+// lives for ever with reason unknown (it must never let its id come back;
+// the scripts judge it the same way).
+struct StoredTomb {
+  int64_t until = INT64_MAX;
+  EndReason reason = EndReason::kUnknown;
+  int64_t at = 0;
+};
+StoredTomb ParseTomb(std::string_view v) {
+  StoredTomb t;
+  const size_t a = v.find(':');
+  int64_t until = 0;
+  if (!ParseInt(v.substr(0, a), until)) return t;
+  t.until = until;
+  if (a == std::string_view::npos) return t;
+  const size_t b = v.find(':', a + 1);
+  if (b == std::string_view::npos) return t;
+  int64_t at = 0;
+  if (!ParseInt(v.substr(b + 1), at)) return t;
+  t.reason = EndReasonFromName(v.substr(a + 1, b - a - 1))
+                 .value_or(EndReason::kUnknown);
+  t.at = at;
+  return t;
+}
+
+// A stored epoch: "us" or "us:reason"; nullopt when unreadable.
+std::optional<UserEpoch> ParseEpoch(std::string_view v) {
+  const size_t colon = v.find(':');
+  UserEpoch e;
+  if (!ParseInt(v.substr(0, colon), e.us)) return std::nullopt;
+  if (colon != std::string_view::npos) {
+    e.reason =
+        EndReasonFromName(v.substr(colon + 1)).value_or(EndReason::kUnknown);
+  }
+  return e;
+}
+
+// A stored marker: "expires_at:value"; nullopt when unreadable.
+std::optional<Marker> ParseMarker(std::string_view v) {
+  const size_t colon = v.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  Marker m;
+  if (!ParseInt(v.substr(0, colon), m.expires_at)) return std::nullopt;
+  m.value = std::string(v.substr(colon + 1));
+  return m;
+}
+
+Status CorruptEpoch() {
+  return Status(Code::kCorrupt, "stored user epoch is not a number");
 }
 
 // Escapes Redis glob characters so a prefix matches itself in SCAN.
@@ -145,7 +203,7 @@ void RedisStore::Load(std::string id, Callback<Session> done) {
 }
 
 void RedisStore::Commit(std::string id, ChangeSet changes,
-            Callback<Session> done) {
+                        Callback<Session> done) {
   Status valid = ValidateChangeSet(changes);
   if (valid.ok()) valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
@@ -156,7 +214,7 @@ void RedisStore::Commit(std::string id, ChangeSet changes,
 }
 
 void RedisStore::Login(std::string id, LoginRequest request,
-           Callback<Session> done) {
+                       Callback<Session> done) {
   Status valid = ValidateLoginRequest(request);
   if (valid.ok()) valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
@@ -166,39 +224,43 @@ void RedisStore::Login(std::string id, LoginRequest request,
   });
 }
 
-void RedisStore::Destroy(std::string id, StatusCallback done) {
+void RedisStore::Destroy(std::string id, EndReason reason,
+                         StatusCallback done) {
   Status valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
-  Serialized(id, [this, id, done = std::move(done)](Finish finish) {
-    DestroyAttempt(id, Then(done, std::move(finish)), 1);
+  Serialized(id, [this, id, reason, done = std::move(done)](Finish finish) {
+    DestroyAttempt(id, reason, Then(done, std::move(finish)), 1);
   });
 }
 
-void RedisStore::RevokeUser(std::string user_id, Callback<uint64_t> done) {
+void RedisStore::RevokeUser(std::string user_id, EndReason reason,
+                            Callback<uint64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
-  RevokeAllBut(std::move(user_id), "", std::move(done));
+  RevokeAllBut(std::move(user_id), "", reason, std::move(done));
 }
 
 void RedisStore::RevokeOthers(std::string user_id, std::string keep_id,
-                  Callback<uint64_t> done) {
+                              EndReason reason, Callback<uint64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   if (!ValidateSessionId(keep_id).ok()) {
     return done(NotKept());
   }
   std::string keep = keep_id;
-  ReadLive(keep, [this, user_id = std::move(user_id),
-                  keep_id = std::move(keep_id),
-                  done = std::move(done)](Status st, Loaded r) mutable {
-    if (st.code() == Code::kUnavailable) return done(st);
-    if (!st.ok() || r.session.user_id != user_id) return done(NotKept());
-    RevokeAllBut(std::move(user_id), std::move(keep_id), std::move(done));
-  });
+  ReadLive(keep,
+           [this, user_id = std::move(user_id), keep_id = std::move(keep_id),
+            reason, done = std::move(done)](Status st, Loaded r) mutable {
+             if (st.code() == Code::kUnavailable) return done(st);
+             if (!st.ok() || r.session.user_id != user_id)
+               return done(NotKept());
+             RevokeAllBut(std::move(user_id), std::move(keep_id), reason,
+                          std::move(done));
+           });
 }
 
 void RedisStore::ListUser(std::string user_id,
-              Callback<std::vector<Session>> done) {
+                          Callback<std::vector<Session>> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   conn_->Script(
@@ -214,13 +276,15 @@ void RedisStore::ListUser(std::string user_id,
       });
 }
 
-void RedisStore::BumpEpoch(std::string user_id, Callback<int64_t> done) {
+void RedisStore::BumpEpoch(std::string user_id, EndReason reason,
+                           Callback<int64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   // Sessions issued before the epoch are refused on every read and drop
   // out of Redis by their own TTL; no sweep of the user's keys here.
   conn_->Script(scripts_.bump, {EpochKey(user_id)},
-                {std::to_string(options_.clock->NowMicros())},
+                {std::to_string(options_.clock->NowMicros()),
+                 std::string(EndReasonName(reason))},
                 [done = std::move(done)](Result<RedisValue> r) {
                   if (!r.ok()) return done(r.status());
                   int64_t epoch = 0;
@@ -231,24 +295,21 @@ void RedisStore::BumpEpoch(std::string user_id, Callback<int64_t> done) {
                 });
 }
 
-void RedisStore::GetEpoch(std::string user_id, Callback<int64_t> done) {
+void RedisStore::GetEpoch(std::string user_id, Callback<UserEpoch> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
   conn_->Command({"GET", EpochKey(user_id)},
                  [done = std::move(done)](Result<RedisValue> r) {
                    if (!r.ok()) return done(r.status());
-                   if (r->is_nil()) return done(int64_t{0});
-                   int64_t epoch = 0;
-                   if (!ParseInt(r->str, epoch)) {
-                     return done(Status(Code::kCorrupt,
-                                        "stored user epoch is not a number"));
-                   }
-                   done(epoch);
+                   if (r->is_nil()) return done(UserEpoch{});
+                   std::optional<UserEpoch> epoch = ParseEpoch(r->str);
+                   if (!epoch) return done(CorruptEpoch());
+                   done(*epoch);
                  });
 }
 
 void RedisStore::FlashPop(std::string id, std::string queue,
-              Callback<std::vector<std::string>> done) {
+                          Callback<std::vector<std::string>> done) {
   Status valid = ValidateFlashQueue(queue);
   if (valid.ok()) valid = ValidateSessionId(id);
   if (!valid.ok()) return done(valid);
@@ -256,6 +317,60 @@ void RedisStore::FlashPop(std::string id, std::string queue,
                   done = std::move(done)](Finish finish) {
     FlashPopAttempt(id, queue, Then(done, std::move(finish)), 1);
   });
+}
+
+void RedisStore::PutMarker(std::string key, std::string value,
+                           int64_t expires_at, MarkerWrite when,
+                           Callback<MarkerPut> done) {
+  Status valid = ValidateMarkerPut(key, value, expires_at, Now());
+  if (!valid.ok()) return done(valid);
+  conn_->Script(scripts_.marker_put, {MarkerKey(key)},
+                {std::to_string(expires_at) + ":" + value,
+                 std::to_string(TombTtlMs(expires_at)), std::to_string(Now()),
+                 when == MarkerWrite::kIfAbsent ? "1" : "0"},
+                [done = std::move(done)](Result<RedisValue> r) {
+                  if (!r.ok()) return done(r.status());
+                  if (r->type != RedisValue::Type::kArray) {
+                    return done(Unexpected("marker put"));
+                  }
+                  if (At(*r, 0).integer == 1) return done(MarkerPut{true, {}});
+                  std::optional<Marker> old = ParseMarker(At(*r, 1).str);
+                  if (!old) return done(Corrupt("stored marker is unreadable"));
+                  done(MarkerPut{false, std::move(*old)});
+                });
+}
+
+void RedisStore::GetMarker(std::string key, Callback<Marker> done) {
+  Status valid = ValidateMarkerKey(key);
+  if (!valid.ok()) return done(valid);
+  conn_->Command({"GET", MarkerKey(key)},
+                 [this, done = std::move(done)](Result<RedisValue> r) {
+                   if (!r.ok()) return done(r.status());
+                   if (r->is_nil()) return done(NotFound("no such marker"));
+                   std::optional<Marker> m = ParseMarker(r->str);
+                   if (!m) return done(Corrupt("stored marker is unreadable"));
+                   if (m->expires_at <= Now()) {
+                     return done(NotFound("no such marker"));
+                   }
+                   done(std::move(*m));
+                 });
+}
+
+void RedisStore::DeleteMarker(std::string key,
+                              Callback<std::optional<Marker>> done) {
+  Status valid = ValidateMarkerKey(key);
+  if (!valid.ok()) return done(valid);
+  conn_->Script(scripts_.marker_take, {MarkerKey(key)}, {},
+                [this, done = std::move(done)](Result<RedisValue> r) {
+                  if (!r.ok()) return done(r.status());
+                  if (r->is_nil()) return done(std::optional<Marker>());
+                  std::optional<Marker> m = ParseMarker(r->str);
+                  // Unreadable or expired: it was removed all the same.
+                  if (!m || m->expires_at <= Now()) {
+                    return done(std::optional<Marker>());
+                  }
+                  done(std::move(m));
+                });
 }
 
 void RedisStore::Sweep(size_t budget, Callback<uint64_t> done) {
@@ -279,11 +394,9 @@ void RedisStore::Retry(int attempt, std::function<void()> again) {
   if (attempt < kImmediateRetries) return again();
   const int shift = std::min(attempt - kImmediateRetries, 6);
   const double max_s = 0.001 * (1 << shift);  // 1 ms .. 64 ms
-  const double wait =
-      max_s * static_cast<double>(jitter_() % 1000) / 1000.0;
+  const double wait = max_s * static_cast<double>(jitter_() % 1000) / 1000.0;
   delays_.After(wait, std::move(again));
 }
-
 
 void RedisStore::Serialized(const std::string& id, Op op) {
   auto [it, fresh] = queues_.try_emplace(id);
@@ -308,7 +421,8 @@ void RedisStore::RunSerialized(const std::string& id, Op op) {
   });
 }
 
-std::string RedisStore::Key(std::string_view tag, char kind, std::string_view name) const {
+std::string RedisStore::Key(std::string_view tag, char kind,
+                            std::string_view name) const {
   std::string k;
   k.reserve(prefix_.size() + tag.size() + name.size() + 7);
   k += prefix_;
@@ -329,6 +443,15 @@ int64_t RedisStore::RecordTtlMs(const Session& s) const {
   return std::max(kMinTtlMs, (until - Now()) * 1000);
 }
 
+std::string RedisStore::TombValue(int64_t until, EndReason reason) const {
+  std::string v = std::to_string(until);
+  v += ':';
+  v += EndReasonName(reason);
+  v += ':';
+  v += std::to_string(Now());
+  return v;
+}
+
 int64_t RedisStore::TombTtlMs(int64_t until) const {
   return std::max(kMinTtlMs, (until - Now()) * 1000);
 }
@@ -338,7 +461,8 @@ Status RedisStore::NotKept() {
 }
 
 Status RedisStore::Contended() {
-  return Unavailable("session changed by other writers on every attempt; retry");
+  return Unavailable(
+      "session changed by other writers on every attempt; retry");
 }
 
 Status RedisStore::CasOutcome(std::string_view what) {
@@ -352,31 +476,34 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
   conn_->Script(
       scripts_.load, {SessionKey(id), TombKey(id)}, {std::move(epoch_prefix)},
       [this, id, done = std::move(done)](Result<RedisValue> r) mutable {
-        if (!r.ok()) return done(r.status(), {}, 0);
+        if (!r.ok()) return done(r.status(), {}, {});
         const RedisValue& v = r.value();
         if (v.type != RedisValue::Type::kArray) {
-          return done(Unexpected("load"), {}, 0);
+          return done(Unexpected("load"), {}, {});
         }
         const RedisValue& record = At(v, 0);
         const RedisValue& tomb = At(v, 3);
-        int64_t until = 0;
-        if (!tomb.is_nil() && ParseInt(tomb.str, until) && until > Now()) {
-          return done(Status(Code::kRevoked, "session was ended"), {}, 0);
+        if (!tomb.is_nil()) {
+          const StoredTomb t = ParseTomb(tomb.str);
+          if (t.until > Now()) {
+            return done(RevokedStatus("session was ended", t.reason, t.at), {},
+                        {});
+          }
         }
         if (record.is_nil()) {
-          return done(Status(Code::kNotFound, "no such session"), {}, 0);
+          return done(Status(Code::kNotFound, "no such session"), {}, {});
         }
         Result<Session> s = DecodeSession(record.str);
-        if (!s.ok()) return done(s.status(), {}, 0);
+        if (!s.ok()) return done(s.status(), {}, {});
         int64_t last_seen = 0;
         if (ParseInt(At(v, 2).str, last_seen)) {
           s->last_seen_at = std::max(s->last_seen_at, last_seen);
         }
-        int64_t epoch = 0;
-        if (!At(v, 4).is_nil() && !ParseInt(At(v, 4).str, epoch)) {
-          return done(Status(Code::kCorrupt,
-                             "stored user epoch is not a number"),
-                      {}, 0);
+        UserEpoch epoch;
+        if (!At(v, 4).is_nil()) {
+          std::optional<UserEpoch> parsed = ParseEpoch(At(v, 4).str);
+          if (!parsed) return done(CorruptEpoch(), {}, {});
+          epoch = *parsed;
         }
         Loaded loaded{std::move(s.value()), At(v, 1).str};
         if (loaded.session.user_id.empty() ||
@@ -386,85 +513,83 @@ void RedisStore::ReadRaw(const std::string& id, RawReadCallback done) {
         // A logged-in session whose id does not carry its user's tag
         // (not minted by NewSessionId(user)): the script looked up the
         // wrong epoch key, so fetch the right one.
-        conn_->Command(
-            {"GET", EpochKey(loaded.session.user_id)},
-            [loaded = std::move(loaded), done = std::move(done)](
-                Result<RedisValue> e) mutable {
-              if (!e.ok()) return done(e.status(), {}, 0);
-              int64_t epoch2 = 0;
-              if (!e->is_nil() && !ParseInt(e->str, epoch2)) {
-                return done(Status(Code::kCorrupt,
-                                   "stored user epoch is not a number"),
-                            {}, 0);
-              }
-              done(Status::Ok(), std::move(loaded), epoch2);
-            });
+        conn_->Command({"GET", EpochKey(loaded.session.user_id)},
+                       [loaded = std::move(loaded),
+                        done = std::move(done)](Result<RedisValue> e) mutable {
+                         if (!e.ok()) return done(e.status(), {}, {});
+                         UserEpoch epoch2;
+                         if (!e->is_nil()) {
+                           std::optional<UserEpoch> parsed = ParseEpoch(e->str);
+                           if (!parsed) return done(CorruptEpoch(), {}, {});
+                           epoch2 = *parsed;
+                         }
+                         done(Status::Ok(), std::move(loaded), epoch2);
+                       });
       });
 }
 
 void RedisStore::ReadLive(const std::string& id, ReadCallback done) {
-  ReadRaw(id, [this, done = std::move(done)](Status st, Loaded r,
-                                              int64_t epoch) {
-    if (!st.ok()) return done(st, {});
-    const Session& s = r.session;
-    if (IsExpired(s, Now())) {
-      return done(Status(Code::kExpired, "session expired"), {});
-    }
-    if (RevokedByEpoch(s, epoch)) {
-      return done(
-          Status(Code::kRevoked, "session predates the user's epoch"), {});
-    }
-    done(Status::Ok(), std::move(r));
-  });
+  ReadRaw(id,
+          [this, done = std::move(done)](Status st, Loaded r, UserEpoch epoch) {
+            if (!st.ok()) return done(st, {});
+            const Session& s = r.session;
+            if (IsExpired(s, Now())) {
+              return done(Status(Code::kExpired, "session expired"), {});
+            }
+            if (RevokedByEpoch(s, epoch.us))
+              return done(EpochRevokedStatus(epoch), {});
+            done(Status::Ok(), std::move(r));
+          });
 }
 
 void RedisStore::Insert(Session s, Callback<Session> done) {
   std::vector<std::string> keys = {SessionKey(s.id), TombKey(s.id)};
   if (!s.user_id.empty()) keys.push_back(UserKey(s.user_id));
-  std::vector<std::string> args = {
-      EncodeSession(s),
-      std::to_string(s.version),
-      std::to_string(s.last_seen_at),
-      std::to_string(s.expires_at),
-      std::to_string(s.idle_timeout),
-      std::to_string(s.issued_at_us),
-      s.user_id,
-      std::to_string(RecordTtlMs(s)),
-      std::to_string(Now()),
-      s.id};
-  conn_->Script(scripts_.create, keys, args,
-                [this, s = std::move(s), done = std::move(done)](
-                    Result<RedisValue> r) mutable {
-                  if (!r.ok()) return done(r.status());
-                  if (r->str == "EXISTS") {
-                    return done(Status(Code::kConflict,
-                                       "session id already exists"));
-                  }
-                  if (r->str != "OK") return done(Unexpected("create"));
-                  ++sessions_;
-                  done(std::move(s));
-                });
+  std::vector<std::string> args = {EncodeSession(s),
+                                   std::to_string(s.version),
+                                   std::to_string(s.last_seen_at),
+                                   std::to_string(s.expires_at),
+                                   std::to_string(s.idle_timeout),
+                                   std::to_string(s.issued_at_us),
+                                   s.user_id,
+                                   std::to_string(RecordTtlMs(s)),
+                                   std::to_string(Now()),
+                                   s.id};
+  conn_->Script(
+      scripts_.create, keys, args,
+      [this, s = std::move(s),
+       done = std::move(done)](Result<RedisValue> r) mutable {
+        if (!r.ok()) return done(r.status());
+        if (r->str == "EXISTS") {
+          return done(Status(Code::kConflict, "session id already exists"));
+        }
+        if (r->str != "OK") return done(Unexpected("create"));
+        ++sessions_;
+        done(std::move(s));
+      });
 }
 
 void RedisStore::Cas(const Session& s, const std::string& expected,
-         std::function<void(Status)> done, std::function<void()> retry) {
-  conn_->Script(scripts_.cas, {SessionKey(s.id), TombKey(s.id)},
-                {expected, EncodeSession(s), std::to_string(s.version),
-                 std::to_string(s.last_seen_at),
-                 std::to_string(RecordTtlMs(s)), std::to_string(Now())},
-                [done = std::move(done), retry = std::move(retry)](
-                    Result<RedisValue> r) {
-                  if (!r.ok()) return done(r.status());
-                  if (r->str == "OK") return done(Status::Ok());
-                  if (r->str == "RACE") return retry();
-                  done(CasOutcome(r->str));
-                });
+                     std::function<void(Status)> done,
+                     std::function<void()> retry) {
+  conn_->Script(
+      scripts_.cas, {SessionKey(s.id), TombKey(s.id)},
+      {expected, EncodeSession(s), std::to_string(s.version),
+       std::to_string(s.last_seen_at), std::to_string(RecordTtlMs(s)),
+       std::to_string(Now())},
+      [done = std::move(done), retry = std::move(retry)](Result<RedisValue> r) {
+        if (!r.ok()) return done(r.status());
+        if (r->str == "OK") return done(Status::Ok());
+        if (r->str == "RACE") return retry();
+        done(CasOutcome(r->str));
+      });
 }
 
-void RedisStore::CommitAttempt(std::string id, std::shared_ptr<const ChangeSet> changes,
-                   Callback<Session> done, int attempt) {
-  ReadLive(id, [this, id, changes, done = std::move(done),
-                attempt](Status read, Loaded r) mutable {
+void RedisStore::CommitAttempt(std::string id,
+                               std::shared_ptr<const ChangeSet> changes,
+                               Callback<Session> done, int attempt) {
+  ReadLive(id, [this, id, changes, done = std::move(done), attempt](
+                   Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
     auto s = std::make_shared<Session>(std::move(r.session));
     Status st = ApplyChangeSet(*s, *changes, options_.max_data_bytes);
@@ -492,13 +617,14 @@ void RedisStore::CommitAttempt(std::string id, std::shared_ptr<const ChangeSet> 
 }
 
 void RedisStore::FlashPopAttempt(std::string id, std::string queue,
-                     Callback<std::vector<std::string>> done, int attempt) {
-  ReadLive(id, [this, id, queue, done = std::move(done),
-                attempt](Status read, Loaded r) mutable {
+                                 Callback<std::vector<std::string>> done,
+                                 int attempt) {
+  ReadLive(id, [this, id, queue, done = std::move(done), attempt](
+                   Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
     Session& s = r.session;
-    auto popped = std::make_shared<std::vector<std::string>>(
-        PopFlash(s, queue));
+    auto popped =
+        std::make_shared<std::vector<std::string>>(PopFlash(s, queue));
     if (popped->empty()) return done(std::vector<std::string>{});
     auto shared_done =
         std::make_shared<Callback<std::vector<std::string>>>(std::move(done));
@@ -518,17 +644,17 @@ void RedisStore::FlashPopAttempt(std::string id, std::string queue,
 }
 
 void RedisStore::End(const Session& s, const std::string& expected,
-         std::function<void(Status)> done, std::function<void()> retry) {
+                     EndReason reason, std::function<void(Status)> done,
+                     std::function<void()> retry) {
   std::vector<std::string> keys = {SessionKey(s.id), TombKey(s.id)};
   if (!s.user_id.empty()) keys.push_back(UserKey(s.user_id));
   const bool tombstone = s.expires_at > Now();
   conn_->Script(
       scripts_.destroy, keys,
-      {expected, tombstone ? std::to_string(s.expires_at) : std::string(),
-       std::to_string(TombTtlMs(s.expires_at)), s.id,
-       std::to_string(Now())},
-      [this, done = std::move(done), retry = std::move(retry)](
-          Result<RedisValue> r) {
+      {expected, tombstone ? TombValue(s.expires_at, reason) : std::string(),
+       std::to_string(TombTtlMs(s.expires_at)), s.id, std::to_string(Now())},
+      [this, done = std::move(done),
+       retry = std::move(retry)](Result<RedisValue> r) {
         if (!r.ok()) return done(r.status());
         if (r->str == "RACE") return retry();
         if (r->str != "OK") return done(CasOutcome(r->str));
@@ -537,16 +663,17 @@ void RedisStore::End(const Session& s, const std::string& expected,
       });
 }
 
-void RedisStore::LoginAttempt(std::string id, std::shared_ptr<const LoginRequest> req,
-                  Callback<Session> done, int attempt) {
-  ReadLive(id, [this, id, req, done = std::move(done),
-                attempt](Status read, Loaded r) mutable {
+void RedisStore::LoginAttempt(std::string id,
+                              std::shared_ptr<const LoginRequest> req,
+                              Callback<Session> done, int attempt) {
+  ReadLive(id, [this, id, req, done = std::move(done), attempt](
+                   Status read, Loaded r) mutable {
     if (!read.ok()) return done(read);
     auto next = std::make_shared<Session>(
         LoginSession(r.session, *req, options_.clock->NowMicros()));
     auto shared_done = std::make_shared<Callback<Session>>(std::move(done));
     End(
-        r.session, r.version,
+        r.session, r.version, req->old_id_reason,
         [this, next, shared_done](Status st) {
           if (!st.ok()) return (*shared_done)(st);
           Insert(std::move(*next), std::move(*shared_done));
@@ -560,9 +687,10 @@ void RedisStore::LoginAttempt(std::string id, std::shared_ptr<const LoginRequest
   });
 }
 
-void RedisStore::DestroyAttempt(std::string id, StatusCallback done, int attempt) {
-  ReadRaw(id, [this, id, done = std::move(done), attempt](
-                  Status read, Loaded r, int64_t /*epoch*/) mutable {
+void RedisStore::DestroyAttempt(std::string id, EndReason reason,
+                                StatusCallback done, int attempt) {
+  ReadRaw(id, [this, id, reason, done = std::move(done), attempt](
+                  Status read, Loaded r, UserEpoch /*epoch*/) mutable {
     if (!read.ok()) {
       if (read.code() == Code::kRevoked) {
         return done(Status(Code::kNotFound, "no such session"));
@@ -571,41 +699,48 @@ void RedisStore::DestroyAttempt(std::string id, StatusCallback done, int attempt
     }
     auto shared_done = std::make_shared<StatusCallback>(std::move(done));
     End(
-        r.session, r.version,
+        r.session, r.version, reason,
         [shared_done](Status st) {
           if (st.code() == Code::kRevoked) {
             st = Status(Code::kNotFound, "no such session");
           }
           (*shared_done)(st);
         },
-        [this, id, shared_done, attempt] {
+        [this, id, reason, shared_done, attempt] {
           if (attempt >= kMaxCasAttempts) return (*shared_done)(Contended());
           Retry(attempt, [=, this] {
-            DestroyAttempt(id, *shared_done, attempt + 1);
+            DestroyAttempt(id, reason, *shared_done, attempt + 1);
           });
         });
   });
 }
 
 void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
-                  Callback<uint64_t> done) {
-  conn_->Script(
-      scripts_.range, {UserKey(user_id)}, {std::to_string(Now())},
-      [this, user_id, keep_id = std::move(keep_id),
-       done = std::move(done)](Result<RedisValue> r) mutable {
-        if (!r.ok()) return done(r.status());
-        if (r->type != RedisValue::Type::kArray) {
-          return done(Unexpected("range"));
-        }
-        if (r->elements.empty()) return done(uint64_t{0});
-        std::vector<std::string> keys = {UserKey(user_id)};
-        std::vector<std::string> args = {std::to_string(Now()), keep_id};
-        for (const auto& e : r->elements) {
-          keys.push_back(SessionKey(e.str));
-          keys.push_back(TombKey(e.str));
-          args.push_back(e.str);
-        }
-        conn_->Script(scripts_.revoke, keys, args,
+                              EndReason reason, Callback<uint64_t> done) {
+  conn_->Script(scripts_.range, {UserKey(user_id)}, {std::to_string(Now())},
+                [this, user_id, keep_id = std::move(keep_id), reason,
+                 done = std::move(done)](Result<RedisValue> r) mutable {
+                  if (!r.ok()) return done(r.status());
+                  if (r->type != RedisValue::Type::kArray) {
+                    return done(Unexpected("range"));
+                  }
+                  if (r->elements.empty()) return done(uint64_t{0});
+                  std::vector<std::string> keys = {UserKey(user_id)};
+                  // Every tombstone's value is its old expiry (the script has
+                  // it) followed by this suffix.
+                  std::string tomb_suffix = ":";
+                  tomb_suffix += EndReasonName(reason);
+                  tomb_suffix += ':';
+                  tomb_suffix += std::to_string(Now());
+                  std::vector<std::string> args = {
+                      std::to_string(Now()), keep_id, std::move(tomb_suffix)};
+                  for (const auto& e : r->elements) {
+                    keys.push_back(SessionKey(e.str));
+                    keys.push_back(TombKey(e.str));
+                    args.push_back(e.str);
+                  }
+                  conn_->Script(
+                      scripts_.revoke, keys, args,
                       [this, done = std::move(done)](Result<RedisValue> rr) {
                         if (!rr.ok()) return done(rr.status());
                         if (rr->type != RedisValue::Type::kInteger) {
@@ -614,48 +749,51 @@ void RedisStore::RevokeAllBut(std::string user_id, std::string keep_id,
                         sessions_ -= rr->integer;
                         done(static_cast<uint64_t>(rr->integer));
                       });
-      });
+                });
 }
 
-void RedisStore::ReadMany(const std::string& user_id, std::vector<std::string> ids,
-              Callback<std::vector<Session>> done) {
+void RedisStore::ReadMany(const std::string& user_id,
+                          std::vector<std::string> ids,
+                          Callback<std::vector<Session>> done) {
   if (ids.empty()) return done(std::vector<Session>{});
   std::vector<std::string> keys = {UserKey(user_id), EpochKey(user_id)};
   for (const auto& id : ids) keys.push_back(SessionKey(id));
-  conn_->Script(
-      scripts_.read_many, keys, ids,
-      [this, done = std::move(done)](Result<RedisValue> r) {
-        if (!r.ok()) return done(r.status());
-        const RedisValue& v = r.value();
-        if (v.type != RedisValue::Type::kArray ||
-            At(v, 1).type != RedisValue::Type::kArray) {
-          return done(Unexpected("read_many"));
-        }
-        int64_t epoch = 0;
-        if (!At(v, 0).is_nil() && !ParseInt(At(v, 0).str, epoch)) {
-          return done(
-              Status(Code::kCorrupt, "stored user epoch is not a number"));
-        }
-        const int64_t now = Now();
-        std::vector<Session> out;
-        for (const RedisValue& row : At(v, 1).elements) {
-          if (At(row, 0).is_nil()) continue;
-          Result<Session> s = DecodeSession(At(row, 0).str);
-          if (!s.ok()) return done(s.status());
-          int64_t last_seen = 0;
-          if (ParseInt(At(row, 2).str, last_seen)) {
-            s->last_seen_at = std::max(s->last_seen_at, last_seen);
-          }
-          if (IsExpired(*s, now) || RevokedByEpoch(*s, epoch)) continue;
-          out.push_back(std::move(s.value()));
-        }
-        std::sort(out.begin(), out.end(),
-                  [](const Session& a, const Session& b) {
-                    return std::tie(b.issued_at_us, b.created_at, b.id) <
-                           std::tie(a.issued_at_us, a.created_at, a.id);
-                  });
-        done(std::move(out));
-      });
+  conn_->Script(scripts_.read_many, keys, ids,
+                [this, done = std::move(done)](Result<RedisValue> r) {
+                  if (!r.ok()) return done(r.status());
+                  const RedisValue& v = r.value();
+                  if (v.type != RedisValue::Type::kArray ||
+                      At(v, 1).type != RedisValue::Type::kArray) {
+                    return done(Unexpected("read_many"));
+                  }
+                  int64_t epoch = 0;
+                  if (!At(v, 0).is_nil()) {
+                    std::optional<UserEpoch> parsed = ParseEpoch(At(v, 0).str);
+                    if (!parsed) return done(CorruptEpoch());
+                    epoch = parsed->us;
+                  }
+                  const int64_t now = Now();
+                  std::vector<Session> out;
+                  for (const RedisValue& row : At(v, 1).elements) {
+                    if (At(row, 0).is_nil()) continue;
+                    Result<Session> s = DecodeSession(At(row, 0).str);
+                    if (!s.ok()) return done(s.status());
+                    int64_t last_seen = 0;
+                    if (ParseInt(At(row, 2).str, last_seen)) {
+                      s->last_seen_at = std::max(s->last_seen_at, last_seen);
+                    }
+                    if (IsExpired(*s, now) || RevokedByEpoch(*s, epoch))
+                      continue;
+                    out.push_back(std::move(s.value()));
+                  }
+                  std::sort(
+                      out.begin(), out.end(),
+                      [](const Session& a, const Session& b) {
+                        return std::tie(b.issued_at_us, b.created_at, b.id) <
+                               std::tie(a.issued_at_us, a.created_at, a.id);
+                      });
+                  done(std::move(out));
+                });
 }
 
 void RedisStore::SweepStep(std::shared_ptr<SweepState> st) {
@@ -665,7 +803,7 @@ void RedisStore::SweepStep(std::shared_ptr<SweepState> st) {
     const size_t count = std::max<size_t>(st->remaining, 16);
     st->scan_left -= std::min(st->scan_left, count);
     conn_->Command(
-        {"SCAN", sweep_cursor_, "MATCH", GlobEscape(prefix_) + ":{*}:[st]:*",
+        {"SCAN", sweep_cursor_, "MATCH", GlobEscape(prefix_) + ":{*}:[stm]:*",
          "COUNT", std::to_string(count)},
         [this, st](Result<RedisValue> r) {
           if (!r.ok()) return st->done(r.status());

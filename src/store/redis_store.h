@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -41,16 +42,23 @@ class RedisStore final : public Store {
               Callback<Session> done) override;
   void Login(std::string id, LoginRequest request,
              Callback<Session> done) override;
-  void Destroy(std::string id, StatusCallback done) override;
-  void RevokeUser(std::string user_id, Callback<uint64_t> done) override;
-  void RevokeOthers(std::string user_id, std::string keep_id,
+  void Destroy(std::string id, EndReason reason, StatusCallback done) override;
+  void RevokeUser(std::string user_id, EndReason reason,
+                  Callback<uint64_t> done) override;
+  void RevokeOthers(std::string user_id, std::string keep_id, EndReason reason,
                     Callback<uint64_t> done) override;
   void ListUser(std::string user_id,
                 Callback<std::vector<Session>> done) override;
-  void BumpEpoch(std::string user_id, Callback<int64_t> done) override;
-  void GetEpoch(std::string user_id, Callback<int64_t> done) override;
+  void BumpEpoch(std::string user_id, EndReason reason,
+                 Callback<int64_t> done) override;
+  void GetEpoch(std::string user_id, Callback<UserEpoch> done) override;
   void FlashPop(std::string id, std::string queue,
                 Callback<std::vector<std::string>> done) override;
+  void PutMarker(std::string key, std::string value, int64_t expires_at,
+                 MarkerWrite when, Callback<MarkerPut> done) override;
+  void GetMarker(std::string key, Callback<Marker> done) override;
+  void DeleteMarker(std::string key,
+                    Callback<std::optional<Marker>> done) override;
   void Sweep(size_t budget, Callback<uint64_t> done) override;
 
   // sessions is this instance's estimate: what it created minus what it
@@ -90,10 +98,10 @@ class RedisStore final : public Store {
   }
 
   struct SweepState {
-    size_t remaining = 0;   // deletions still allowed
-    size_t scan_left = 0;   // keys we may still look at
+    size_t remaining = 0;  // deletions still allowed
+    size_t scan_left = 0;  // keys we may still look at
     uint64_t dropped = 0;
-    int wraps_left = 1;     // SCAN passes through cursor 0 still allowed
+    int wraps_left = 1;  // SCAN passes through cursor 0 still allowed
     Callback<uint64_t> done;
   };
 
@@ -112,6 +120,13 @@ class RedisStore final : public Store {
   std::string EpochKey(std::string_view user) const {
     return Key(UserTag(user), 'e', user);
   }
+  // A marker is one key of its own, its slot picked by the marker key (so
+  // markers spread over a cluster; no script touches two of them).
+  std::string MarkerKey(std::string_view key) const {
+    return Key(UserTag(key), 'm', key);
+  }
+  // A tombstone's stored value: "until:reason:at" (now).
+  std::string TombValue(int64_t until, EndReason reason) const;
 
   // Milliseconds until s is dead by absolute or idle expiry, in clock time.
   int64_t RecordTtlMs(const Session& s) const;
@@ -124,8 +139,7 @@ class RedisStore final : public Store {
 
   // Reads one session without judging it: kRevoked for a live tombstone,
   // kNotFound, kCorrupt; `epoch` receives the user's epoch.
-  using RawReadCallback =
-      std::function<void(Status, Loaded, int64_t epoch)>;
+  using RawReadCallback = std::function<void(Status, Loaded, UserEpoch epoch)>;
   using ReadCallback = std::function<void(Status, Loaded)>;
 
   void ReadRaw(const std::string& id, RawReadCallback done);
@@ -148,8 +162,9 @@ class RedisStore final : public Store {
                        Callback<std::vector<std::string>> done, int attempt);
 
   // Ends `s` (read at version `expected`, '' = whatever it is now): deletes
-  // the record, tombstones the id until its old expiry, unindexes it.
-  void End(const Session& s, const std::string& expected,
+  // the record, tombstones the id until its old expiry (for `reason`),
+  // unindexes it.
+  void End(const Session& s, const std::string& expected, EndReason reason,
            std::function<void(Status)> done, std::function<void()> retry);
 
   // Login in two steps, because the old and the new id may live in
@@ -161,12 +176,13 @@ class RedisStore final : public Store {
   void LoginAttempt(std::string id, std::shared_ptr<const LoginRequest> req,
                     Callback<Session> done, int attempt);
 
-  void DestroyAttempt(std::string id, StatusCallback done, int attempt);
+  void DestroyAttempt(std::string id, EndReason reason, StatusCallback done,
+                      int attempt);
 
   // Lists the user's index, then ends every listed session but keep_id in
   // one script. A session created between the two steps is not revoked: it
   // began after the revoke did.
-  void RevokeAllBut(std::string user_id, std::string keep_id,
+  void RevokeAllBut(std::string user_id, std::string keep_id, EndReason reason,
                     Callback<uint64_t> done);
 
   void ReadMany(const std::string& user_id, std::vector<std::string> ids,
@@ -188,7 +204,7 @@ class RedisStore final : public Store {
   const StoreOptions options_;
   const std::string prefix_;
   std::minstd_rand jitter_;  // backoff jitter; not security-relevant
-  DelayedCalls delays_;  // retries waiting for their backoff
+  DelayedCalls delays_;      // retries waiting for their backoff
   // The scripts carry their SHA1 once learnt; they outlive conn_.
   RedisScripts scripts_;
   std::unique_ptr<RedisConnection> conn_;

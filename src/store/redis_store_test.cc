@@ -2,9 +2,6 @@
 // between tests): the conformance suite, then what only Redis has: an
 // outage, a stalled server, the cluster key layout, TTLs on every key, and
 // two sessiond instances (two loops, two threads) sharing one Redis.
-#include "testing/redis_server.h"
-#include "testing/store_conformance.h"
-
 #include <ev.h>
 #include <hiredis/hiredis.h>
 
@@ -16,6 +13,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "testing/redis_server.h"
+#include "testing/store_conformance.h"
 
 namespace sessiond {
 namespace {
@@ -122,6 +122,20 @@ StoreFactory RedisFactory() {
                                 "\x7fnot a session record"});
     ASSERT_TRUE(r && r->type == REDIS_REPLY_INTEGER);
   };
+  // Before end reasons: a tombstone was its bare expiry, an epoch its bare
+  // microseconds.
+  f.legacy_tombstone = [](const std::string& id, int64_t until) {
+    Admin admin;
+    Admin::Reply r = admin.Cmd({"SET", KeyFor(SessionTag(id), 't', id),
+                                std::to_string(until), "EX", "86400"});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_STATUS);
+  };
+  f.legacy_epoch = [](const std::string& user, int64_t us) {
+    Admin admin;
+    Admin::Reply r = admin.Cmd(
+        {"SET", KeyFor(UserTag(user), 'e', user), std::to_string(us)});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_STATUS);
+  };
   return f;
 }
 
@@ -169,7 +183,9 @@ class ServerRestorer {
 class RedisStoreTest : public StoreConformanceTest {
  protected:
   // Runs the loop for `d` (lets reconnect timers fire).
-  void Spin(milliseconds d) { RunUntil([] { return false; }, d); }
+  void Spin(milliseconds d) {
+    RunUntil([] { return false; }, d);
+  }
 
   std::string Address() const {
     return "redis unavailable at 127.0.0.1:" + std::to_string(g_server->port());
@@ -197,8 +213,8 @@ TEST_P(RedisStoreTest, OutageGivesUnavailableFastThenRecoversWithoutRebuild) {
     auto timed = [&](const std::string& name, auto&& op) {
       const auto t0 = steady_clock::now();
       Status st = op();
-      const auto ms = std::chrono::duration_cast<milliseconds>(
-          steady_clock::now() - t0);
+      const auto ms =
+          std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0);
       EXPECT_LT(ms.count(), 2500) << name << " took " << ms.count() << " ms";
       got.emplace_back(name, st);
     };
@@ -260,14 +276,14 @@ TEST_P(RedisStoreTest, StalledRedisTimesOutWithUnavailable) {
   ASSERT_TRUE(made.ok());
   std::unique_ptr<Store> store = std::move(made.value());
   Session s = MustCreate();
-  Result<Session> before = Wait<Session>(
-      [&](Callback<Session> cb) { store->Load(s.id, cb); });
+  Result<Session> before =
+      Wait<Session>([&](Callback<Session> cb) { store->Load(s.id, cb); });
   ASSERT_TRUE(before.ok()) << before.status().ToString();
 
   g_server->Pause();  // SIGSTOP: sockets stay open, nothing answers
   const auto t0 = steady_clock::now();
-  Result<Session> stalled = Wait<Session>(
-      [&](Callback<Session> cb) { store->Load(s.id, cb); });
+  Result<Session> stalled =
+      Wait<Session>([&](Callback<Session> cb) { store->Load(s.id, cb); });
   const auto ms =
       std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0);
   EXPECT_EQ(stalled.code(), Code::kUnavailable);
@@ -281,10 +297,12 @@ TEST_P(RedisStoreTest, StalledRedisTimesOutWithUnavailable) {
   std::optional<Session> again;
   const auto deadline = steady_clock::now() + std::chrono::seconds(5);
   while (!again && steady_clock::now() < deadline) {
-    Result<Session> r = Wait<Session>(
-        [&](Callback<Session> cb) { store->Load(s.id, cb); });
-    if (r.ok()) again = *r;
-    else Spin(milliseconds(50));
+    Result<Session> r =
+        Wait<Session>([&](Callback<Session> cb) { store->Load(s.id, cb); });
+    if (r.ok())
+      again = *r;
+    else
+      Spin(milliseconds(50));
   }
   ASSERT_TRUE(again.has_value()) << "no recovery after SIGCONT";
   EXPECT_EQ(again->id, s.id);
@@ -372,8 +390,7 @@ TEST_P(RedisStoreTest, CorruptEpochIsReported) {
 TEST_P(RedisStoreTest, RejectsAPrefixThatWouldBreakTheSlotLayout) {
   RedisOptions bad = TestRedisOptions();
   bad.key_prefix = "a{b}";
-  EXPECT_EQ(NewRedisStore(loop_, options_, bad).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(NewRedisStore(loop_, options_, bad).code(), Code::kInvalidArgument);
 }
 
 // One sessiond instance: its own loop and store, driven synchronously from
@@ -399,7 +416,8 @@ class Instance {
     std::optional<Result<T>> out;
     op(*store_, [&out](Result<T> r) { out.emplace(std::move(r)); });
     ev_timer tick;
-    ev_timer_init(&tick, [](struct ev_loop*, ev_timer*, int) {}, 0.01, 0.01);
+    ev_timer_init(
+        &tick, [](struct ev_loop*, ev_timer*, int) {}, 0.01, 0.01);
     ev_timer_start(loop_, &tick);
     const auto deadline = steady_clock::now() + std::chrono::seconds(10);
     while (!out && steady_clock::now() < deadline) ev_run(loop_, EVRUN_ONCE);
@@ -408,7 +426,8 @@ class Instance {
     return std::move(*out);
   }
   Result<Session> Load(const std::string& id) {
-    return Call<Session>([&](Store& s, Callback<Session> cb) { s.Load(id, cb); });
+    return Call<Session>(
+        [&](Store& s, Callback<Session> cb) { s.Load(id, cb); });
   }
   Result<Session> Commit(const std::string& id, ChangeSet c) {
     return Call<Session>(
@@ -477,8 +496,10 @@ TEST_P(RedisStoreTest, TwoInstancesOnTwoThreadsShareOneRedis) {
   EXPECT_EQ(one.Load(s.id)->data.at("shared"), "from one");
 
   // One instance's revoke is the other's revoke.
-  Result<uint64_t> revoked = two.Call<uint64_t>(
-      [](Store& st, Callback<uint64_t> cb) { st.RevokeUser("erin", cb); });
+  Result<uint64_t> revoked =
+      two.Call<uint64_t>([](Store& st, Callback<uint64_t> cb) {
+        st.RevokeUser("erin", EndReason::kAdmin, cb);
+      });
   ASSERT_TRUE(revoked.ok());
   EXPECT_EQ(*revoked, 1u);
   EXPECT_EQ(one.Load(s.id).code(), Code::kRevoked);

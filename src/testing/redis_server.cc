@@ -42,11 +42,11 @@ Status RedisServer::Start() {
   }
   SpawnOptions options;
   options.death_signal = SIGTERM;  // lets it remove its socket files
-  pid_ = Spawn({kBinary, "--port", std::to_string(port_), "--bind",
-                "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--daemonize", "no", "--dir", dir(), "--logfile", log_path(),
-                "--protected-mode", "no"},
-               options);
+  pid_ =
+      Spawn({kBinary, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir",
+             dir(), "--logfile", log_path(), "--protected-mode", "no"},
+            options);
   if (pid_ < 0) return Unavailable("fork: " + std::string(strerror(errno)));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {

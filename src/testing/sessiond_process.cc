@@ -69,13 +69,11 @@ void SessiondProcess::WriteConfig() const {
     << "[server]\n"
     << "listen = [" << Quote(config_.listen) << "]\n"
     << "admin = " << Quote(admin_endpoint()) << "\n"
-    << config_.server_extra
-    << "[store]\n"
+    << config_.server_extra << "[store]\n"
     << "backend = " << Quote(config_.backend) << "\n"
     << "data_dir = " << Quote(d + "/data") << "\n"
     << "map_size_mb = " << config_.map_size_mb << "\n"
-    << config_.store_extra
-    << "[redis]\n"
+    << config_.store_extra << "[redis]\n"
     << "host = \"127.0.0.1\"\n"
     << "port = " << config_.redis_port << "\n"
     << "key_prefix = " << Quote("sdtest" + std::to_string(getpid())) << "\n"

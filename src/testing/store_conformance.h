@@ -62,6 +62,12 @@ struct StoreFactory {
   // while the store built by `make` is alive, on the loop thread. The
   // corrupt-record tests are skipped when it is unset.
   std::function<void(const std::string& id)> corrupt;
+  // Optional: write, bypassing the Store interface, a tombstone of `id`
+  // until `until` and an epoch of `us` for `user` in the encoding of a
+  // store older than end reasons. The legacy-record tests are skipped
+  // when unset.
+  std::function<void(const std::string& id, int64_t until)> legacy_tombstone;
+  std::function<void(const std::string& user, int64_t us)> legacy_epoch;
 };
 
 // GoogleTest prints a parameter with this (its name, not its bytes).
@@ -114,13 +120,23 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   Result<Session> Load(const std::string& id);
   Result<Session> Commit(const std::string& id, ChangeSet changes);
   Result<Session> Login(const std::string& id, LoginRequest req);
-  Status Destroy(const std::string& id);
-  Result<uint64_t> RevokeUser(const std::string& user);
-  Result<uint64_t> RevokeOthers(const std::string& user,
-                                const std::string& keep);
+  Status Destroy(const std::string& id, EndReason reason = EndReason::kLogout);
+  Result<uint64_t> RevokeUser(const std::string& user,
+                              EndReason reason = EndReason::kAdmin);
+  Result<uint64_t> RevokeOthers(
+      const std::string& user, const std::string& keep,
+      EndReason reason = EndReason::kSignedOutElsewhere);
   Result<std::vector<Session>> ListUser(const std::string& user);
-  Result<int64_t> BumpEpoch(const std::string& user);
+  Result<int64_t> BumpEpoch(const std::string& user,
+                            EndReason reason = EndReason::kPasswordChanged);
+  // The epoch's time only (GetUserEpoch: with its reason).
   Result<int64_t> GetEpoch(const std::string& user);
+  Result<UserEpoch> GetUserEpoch(const std::string& user);
+  Result<MarkerPut> PutMarker(const std::string& key, const std::string& value,
+                              int64_t expires_at,
+                              MarkerWrite when = MarkerWrite::kAlways);
+  Result<Marker> GetMarker(const std::string& key);
+  Result<std::optional<Marker>> DeleteMarker(const std::string& key);
   Result<std::vector<std::string>> FlashPop(const std::string& id,
                                             const std::string& queue);
   Result<uint64_t> Sweep(size_t budget);
@@ -154,6 +170,8 @@ namespace conformance_internal {
 // Defined in store_conformance.cc; referenced by the macro below so that
 // the linker keeps the suite's object file.
 int LinkSuite();
+// Defined in store_conformance_endings.cc (its tests); LinkSuite calls it.
+int LinkEndings();
 }  // namespace conformance_internal
 
 }  // namespace sessiond

@@ -9,8 +9,11 @@ docs/integrations.md describe the routes. One line per integration.
 
 APPS = {
     # name: (serve script relative to the repository root, framework)
+    "django": ("clients/python/contract/serve", "django"),
     "express": ("clients/node/contract/serve", "express"),
+    "flask": ("clients/python/contract/serve", "flask"),
     "php": ("clients/php/contract/serve", "php"),
+    "pyramid": ("clients/python/contract/serve", "pyramid"),
     "rack": ("clients/ruby/contract/serve", "rack"),
     "rails": ("clients/ruby/contract/serve", "rails"),
 }

@@ -5,10 +5,10 @@
 //   SessiondError                 any failure (.code, .message, .details)
 //     CallerError                 a bug in the caller: do not retry
 //       InvalidArgument           INVALID_ARGUMENT
+//         LoginRequired           LOGIN_REQUIRED (client side: a helper that
+//                                 needs a user, called while anonymous; 401)
 //       UnknownVerb               UNKNOWN_VERB
 //       PermissionDenied          PERMISSION_DENIED (admin verb, app socket)
-//       NotLoggedIn               NOT_LOGGED_IN (client side: a helper that
-//                                 needs a user, called while anonymous; 401)
 //     TooLarge                    TOO_LARGE: store less
 //     Conflict                    CONFLICT: reload and re-apply, or tell the user
 //     CsrfMismatch                CSRF_MISMATCH: reject the request (HTTP 403)
@@ -59,7 +59,7 @@ const CallerError = define('CallerError', SessiondError, null,
 const InvalidArgument = define('InvalidArgument', CallerError, 'INVALID_ARGUMENT');
 const UnknownVerb = define('UnknownVerb', CallerError, 'UNKNOWN_VERB');
 const PermissionDenied = define('PermissionDenied', CallerError, 'PERMISSION_DENIED');
-const NotLoggedIn = define('NotLoggedIn', CallerError, 'NOT_LOGGED_IN',
+const LoginRequired = define('LoginRequired', InvalidArgument, 'LOGIN_REQUIRED',
   'A helper that needs a logged-in user was called on an anonymous session.');
 
 const TooLarge = define('TooLarge', SessiondError, 'TOO_LARGE');
@@ -119,7 +119,7 @@ function errorFor(code, message = '', details = {}) {
 
 module.exports = {
   SessiondError, CallerError, InvalidArgument, UnknownVerb, PermissionDenied,
-  NotLoggedIn, TooLarge, Conflict, CsrfMismatch, InvalidCookie, NotFound,
+  LoginRequired, TooLarge, Conflict, CsrfMismatch, InvalidCookie, NotFound,
   Revoked, Expired, BadEncoding, Truncated, TrailingData, UnknownVersion,
   UnknownKey, RetiredKey, BadMac, NotYetValid, Corrupt, WrongPurpose,
   Unavailable, ShuttingDown, Timeout, CircuitOpen, Internal, ProtocolError,

@@ -71,7 +71,7 @@ function httpStatusOf(err) {
   if (err instanceof errors.Unavailable) return 503;
   if (err instanceof errors.Conflict) return 409;
   if (err instanceof errors.CsrfMismatch) return 403;
-  if (err instanceof errors.NotLoggedIn) return 401;
+  if (err instanceof errors.LoginRequired) return 401;
   return 500;
 }
 
@@ -651,7 +651,7 @@ class SessionHandle {
   }
 
   /** Signs out every other location of the user (REVOKE_OTHERS) -> how many
-   * ended (null in client mode). NotLoggedIn (401) when anonymous. */
+   * ended (null in client mode). LoginRequired (401) when anonymous. */
   async signOutOthers() {
     try {
       const ended = await this._state.revokeOthers(this._req.session);
@@ -663,7 +663,7 @@ class SessionHandle {
   }
 
   /** Password changed: every other session and token of the user ends
-   * (BUMP_EPOCH); this one is re-issued. NotLoggedIn (401) when anonymous. */
+   * (BUMP_EPOCH); this one is re-issued. LoginRequired (401) when anonymous. */
   async passwordChanged() {
     try {
       await this._state.bumpEpoch(this._req.session);
@@ -754,7 +754,7 @@ function csrf(options = {}) {
 /**
  * An error handler for sessiond's errors (put it after the routes): 503
  * with Retry-After for Unavailable, 409 Conflict, 403 CsrfMismatch, 401
- * NotLoggedIn, 500 otherwise; JSON when the client asks for it, else a
+ * LoginRequired, 500 otherwise; JSON when the client asks for it, else a
  * small HTML page. Other errors go to the next error handler.
  */
 function errorHandler() {

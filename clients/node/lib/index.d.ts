@@ -160,7 +160,7 @@ export const DEFAULT_TIMEOUT_MS: number;
 
 export class SessiondError extends Error {
   constructor(message?: string, options?: { code?: string; details?: Record<string, unknown> });
-  /** The wire code, or TIMEOUT / CIRCUIT_OPEN / PROTOCOL / NOT_LOGGED_IN. */
+  /** The wire code, or TIMEOUT / CIRCUIT_OPEN / PROTOCOL / LOGIN_REQUIRED. */
   readonly code: string;
   /** The server's message (for logs). */
   readonly serverMessage: string;
@@ -177,7 +177,7 @@ export class CallerError extends SessiondError {}
 export class InvalidArgument extends CallerError {}
 export class UnknownVerb extends CallerError {}
 export class PermissionDenied extends CallerError {}
-export class NotLoggedIn extends CallerError {}
+export class LoginRequired extends InvalidArgument {}
 export class TooLarge extends SessiondError {}
 export class Conflict extends SessiondError {}
 export class CsrfMismatch extends SessiondError {}
@@ -213,7 +213,7 @@ export function errorFor(code: string, message?: string,
 export const errors: {
   SessiondError: typeof SessiondError; CallerError: typeof CallerError;
   InvalidArgument: typeof InvalidArgument; UnknownVerb: typeof UnknownVerb;
-  PermissionDenied: typeof PermissionDenied; NotLoggedIn: typeof NotLoggedIn;
+  PermissionDenied: typeof PermissionDenied; LoginRequired: typeof LoginRequired;
   TooLarge: typeof TooLarge; Conflict: typeof Conflict; CsrfMismatch: typeof CsrfMismatch;
   InvalidCookie: typeof InvalidCookie; NotFound: typeof NotFound; Revoked: typeof Revoked;
   Expired: typeof Expired; BadEncoding: typeof BadEncoding; Truncated: typeof Truncated;

@@ -354,7 +354,7 @@ class RequestState {
 
   requireUser(what) {
     if (!this.cookie || !this.user) {
-      throw new errors.NotLoggedIn(`${what} needs a logged-in user; this session is anonymous`);
+      throw new errors.LoginRequired(`${what} needs a logged-in user; this session is anonymous`);
     }
   }
 

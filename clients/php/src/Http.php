@@ -5,7 +5,7 @@
 //   Conflict       -> 409 (the session changed under this request)
 //   TooLarge       -> 500 with a clear message (and a log line by the caller)
 //   CsrfMismatch   -> 403
-//   NotLoggedIn    -> 401 (a helper that needs a user, called while anonymous)
+//   LoginRequired    -> 401 (a helper that needs a user, called while anonymous)
 //   anything else of this package -> 500
 // An invalid or revoked cookie never gets here: it is a fresh anonymous
 // session. Session::register() installs respond() as the exception handler
@@ -19,7 +19,7 @@ namespace Sessiond;
 
 use Sessiond\Exception\ConflictException;
 use Sessiond\Exception\CsrfMismatchException;
-use Sessiond\Exception\NotLoggedInException;
+use Sessiond\Exception\LoginRequiredException;
 use Sessiond\Exception\SessiondException;
 use Sessiond\Exception\TooLargeException;
 use Sessiond\Exception\UnavailableException;
@@ -46,7 +46,7 @@ final class Http
             $error instanceof UnavailableException => 503,
             $error instanceof ConflictException => 409,
             $error instanceof CsrfMismatchException => 403,
-            $error instanceof NotLoggedInException => 401,
+            $error instanceof LoginRequiredException => 401,
             default => 500,
         };
     }
@@ -96,7 +96,7 @@ final class Http
                 'Your session was changed by another request at the same time. Please reload and try again.'],
             $e instanceof CsrfMismatchException => ['Forbidden',
                 'The form has expired or did not come from this site. Please reload the page and try again.'],
-            $e instanceof NotLoggedInException => ['Unauthorized', 'Please sign in first.'],
+            $e instanceof LoginRequiredException => ['Unauthorized', 'Please sign in first.'],
             $e instanceof TooLargeException => ['Internal Server Error',
                 'The session has grown over its size limit; the last change was not saved.'],
             default => ['Internal Server Error', 'The session could not be saved.'],

@@ -25,7 +25,7 @@ namespace Sessiond;
 
 use Sessiond\Exception\InvalidArgumentException;
 use Sessiond\Exception\InvalidCookieException;
-use Sessiond\Exception\NotLoggedInException;
+use Sessiond\Exception\LoginRequiredException;
 use Sessiond\Exception\RevokedException;
 
 final class RequestSession
@@ -495,7 +495,7 @@ final class RequestSession
     {
         $this->load();
         if ($this->cookie === '' || ($this->info?->userId ?? '') === '') {
-            throw new NotLoggedInException("nobody is logged in: cannot $what");
+            throw new LoginRequiredException("nobody is logged in: cannot $what");
         }
     }
 

@@ -337,7 +337,7 @@ final class Session
 
     // -- account -------------------------------------------------------------
 
-    /** @return list<SessionInfo> "your devices": the user's sessions, this one first; NotLoggedInException when anonymous */
+    /** @return list<SessionInfo> "your devices": the user's sessions, this one first; LoginRequiredException when anonymous */
     public static function devices(): array
     {
         return self::started()->listSessions();

@@ -197,9 +197,9 @@ final class ClientTest extends TestCase
         $this->assertTrue($list[0]->current);
         $this->assertSame('tablet', $list[0]->userAgent);
         $this->assertGreaterThan(0, $list[0]->authenticatedAt);
-        $this->assertSame(1, $c->revokeOthers($third->cookie)->ended);
-        $this->assertCount(2, $c->listSessions($third->cookie));
-        foreach ([$first] as $gone) {
+        $this->assertSame(2, $c->revokeOthers($third->cookie)->ended);
+        $this->assertCount(1, $c->listSessions($third->cookie));
+        foreach ([$first, $second] as $gone) {
             try {
                 $c->load($gone->cookie);
                 $this->fail('signed-out session still loads');
@@ -207,10 +207,11 @@ final class ClientTest extends TestCase
                 $this->assertSame('signed_out_elsewhere', $e->reason());
             }
         }
+        $fourth = $c->login('', $user, '192.0.2.4', 'desktop');
         $bumped = $c->bumpEpoch($third->cookie);
         $this->assertSame($user, $c->load($bumped->cookie)->session->userId);
         try {
-            $c->load($second->cookie);
+            $c->load($fourth->cookie);
             $this->fail('session from before the password change still loads');
         } catch (RevokedException $e) {
             $this->assertSame('password_changed', $e->reason());

@@ -309,7 +309,7 @@ final class SessionHandlerTest extends HttpTestCase
         foreach (['/devices', '/signout_others', '/password_changed'] as $path) {
             $r = $path === '/devices' ? $b->get($path) : $b->post($path);
             $this->assertSame(401, $r->status, "$path: {$r->body}");
-            $this->assertSame('NOT_LOGGED_IN', $r->json()['error']);
+            $this->assertSame('LOGIN_REQUIRED', $r->json()['error']);
         }
     }
 

@@ -4,9 +4,11 @@ docs/protocol.md lists every error code with what the caller should do.
 The classes are grouped by that advice, so an application catches the group
 it can act on and ignores the rest:
 
-    SessiondError                 any failure (has .code and .message)
+    SessiondError                 any failure (has .code, .message, .details)
       CallerError                 a bug in the caller: do not retry
         InvalidArgument           INVALID_ARGUMENT
+          LoginRequired           a helper that needs a user, called while
+                                  anonymous (client side; HTTP 401)
         UnknownVerb               UNKNOWN_VERB
         PermissionDenied          PERMISSION_DENIED (admin verb, app socket)
       TooLarge                    TOO_LARGE: store less
@@ -19,6 +21,7 @@ it can act on and ignores the rest:
       Unavailable                 retry later; answer HTTP 503 meanwhile
         ShuttingDown              SHUTTING_DOWN
         Timeout                   no reply in time (client side)
+        CircuitOpen               failing fast while sessiond is down (client)
       Internal                    INTERNAL: a server bug; answer HTTP 500
       ProtocolError               a reply that does not follow SD1 (client side)
 
@@ -26,28 +29,35 @@ An error code this client does not know becomes a plain SessiondError whose
 .code is the code as received, so newer servers stay usable.
 """
 
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Type
+
 
 class SessiondError(Exception):
     """Base of every error raised by this package.
 
     Attributes:
         code: the wire error code (e.g. "NOT_FOUND"), or a client-side name
-            ("TIMEOUT", "PROTOCOL") for errors that never crossed the wire.
+            ("TIMEOUT", "PROTOCOL", "CIRCUIT_OPEN") for errors that never
+            crossed the wire.
         message: the server's human-readable message; for logs only.
+        details: the reply's JSON object of details (frame 5 of an error
+            reply, docs/protocol.md), e.g. {"reason": "logout", "at": ...}
+            for REVOKED; {} when the server sent none.
     """
 
     code = "UNKNOWN"
 
-    def __init__(self, message="", code=None, details=None):
+    def __init__(self, message: str = "", code: Optional[str] = None,
+                 details: Optional[Mapping[str, Any]] = None) -> None:
         super().__init__(message)
         self.message = message
-        # The reply's JSON object of details (docs/protocol.md, "Error
-        # details"), e.g. {"reason": "logout", "at": ...} for REVOKED.
-        self.details = dict(details or {})
+        self.details: Dict[str, Any] = dict(details or {})
         if code is not None:
             self.code = code
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.code}: {self.message}" if self.message else self.code
 
 
@@ -57,6 +67,14 @@ class CallerError(SessiondError):
 
 class InvalidArgument(CallerError):
     code = "INVALID_ARGUMENT"
+
+
+class LoginRequired(InvalidArgument):
+    """A helper that acts for the logged-in user (sign out other locations,
+    password changed) was called on an anonymous session. Raised by the
+    integrations before any I/O; they answer HTTP 401."""
+
+    code = "LOGIN_REQUIRED"
 
 
 class UnknownVerb(CallerError):
@@ -95,13 +113,25 @@ class NotFound(InvalidCookie):
 
 
 class Revoked(InvalidCookie):
+    """The session was logged out or revoked, or the user's epoch moved."""
+
     code = "REVOKED"
 
     @property
-    def reason(self):
-        """Why the session ended ("logout", "signed_out_elsewhere",
-        "password_changed", ...), or None when the server did not say."""
-        return self.details.get("reason")
+    def reason(self) -> Optional[str]:
+        """Why the session ended: "logout", "login",
+        "signed_out_elsewhere", "password_changed", "admin",
+        "session_limit", "reuse_detected" or "device_binding"; None when
+        the server did not say."""
+        reason = self.details.get("reason")
+        return reason if isinstance(reason, str) and reason else None
+
+    @property
+    def at(self) -> Optional[int]:
+        """When it ended (Unix seconds), or None when the server did not
+        say."""
+        at = self.details.get("at")
+        return at if isinstance(at, int) and not isinstance(at, bool) else None
 
 
 class Expired(InvalidCookie):
@@ -147,8 +177,8 @@ class Corrupt(InvalidCookie):
 
 
 class WrongPurpose(InvalidCookie):
-    """A cookie made for another purpose (e.g. an imported framework cookie
-    for another cookie name)."""
+    """A cookie made for another purpose (a token of another kind presented
+    as the session cookie)."""
 
     code = "WRONG_PURPOSE"
 
@@ -171,6 +201,14 @@ class Timeout(Unavailable):
     code = "TIMEOUT"
 
 
+class CircuitOpen(Unavailable):
+    """Raised at once, without I/O, while the client's circuit breaker is
+    open: a recent call timed out or failed in ZeroMQ, and the next probe
+    is not due yet (sessiond.breaker). Nothing was sent."""
+
+    code = "CIRCUIT_OPEN"
+
+
 class Internal(SessiondError):
     """A bug in sessiond, logged on the server. Answer HTTP 500."""
 
@@ -185,7 +223,7 @@ class ProtocolError(SessiondError):
 
 
 # Wire code -> class. Every code of docs/protocol.md appears exactly once.
-_BY_CODE = {
+_BY_CODE: Dict[str, Type[SessiondError]] = {
     cls.code: cls
     for cls in (
         InvalidArgument, UnknownVerb, PermissionDenied, TooLarge, Conflict,
@@ -199,7 +237,8 @@ _BY_CODE = {
 WIRE_CODES = frozenset(_BY_CODE)
 
 
-def error_for(code, message="", details=None):
+def error_for(code: str, message: str = "",
+              details: Optional[Mapping[str, Any]] = None) -> SessiondError:
     """Returns the exception instance for a wire error code.
 
     An unknown code yields a SessiondError carrying that code.

@@ -3,11 +3,17 @@ replies, and the typed results of each verb. Pure functions, no sockets.
 
 Request, as a DEALER sends it:  "" | "SD1" | request id | VERB | args...
 Reply, as a DEALER receives it: "" | "SD1" | request id | STATUS | results...
-STATUS is "OK" or an error code; on an error the one result is a message.
+STATUS is "OK" or an error code; on an error the results are a message and,
+optionally, a JSON object of details. Frames and JSON members this client
+does not know are ignored, so newer servers keep working.
 """
+
+from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    TypeVar, Union)
 
 from . import errors
 
@@ -16,8 +22,15 @@ MAX_FRAMES = 16
 MAX_FRAME_BYTES = 65536
 MAX_REQUEST_ID_BYTES = 64
 
+Frame = Union[bytes, str, int, None]
+Frames = List[bytes]
+T = TypeVar("T")
+Parser = Callable[[Sequence[bytes], str], T]
 
-def _bytes(value):
+_loads = json.loads  # bound once: the parsers below run on every request
+
+
+def _bytes(value: Frame) -> bytes:
     """A frame from str (UTF-8), bytes, int (decimal) or None (empty)."""
     if value is None:
         return b""
@@ -32,20 +45,21 @@ def _bytes(value):
     raise TypeError(f"cannot send {type(value).__name__} as a frame")
 
 
-def json_frame(value):
+def json_frame(value: Any) -> bytes:
     """One JSON frame; compact, UTF-8."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(
         "utf-8")
 
 
-def encode_request(request_id, verb, args=()):
+def encode_request(request_id: Frame, verb: str,
+                   args: Sequence[Frame] = ()) -> Frames:
     """The frames of one request (with the empty delimiter a DEALER sends).
 
     Raises TooLarge when the request breaks a protocol limit, so that a
     request the server would refuse never leaves the process.
     """
     frames = [b"", TAG, _bytes(request_id), verb.encode("ascii")]
-    frames.extend(_bytes(a) for a in args)
+    frames.extend([_bytes(a) for a in args])
     if len(frames) > MAX_FRAMES:
         raise errors.TooLarge(f"{verb}: {len(frames)} frames, limit {MAX_FRAMES}")
     for frame in frames:
@@ -55,62 +69,82 @@ def encode_request(request_id, verb, args=()):
     return frames
 
 
-def split_reply(frames):
+def split_reply(frames: Sequence[bytes]) -> Tuple[bytes, Sequence[bytes]]:
     """Splits reply frames into (request_id, results).
 
-    Raises the SessiondError subclass for an error status, and ProtocolError
-    when the frames are not an SD1 reply.
+    Raises the SessiondError subclass for an error status (with .details
+    from frame 5 when it is a JSON object), and ProtocolError when the
+    frames are not an SD1 reply.
     """
     if len(frames) < 4 or frames[0] != b"" or frames[1] != TAG:
-        raise errors.ProtocolError(f"not an SD1 reply: {frames[:4]!r}")
-    request_id, status, results = frames[2], frames[3], frames[4:]
-    if status == b"OK":
-        return request_id, results
+        raise errors.ProtocolError(f"not an SD1 reply: {list(frames[:4])!r}")
+    if frames[3] == b"OK":
+        return frames[2], frames[4:]
+    raise error_of(frames)
+
+
+def error_of(frames: Sequence[bytes]) -> errors.SessiondError:
+    """The exception an SD1 error reply stands for (frames as received)."""
+    results = frames[4:]
     message = results[0].decode("utf-8", "replace") if results else ""
     details = None
     if len(results) > 1:  # frame 5: a JSON object of details
         try:
-            parsed = json.loads(results[1])
+            parsed = _loads(results[1])
         except ValueError:
             parsed = None
         if isinstance(parsed, dict):
             details = parsed
-    raise errors.error_for(status.decode("ascii", "replace"), message,
-                           details)
+    return errors.error_for(frames[3].decode("ascii", "replace"), message,
+                            details)
 
 
-def reply_id(frames):
+def reply_id(frames: Sequence[bytes]) -> Optional[bytes]:
     """The request id of reply frames, or None when they are not SD1."""
     if len(frames) >= 3 and frames[0] == b"" and frames[1] == TAG:
         return frames[2]
     return None
 
 
-def _text(frame):
+def _text(frame: bytes) -> str:
     try:
         return frame.decode("utf-8")
     except UnicodeDecodeError as e:
         raise errors.ProtocolError(f"frame is not UTF-8: {e}") from None
 
 
-def _json(frame):
+def _json(frame: bytes) -> Any:
     try:
-        return json.loads(frame)
+        return _loads(frame)
     except ValueError as e:
         raise errors.ProtocolError(f"frame is not JSON: {e}") from None
 
 
-def _integer(frame):
+def _integer(frame: bytes) -> int:
     try:
         return int(frame)
     except ValueError:
         raise errors.ProtocolError(f"frame is not an integer: {frame!r}") from None
 
 
-def _need(results, count, verb):
+def _need(results: Sequence[bytes], count: int, verb: str) -> None:
     if len(results) < count:
         raise errors.ProtocolError(
             f"{verb} reply has {len(results)} result frames, expected {count}")
+
+
+def _int(value: Any) -> int:
+    # JSON numbers arrive as int already; anything else is coerced or 0.
+    if type(value) is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _str(value: Any) -> str:
+    return value if type(value) is str else ("" if value is None else str(value))
 
 
 @dataclass
@@ -127,15 +161,17 @@ class Session:
 
     data holds strings exactly as stored (the framework layers put JSON in
     them). Lists (LIST_SESSIONS, USER_LIST) leave data, flash and
-    csrf_token empty and set current. raw is the JSON object as received,
+    csrf_token empty and set current. authenticated_at is when the LOGIN
+    that signed this session in happened (0 when anonymous, and from
+    servers older than the field). raw is the JSON object as received,
     including members this client does not know.
     """
 
     id: str = ""
     user_id: str = ""
     csrf_token: str = ""
-    data: dict = field(default_factory=dict)
-    flash: list = field(default_factory=list)
+    data: Dict[str, str] = field(default_factory=dict)
+    flash: List[Flash] = field(default_factory=list)
     created_at: int = 0
     authenticated_at: int = 0
     last_seen_at: int = 0
@@ -146,36 +182,36 @@ class Session:
     version: int = 0
     new: bool = False
     current: bool = False
-    raw: dict = field(default_factory=dict, repr=False)
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_json(cls, obj):
+    def from_json(cls, obj: Any) -> "Session":
         """Builds a Session from a decoded JSON object (ProtocolError if it
-        is not an object)."""
-        if not isinstance(obj, dict):
+        is not an object). Written for speed: it runs on every reply."""
+        if type(obj) is not dict:
             raise errors.ProtocolError("session JSON is not an object")
-        flash = [
-            Flash(str(f.get("queue", "")), str(f.get("message", "")))
-            for f in obj.get("flash") or () if isinstance(f, dict)
-        ]
-        return cls(
-            id=str(obj.get("id", "")),
-            user_id=str(obj.get("user_id", "")),
-            csrf_token=str(obj.get("csrf_token", "")),
-            data={str(k): str(v) for k, v in (obj.get("data") or {}).items()},
-            flash=flash,
-            created_at=int(obj.get("created_at", 0)),
-            authenticated_at=int(obj.get("authenticated_at", 0)),
-            last_seen_at=int(obj.get("last_seen_at", 0)),
-            expires_at=int(obj.get("expires_at", 0)),
-            idle_timeout=int(obj.get("idle_timeout", 0)),
-            ip=str(obj.get("ip", "")),
-            user_agent=str(obj.get("user_agent", "")),
-            version=int(obj.get("version", 0)),
-            new=bool(obj.get("new", False)),
-            current=bool(obj.get("current", False)),
-            raw=obj,
-        )
+        get = obj.get
+        data = get("data")
+        if data:
+            if type(data) is not dict:
+                raise errors.ProtocolError("session data is not an object")
+            for value in data.values():
+                if type(value) is not str:
+                    data = {str(k): _str(v) for k, v in data.items()}
+                    break
+        else:
+            data = {}
+        flash_json = get("flash")
+        flash = [Flash(_str(f.get("queue", "")), _str(f.get("message", "")))
+                 for f in flash_json if type(f) is dict] if flash_json else []
+        return cls(_str(get("id", "")), _str(get("user_id", "")),
+                   _str(get("csrf_token", "")), data, flash,
+                   _int(get("created_at", 0)),
+                   _int(get("authenticated_at", 0)),
+                   _int(get("last_seen_at", 0)), _int(get("expires_at", 0)),
+                   _int(get("idle_timeout", 0)), _str(get("ip", "")),
+                   _str(get("user_agent", "")), _int(get("version", 0)),
+                   get("new") is True, get("current") is True, obj)
 
 
 @dataclass
@@ -197,7 +233,7 @@ class FlashReply:
     """FLASH: the session after the pop and the popped messages, oldest first."""
 
     reply: SessionReply
-    messages: list
+    messages: List[str]
 
 
 @dataclass
@@ -213,58 +249,117 @@ class RevokeOthersReply:
     does not say, as in client mode), and, in client mode, the re-issued
     session of this browser (None in server and hybrid mode)."""
 
-    ended: object
-    reply: object = None
+    ended: Optional[int]
+    reply: Optional[SessionReply] = None
+
+
+@dataclass(frozen=True)
+class CookieSettings:
+    """The session cookie as sessiond renders it (HELLO's "cookie"): the
+    full name (with the __Host- prefix when configured) and attributes.
+    The defaults are sessiond's own defaults."""
+
+    name: str = "sessiond"
+    path: str = "/"
+    domain: str = ""
+    secure: bool = True
+    http_only: bool = True
+    same_site: str = "Lax"
+    max_age: int = 1209600
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """HELLO: the server's public settings, the one source of truth for
+    the cookie an integration reads and writes."""
+
+    protocol: str
+    server: str
+    mode: str
+    cookie: CookieSettings
+    lifetime: int
+    idle_timeout: int
+    max_data_bytes: int
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False,
+                                compare=False)
+
+    @classmethod
+    def from_json(cls, obj: Dict[str, Any]) -> "ServerInfo":
+        c = obj.get("cookie")
+        if not isinstance(c, dict):
+            raise errors.ProtocolError("HELLO has no cookie object")
+        d = CookieSettings()
+        cookie = CookieSettings(
+            name=_str(c.get("name", d.name)) or d.name,
+            path=_str(c.get("path", d.path)) or "/",
+            domain=_str(c.get("domain", d.domain)),
+            secure=bool(c.get("secure", d.secure)),
+            http_only=bool(c.get("http_only", d.http_only)),
+            same_site=_str(c.get("same_site", d.same_site)),
+            max_age=_int(c.get("max_age", d.max_age)))
+        return cls(protocol=_str(obj.get("protocol", "SD1")),
+                   server=_str(obj.get("server", "")),
+                   mode=_str(obj.get("mode", "server")), cookie=cookie,
+                   lifetime=_int(obj.get("lifetime", cookie.max_age)),
+                   idle_timeout=_int(obj.get("idle_timeout", 0)),
+                   max_data_bytes=_int(obj.get("max_data_bytes", 0)), raw=obj)
 
 
 # Parsers: OK result frames -> typed value. Each raises ProtocolError when
 # the frames do not have the documented shape.
 
-def parse_text(results, verb="reply"):
+def parse_text(results: Sequence[bytes], verb: str = "reply") -> str:
     _need(results, 1, verb)
     return _text(results[0])
 
 
-def parse_session(results, verb="reply"):
-    _need(results, 3, verb)
-    return SessionReply(
-        cookie=_text(results[0]),
-        set_cookie=_text(results[1]),
-        session=Session.from_json(_json(results[2])),
-    )
+def parse_session(results: Sequence[bytes],
+                  verb: str = "reply") -> SessionReply:
+    if len(results) < 3:
+        _need(results, 3, verb)
+    try:
+        cookie = results[0].decode()
+        set_cookie = results[1].decode()
+    except UnicodeDecodeError as e:
+        raise errors.ProtocolError(f"frame is not UTF-8: {e}") from None
+    return SessionReply(cookie, set_cookie,
+                        Session.from_json(_json(results[2])))
 
 
-def parse_flash(results, verb="FLASH"):
+def parse_flash(results: Sequence[bytes], verb: str = "FLASH") -> FlashReply:
     reply = parse_session(results, verb)
     _need(results, 4, verb)
     messages = _json(results[3])
     if not isinstance(messages, list):
         raise errors.ProtocolError("FLASH messages are not a JSON array")
-    return FlashReply(reply, [str(m) for m in messages])
+    return FlashReply(reply, [_str(m) for m in messages])
 
 
-def parse_logout(results, verb="LOGOUT"):
+def parse_logout(results: Sequence[bytes],
+                 verb: str = "LOGOUT") -> LogoutReply:
     _need(results, 2, verb)
     return LogoutReply(set_cookie=_text(results[1]))
 
 
-def parse_nothing(results, verb="reply"):
+def parse_nothing(results: Sequence[bytes], verb: str = "reply") -> None:
     return None
 
 
-def parse_integer(results, verb="reply"):
+def parse_integer(results: Sequence[bytes], verb: str = "reply") -> int:
     _need(results, 1, verb)
     return _integer(results[0])
 
 
-def parse_revoke_others(results, verb="REVOKE_OTHERS"):
+def parse_revoke_others(results: Sequence[bytes],
+                        verb: str = "REVOKE_OTHERS") -> RevokeOthersReply:
     # Server and hybrid mode: one integer frame. Client mode: a session reply.
     if len(results) >= 3:
         return RevokeOthersReply(ended=None, reply=parse_session(results, verb))
     return RevokeOthersReply(ended=parse_integer(results, verb))
 
 
-def parse_session_list(results, verb="reply"):
+def parse_session_list(results: Sequence[bytes],
+                       verb: str = "reply") -> List[Session]:
     _need(results, 1, verb)
     items = _json(results[0])
     if not isinstance(items, list):
@@ -272,7 +367,8 @@ def parse_session_list(results, verb="reply"):
     return [Session.from_json(item) for item in items]
 
 
-def parse_json_object(results, verb="reply"):
+def parse_json_object(results: Sequence[bytes],
+                      verb: str = "reply") -> Dict[str, Any]:
     _need(results, 1, verb)
     obj = _json(results[0])
     if not isinstance(obj, dict):
@@ -280,7 +376,13 @@ def parse_json_object(results, verb="reply"):
     return obj
 
 
-def metadata_frame(ip=None, user_agent=None):
+def parse_server_info(results: Sequence[bytes],
+                      verb: str = "HELLO") -> ServerInfo:
+    return ServerInfo.from_json(parse_json_object(results, verb))
+
+
+def metadata_frame(ip: Optional[str] = None,
+                   user_agent: Optional[str] = None) -> Optional[bytes]:
     """The optional {"ip", "user_agent"} frame, or None when both are empty."""
     meta = {}
     if ip:

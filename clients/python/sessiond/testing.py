@@ -8,6 +8,8 @@ it. stop() then start() keeps the port, the data and the keyring, so
 sessions survive a restart as they would in production.
 """
 
+from __future__ import annotations
+
 import glob
 import os
 import shutil
@@ -16,15 +18,16 @@ import socket
 import subprocess
 import tempfile
 import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .client import AdminClient, Client
 from . import errors
+from .client import AdminClient, Client
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 
 
-def find_binary():
+def find_binary() -> Optional[str]:
     """The sessiond binary to test, or None when there is none."""
     path = os.environ.get("SESSIOND_BIN")
     if path:
@@ -36,10 +39,11 @@ def find_binary():
     return max(candidates, key=os.path.getmtime)
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class SessiondProcess:
@@ -50,11 +54,16 @@ class SessiondProcess:
     call start() and close().
     """
 
-    def __init__(self, binary=None, session_options=None, cookie_options=None,
-                 store="lmdb", transport="tcp", extra_tables=None):
-        self.binary = binary or find_binary()
-        if not self.binary:
+    def __init__(self, binary: Optional[str] = None,
+                 session_options: Optional[Mapping[str, Any]] = None,
+                 cookie_options: Optional[Mapping[str, Any]] = None,
+                 store: str = "lmdb", transport: str = "tcp",
+                 extra_tables: Optional[Mapping[str, Dict[str, Any]]] = None
+                 ) -> None:
+        found = binary or find_binary()
+        if not found:
             raise FileNotFoundError("no sessiond binary (set SESSIOND_BIN)")
+        self.binary: str = found
         self.dir = tempfile.mkdtemp(prefix="sessiond-test-")
         if transport == "ipc":
             self.port = None
@@ -65,8 +74,8 @@ class SessiondProcess:
         self.admin_endpoint = f"ipc://{self.dir}/admin.sock"
         self.config_path = os.path.join(self.dir, "sessiond.conf")
         self.log_path = os.path.join(self.dir, "sessiond.log")
-        self.process = None
-        cookie = {"secure": False}
+        self.process: Optional[subprocess.Popen[bytes]] = None
+        cookie: Dict[str, Any] = {"secure": False}
         cookie.update(cookie_options or {})
         with open(self.config_path, "w") as f:
             f.write(_toml({
@@ -83,7 +92,7 @@ class SessiondProcess:
                 **(extra_tables or {}),
             }))
 
-    def start(self, wait=10.0):
+    def start(self, wait: float = 10.0) -> "SessiondProcess":
         """Starts the daemon and waits until it answers PING. Raises
         RuntimeError (with the log tail) when it exits or does not answer."""
         log = open(self.log_path, "ab")
@@ -111,7 +120,8 @@ class SessiondProcess:
         finally:
             probe.close()
 
-    def stop(self, sig=signal.SIGTERM, wait=10.0):
+    def stop(self, sig: int = signal.SIGTERM,
+             wait: float = 10.0) -> Optional[int]:
         """Stops the daemon (SIGTERM, then SIGKILL) and returns its exit
         code, or None when it was not running."""
         if self.process is None:
@@ -126,35 +136,40 @@ class SessiondProcess:
                 process.wait()
         return process.returncode
 
-    def kill(self):
+    @property
+    def pid(self) -> Optional[int]:
+        """The running daemon's process id, or None."""
+        return self.process.pid if self.process is not None else None
+
+    def kill(self) -> Optional[int]:
         """Stops the daemon at once (SIGKILL), as a crash would."""
         return self.stop(signal.SIGKILL)
 
-    def close(self):
+    def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def client(self, timeout=2.0):
+    def client(self, timeout: float = 2.0) -> Client:
         return Client(self.endpoint, timeout=timeout)
 
-    def admin_client(self, timeout=2.0):
+    def admin_client(self, timeout: float = 2.0) -> AdminClient:
         return AdminClient(self.admin_endpoint, timeout=timeout)
 
-    def log_tail(self, lines=30):
+    def log_tail(self, lines: int = 30) -> str:
         try:
             with open(self.log_path, errors="replace") as f:
                 return "".join(f.readlines()[-lines:])
         except OSError:
             return ""
 
-    def __enter__(self):
+    def __enter__(self) -> "SessiondProcess":
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> None:
     """A daemon for tests written in other languages.
 
     /usr/bin/python3 -m sessiond.testing [--ipc] [--store lmdb|memory]
@@ -181,8 +196,8 @@ def main(argv=None):
                         metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
-    def pairs(items):
-        out = {}
+    def pairs(items: List[str]) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
         for item in items:
             key, _, value = item.partition("=")
             out[key] = _parse_scalar(value)
@@ -193,7 +208,7 @@ def main(argv=None):
                              store=args.store,
                              transport="ipc" if args.ipc else "tcp")
 
-    def say(**fields):
+    def say(**fields: Any) -> None:
         sys.stdout.write(json.dumps(fields) + "\n")
         sys.stdout.flush()
 
@@ -201,7 +216,7 @@ def main(argv=None):
         server.start()
         say(endpoint=server.endpoint, admin_endpoint=server.admin_endpoint,
             dir=server.dir, config=server.config_path, log=server.log_path,
-            pid=server.process.pid)
+            pid=server.pid)
         for line in sys.stdin:
             command = line.strip()
             if command == "stop":
@@ -210,7 +225,7 @@ def main(argv=None):
                 say(ok=True, code=server.kill())
             elif command == "start":
                 server.start()
-                say(ok=True, pid=server.process.pid)
+                say(ok=True, pid=server.pid)
             elif command == "config":
                 with open(server.config_path) as f:
                     say(ok=True, config=f.read())
@@ -220,7 +235,7 @@ def main(argv=None):
         server.close()
 
 
-def _parse_scalar(text):
+def _parse_scalar(text: str) -> Any:
     if text in ("true", "false"):
         return text == "true"
     try:
@@ -229,7 +244,7 @@ def _parse_scalar(text):
         return text
 
 
-def _toml(tables):
+def _toml(tables: Mapping[str, Mapping[str, Any]]) -> str:
     """A TOML document from {table: {key: str|int|bool|list}}."""
     out = []
     for table, values in tables.items():
@@ -240,7 +255,7 @@ def _toml(tables):
     return "\n".join(out)
 
 
-def _toml_value(value):
+def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

@@ -431,7 +431,7 @@ def test_timeout_when_nothing_listens():
     client.close()
 
 
-def test_timeout_rebuilds_the_socket_and_recovers(own_sessiond):
+def test_timeout_rebuilds_the_socket_and_recovers(own_sessiond, recovered):
     client = own_sessiond.client(timeout=0.5)
     cookie = client.create().cookie
     own_sessiond.kill()
@@ -440,7 +440,7 @@ def test_timeout_rebuilds_the_socket_and_recovers(own_sessiond):
     own_sessiond.start()
     # Same client object, no restart of the app: the next call works, and
     # the LMDB store kept the session across the daemon restart.
-    assert client.load(cookie).cookie == cookie
+    assert recovered(lambda: client.load(cookie)).cookie == cookie
     client.close()
 
 
@@ -504,3 +504,247 @@ def test_forked_child_gets_its_own_socket(client):
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     assert client.ping() == "PONG"  # the parent's socket still works
+
+
+# -- the circuit breaker (fast failure while sessiond is down) ---------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+
+from sessiond.breaker import CircuitBreaker  # noqa: E402
+
+
+class FakeClock:
+    """The breaker's clock, moved by the test instead of by sleeping."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_breaker_backoff_starts_at_50ms_doubles_per_failed_probe_caps_at_500ms():
+    clock = FakeClock()
+    b = CircuitBreaker(clock=clock)
+    assert b.admit(2.0) == (2.0, False)
+    b.failed(probe=False)
+    backoff = 0.05
+    for expected_next in (0.1, 0.2, 0.4, 0.5, 0.5):
+        clock.now += backoff - 0.001
+        with pytest.raises(errors.CircuitOpen):
+            b.admit(2.0)
+        clock.now += 0.002
+        assert b.admit(2.0) == (0.25, True)  # the probe: a short timeout
+        b.failed(probe=True)
+        backoff = expected_next
+    clock.now += 0.5
+    assert b.admit(0.1) == (0.1, True)  # min(its own timeout, 250 ms)
+    b.succeeded(probe=True)
+    assert not b.open and b.admit(2.0) == (2.0, False)
+    b.failed(probe=False)  # a success reset it: 50 ms again, not 500
+    clock.now += 0.049
+    with pytest.raises(errors.CircuitOpen):
+        b.admit(2.0)
+    clock.now += 0.002
+    assert b.admit(2.0) == (0.25, True)
+
+
+def test_breaker_admits_one_probe_at_a_time():
+    clock = FakeClock()
+    b = CircuitBreaker(clock=clock)
+    b.failed(probe=False)
+    clock.now += 1
+    assert b.admit(2.0)[1] is True
+    for _ in range(3):
+        with pytest.raises(errors.CircuitOpen) as e:
+            b.admit(2.0)
+        assert "probe" in str(e.value)
+    b.abandoned(probe=True)  # the probe ended before any I/O
+    assert b.admit(2.0)[1] is True
+
+
+def test_a_late_reply_to_a_call_made_before_opening_closes_it():
+    b = CircuitBreaker(clock=FakeClock())
+    b.failed(probe=False)
+    b.succeeded(probe=False)  # any reply closes the breaker
+    assert not b.open
+
+
+def test_calls_fail_fast_while_down_and_succeed_after_restart(own_sessiond):
+    clock = FakeClock()
+    client = sessiond.Client(own_sessiond.endpoint, timeout=0.5,
+                             breaker=CircuitBreaker(clock=clock))
+    cookie = client.create().cookie
+    own_sessiond.kill()
+    with pytest.raises(errors.Timeout):
+        client.load(cookie)  # the one call that waits
+    conn = getattr(client._local, "conn", None)
+    sockets = len(client._connections)
+    for _ in range(200):
+        with pytest.raises(errors.CircuitOpen):
+            client.load(cookie)
+        # Failing fast does no I/O: no new socket, not even a send.
+        assert getattr(client._local, "conn", None) is conn
+        assert len(client._connections) == sockets
+    with pytest.raises(errors.CircuitOpen):
+        client.pipeline().ping() and client.exchange([("PING", ())])
+    clock.now += 0.05
+    with pytest.raises(errors.Timeout):
+        client.load(cookie)  # the probe, still down
+    assert client.breaker.open
+    own_sessiond.start()
+    with pytest.raises(errors.CircuitOpen):
+        client.load(cookie)  # backoff (100 ms now) not over yet
+    for _ in range(100):
+        clock.now += 1
+        try:
+            reply = client.load(cookie)
+            break
+        except errors.Timeout:  # before ZeroMQ reconnected (every 100 ms)
+            time.sleep(0.05)
+    assert reply.cookie == cookie and not client.breaker.open
+    assert client.ping() == "PONG"
+    client.close()
+
+
+def test_other_calls_fail_fast_while_the_probe_waits(own_sessiond):
+    clock = FakeClock()
+    breaker = CircuitBreaker(clock=clock, probe_timeout=20.0)
+    client = sessiond.Client(own_sessiond.endpoint, timeout=20.0,
+                             breaker=breaker)
+    assert client.ping() == "PONG"
+    breaker.failed(probe=False)
+    clock.now += 1  # the probe is due
+    pid = own_sessiond.process.pid
+    os.kill(pid, signal.SIGSTOP)  # the daemon cannot answer the probe yet
+    result = {}
+    try:
+        probe = threading.Thread(
+            target=lambda: result.setdefault("probe", client.ping()))
+        probe.start()
+        for _ in range(5000):
+            if breaker._probing:
+                break
+            time.sleep(0.001)
+        assert breaker._probing
+        with pytest.raises(errors.CircuitOpen) as e:
+            client.ping()
+        assert "probe" in str(e.value)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    probe.join()
+    assert result["probe"] == "PONG" and not breaker.open
+    assert client.ping() == "PONG"
+    client.close()
+
+
+def test_an_error_reply_closes_the_breaker(client):
+    clock = FakeClock()
+    c = sessiond.Client(client.endpoint, breaker=CircuitBreaker(clock=clock))
+    c.breaker.failed(probe=False)
+    clock.now += 1
+    with pytest.raises(errors.UnknownVerb):
+        c.call("NO_SUCH_VERB")  # a reply, whatever its status
+    assert not c.breaker.open
+    c.close()
+
+
+def test_without_a_breaker_every_call_waits_for_its_timeout():
+    c = sessiond.Client(f"tcp://127.0.0.1:{free_port()}", timeout=0.2,
+                        breaker=None)
+    for _ in range(2):
+        with pytest.raises(errors.Timeout):
+            c.ping()
+    c.close()
+
+
+def test_server_info_is_asked_once_and_typed(client):
+    info = client.server_info()
+    assert info.protocol == "SD1" and info.mode == "server"
+    assert info.cookie.name == "sessiond" and info.cookie.secure is False
+    assert info.cookie.path == "/" and info.cookie.same_site == "Lax"
+    assert info.lifetime > 0 and info.max_data_bytes > 0
+    assert client.server_info() is info
+
+
+def test_list_sessions_has_sign_in_times_current_first(client):
+    uid = user()
+    older = client.login(client.create().cookie, uid, user_agent="older")
+    time.sleep(1.1)
+    newer = client.login(client.create().cookie, uid, user_agent="newer")
+    listed = client.list_sessions(older.cookie)
+    assert listed[0].current and listed[0].user_agent == "older"
+    assert listed[1].user_agent == "newer"
+    assert listed[1].authenticated_at > listed[0].authenticated_at > 0
+    assert listed[0].authenticated_at >= listed[0].created_at
+    assert newer.session.authenticated_at == listed[1].authenticated_at
+
+
+def test_a_probe_on_a_disconnected_socket_fails_without_sending(own_sessiond):
+    clock = FakeClock()
+    client = sessiond.Client(own_sessiond.endpoint, timeout=5.0,
+                             breaker=CircuitBreaker(clock=clock))
+    assert client.ping() == "PONG"  # connected: the socket is not new now
+    conn = client._local.conn
+    conn.fresh_until = 0  # as if it had been connected for long
+    own_sessiond.kill()
+    for _ in range(200):  # until ZeroMQ has seen the connection go
+        if not conn.socket.poll(0, zmq.POLLOUT):
+            break
+        time.sleep(0.01)
+    client.breaker.failed(probe=False)
+    clock.now += 1
+    with pytest.raises(errors.Timeout) as e:
+        client.ping()  # the probe: no connection, so nothing is sent
+    assert "not connected" in str(e.value)
+    assert client._local.conn is conn  # kept: ZeroMQ goes on reconnecting
+    own_sessiond.start()
+    for _ in range(40):
+        clock.now += 1
+        try:
+            assert client.ping() == "PONG"
+            break
+        except errors.Timeout:
+            time.sleep(0.05)
+    assert client._local.conn is conn and not client.breaker.open
+    client.close()
+
+
+# -- requests sent ahead (Ticket) ------------------------------------------
+
+def test_a_ticket_sends_now_and_waits_at_result(client):
+    r = client.create()
+    ticket = client.begin_load(r.cookie)
+    assert ticket.result().session.id == r.session.id
+
+
+def test_another_call_before_result_keeps_the_tickets_reply(client):
+    r = client.commit(*(lambda c: (c.cookie, c.session.version))(
+        client.create()), set={"k": "v"})
+    ticket = client.begin_load(r.cookie)
+    assert client.ping() == "PONG"  # reads the LOAD's reply first
+    with client.pipeline() as pipe:
+        version = pipe.version()
+    assert version.result().startswith("sessiond ")
+    assert ticket.result().session.data == {"k": "v"}
+
+
+def test_a_cancelled_ticket_does_not_answer_a_later_call(client):
+    cookie = client.create().cookie
+    for _ in range(20):
+        client.begin_load(cookie).cancel()
+        assert client.ping() == "PONG"
+    assert client.load(cookie).cookie == cookie
+
+
+def test_a_ticket_reports_errors_at_result(client):
+    ticket = client.begin_load("garbage!")
+    with pytest.raises(errors.InvalidCookie):
+        ticket.result()
+    clock = FakeClock()
+    c = sessiond.Client(client.endpoint, breaker=CircuitBreaker(clock=clock))
+    c.breaker.failed(probe=False)
+    with pytest.raises(errors.CircuitOpen):
+        c.begin_load("x").result()  # sent nothing while failing fast
+    c.close()

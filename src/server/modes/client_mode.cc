@@ -30,15 +30,15 @@ class ClientMode final : public ModeBase {
     if (IsExpired(s, Now())) return done(Expired("session expired"));
     if (s.user_id.empty()) return done(Opened{std::move(s), cookie});
     std::string user = s.user_id;
-    env_.store->GetEpoch(
-        std::move(user), [s = std::move(s), cookie, done = std::move(done)](
-                             Result<int64_t> epoch) mutable {
-          if (!epoch.ok()) return done(epoch.status());
-          if (RevokedByEpoch(s, *epoch)) {
-            return done(Revoked("revoked by the user's epoch"));
-          }
-          done(Opened{std::move(s), std::move(cookie)});
-        });
+    env_.store->GetEpoch(std::move(user),
+                         [s = std::move(s), cookie, done = std::move(done)](
+                             Result<UserEpoch> epoch) mutable {
+                           if (!epoch.ok()) return done(epoch.status());
+                           if (RevokedByEpoch(s, epoch->us)) {
+                             return done(EpochRevokedStatus(*epoch));
+                           }
+                           done(Opened{std::move(s), std::move(cookie)});
+                         });
   }
 
   void Create(Session s, Callback<Reissued> done) override {
@@ -64,9 +64,8 @@ class ClientMode final : public ModeBase {
 
   // Nothing to end server-side; the cookie must still be ours.
   void Destroy(const std::string& cookie, StatusCallback done) override {
-    Open(cookie, [done = std::move(done)](Result<Opened> cur) {
-      done(cur.status());
-    });
+    Open(cookie,
+         [done = std::move(done)](Result<Opened> cur) { done(cur.status()); });
   }
 
   // Only the epoch reaches other browsers' tokens; this browser gets its
@@ -77,8 +76,9 @@ class ClientMode final : public ModeBase {
     if (!measured.ok()) return done(measured.status());
     std::string user_id = s.user_id;
     env_.store->BumpEpoch(
-        std::move(user_id), [this, s = std::move(s), done = std::move(done)](
-                                Result<int64_t> epoch) mutable {
+        std::move(user_id), EndReason::kSignedOutElsewhere,
+        [this, s = std::move(s),
+         done = std::move(done)](Result<int64_t> epoch) mutable {
           if (!epoch.ok()) return done(epoch.status());
           s.issued_at_us =
               std::max({s.issued_at_us, *epoch, env_.clock->NowMicros()});

@@ -64,17 +64,16 @@ class HybridMode final : public ModeBase {
           LoginSession(cur->session, request, env_.clock->NowMicros());
       Result<Issued> measured = Issue(next);
       if (!measured.ok()) return done(measured.status());
-      env_.store->Login(
-          cur->session.id, std::move(request),
-          [this, next = std::move(next),
-           done = std::move(done)](Result<Session> stub) mutable {
-            if (!stub.ok()) return done(stub.status());
-            next.id = stub->id;
-            next.issued_at_us = stub->issued_at_us;
-            Result<Issued> issued = Issue(next);
-            if (!issued.ok()) return done(issued.status());
-            done(Reissued{std::move(next), std::move(*issued)});
-          });
+      env_.store->Login(cur->session.id, std::move(request),
+                        [this, next = std::move(next),
+                         done = std::move(done)](Result<Session> stub) mutable {
+                          if (!stub.ok()) return done(stub.status());
+                          next.id = stub->id;
+                          next.issued_at_us = stub->issued_at_us;
+                          Result<Issued> issued = Issue(next);
+                          if (!issued.ok()) return done(issued.status());
+                          done(Reissued{std::move(next), std::move(*issued)});
+                        });
     });
   }
 

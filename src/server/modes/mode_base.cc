@@ -117,12 +117,22 @@ void ModeBase::Create(Session s, Callback<Reissued> done) {
 void ModeBase::Destroy(const std::string& cookie, StatusCallback done) {
   Result<TokenClaims> claims = OpenToken(cookie);
   if (!claims.ok()) return done(claims.status());
-  env_.store->Destroy(claims->session_id, std::move(done));
+  std::string id = claims->session_id;
+  env_.store->Destroy(
+      id, EndReason::kLogout,
+      [this, id, done = std::move(done)](Status st) mutable {
+        if (st.code() != Code::kNotFound) return done(st);
+        // Ended already (the store's Destroy does not tell how): a LOAD
+        // says why, as for every other use of an ended session.
+        env_.store->Load(id, [done = std::move(done)](Result<Session> s) {
+          done(s.ok() ? NotFound("no such session") : s.status());
+        });
+      });
 }
 
 void ModeBase::RevokeOthers(Opened opened, Callback<OthersRevoked> done) {
   const Session& s = opened.session;
-  env_.store->RevokeOthers(s.user_id, s.id,
+  env_.store->RevokeOthers(s.user_id, s.id, EndReason::kSignedOutElsewhere,
                            [done = std::move(done)](Result<uint64_t> n) {
                              if (!n.ok()) return done(n.status());
                              done(OthersRevoked{*n, std::nullopt});
@@ -145,14 +155,13 @@ void ModeBase::BumpEpoch(Opened opened, Callback<Reissued> done) {
             [this, old_id = std::move(old_id), next = std::move(*next),
              done = std::move(done)](Result<Session> stored) mutable {
               if (!stored.ok()) return done(stored.status());
-              Reissued shown{
-                  Shown(std::move(next.session), std::move(*stored)),
-                  std::move(next.cookie)};
-              env_.store->Destroy(std::move(old_id),
-                                  [shown = std::move(shown),
-                                   done = std::move(done)](Status) mutable {
-                                    done(std::move(shown));
-                                  });
+              Reissued shown{Shown(std::move(next.session), std::move(*stored)),
+                             std::move(next.cookie)};
+              // This browser's old id moved to the re-issued one.
+              env_.store->Destroy(
+                  std::move(old_id), EndReason::kLogin,
+                  [shown = std::move(shown), done = std::move(done)](
+                      Status) mutable { done(std::move(shown)); });
             });
       });
 }
@@ -165,15 +174,15 @@ void ModeBase::BumpEpochAndReissue(const Session& old, bool keep_id,
   if (!keep_id) next.id.clear();
   Result<Issued> measured = Issue(next);
   if (!measured.ok()) return done(measured.status());
-  env_.store->BumpEpoch(
-      old.user_id, [this, next = std::move(next),
-                    done = std::move(done)](Result<int64_t> epoch) mutable {
-        if (!epoch.ok()) return done(epoch.status());
-        StampAfterEpoch(next, *epoch);
-        Result<Issued> issued = Issue(next);
-        if (!issued.ok()) return done(issued.status());
-        done(Reissued{std::move(next), std::move(*issued)});
-      });
+  env_.store->BumpEpoch(old.user_id, EndReason::kPasswordChanged,
+                        [this, next = std::move(next), done = std::move(done)](
+                            Result<int64_t> epoch) mutable {
+                          if (!epoch.ok()) return done(epoch.status());
+                          StampAfterEpoch(next, *epoch);
+                          Result<Issued> issued = Issue(next);
+                          if (!issued.ok()) return done(issued.status());
+                          done(Reissued{std::move(next), std::move(*issued)});
+                        });
 }
 
 std::unique_ptr<SessionMode> NewSessionMode(StorageMode mode, ModeEnv env) {

@@ -6,9 +6,9 @@
 //   SessiondException                any failure (getErrorCode(), getDetails())
 //     CallerException                a bug or misconfiguration of the caller: do not retry
 //       InvalidArgumentException     INVALID_ARGUMENT
+//         LoginRequiredException     LOGIN_REQUIRED (client side: a helper needs a user; HTTP 401)
 //       UnknownVerbException         UNKNOWN_VERB
 //       PermissionDeniedException    PERMISSION_DENIED (admin verb, app socket)
-//       NotLoggedInException         NOT_LOGGED_IN (client side: a helper needs a user; HTTP 401)
 //       ConfigurationException       CONFIGURATION (client side: e.g. cookie name mismatch)
 //     TooLargeException              TOO_LARGE: store less
 //     ConflictException              CONFLICT: reload and re-apply, or tell the user (HTTP 409)

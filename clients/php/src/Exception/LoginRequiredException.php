@@ -5,7 +5,7 @@ declare(strict_types=1);
 
 namespace Sessiond\Exception;
 
-class NotLoggedInException extends CallerException
+class LoginRequiredException extends InvalidArgumentException
 {
-    public const ERROR_CODE = 'NOT_LOGGED_IN';
+    public const ERROR_CODE = 'LOGIN_REQUIRED';
 }
