@@ -29,6 +29,22 @@ using testing::SessiondConfig;
 using testing::SessiondProcess;
 using Clock = std::chrono::steady_clock;
 
+// Under AddressSanitizer the daemon's RSS says little about its live
+// memory: freed blocks wait in ASan's quarantine (256 MB by default) to
+// catch uses after free. The RSS bounds are checked in the other builds;
+// every counter and every "still served" check runs in all of them.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 #define START_OR_FAIL(proc)                  \
   do {                                       \
     Status _st = (proc).Start();             \
@@ -136,7 +152,9 @@ TEST(MemoryTest, DealersThatNeverReadStayBoundedAndCounted) {
   const long peak_kib = StatusKib(d.pid(), "VmHWM");
   std::printf("RSS %ld KiB before, peak %ld KiB; STATS %s\n", base_kib,
               peak_kib, stats.dump().c_str());
-  EXPECT_LT(peak_kib - base_kib, 120 * 1024);
+  if (kRssMeaningful) {
+    EXPECT_LT(peak_kib - base_kib, 120 * 1024);
+  }
   // Every reply that did not fit was counted.
   const uint64_t not_read = stats["drops"]["reply_not_read"].get<uint64_t>();
   EXPECT_GT(not_read, 0u);
@@ -192,7 +210,9 @@ TEST(MemoryTest, HugeEnvelopesAreDroppedAsTheyComeAndCounted) {
   EXPECT_EQ(stats["drops"]["envelope"].get<uint64_t>(), 2u);
   EXPECT_GE(stats["dropped"].get<uint64_t>(), 42u);
   // 640 MiB arrived; what was held at once is a small part of it.
-  EXPECT_LT(peak_kib - base_kib, 96 * 1024);
+  if (kRssMeaningful) {
+    EXPECT_LT(peak_kib - base_kib, 96 * 1024);
+  }
 }
 
 // The process-wide budget: many peers that never read together fill it;
@@ -237,7 +257,9 @@ TEST(MemoryTest, OverTheBudgetRequestsAreShedThenServedAgain) {
     }
     const long peak_kib = StatusKib(d.pid(), "VmHWM");
     std::printf("RSS %ld KiB before, peak %ld KiB\n", base_kib, peak_kib);
-    EXPECT_LT(peak_kib - base_kib, 80 * 1024);
+    if (kRssMeaningful) {
+      EXPECT_LT(peak_kib - base_kib, 80 * 1024);
+    }
   }  // the hostile peers disconnect here
 
   // Their replies are freed with their connections; service comes back.
