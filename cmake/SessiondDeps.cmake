@@ -26,6 +26,15 @@ target_include_directories(sessiond_libev SYSTEM INTERFACE ${LIBEV_INCLUDE_DIR})
 target_link_libraries(sessiond_libev INTERFACE ${LIBEV_LIBRARY})
 add_library(sessiond::libev ALIAS sessiond_libev)
 
+# zxcvbn (the C port, Debian's libzxcvbn-dev) estimates how guessable a
+# secret is (src/core/keyring.cc); no pkg-config or CMake file either.
+find_path(ZXCVBN_INCLUDE_DIR zxcvbn.h REQUIRED)
+find_library(ZXCVBN_LIBRARY zxcvbn REQUIRED)
+add_library(sessiond_zxcvbn INTERFACE)
+target_include_directories(sessiond_zxcvbn SYSTEM INTERFACE ${ZXCVBN_INCLUDE_DIR})
+target_link_libraries(sessiond_zxcvbn INTERFACE ${ZXCVBN_LIBRARY})
+add_library(sessiond::zxcvbn ALIAS sessiond_zxcvbn)
+
 if(SESSIOND_WITH_REDIS)
   pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 endif()

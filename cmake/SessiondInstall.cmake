@@ -64,6 +64,7 @@ set(SESSIOND_PUBLIC_HEADERS
   client.h      # sessiond_client
   clock.h       # sessiond_core
   random.h
+  secret_bytes.h
   session.h
   status.h
   cookie.h      # sessiond_tokens

@@ -11,7 +11,7 @@ run_pkgs=(
   libzmq3-dev cppzmq-dev libev-dev libssl-dev libsodium-dev liblmdb-dev
   libhiredis-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev rapidjson-dev libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev
+  zlib1g-dev libzxcvbn-dev
 )
 # C++ tests: fuzzing (clang + its sanitizer runtimes), Redis, packaging checks;
 # the DBSC proofs (src/dbsc/testdata/make_proofs.py) are made with

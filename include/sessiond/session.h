@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,8 +21,9 @@ namespace sessiond {
 
 // A session id is 40 characters of base64url: an 8-character slot tag and
 // 32 characters (192 bits) from the OS CSPRNG. For a logged-in session the
-// tag is derived from the user id, so all of a user's keys share one Redis
-// Cluster hash slot; for an anonymous session it is random.
+// tag is a keyed MAC of the user id (UserTag), so all of a user's keys share
+// one Redis Cluster hash slot while the cookie says nothing about who the
+// user is; for an anonymous session it is random.
 inline constexpr size_t kSessionIdChars = 40;
 inline constexpr size_t kSessionTagChars = 8;
 // A CSRF token is 43 characters of base64url (256 bits from the CSPRNG).
@@ -133,9 +135,29 @@ struct LoginRequest {
 std::string NewSessionId(std::string_view user_id = {});
 std::string NewCsrfToken();
 // The slot tag of a session id (its first kSessionTagChars), and the tag a
-// user's sessions carry.
+// user's sessions carry: the first kSessionTagChars of the base64url
+// HMAC-SHA-256 of the user id under the user tag key (48 bits). Without the
+// key, a cookie's tag says nothing about its user; with it, every sessiond
+// of a deployment tags a user alike.
 std::string_view SessionTag(std::string_view session_id);
 std::string UserTag(std::string_view user_id);
+
+// The user tag key is the deployment's (Keyring::user_tag_key(); it never
+// rotates). sessiond installs it at start, before any other thread runs;
+// until something installs one (tests, tools), UserTag uses a random key of
+// this process, consistent within it and nowhere else.
+inline constexpr size_t kUserTagKeyBytes = 32;
+void InstallUserTagKey(std::span<const uint8_t, kUserTagKeyBytes> key);
+// Whether `key` is the installed user tag key (constant time).
+bool IsInstalledUserTagKey(std::span<const uint8_t, kUserTagKeyBytes> key);
+// A short public fingerprint of the installed key (12 hex digits of a MAC
+// under it), so operators can see that every sessiond of a deployment has
+// the same one without showing the key.
+std::string UserTagKeyFingerprint();
+// The tag sessiond 0.1 wrote: SHA-256 of the user id, unkeyed, so anyone
+// could test guesses of the user against a cookie. Only for finding what
+// it wrote (a store's keys for sessions issued before the upgrade).
+std::string LegacyUserTag(std::string_view user_id);
 
 // Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF): what data
 // values, flash messages and metadata must be, since every client language

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "server/config.h"
+#include "server/hardening.h"
 #include "server/logging.h"
 #include "server/server.h"
 #include "sessiond/version.h"
@@ -48,6 +49,22 @@ int main(int argc, char** argv) {
   }
   sessiond::Status logging = sessiond::SetupLogging(config->log_level);
   if (!logging.ok()) return Fail(logging.message());
+
+  // Before any secret is read: no core dumps, no same-user debugger, and
+  // OpenSSL's key copies in its locked heap.
+  sessiond::Result<sessiond::Hardened> hardened =
+      sessiond::HardenProcess(config->core_dumps);
+  if (!hardened.ok()) return Fail(hardened.status().message());
+  if (!hardened->core_dumps_off) {
+    spdlog::warn(
+        "[server] core_dumps = true: core files and same-user debuggers are "
+        "allowed (for debugging only; a dump holds sessions and tokens)");
+  }
+  if (!hardened->secure_heap_locked) {
+    spdlog::warn("OpenSSL's secure heap is {}: its key copies may be "
+                 "swapped (raise RLIMIT_MEMLOCK)",
+                 hardened->secure_heap ? "not locked" : "unavailable");
+  }
 
   sessiond::Result<std::unique_ptr<sessiond::Server> > server =
       sessiond::Server::Create(*config);

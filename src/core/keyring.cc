@@ -1,22 +1,31 @@
 // Keyring: checking secrets, deriving per-purpose keys from them with
 // HKDF-SHA-256, and choosing the key that signs and the keys that verify.
-// Secret bytes live only in KeySpec (briefly) and in the derived keys; no
-// message built here ever contains them. The keyring file (TOML on disk,
-// generation, rotation) is keyring_file.cc's.
+// Secret bytes live only in KeySpec (briefly) and in the derived keys, all
+// in guarded memory (SecretBytes); no message built here ever contains
+// them. The keyring file (TOML on disk, generation, rotation) is
+// keyring_file.cc's.
 #include "sessiond/keyring.h"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <sodium.h>
+#include <zxcvbn.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "sessiond/session.h"
+
+// POSIX: the environment; not every libc header declares it.
+extern char** environ;
 
 namespace sessiond {
 namespace {
@@ -27,10 +36,44 @@ namespace {
 // about the signing or encryption key. Changing any of these strings
 // invalidates every token in the field: they are part of the format.
 constexpr std::string_view kHkdfSalt = "sessiond keyring v1";
-constexpr std::array<std::string_view, 3> kHkdfInfo = {
+constexpr std::array<std::string_view, kKeyPurposes> kHkdfInfo = {
     "sessiond v1 sign",     // KeyPurpose::kSign: HMAC-SHA-256 of server tokens
     "sessiond v1 encrypt",  // KeyPurpose::kEncrypt: XChaCha20-Poly1305
     "sessiond v1 csrf",     // KeyPurpose::kCsrf: CSRF token MACs
+};
+// The user tag key when the keyring file has no [user_tag]: derived from
+// the lowest id's secret with a purpose of its own (never rotated).
+constexpr std::string_view kUserTagInfo = "sessiond v1 user tag";
+
+// Words zxcvbn should count as known, on top of its own dictionaries: what
+// people name a session secret after, and phrases famous enough to be
+// guessed whole (zxcvbn's word lists hold single words, so a well-known
+// sentence would otherwise score as a long passphrase).
+// (Not const: ZxcvbnMatch takes `const char**`; it only reads.)
+const char* kUserDictionary[] = {
+    "sessiond",
+    "session",
+    "secret",
+    "cookie",
+    "keyring",
+    "signing",
+    "production",
+    "development",
+    "staging",
+    "changeme",
+    "app",
+    "key",
+    "correct horse battery staple",
+    "correcthorsebatterystaple",
+    "lorem ipsum dolor sit amet",
+    "loremipsum",
+    "the quick brown fox jumps over the lazy dog",
+    "thequickbrownfox",
+    "keyboard cat",
+    "to be or not to be",
+    "to be, or not to be",
+    "tobeornottobe",
+    nullptr,
 };
 
 constexpr char kFixHint[] =
@@ -57,6 +100,32 @@ bool IsPeriodic(std::string_view s, size_t period) {
     if (s[i] != s[i - period]) return false;
   }
   return true;
+}
+
+// zxcvbn's estimate of log2(guesses) for `secret`. It reads a C string of
+// text: a secret that is not text (a NUL, or bytes that are not UTF-8: raw
+// random bytes, as sessiond generates) is estimated in its base64url form,
+// which is what a person would have typed for it. The copies live in
+// guarded memory, and the stack zxcvbn used is wiped after it (its
+// matchers keep lower-cased and de-l33ted fragments in local arrays).
+double EstimatedBits(std::string_view secret) {
+  const bool text = IsUtf8(secret) &&
+                    std::memchr(secret.data(), '\0', secret.size()) == nullptr;
+  SecretBytes input;
+  if (text) {
+    input = secret;
+  } else {
+    input = SecretBytes(sodium_base64_ENCODED_LEN(
+        secret.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING));
+    sodium_bin2base64(input.chars(), input.size(),
+                      reinterpret_cast<const unsigned char*>(secret.data()),
+                      secret.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    input.Truncate(std::strlen(input.chars()));
+  }
+  input.Append(std::string_view("\0", 1));
+  const double bits = ZxcvbnMatch(input.chars(), kUserDictionary, nullptr);
+  sodium_stackzero(64 * 1024);
+  return bits;
 }
 
 }  // namespace
@@ -134,10 +203,12 @@ Status Keyring::CheckSecretStrength(std::string_view secret) {
   }
   // Known-weak words, in any case, making up most of the secret
   // ("SEEKRITSEEKRIT...", "changeme-changeme-password-1234").
-  std::string lower(secret);
-  for (char& c : lower) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  SecretBytes lower_copy(secret);  // guarded, like the secret itself
+  for (size_t i = 0; i < lower_copy.size(); ++i) {
+    lower_copy.data()[i] =
+        static_cast<uint8_t>(std::tolower(lower_copy.data()[i]));
   }
+  const std::string_view lower = lower_copy.view();
   std::vector<bool> covered(lower.size(), false);
   for (std::string_view word : kWeakWords) {
     for (size_t pos = lower.find(word); pos != std::string::npos;
@@ -161,17 +232,42 @@ Status Keyring::CheckSecretStrength(std::string_view secret) {
                   "secret uses only " + std::to_string(distinct) +
                       " distinct byte values; " + kFixHint);
   }
+  const double bits = EstimatedBits(secret);
+  if (bits < kMinSecretBits) {
+    char estimate[32];
+    std::snprintf(estimate, sizeof(estimate), "%.0f", bits);
+    return Status(Code::kInvalidArgument,
+                  std::string("secret is guessable: zxcvbn estimates about "
+                              "2^") +
+                      estimate + " guesses, fewer than 2^" +
+                      std::to_string(static_cast<int>(kMinSecretBits)) +
+                      " (words, names, dates, keyboard walks and repeats "
+                      "are what it finds); " +
+                      kFixHint);
+  }
   return Status::Ok();
 }
 
-Result<Keyring> Keyring::FromSpecs(std::vector<KeySpec> specs) {
+bool operator==(const Keyring::DerivedKeys& a, const Keyring::DerivedKeys& b) {
+  return sodium_memcmp(a.base_, b.base_, kKeyPurposes * kDerivedKeyBytes) == 0;
+}
+
+Result<Keyring> Keyring::FromSpecs(
+    std::vector<KeySpec> specs, const std::optional<SecretBytes>& user_tag_key) {
   if (specs.empty()) {
     return Status(Code::kInvalidArgument, "keyring has no keys");
+  }
+  if (user_tag_key && user_tag_key->size() != kDerivedKeyBytes) {
+    return Status(Code::kInvalidArgument,
+                  "[user_tag] key must be " + std::to_string(kDerivedKeyBytes) +
+                      " bytes, got " + std::to_string(user_tag_key->size()));
   }
   std::sort(specs.begin(), specs.end(),
             [](const KeySpec& a, const KeySpec& b) { return a.id < b.id; });
   Keyring ring;
   ring.keys_.reserve(specs.size());
+  ring.secure_ =
+      SecretBytes((specs.size() * kKeyPurposes + 1) * kDerivedKeyBytes);
   for (size_t i = 0; i < specs.size(); ++i) {
     const KeySpec& spec = specs[i];
     const std::string name = "key id " + std::to_string(spec.id);
@@ -182,7 +278,14 @@ Result<Keyring> Keyring::FromSpecs(std::vector<KeySpec> specs) {
     if (i > 0 && specs[i - 1].id == spec.id) {
       return Status(Code::kInvalidArgument, name + " appears twice");
     }
-    Status strength = CheckSecretStrength(spec.secret);
+    for (int64_t t : {spec.created_at, spec.retire_at}) {
+      if (t < 0 || t > kMaxKeyringTime) {
+        return Status(Code::kInvalidArgument,
+                      name + ": a time outside 1970..9999 (" +
+                          std::to_string(t) + ")");
+      }
+    }
+    Status strength = CheckSecretStrength(spec.secret.view());
     if (!strength.ok()) {
       return Status(Code::kInvalidArgument, name + ": " + strength.message());
     }
@@ -190,26 +293,52 @@ Result<Keyring> Keyring::FromSpecs(std::vector<KeySpec> specs) {
     key.id = spec.id;
     key.created_at = spec.created_at;
     key.retire_at = spec.retire_at;
+    uint8_t* base = ring.secure_.data() + i * kKeyPurposes * kDerivedKeyBytes;
+    key.derived.base_ = base;
     for (size_t p = 0; p < kHkdfInfo.size(); ++p) {
-      SESSIOND_RETURN_IF_ERROR(HkdfSha256(spec.secret, kHkdfSalt, kHkdfInfo[p],
-                                          key.derived[p].data(),
-                                          key.derived[p].size()));
+      SESSIOND_RETURN_IF_ERROR(HkdfSha256(spec.secret.view(), kHkdfSalt,
+                                          kHkdfInfo[p],
+                                          base + p * kDerivedKeyBytes,
+                                          kDerivedKeyBytes));
     }
     ring.keys_.push_back(key);
+  }
+  uint8_t* tag = ring.secure_.data() + specs.size() * kKeyPurposes *
+                                           kDerivedKeyBytes;
+  if (user_tag_key) {
+    std::memcpy(tag, user_tag_key->data(), kDerivedKeyBytes);
+    ring.has_user_tag_entry_ = true;
+  } else {
+    SESSIOND_RETURN_IF_ERROR(HkdfSha256(specs.front().secret.view(), kHkdfSalt,
+                                        kUserTagInfo, tag, kDerivedKeyBytes));
   }
   return ring;
 }
 
 Result<Keyring> Keyring::FromEnv(const char* var) {
-  const char* value = std::getenv(var);
-  if (value == nullptr) {
+  // Find the variable's entry in environ itself: its bytes are what
+  // /proc/PID/environ shows (for the initial environment, the kernel reads
+  // them from the stack the process started with), so they are wiped in
+  // place after the copy, and then the entry is unset.
+  const size_t name_len = std::strlen(var);
+  char* entry = nullptr;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, var, name_len) == 0 && (*e)[name_len] == '=') {
+      entry = *e;
+      break;
+    }
+  }
+  if (entry == nullptr) {
     return Status(Code::kNotFound,
                   std::string("environment variable ") + var + " is not set");
   }
   std::vector<KeySpec> specs(1);
   specs[0].id = 1;
-  specs[0].secret = value;
+  specs[0].secret = SecretBytes(std::string_view(entry + name_len + 1));
+  ::unsetenv(var);
+  sodium_memzero(entry, std::strlen(entry));
   Result<Keyring> ring = FromSpecs(std::move(specs));
+  sodium_stackzero(16 * 1024);
   if (!ring.ok()) {
     return Status(ring.code(), std::string("environment variable ") + var +
                                    ": " + ring.status().message());

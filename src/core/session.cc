@@ -12,7 +12,10 @@
 #include <cstring>
 #include <utility>
 
+#include <mutex>
+
 #include "sessiond/random.h"
+#include "sessiond/secret_bytes.h"
 
 namespace sessiond {
 namespace {
@@ -125,7 +128,75 @@ std::string CutUtf8(std::string s, size_t max_bytes) {
   return s;
 }
 
+
+namespace {
+
+// The installed user tag key, in guarded memory. Written once at start
+// (InstallUserTagKey, before other threads exist) or lazily with a random
+// key under the once_flag; read-only after that.
+SecretBytes& UserTagKeyStorage() {
+  static SecretBytes* key = new SecretBytes();  // lives until exit
+  return *key;
+}
+std::once_flag user_tag_key_once;
+
+const SecretBytes& UserTagKey() {
+  std::call_once(user_tag_key_once, [] {
+    SecretBytes& key = UserTagKeyStorage();
+    if (key.empty()) {
+      key = SecretBytes(kUserTagKeyBytes);
+      RandomBytes(key.data(), key.size());
+    }
+  });
+  return UserTagKeyStorage();
+}
+
+std::array<unsigned char, crypto_auth_hmacsha256_BYTES> UserTagMac(
+    std::string_view data) {
+  const SecretBytes& key = UserTagKey();
+  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, key.data(), key.size());
+  crypto_auth_hmacsha256_update(
+      &state, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  crypto_auth_hmacsha256_final(&state, mac.data());  // wipes the state
+  return mac;
+}
+
+}  // namespace
+
+void InstallUserTagKey(std::span<const uint8_t, kUserTagKeyBytes> key) {
+  EnsureSodium();
+  UserTagKeyStorage() = std::string_view(
+      reinterpret_cast<const char*>(key.data()), key.size());
+  std::call_once(user_tag_key_once, [] {});  // installed: no random key
+}
+
+bool IsInstalledUserTagKey(std::span<const uint8_t, kUserTagKeyBytes> key) {
+  const SecretBytes& installed = UserTagKey();
+  return installed.size() == key.size() &&
+         sodium_memcmp(installed.data(), key.data(), key.size()) == 0;
+}
+
+std::string UserTagKeyFingerprint() {
+  EnsureSodium();
+  const auto mac = UserTagMac("sessiond user tag key fingerprint");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < 6; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 0xf];
+  }
+  return out;
+}
+
 std::string UserTag(std::string_view user_id) {
+  EnsureSodium();
+  const auto mac = UserTagMac(user_id);
+  return Base64Url(mac.data(), mac.size()).substr(0, kSessionTagChars);
+}
+
+std::string LegacyUserTag(std::string_view user_id) {
   EnsureSodium();
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
   crypto_hash_sha256(digest.data(),

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <set>
 
 #include "testing/change_sets.h"
@@ -39,8 +40,31 @@ TEST(SessionIdTest, UserTagIsStableAndShared) {
   EXPECT_EQ(SessionTag(a), UserTag("alice"));
   EXPECT_EQ(UserTag("alice").size(), kSessionTagChars);
   EXPECT_NE(UserTag("alice"), UserTag("bob"));
-  // base64url(SHA-256("alice")) starts with these 8 characters.
-  EXPECT_EQ(UserTag("alice"), "K9gGyX8O");
+}
+
+// Issue 12 item 7: the tag was the first 48 bits of an unkeyed SHA-256 of
+// the user id, so anyone holding a cookie could test guesses of the user
+// offline. It is an HMAC under the deployment's user tag key now.
+TEST(SessionIdTest, UserTagIsKeyedAndNamesNobodyWithoutTheKey) {
+  std::array<uint8_t, kUserTagKeyBytes> key{};
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i);
+  InstallUserTagKey(key);
+  // base64url(HMAC-SHA-256(key = 00 01 .. 1f, "alice")), first 8 characters
+  // (Python's hmac module agrees).
+  EXPECT_EQ(UserTag("alice"), "bu-tK-2X");
+  EXPECT_EQ(SessionTag(NewSessionId("alice")), "bu-tK-2X");
+  EXPECT_TRUE(IsInstalledUserTagKey(key));
+  const std::string fingerprint = UserTagKeyFingerprint();
+  EXPECT_EQ(fingerprint.size(), 12u);
+  // Not what sha256("alice") begins with: the old, guessable tag.
+  EXPECT_EQ(LegacyUserTag("alice"), "K9gGyX8O");
+  EXPECT_NE(UserTag("alice"), LegacyUserTag("alice"));
+  // Another deployment's key tags the same user otherwise.
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i + 1);
+  EXPECT_FALSE(IsInstalledUserTagKey(key));
+  InstallUserTagKey(key);
+  EXPECT_EQ(UserTag("alice"), "RuN8CkvM");
+  EXPECT_NE(UserTagKeyFingerprint(), fingerprint);
 }
 
 TEST(SessionIdTest, CsrfToken) {

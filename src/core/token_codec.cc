@@ -34,16 +34,15 @@
 // Open() checks, in order: base64url (kBadEncoding); length against
 // body-len (kTruncated / kTrailingData) before any crypto; version and kind
 // (kUnknownVersion); the kind's minimum body (kTruncated); key-id
-// (kUnknownKey / kRetiredKey); MAC or tag (kBadMac); expires-at (kExpired);
+// (kUnknownKey / kRetiredKey); MAC or tag (kBadMac); an issued-at that is
+// negative or not before expires-at (kCorrupt); expires-at (kExpired);
 // issued-at against the clock plus kMaxClockSkewSeconds (kNotYetValid).
 #include "sessiond/token_codec.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -53,6 +52,7 @@
 #include <vector>
 
 #include "sessiond/random.h"
+#include "sessiond/secret_bytes.h"
 
 namespace sessiond {
 namespace {
@@ -124,20 +124,20 @@ void InitSodiumOnce() {
   }
 }
 
-struct MacCtxFree {
-  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
-};
-using MacCtx = std::unique_ptr<EVP_MAC_CTX, MacCtxFree>;
+using HmacState = crypto_auth_hmacsha256_state;
 
 }  // namespace
 
 struct TokenCodec::Impl {
   std::shared_ptr<const Keyring> keyring;
   const Clock* clock = nullptr;
-  // One HMAC context per key, parallel to keyring->keys(), keyed once. Each
-  // MAC re-initialises it with a null key, which in OpenSSL 3 restores the
-  // saved inner/outer pad state: no re-keying, no allocation per token.
-  std::vector<MacCtx> sign_ctx;
+  // Each key's HMAC-SHA-256 state after keying (the inner and outer pads
+  // hashed: key material), parallel to keyring->keys(), in guarded memory
+  // (locked, out of core dumps). Each MAC copies one to the stack, and
+  // finishing it wipes the copy: no re-keying, no allocation, no shared
+  // mutable state, and no key copy in a library's ordinary heap (OpenSSL's
+  // HMAC contexts kept one there).
+  SecretBytes sign_states;
 
   Status Rebuild(std::shared_ptr<const Keyring> ring);
   // HMAC-SHA-256 of `data` under key `key_index`'s signing key.
@@ -160,41 +160,29 @@ struct TokenCodec::Impl {
 };
 
 Status TokenCodec::Impl::Rebuild(std::shared_ptr<const Keyring> ring) {
-  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (hmac == nullptr) return Status(Code::kInternal, "OpenSSL has no HMAC");
-  std::vector<MacCtx> contexts;
-  std::array<OSSL_PARAM, 2> params = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                       const_cast<char*>("SHA256"), 0),
-      OSSL_PARAM_construct_end()};
-  Status st;
-  for (const Keyring::Key& key : ring->keys()) {
-    MacCtx ctx(EVP_MAC_CTX_new(hmac));
-    const auto& k = key.derived[static_cast<size_t>(KeyPurpose::kSign)];
-    if (ctx == nullptr ||
-        EVP_MAC_init(ctx.get(), k.data(), k.size(), params.data()) != 1) {
-      st = Status(Code::kInternal, "HMAC context setup failed");
-      break;
-    }
-    contexts.push_back(std::move(ctx));
+  InitSodiumOnce();
+  SecretBytes states(std::max<size_t>(ring->keys().size(), 1) *
+                     sizeof(HmacState));
+  for (size_t i = 0; i < ring->keys().size(); ++i) {
+    const auto k =
+        ring->keys()[i].derived[static_cast<size_t>(KeyPurpose::kSign)];
+    HmacState state;
+    crypto_auth_hmacsha256_init(&state, k.data(), k.size());
+    std::memcpy(states.data() + i * sizeof(HmacState), &state, sizeof state);
+    sodium_memzero(&state, sizeof state);
   }
-  EVP_MAC_free(hmac);
-  if (!st.ok()) return st;
   keyring = std::move(ring);
-  sign_ctx = std::move(contexts);
+  sign_states = std::move(states);
   return Status::Ok();
 }
 
 Status TokenCodec::Impl::Mac(size_t key_index, std::string_view data,
                              uint8_t out[kMacBytes]) {
-  EVP_MAC_CTX* ctx = sign_ctx[key_index].get();
-  size_t out_len = 0;
-  if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 ||
-      EVP_MAC_update(ctx, Bytes(data), data.size()) != 1 ||
-      EVP_MAC_final(ctx, out, &out_len, kMacBytes) != 1 ||
-      out_len != kMacBytes) {
-    return Status(Code::kInternal, "HMAC-SHA-256 failed");
-  }
+  HmacState state;
+  std::memcpy(&state, sign_states.data() + key_index * sizeof(HmacState),
+              sizeof state);
+  crypto_auth_hmacsha256_update(&state, Bytes(data), data.size());
+  crypto_auth_hmacsha256_final(&state, out);  // wipes the state
   return Status::Ok();
 }
 
@@ -419,6 +407,12 @@ Result<TokenClaims> TokenCodec::Open(std::string_view cookie_value) {
     }
   }
 
+  // Times no mint writes (CheckTimes): with a verified MAC, only a bug or a
+  // leaked key makes them, so they are refused like a bad session id.
+  if (claims.issued_at_us < 0 ||
+      claims.expires_at <= claims.issued_at_us / 1'000'000) {
+    return Status(Code::kCorrupt, "token has an impossible issue time");
+  }
   if (now_s >= claims.expires_at) {
     return Status(Code::kExpired, "token expired");
   }

@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sessiond/clock.h"
@@ -234,6 +236,44 @@ TEST_F(TokenCodecTest, HybridWithBadInnerLengthIsCorrupt) {
     EXPECT_EQ(codec_.Open(Base64UrlEncode(token + nonce + sealed)).code(),
               Code::kCorrupt);
   }
+}
+
+// Issue 12 item 11: a token with an issue time no mint writes (negative,
+// or not before its expiry) is refused even though its MAC verifies.
+TEST_F(TokenCodecTest, ImpossibleIssueTimeIsRefusedWithAValidMac) {
+  const auto& sign = ring_->keys()[0].derived[0];
+  const std::string key(sign.begin(), sign.end());
+  const std::pair<int64_t, int64_t> times[] = {
+      {-1, kNow + 60},
+      {INT64_MIN, kNow + 60},
+      {(kNow + 60) * 1'000'000, kNow + 60},
+      {(kNow + 61) * 1'000'000 - 1, kNow + 60}};
+  for (const auto& [issued, expires] : times) {
+    std::string header("\x01\x01\x00\x00\x00\x01", 6);
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      header += static_cast<char>(static_cast<uint64_t>(issued) >> shift);
+    }
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      header += static_cast<char>(static_cast<uint64_t>(expires) >> shift);
+    }
+    header += std::string("\x00\x23", 2);  // body-len 3 + 32
+    const std::string token = header + "SID" + HmacSha256(key, header + "SID");
+    EXPECT_EQ(codec_.Open(Base64UrlEncode(token)).code(), Code::kCorrupt)
+        << issued;
+  }
+  // The same forgery with a possible issue time opens: only the time differs.
+  std::string header("\x01\x01\x00\x00\x00\x01", 6);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    header += static_cast<char>(static_cast<uint64_t>(kNowUs) >> shift);
+  }
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    header += static_cast<char>(static_cast<uint64_t>(kNow + 60) >> shift);
+  }
+  header += std::string("\x00\x23", 2);
+  EXPECT_TRUE(codec_
+                  .Open(Base64UrlEncode(header + "SID" +
+                                        HmacSha256(key, header + "SID")))
+                  .ok());
 }
 
 TEST_F(TokenCodecTest, EveryBitFlipIsRejected) {

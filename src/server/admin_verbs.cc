@@ -2,12 +2,15 @@
 // single sessions by id, keys and counters. They act on the store directly
 // (no cookie is involved), so they are the same in every storage mode;
 // Dispatch refuses them on the app socket.
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "server/handlers.h"
 #include "server/replies.h"
 #include "server/request_args.h"
 #include "server/session_json.h"
+#include "sessiond/keyring.h"
 #include "sessiond/session.h"
 
 namespace sessiond {
@@ -61,7 +64,9 @@ void HandleSessionRevoke(HandlerEnv& env, const CallPtr& call) {
   });
 }
 
-// KEYS_ROTATE [retire_after_seconds]
+// KEYS_ROTATE [retire_after_seconds]: older keys retire that many seconds
+// from now, which must still be a time the keyring file can hold (before
+// the year 10000); checked before the sum, so no value overflows it.
 void HandleKeysRotate(HandlerEnv& env, const CallPtr& call) {
   int64_t retire_after = env.lifetime_s;
   if (!call->arg(0).empty()) {
@@ -72,7 +77,14 @@ void HandleKeysRotate(HandlerEnv& env, const CallPtr& call) {
   if (!env.rotate_keys) {
     return call->Fail(Unavailable("key rotation is not available here"));
   }
-  env.rotate_keys(env.clock->NowSeconds() + retire_after,
+  const int64_t now = env.clock->NowSeconds();
+  if (now < 0 || now > kMaxKeyringTime || retire_after > kMaxKeyringTime - now) {
+    return call->Fail(InvalidArgument(
+        "retire seconds must be at most " +
+        std::to_string(std::max<int64_t>(kMaxKeyringTime - now, 0)) +
+        " (older keys must retire before the year 10000)"));
+  }
+  env.rotate_keys(now + retire_after,
                   [call](Result<uint32_t> id) {
                     if (!id.ok()) return call->Fail(id.status());
                     call->Ok({std::to_string(*id)});

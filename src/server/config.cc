@@ -163,6 +163,7 @@ Result<Config> ParseToml(std::string_view text, std::string source,
   SESSIOND_RETURN_IF_ERROR(server.Int("send_hwm", c.send_hwm, 1, 1'000'000));
   SESSIOND_RETURN_IF_ERROR(
       server.Int("max_reply_memory_mb", c.max_reply_memory_mb, 0, 1 << 20));
+  SESSIOND_RETURN_IF_ERROR(server.Bool("core_dumps", c.core_dumps));
   SESSIOND_RETURN_IF_ERROR(server.Finish());
 
   TableReader store(doc["store"].as_table(), "store", where);

@@ -33,6 +33,8 @@ struct Config {
   // by their clients (ReplyMemory); over it new requests are answered
   // UNAVAILABLE at once. 0: no budget.
   size_t max_reply_memory_mb = 128;
+  // Off by default: no core files, not dumpable (server/hardening.h).
+  bool core_dumps = false;
 
   // [store]
   std::string backend = "lmdb";  // lmdb | redis | memory

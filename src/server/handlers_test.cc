@@ -364,6 +364,27 @@ TEST_P(HandlersTest, BadChangeSets) {
   EXPECT_EQ(Run("CREATE", {"{\"ip\":5}"}).status, "INVALID_ARGUMENT");
 }
 
+// Issue 12 item 11: metadata is checked before it is stored. An ip that
+// is not an address is refused; a user agent loses its control characters.
+TEST_P(HandlersTest, MetadataIsValidatedBeforeItIsStored) {
+  for (const char* bad :
+       {R"({"ip":"not an ip"})", R"({"ip":"1.2.3.4\n<script>"})",
+        R"({"ip":"1.2.3.4\u0000x"})", R"({"ip":"[::1]"})",
+        R"({"ip":"example.com"})", R"({"ip":"1.2.3.4:80"})",
+        R"({"ip":"256.1.1.1"})"}) {
+    EXPECT_EQ(Run("CREATE", {bad}).status, "INVALID_ARGUMENT") << bad;
+  }
+  for (const char* ip : {"192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1", ""}) {
+    Reply r = Create(std::string(R"({"ip":")") + ip + "\"}");
+    ASSERT_TRUE(r.ok()) << ip << ": " << r.status;
+    EXPECT_EQ(r.session()["ip"], ip);
+  }
+  Reply r = Create(
+      R"({"user_agent":"UA/1\r\nX-Evil: 1\u001b[31m\tred\u007f\u0085end"})");
+  ASSERT_TRUE(r.ok()) << r.status;
+  EXPECT_EQ(r.session()["user_agent"], "UA/1X-Evil: 1[31m redend");
+}
+
 TEST_P(HandlersTest, OversizedValues) {
   Reply created = Create();
   // Over max_data_bytes: refused in every mode.
@@ -646,6 +667,21 @@ TEST_P(HandlersTest, AdminVerbs) {
   EXPECT_EQ(asked, clock_.NowSeconds() + 60);
   EXPECT_EQ(Run("KEYS_ROTATE", {"-1"}, SocketKind::kAdmin).status,
             "INVALID_ARGUMENT");
+  // Issue 12 item 6: now + seconds must be a time the keyring file can
+  // hold; INT64_MAX (which overflowed the sum before) and anything past
+  // the year 9999 are refused without reaching the keyring.
+  asked = 0;
+  for (const char* big : {"9223372036854775807", "9223372036854775806",
+                          "253402300799"}) {
+    EXPECT_EQ(Run("KEYS_ROTATE", {big}, SocketKind::kAdmin).status,
+              "INVALID_ARGUMENT")
+        << big;
+  }
+  EXPECT_EQ(asked, 0);
+  const int64_t last = kMaxKeyringTime - clock_.NowSeconds();
+  ASSERT_TRUE(
+      Run("KEYS_ROTATE", {std::to_string(last)}, SocketKind::kAdmin).ok());
+  EXPECT_EQ(asked, kMaxKeyringTime);
 }
 
 TEST_P(HandlersTest, CallWithoutReplyAnswersInternal) {

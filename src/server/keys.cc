@@ -6,6 +6,8 @@
 
 #include <utility>
 
+#include "sessiond/session.h"
+
 namespace sessiond {
 
 Result<std::unique_ptr<Keys>> Keys::Load(std::string keys_file,
@@ -32,9 +34,16 @@ Result<std::unique_ptr<Keys>> Keys::Load(std::string keys_file,
   if (!keyring.ok()) {
     return Status(keyring.code(), source + ": " + keyring.status().message());
   }
-  spdlog::info("keyring from {}: {} key(s)",
-               from_env ? std::string(kSecretEnvVar) : keys_file,
-               keyring->keys().size());
+  // The user tag (the start of a logged-in session id) is keyed once for
+  // the life of the process: reloads and rotations never change it.
+  InstallUserTagKey(keyring->user_tag_key());
+  spdlog::info(
+      "keyring from {}: {} key(s); user tag key {} {} (the same on every "
+      "sessiond sharing a store)",
+      from_env ? std::string(kSecretEnvVar) : keys_file,
+      keyring->keys().size(), UserTagKeyFingerprint(),
+      keyring->has_user_tag_entry() ? "from [user_tag]"
+                                    : "derived from the lowest key");
   return std::unique_ptr<Keys>(new Keys(std::move(keys_file), from_env, tasks,
                                         clock, std::move(*keyring)));
 }
@@ -60,14 +69,24 @@ void Keys::Reload() {
     return;
   }
   tasks_->Post([this, path = keys_file_]() -> std::function<void()> {
-    Result<Keyring> keyring = Keyring::LoadFile(path);
-    return [this, keyring = std::move(keyring)]() mutable {
-      if (!keyring.ok()) {
+    Result<Keyring> loaded = Keyring::LoadFile(path);
+    // Shared: a keyring is move-only and the reply must be copyable.
+    auto keyring = std::make_shared<Result<Keyring>>(std::move(loaded));
+    return [this, keyring]() {
+      if (!keyring->ok()) {
         spdlog::error("SIGHUP: keyring not reloaded, keeping the old one: {}",
-                      keyring.status().ToString());
+                      keyring->status().ToString());
         return;
       }
-      Swap(std::move(*keyring));
+      if (!IsInstalledUserTagKey((*keyring)->user_tag_key())) {
+        spdlog::error(
+            "SIGHUP: keyring not reloaded, keeping the old one: its user tag "
+            "key differs from the one in use ({}); it must never change "
+            "(restore [user_tag] key in {})",
+            UserTagKeyFingerprint(), keys_file_);
+        return;
+      }
+      Swap(std::move(**keyring));
       spdlog::info("SIGHUP: keyring reloaded from {}: {} key(s)", keys_file_,
                    keyring_->keys().size());
     };
@@ -83,15 +102,23 @@ void Keys::Rotate(int64_t retire_old_at, Callback<uint32_t> done) {
   tasks_->Post([this, path = keys_file_, now, retire_old_at,
                 done = std::move(done)]() -> std::function<void()> {
     Result<uint32_t> id = Keyring::RotateFile(path, now, retire_old_at);
-    Result<Keyring> reloaded =
-        id.ok() ? Keyring::LoadFile(path) : Result<Keyring>(id.status());
-    return [this, id, retire_old_at, reloaded = std::move(reloaded),
-            done]() mutable {
-      if (!reloaded.ok()) {
-        spdlog::error("key rotation failed: {}", reloaded.status().ToString());
-        return done(reloaded.status());
+    auto reloaded = std::make_shared<Result<Keyring>>(
+        id.ok() ? Keyring::LoadFile(path) : Result<Keyring>(id.status()));
+    return [this, id, retire_old_at, reloaded, done]() {
+      if (!reloaded->ok()) {
+        spdlog::error("key rotation failed: {}",
+                      reloaded->status().ToString());
+        return done(reloaded->status());
       }
-      Swap(std::move(*reloaded));
+      if (!IsInstalledUserTagKey((*reloaded)->user_tag_key())) {
+        Status st = Internal(
+            "key " + std::to_string(*id) + " was added to " + keys_file_ +
+            " but the file's user tag key differs from the one in use; not "
+            "reloaded (restore its [user_tag] key, then SIGHUP)");
+        spdlog::error("key rotation: {}", st.message());
+        return done(st);
+      }
+      Swap(std::move(**reloaded));
       spdlog::info("keys rotated: new key id {}, older keys retire at {}", *id,
                    retire_old_at);
       done(*id);

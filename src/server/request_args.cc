@@ -12,6 +12,8 @@
 // nlohmann-json did here), the last one counts.
 #include "server/request_args.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <rapidjson/document.h>
 
 #include <charconv>
@@ -96,6 +98,38 @@ Status ParseFlash(const Value& flash, ChangeSet& c) {
   return Status::Ok();
 }
 
+// An address as inet_pton reads it, IPv4 dotted quad or IPv6 (an IPv4-
+// mapped one included); no names, ports, zones or brackets.
+bool IsIpAddress(const std::string& ip) {
+  in6_addr buf;
+  if (ip.find('\0') != std::string::npos) return false;
+  return ::inet_pton(AF_INET, ip.c_str(), &buf) == 1 ||
+         ::inet_pton(AF_INET6, ip.c_str(), &buf) == 1;
+}
+
+// A user agent without control characters: a tab becomes a space, other
+// C0 controls, DEL and C1 controls (U+0080..U+009F) are dropped, so a
+// stored value cannot break a log line or a terminal that shows it.
+std::string StripControls(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    if (c == '\t') {
+      out += ' ';
+    } else if (c < 0x20 || c == 0x7f) {
+      continue;
+    } else if (c == 0xc2 && i + 1 < in.size() &&
+               static_cast<unsigned char>(in[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(in[i + 1]) <= 0x9f) {
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Metadata> ParseMetadata(const std::string& arg) {
@@ -115,8 +149,12 @@ Result<Metadata> ParseMetadata(const std::string& arg) {
     }
     *out = String(*v);
   }
-  m.ip = CutUtf8(std::move(m.ip), kMaxIpBytes);
-  m.user_agent = CutUtf8(std::move(m.user_agent), kMaxUserAgentBytes);
+  if (!m.ip.empty() && (m.ip.size() > kMaxIpBytes || !IsIpAddress(m.ip))) {
+    return InvalidArgument(
+        "metadata ip must be an IPv4 or IPv6 address (or empty)");
+  }
+  m.user_agent =
+      CutUtf8(StripControls(m.user_agent), kMaxUserAgentBytes);
   return m;
 }
 

@@ -13,14 +13,16 @@
 namespace sessiond {
 
 // CREATE, LOAD, LOGIN and REGENERATE's optional {"ip": ..., "user_agent":
-// ...}; longer values are cut to kMaxIpBytes / kMaxUserAgentBytes.
+// ...}: ip empty or an IPv4/IPv6 address (inet_pton); user_agent with its
+// control characters removed (a tab becomes a space), then cut to
+// kMaxUserAgentBytes.
 struct Metadata {
   std::string ip;
   std::string user_agent;
 };
 
 // An empty frame is no metadata. Errors: kInvalidArgument (not JSON, not
-// an object, a member that is not a string).
+// an object, a member that is not a string, an ip that is not an address).
 Result<Metadata> ParseMetadata(const std::string& arg);
 
 // The COMMIT change set (docs/protocol.md, COMMIT), validated as

@@ -22,6 +22,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "core/file_io.h"
 #include "loop/watcher.h"
 #include "server/background_tasks.h"
 #include "server/call.h"
@@ -162,6 +163,10 @@ Status Server::Impl::Init() {
   spdlog::info("{}", StartLine(config_));
   tasks_ = std::make_unique<BackgroundTasks>(loop_);
   SESSIOND_RETURN_IF_ERROR(MakeDir(config_.data_dir));
+  // StrictModes for the data directory (core/file_io.h): whoever else
+  // could write in it could swap the keyring, the database or a socket.
+  SESSIOND_RETURN_IF_ERROR(
+      CheckTrustedDirectory(config_.data_dir, "data directory"));
   Result<std::unique_ptr<Keys>> keys =
       Keys::Load(config_.keys_file, tasks_.get(), &SystemClock());
   if (!keys.ok()) return keys.status();

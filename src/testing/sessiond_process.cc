@@ -69,6 +69,7 @@ void SessiondProcess::WriteConfig() const {
     << "[server]\n"
     << "listen = [" << Quote(config_.listen) << "]\n"
     << "admin = " << Quote(admin_endpoint()) << "\n"
+    << "core_dumps = " << (config_.core_dumps ? "true" : "false") << "\n"
     << config_.server_extra << "[store]\n"
     << "backend = " << Quote(config_.backend) << "\n"
     << "data_dir = " << Quote(d + "/data") << "\n"
@@ -125,6 +126,7 @@ Status SessiondProcess::StartOnce() {
   options.out_path = log_path();
   options.err_path = log_path();
   options.cwd = dir_.path();
+  options.env = config_.env;
   pid_ = Spawn({SessiondBinary(), "--config", config_path()}, options);
   if (pid_ < 0) return Status(Code::kUnavailable, "fork failed");
   Client probe(AppOptions(std::chrono::milliseconds(200)));

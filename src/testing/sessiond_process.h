@@ -40,6 +40,10 @@ struct SessiondConfig {
   // Extra lines for the [server] and [store] tables ("key = value\n"...).
   std::string server_extra;
   std::string store_extra;
+  // [server] core_dumps (off by default, as in sessiond).
+  bool core_dumps = false;
+  // Extra environment for the child ("NAME", "value"), e.g. SESSIOND_SECRET.
+  std::vector<std::pair<std::string, std::string>> env;
   // CURVE. When server_secret is set, the helper writes it (mode 0600) and
   // the allow-list into the temp dir and adds [curve]. client_public and
   // client_secret are what AppOptions()/AdminOptions() use for a CURVE
