@@ -83,6 +83,7 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="run-", dir=self.build)
         self.rows = []      # (section, name, value, unit, note)
         self.results = {}   # raw numbers for targets and the chart
+        self.elapsed_s = 0  # the whole measuring run, set by main()
 
     def bin(self, *parts):
         return os.path.join(self.build, *parts)
@@ -126,7 +127,7 @@ class Bench:
         return json.loads(r.stdout.strip().splitlines()[-1])
 
     def sessiond_config(self, name, endpoint, mode="server", store="lmdb",
-                        data_dir=None):
+                        data_dir=None, store_extra=""):
         data_dir = data_dir or os.path.join(self.tmp, name + "-data")
         os.makedirs(data_dir, exist_ok=True)
         path = os.path.join(self.tmp, name + ".conf")
@@ -139,10 +140,21 @@ class Bench:
             f.write(('[server]\nlisten = ["%s"]\nadmin = "ipc://%s/admin.sock"\n'
                      % (endpoint, data_dir)) + optout +
                     '[store]\nbackend = "%s"\ndata_dir = "%s"\nmap_size_mb = 65536\n'
+                    '%s'
                     '[session]\nmode = "%s"\n[keys]\nfile = "%s/keyring.toml"\n'
                     '[log]\nlevel = "warn"\n'
-                    % (store, data_dir, mode, data_dir))
+                    % (store, data_dir, store_extra, mode, data_dir))
         return path
+
+    def sessiond_stats(self, name):
+        """STATS of the sessiond started on sessiond_config(name, ...)."""
+        admin = "ipc://%s/admin.sock" % os.path.join(self.tmp, name + "-data")
+        r = subprocess.run([self.bin("src", "cli", "sessionctl"), "--admin",
+                            admin, "--json", "stats"], capture_output=True,
+                           text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("sessionctl stats failed: " + r.stderr[-2000:])
+        return json.loads(r.stdout)
 
     def start_sessiond(self, config):
         p = Proc(pinned(SERVER_CPU, [self.bin("src", "cli", "sessiond"),
@@ -178,41 +190,65 @@ class Bench:
     TARGET_CONFIG = (16, 1)
     TARGET_REPEATS = 3
 
+    # Each server of the ZeroMQ section: (row name, loadgen verb, the
+    # [store] lines of its sessiond, or None for the echo server).
+    ZMQ_SERVERS = (
+        ("echo", "echo", None),
+        ("load", "load", ""),
+        ("commit", "commit", ""),  # durable: acknowledged after fsync
+        ("commit-periodic", "commit", 'durability = "periodic"\n'),
+    )
+
     def zmq(self):
-        """The echo and two sessiond servers (one for LOAD, one for COMMIT)
-        run side by side on the server core; each configuration is measured
-        on all three in turn, so slow spells of the machine hit all alike."""
+        """The echo and three sessiond servers (LOAD, durable COMMIT,
+        periodic COMMIT) run side by side on the server core; each
+        configuration is measured on all of them in turn, so slow spells of
+        the machine hit all alike. The COMMIT servers' group-commit
+        histograms (STATS) are kept for the table."""
         out = {}
+        groups = {}
         for transport in ("tcp", "ipc"):
-            log("== echo, sessiond LOAD, sessiond COMMIT over %s" % transport)
-            eps = {v: self.endpoint(transport, "zmq-" + v)
-                   for v in ("echo", "load", "commit")}
-            procs = [Proc(pinned(SERVER_CPU, [self.bin("bench", "echo_server"),
-                                              "--bind", eps["echo"]]),
-                          os.path.join(self.tmp, "echo-%s.log" % transport))]
+            log("== echo, sessiond LOAD and COMMIT (sync, periodic) over %s"
+                % transport)
+            eps = {name: self.endpoint(transport, "zmq-" + name)
+                   for name, _, _ in self.ZMQ_SERVERS}
+            verbs = {name: verb for name, verb, _ in self.ZMQ_SERVERS}
+            procs = []
             try:
-                for verb in ("load", "commit"):
-                    procs.append(self.start_sessiond(self.sessiond_config(
-                        "zmq-%s-%s" % (verb, transport), eps[verb])))
-                self.wait_ping(eps["echo"], verb="echo")
-                self.wait_ping(eps["load"])
-                self.wait_ping(eps["commit"])
+                for name, verb, extra in self.ZMQ_SERVERS:
+                    if extra is None:
+                        procs.append(Proc(
+                            pinned(SERVER_CPU, [self.bin("bench", "echo_server"),
+                                                "--bind", eps[name]]),
+                            os.path.join(self.tmp, "echo-%s.log" % transport)))
+                    else:
+                        procs.append(self.start_sessiond(self.sessiond_config(
+                            "zmq-%s-%s" % (name, transport), eps[name],
+                            store_extra=extra)))
+                for name, verb, _ in self.ZMQ_SERVERS:
+                    self.wait_ping(eps[name],
+                                   verb="echo" if verb == "echo" else "ping")
                 for n, k in self.CONFIGS:
                     repeats = (self.TARGET_REPEATS
                                if (n, k) == self.TARGET_CONFIG else 1)
                     runs = {v: [] for v in eps}
                     for _ in range(repeats):
-                        for verb, ep in eps.items():
-                            runs[verb].append(self.loadgen(ep, verb, n, k))
-                    for verb, rs in runs.items():
+                        for name, ep in eps.items():
+                            runs[name].append(
+                                self.loadgen(ep, verbs[name], n, k))
+                    for name, rs in runs.items():
                         rs.sort(key=lambda x: x["rps"])
                         median = dict(rs[len(rs) // 2])
                         median["runs"] = [x["rps"] for x in rs]
-                        out[(verb, transport, n, k)] = median
+                        out[(name, transport, n, k)] = median
+                for name in ("commit", "commit-periodic"):
+                    groups[(name, transport)] = self.sessiond_stats(
+                        "zmq-%s-%s" % (name, transport)).get("group_commit", {})
             finally:
                 for p in procs:
                     p.stop()
         self.results["zmq"] = out
+        self.results["group_commit"] = groups
 
     def redis(self):
         out = {}
@@ -483,10 +519,12 @@ def render(b, command, started):
         add("## 2. Over ZeroMQ (and Redis beside it)")
         add("")
         add("LOAD reads a session (server mode, LMDB); COMMIT changes one key "
-            "and is acknowledged only after the LMDB fsync (group commit). "
+            "and is acknowledged only after the LMDB fsync (group commit, "
+            "the next group written while the last one's fsync runs); "
+            "commit-periodic is the same with `durability = \"periodic\"`. "
             "The echo server is the same event-loop component returning each "
             "request unchanged: what sessiond could reach if its work cost "
-            "nothing. The echo and both sessiond servers run side by side "
+            "nothing. The echo and the sessiond servers run side by side "
             "and each row is measured on the three in turn; the N=16, K=1 "
             "rows (the targets) are the median of %d such rounds, all runs "
             "listed. Redis figures come from redis-benchmark at the same "
@@ -494,8 +532,8 @@ def render(b, command, started):
         add("")
         add("| what | transport | N | K | req/s | p50 µs | p99 µs | p99.9 µs | runs (req/s) |")
         add("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-        order = ["echo", "load", "commit", "redis-get", "redis-set",
-                 "redis-set-everysec"]
+        order = ["echo", "load", "commit", "commit-periodic", "redis-get",
+                 "redis-set", "redis-set-everysec"]
         for what in order:
             for transport in ("tcp", "ipc"):
                 for n, k in Bench.CONFIGS:
@@ -524,8 +562,59 @@ def render(b, command, started):
                                 transport, "%.2fx" % p, p <= 1.5))
             if e and c:
                 ratio = c["rps"] / e["rps"]
-                targets.append(("durable COMMIT N=16 >= 0.5x echo (%s)" %
+                targets.append(("durable COMMIT N=16 K=1 >= 0.5x echo (%s)" %
                                 transport, "%.2fx" % ratio, ratio >= 0.5))
+        for transport in ("tcp", "ipc"):
+            e = z.get(("echo", transport, 16, 16))
+            l = z.get(("load", transport, 16, 16))
+            c = z.get(("commit", transport, 16, 16))
+            if e and l:
+                ratio = l["rps"] / e["rps"]
+                targets.append(("LOAD N=16 K=16 >= 0.6x echo (%s)" % transport,
+                                "%.2fx" % ratio, ratio >= 0.6))
+            if e and c:
+                ratio = c["rps"] / e["rps"]
+                targets.append(("COMMIT N=16 K=16 >= 0.4x echo (%s)" %
+                                transport, "%.2fx" % ratio, ratio >= 0.4))
+        # Periodic durability beside Redis with appendfsync everysec: the
+        # same loss window (about a second, on a power cut), so the same
+        # comparison. Context, not a target.
+        comparisons = []
+        for transport in ("tcp", "ipc"):
+            for n, k in Bench.CONFIGS:
+                p = z.get(("commit-periodic", transport, n, k))
+                rs = z.get(("redis-set-everysec", transport, n, k))
+                if p and rs:
+                    comparisons.append("%s N=%d K=%d: %.2fx" % (
+                        transport, n, k, p["rps"] / rs["rps"]))
+        if comparisons:
+            add("COMMIT with `durability = \"periodic\"` (acknowledged after "
+                "the write, fsync every second) against Redis SET with "
+                "`appendfsync everysec`, the same loss window: " +
+                "; ".join(comparisons) + ".")
+            add("")
+        g = r.get("group_commit", {})
+        if g:
+            add("Group commit (STATS `group_commit` of the COMMIT servers "
+                "after all their runs): write transactions by the number of "
+                "writes each carried, and the fsyncs.")
+            add("")
+            buckets = []
+            for v in g.values():
+                for key in v.get("sizes", {}):
+                    if key not in buckets:
+                        buckets.append(key)
+            add("| server | transport | transactions | fsyncs | " +
+                " | ".join(buckets) + " |")
+            add("| --- | --- | ---: | ---: | " +
+                " | ".join("---:" for _ in buckets) + " |")
+            for (name, transport), v in sorted(g.items()):
+                sizes = v.get("sizes", {})
+                add("| %s | %s | %s | %s | %s |" % (
+                    name, transport, "{:,}".format(v.get("transactions", 0)),
+                    "{:,}".format(v.get("syncs", 0)),
+                    " | ".join("{:,}".format(sizes.get(b, 0)) for b in buckets)))
+            add("")
 
     if "scale" in r:
         add("## 3. Scale (LMDB, LOAD at N=16, K=1, tcp)")
@@ -554,9 +643,9 @@ def render(b, command, started):
         counts = sorted(s)
         if len(counts) >= 2:
             ratio = s[counts[-1]]["rps"] / s[counts[0]]["rps"]
-            targets.append(("LOAD at %s >= 0.8x LOAD at %s" % (
+            targets.append(("LOAD at %s >= 0.9x LOAD at %s" % (
                 "{:,}".format(counts[-1]), "{:,}".format(counts[0])),
-                "%.2fx" % ratio, ratio >= 0.8))
+                "%.2fx" % ratio, ratio >= 0.9))
 
     if "flask" in r:
         f = r["flask"]
@@ -577,8 +666,14 @@ def render(b, command, started):
             ratio = f["sessiond"] / f["flask_session_redis"]
             targets.append(("Flask on sessiond >= 1.0x Flask-Session + Redis",
                             "%.2fx" % ratio, ratio >= 1.0))
+            targets.append(("Flask on sessiond >= 1.5x Flask-Session + Redis",
+                            "%.2fx" % ratio, ratio >= 1.5))
+        if "sessiond" in f and "signed_cookie" in f:
+            ratio = f["sessiond"] / f["signed_cookie"]
+            targets.append(("Flask on sessiond >= 0.75x Flask's signed cookie",
+                            "%.2fx" % ratio, ratio >= 0.75))
 
-    if "frameworks" in r:
+    if r.get("frameworks"):
         fw = r["frameworks"]
         add("## 5. The other frameworks")
         add("")
@@ -631,6 +726,27 @@ def render(b, command, started):
             add("| Flask, sessiond down (python_down_bench.py) | %s | | | | %s | %.0f ms |" % (
                 num(pd["up_rps"]), num(pd["down_rps"]), pd["recovery_s"] * 1000))
         add("")
+        # sessiond down, per client: the 503 page at >= 0.5x the normal
+        # rate, and success again within 1 s of the restart (issue 13.4).
+        down_rows = [("Python (Flask)", pd, "up_rps", "down_rps",
+                      "recovery_s", 1.0)]
+        for key, label, ours, _, _, _, down, back, scale in rows:
+            if back:
+                down_rows.append((label, fw.get(key), ours, down, back, scale))
+        for label, v, up, down, back, scale in down_rows:
+            if not v or not v.get(up) or down not in v:
+                continue
+            d = v[down]
+            if isinstance(d, dict):
+                d = d.get("rps", 0)
+            ratio = d / v[up]
+            targets.append(("%s, sessiond down: 503 pages >= 0.5x the normal "
+                            "rate" % label, "%.2fx" % ratio, ratio >= 0.5))
+            if back in v:
+                s_back = v[back] * scale
+                targets.append(("%s: requests succeed within 1 s of "
+                                "sessiond's restart" % label,
+                                "%.0f ms" % (s_back * 1000), s_back <= 1.0))
         if "django" in fw:
             other = fw["django"].get("django_redis_sessions")
             if other:
@@ -644,6 +760,9 @@ def render(b, command, started):
                            num(p.get("php_sessiond_nonpersistent"))))
             add("")
 
+    if b.elapsed_s:
+        targets.append(("the whole suite (bench/run.sh) in under 20 minutes",
+                        "%.1f min" % (b.elapsed_s / 60), b.elapsed_s < 1200))
     add("## Targets")
     add("")
     add("| target | measured | |")
@@ -702,6 +821,7 @@ def main():
     started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
     b = Bench(args.build, args.seconds, args.quick)
     only = args.only.split(",")
+    t0 = time.time()
     try:
         if "tokens" in only:
             b.tokens()
@@ -719,6 +839,8 @@ def main():
             b.scale(counts)
     finally:
         shutil.rmtree(b.tmp, ignore_errors=True)
+    # bench/run.sh's build comes before this; the suite's own time is this.
+    b.elapsed_s = time.time() - t0
     report = render(b, args.command, started)
     print(report)
     if not args.quick:
@@ -771,6 +893,33 @@ subtracted; an empty session, so the reply JSON is about 330 bytes):
 In process, server-mode verify went from 1.5 µs (4.6x a bare HMAC) to about
 0.6 µs (1.6x), which meets its target.
 
+**This round (issue 13), at N=16, K=16.** Instructions per request of the
+whole process (both threads), over ipc, 5000 requests counted after 500 of
+warm-up (`callgrind_control -z` before them, `-d` after), on a Release
+build; before is main at 75d76de, after is this code:
+
+    valgrind --tool=callgrind sessiond -c s.conf &
+    loadgen -e ipc://.../app.sock --verb load -n 16 -k 16 -r 500
+    callgrind_control -z <pid>
+    loadgen -e ipc://.../app.sock --verb load -n 16 -k 16 -r 5000
+    callgrind_control -d <pid>    # total / 5000
+
+| verb | before | after | where the rest goes (self cost per request, after) |
+| --- | ---: | ---: | --- |
+| LOAD | 55,800 | 49,200 | libzmq 19% (its I/O thread and message handling), HMAC-SHA-256 in libcrypto 14%, malloc/free 6%, memcpy 4%, base64url decode 2%, LMDB's search 1.5% |
+| COMMIT | 90,800 | 83,300 | about 27,500 in one libstdc++ routine called from LMDB (the nested transaction each write runs in, inside its batch's transaction, copying and merging page lists that grow with the batch), memset 7,300 (SHA-256 finalisation for the cookie's HMAC), malloc/free 13,000, libzmq 9,200 |
+
+What changed: replies go straight into ZeroMQ frames (the request's
+envelope frames are sent back as they came, the cookie frame lent back,
+no `zmq::message_t -> std::string -> frame` copies), the session JSON has
+its own writer, and a live session's LOAD no longer looks up a tombstone
+(an id has a record or a tombstone, never both). What the profile says
+next: for COMMIT, LMDB's nested transaction per write (a batch that
+validates each write before changing anything would need none); for
+LOAD, the allocations (malloc and free are 6% of its instructions: the
+decoded Session's strings and maps) and libzmq's own per-message cost,
+which the echo pays too (14,500 instructions per echo in all).
+
 **LOAD against the echo.** PING through sessiond's whole request path (decode,
 dispatch, reply) runs at the echo's rate (p50 at N=16 within about 7% of
 the echo's over ipc, in both directions), so the framework costs nothing measurable; the gap is
@@ -789,6 +938,18 @@ maps, the reply frames), a reply writer that copies runs of plain text
 instead of RapidJSON's character-by-character escaping, and skipping the
 tombstone lookup when no tombstone exists. Each is worth a few percent;
 none alone reaches 0.85x on ipc.
+
+**Durable COMMIT, this round.** The flushes are now pipelined: the LMDB
+environment is opened with `MDB_NOMETASYNC`; the writer commits a batch
+(its data pages' fdatasync) and hands the meta page's fsync to a syncer
+thread, then applies the next batch while that fsync runs; a batch is
+acknowledged only after its own meta fsync returned, so nothing
+acknowledged is lost (SIGKILL test in tests/limits_test.cc). The group
+sizes are in STATS (`group_commit`) and in the table above.
+`durability = "periodic"` acknowledges after the write and fsyncs every
+second, the loss window of Redis' `appendfsync everysec` (a power cut or a
+kernel crash, never a process crash); it is measured beside Redis SET
+with `appendfsync everysec`. The analysis below is the previous round's.
 
 **Durable COMMIT.** `strace -T` on the writer thread at N=16, K=1: every
 LMDB transaction is one `pwrite` of the data page, `fdatasync` (0.33-0.8
@@ -833,6 +994,11 @@ a counter:
   every sampled session needed a refresh. The warm run is measured within
   60 s of the pass, so it pays none; a real server pays them spread over
   time.
+
+This round a live session's LOAD walks two B-trees, not three (the
+tombstone lookup is made only when the record is missing), and idle-expired
+sessions leave the map within a sweep of their idle deadline, so a store
+whose users come and go holds fewer dead records.
 
 Across runs on this machine the 10M warm figure has ranged from 14k to 30k
 requests/s (0.3x to 1.1x of 10k). In the runs with the fault counter the

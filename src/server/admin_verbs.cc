@@ -98,7 +98,7 @@ void HandleStats(HandlerEnv& env, const CallPtr& call) {
   stats.backend = env.backend;
   stats.uptime_s = env.clock->NowSeconds() - env.started_at;
   if (env.counters != nullptr) stats.counters = *env.counters;
-  if (env.transport_dropped) stats.counters.dropped += env.transport_dropped();
+  if (env.transport_stats) stats.transport = env.transport_stats();
   stats.store = env.store->Stats();
   ReplyJson(call, StatsJson(stats));
 }

@@ -271,6 +271,9 @@ Result<Config> ParseToml(std::string_view text, std::string source,
       server.Int("max_frame_bytes", c.max_frame_bytes, 256, 64 << 20));
   SESSIOND_RETURN_IF_ERROR(
       server.Int("max_send_queue", c.max_send_queue, 1, 10'000'000));
+  SESSIOND_RETURN_IF_ERROR(server.Int("send_hwm", c.send_hwm, 1, 1'000'000));
+  SESSIOND_RETURN_IF_ERROR(
+      server.Int("max_reply_memory_mb", c.max_reply_memory_mb, 0, 1 << 20));
   SESSIOND_RETURN_IF_ERROR(server.Bool("core_dumps", c.core_dumps));
   SESSIOND_RETURN_IF_ERROR(server.Finish());
 
@@ -283,6 +286,12 @@ Result<Config> ParseToml(std::string_view text, std::string source,
       store.Int("sweep_interval_ms", c.sweep_interval_ms, 1, 3'600'000));
   SESSIOND_RETURN_IF_ERROR(
       store.Int("sweep_budget", c.sweep_budget, 1, 1'000'000));
+  SESSIOND_RETURN_IF_ERROR(store.String("durability", c.durability));
+  SESSIOND_RETURN_IF_ERROR(
+      store.Int("sync_interval_ms", c.sync_interval_ms, 1, 60'000));
+  SESSIOND_RETURN_IF_ERROR(
+      store.Int("reserve_percent", c.reserve_percent, 0, 50));
+  SESSIOND_RETURN_IF_ERROR(store.Int("warn_percent", c.warn_percent, 1, 100));
   SESSIOND_RETURN_IF_ERROR(store.Finish());
 
   TableReader redis(doc["redis"].as_table(), "redis", where);
@@ -706,6 +715,10 @@ Status ValidateConfig(const Config& c) {
         "store backend 'redis' is not built into this binary");
   }
 #endif
+  if (c.durability != "sync" && c.durability != "periodic") {
+    return InvalidArgument("[store] durability '" + c.durability +
+                           "' is not one of sync, periodic");
+  }
   if (c.data_dir.empty()) return InvalidArgument("[store] data_dir is empty");
   if (c.keys_file.empty()) return InvalidArgument("[keys] file is empty");
   static const char* const kLevels[] = {"trace", "debug", "info", "warn",

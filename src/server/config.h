@@ -96,6 +96,13 @@ struct Config {
   int budget = 32;
   size_t max_frame_bytes = 65536;
   size_t max_send_queue = 10000;
+  // Replies ZeroMQ keeps for one peer that does not read (ZMQ_SNDHWM);
+  // past it a reply to that peer is dropped and counted.
+  int send_hwm = 1000;
+  // The process's budget for requests in flight and replies not yet taken
+  // by their clients (ReplyMemory); over it new requests are answered
+  // UNAVAILABLE at once. 0: no budget.
+  size_t max_reply_memory_mb = 128;
   // Off by default: no core files, not dumpable (server/hardening.h).
   bool core_dumps = false;
 
@@ -105,6 +112,14 @@ struct Config {
   size_t map_size_mb = 8192;
   int64_t sweep_interval_ms = 1000;
   size_t sweep_budget = 256;
+  // LMDB: "sync" (acknowledged after fsync) or "periodic" (after the
+  // write, fsync every sync_interval_ms); see LmdbDurability.
+  std::string durability = "sync";
+  int64_t sync_interval_ms = 1000;
+  // LMDB: room kept for deletes and sign-outs (LmdbOptions), and the fill
+  // at which the log warns.
+  int reserve_percent = 10;
+  int warn_percent = 80;
 
   // [redis]
   std::string redis_host = "127.0.0.1";

@@ -70,9 +70,10 @@ struct HandlerEnv {
   size_t max_per_user = 0;
   OnLimit on_limit = OnLimit::kEvictOldest;
 
-  // Messages the transport dropped on its own (over its frame-count
-  // limit), added to STATS "dropped". Optional.
-  std::function<uint64_t()> transport_dropped;
+  // What the transport dropped on its own (messages over its limits,
+  // replies it could not deliver) and the reply memory, for STATS.
+  // Optional.
+  std::function<TransportStats()> transport_stats;
 
   // KEYS_ROTATE: rotates the keyring file so that older keys retire at
   // `retire_old_at` and reloads it; calls back on the loop thread with the

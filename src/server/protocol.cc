@@ -22,18 +22,29 @@ const std::string& Request::arg(size_t i) const {
   return i < args.size() ? args[i] : kEmpty;
 }
 
-DecodedRequest DecodeRequest(Frames frames, size_t max_frame_bytes) {
+DecodedRequest DecodeRequestViews(std::span<const std::string_view> frames,
+                                  size_t max_frame_bytes, bool copy_envelope) {
   DecodedRequest out;
   auto delimiter = std::find_if(frames.begin(), frames.end(),
-                                [](const std::string& f) { return f.empty(); });
+                                [](std::string_view f) { return f.empty(); });
   if (delimiter == frames.end()) {
     out.outcome = DecodedRequest::Outcome::kDrop;
+    out.drop = DecodedRequest::Drop::kNoDelimiter;
     out.status = Status(Code::kInvalidArgument, "no empty delimiter frame");
     return out;
   }
+  out.envelope_frames = static_cast<size_t>(delimiter - frames.begin());
+  if (out.envelope_frames > kMaxEnvelopeFrames ||
+      std::any_of(frames.begin(), delimiter, [](std::string_view f) {
+        return f.size() > kMaxEnvelopeFrameBytes;
+      })) {
+    out.outcome = DecodedRequest::Outcome::kDrop;
+    out.drop = DecodedRequest::Drop::kEnvelopeTooLarge;
+    out.status = Status(Code::kTooLarge, "envelope over its limits");
+    return out;
+  }
   Request& req = out.request;
-  req.envelope.assign(std::make_move_iterator(frames.begin()),
-                      std::make_move_iterator(delimiter));
+  if (copy_envelope) req.envelope.assign(frames.begin(), delimiter);
   // body = tag, id, verb, args (the delimiter itself excluded).
   auto body = delimiter + 1;
   const size_t body_frames = static_cast<size_t>(frames.end() - body);
@@ -74,16 +85,21 @@ DecodedRequest DecodeRequest(Frames frames, size_t max_frame_bytes) {
     return fail(Code::kInvalidArgument,
                 "a request needs the frames SD1, request id and verb");
   }
-  const std::string& verb = body[2];
+  const std::string_view verb = body[2];
   if (verb.empty() || verb.size() > kMaxVerbBytes ||
       !std::all_of(verb.begin(), verb.end(), IsVerbChar)) {
     return fail(Code::kUnknownVerb, "verb is not an upper-case word");
   }
-  req.verb = std::move(body[2]);
-  req.args.assign(std::make_move_iterator(body + 3),
-                  std::make_move_iterator(frames.end()));
+  req.verb = verb;
+  req.args.reserve(body_frames - 3);
+  for (auto it = body + 3; it != frames.end(); ++it) req.args.emplace_back(*it);
   out.outcome = DecodedRequest::Outcome::kOk;
   return out;
+}
+
+DecodedRequest DecodeRequest(Frames frames, size_t max_frame_bytes) {
+  std::vector<std::string_view> views(frames.begin(), frames.end());
+  return DecodeRequestViews(views, max_frame_bytes, /*copy_envelope=*/true);
 }
 
 namespace {

@@ -13,8 +13,13 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 #include <zmq.hpp>
 
@@ -31,6 +36,7 @@
 #include "server/logging.h"
 #include "server/modes/session_mode.h"
 #include "server/protocol.h"
+#include "server/reply_memory.h"
 #include "server/signals.h"
 #include "server/store_factory.h"
 #include "server/zmq_watcher.h"
@@ -61,6 +67,7 @@ class Server::Impl {
   explicit Impl(const Config& config)
       : config_(config),
         loop_(ev_default_loop(0)),
+        reply_memory_(config.max_reply_memory_mb << 20),
         signals_(
             loop_, [this](int signum) { OnStopSignal(signum); },
             [this] { OnReloadSignal(); }) {}
@@ -90,24 +97,45 @@ class Server::Impl {
     SocketKind kind = SocketKind::kApp;
     std::string address;
   };
+  class ServerCall;
 
   void InitHandlerEnv();
   Result<std::unique_ptr<ZmqWatcher>> Bind(const std::string& address,
                                            const SocketPolicy& policy);
 
   void OnMessage(SocketKind kind, ZmqWatcher& w, ZmqWatcher::Multipart&& msg);
-  void SendReply(ZmqWatcher* w, SocketKind kind, Frames frames);
+  // Answers straight into ZeroMQ frames: the request's own envelope frames
+  // go back as they came, and `reuse` (request frames, or empty) lends a
+  // frame whose bytes equal a result's (the cookie the browser already
+  // holds) instead of a copy.
+  void SendReply(ZmqWatcher* w, SocketKind kind,
+                 std::span<zmq::message_t> envelope,
+                 std::string_view request_id, const Status& status,
+                 std::vector<std::string>& results,
+                 std::span<zmq::message_t> reuse);
+  void Answered(ServerCall& call, const Status& status,
+                std::vector<std::string>& results);
+  TransportStats CollectTransportStats() const;
   void StartSweep();
   void StopSockets();
   void MaybeFinish();
 
   void OnStopSignal(int signum);
   void OnReloadSignal();
-  void OnSweepTimer() { StartSweep(); }
+  void OnSweepTimer() {
+    StartSweep();
+    CheckStorage();
+  }
+  // Says in the log, once per crossing, when the store passes warn_percent
+  // of its size and when it starts refusing new data.
+  void CheckStorage();
   void OnDrainDeadline();
 
   const Config config_;
   struct ev_loop* loop_;
+  // Before the context: ZeroMQ frees counted frames until the context is
+  // terminated (reply_memory.h).
+  ReplyMemory reply_memory_;
   zmq::context_t context_;
   std::unique_ptr<BackgroundTasks> tasks_;
   std::unique_ptr<Keys> keys_;
@@ -119,12 +147,17 @@ class Server::Impl {
   HandlerEnv env_;
   std::vector<Endpoint> app_;
   Endpoint admin_;
+  // Reply frames are assembled here, reused so a reply allocates no vector.
+  std::vector<zmq::message_t> reply_scratch_;
+  std::vector<std::string_view> body_scratch_;
 
   Signals signals_;
   TimerWatcher sweep_timer_;
   TimerWatcher drain_timer_;
   uint64_t in_flight_ = 0;  // dispatched calls not yet answered
   bool sweeping_ = false;
+  int storage_level_ = 0;      // 0 fine, 1 warned, 2 refusing new data
+  uint64_t refused_seen_ = 0;  // StoreStats::refused_full at the last check
   bool draining_ = false;
   bool drain_expired_ = false;
 };
@@ -217,12 +250,7 @@ void Server::Impl::InitHandlerEnv() {
   env_.cookie = config_.cookie;
   env_.counters = &counters_;
   env_.started_at = SystemClock().NowSeconds();
-  env_.transport_dropped = [this] {
-    uint64_t n = 0;
-    for (const auto& e : app_) n += e.watcher->stats().oversized_in;
-    if (admin_.watcher) n += admin_.watcher->stats().oversized_in;
-    return n;
-  };
+  env_.transport_stats = [this] { return CollectTransportStats(); };
   env_.rotate_keys = [this](int64_t retire_old_at, Callback<uint32_t> done) {
     keys_->Rotate(retire_old_at, std::move(done));
   };
@@ -244,6 +272,11 @@ Result<std::unique_ptr<ZmqWatcher>> Server::Impl::Bind(
     socket.set(
         zmq::sockopt::maxmsgsize,
         static_cast<int64_t>(config_.max_frame_bytes) * kMaxMsgSizeFactor);
+    // A peer that does not read gets at most send_hwm replies queued; with
+    // ROUTER_MANDATORY the ones past it are refused to us (and counted in
+    // STATS) instead of vanishing inside libzmq.
+    socket.set(zmq::sockopt::sndhwm, config_.send_hwm);
+    socket.set(zmq::sockopt::router_mandatory, 1);
     Result<std::string> how = BindSecurely(socket, address, policy);
     if (!how.ok()) return how.status();
     spdlog::info("{} socket on {} ({})",
@@ -253,6 +286,11 @@ Result<std::unique_ptr<ZmqWatcher>> Server::Impl::Bind(
     ZmqWatcher::Options options;
     options.budget = config_.budget;
     options.max_send_queue = config_.max_send_queue;
+    // Frames over max_frame_bytes are still answered TOO_LARGE by the
+    // decoder, but a message larger than any request can be is dropped
+    // while it is read, each frame freed as it comes.
+    options.max_bytes_in = (kMaxRequestFrames + 1) * config_.max_frame_bytes +
+                           kMaxEnvelopeFrames * kMaxEnvelopeFrameBytes;
     auto w = ZmqWatcher::Create(
         loop_, std::move(socket), options,
         [this, kind](ZmqWatcher& watcher, ZmqWatcher::Multipart&& msg) {
@@ -272,53 +310,204 @@ Result<std::unique_ptr<ZmqWatcher>> Server::Impl::Bind(
   }
 }
 
-// Socket -> DecodeRequest -> Dispatch: the start of every request.
+// One request on its way: the received frames stay with it (the envelope
+// goes back in the reply as it came, and the cookie frame may be lent to
+// the reply), and its bytes count against the reply memory until it is
+// answered. Loop thread.
+class Server::Impl::ServerCall final : public Call {
+ public:
+  ServerCall(Impl* server, ZmqWatcher* watcher, SocketKind kind,
+             Request request, ZmqWatcher::Multipart frames,
+             size_t envelope_frames, size_t bytes)
+      : Call(std::move(request), kind, &server->counters_),
+        server_(server),
+        watcher_(watcher),
+        frames_(std::move(frames)),
+        envelope_frames_(envelope_frames),
+        bytes_(bytes) {}
+  ~ServerCall() override { AnswerIfUnanswered(); }
+
+  ZmqWatcher* watcher() const { return watcher_; }
+  std::span<zmq::message_t> envelope() {
+    return std::span<zmq::message_t>(frames_).first(envelope_frames_);
+  }
+  // The argument frames (after delimiter, tag, id and verb).
+  std::span<zmq::message_t> arg_frames() {
+    return std::span<zmq::message_t>(frames_).subspan(envelope_frames_ + 4);
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void Deliver(const Status& status,
+               std::vector<std::string>& results) override {
+    server_->Answered(*this, status, results);
+  }
+
+  Impl* server_;
+  ZmqWatcher* watcher_;
+  ZmqWatcher::Multipart frames_;
+  size_t envelope_frames_;
+  size_t bytes_;
+};
+
+// Socket -> DecodeRequestViews -> Dispatch: the start of every request.
 void Server::Impl::OnMessage(SocketKind kind, ZmqWatcher& w,
                              ZmqWatcher::Multipart&& msg) {
   (kind == SocketKind::kApp ? counters_.app_in : counters_.admin_in)++;
-  Frames frames;
-  frames.reserve(msg.size());
-  for (zmq::message_t& m : msg) frames.emplace_back(m.to_string());
+  // Views into the received frames: the decoder copies what the Request
+  // keeps, once. (ZmqWatcher never hands over more than max_frames_in.)
+  std::array<std::string_view, 64> views;
+  const size_t n = std::min(msg.size(), views.size());
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    views[i] = std::string_view(static_cast<const char*>(msg[i].data()),
+                                msg[i].size());
+    bytes += msg[i].size() + ReplyMemory::kFrameOverhead;
+  }
   DecodedRequest decoded =
-      DecodeRequest(std::move(frames), config_.max_frame_bytes);
+      DecodeRequestViews(std::span<const std::string_view>(views.data(), n),
+                         config_.max_frame_bytes, /*copy_envelope=*/false);
+  std::span<zmq::message_t> envelope =
+      std::span<zmq::message_t>(msg).first(decoded.envelope_frames);
+  std::vector<std::string> none;
   switch (decoded.outcome) {
     case DecodedRequest::Outcome::kDrop:
       ++counters_.dropped;
+      if (decoded.drop == DecodedRequest::Drop::kEnvelopeTooLarge) {
+        ++counters_.dropped_envelope;
+      } else {
+        ++counters_.dropped_no_delimiter;
+      }
       return;
     case DecodedRequest::Outcome::kError:
       ++counters_.errors;
-      SendReply(&w, kind,
-                EncodeErrorReply(std::move(decoded.request.envelope),
-                                 std::move(decoded.request.request_id),
-                                 decoded.status));
+      SendReply(&w, kind, envelope, decoded.request.request_id, decoded.status,
+                none, {});
       return;
     case DecodedRequest::Outcome::kOk:
       break;
   }
+  // Over the memory budget, a new request costs only its small answer; the
+  // admin socket is always served (STATS is how an operator sees why).
+  if (kind == SocketKind::kApp && reply_memory_.Over()) {
+    if (reply_memory_.WayOver()) {
+      ++counters_.dropped;
+      ++counters_.dropped_memory;
+      return;
+    }
+    ++counters_.shed;
+    ++counters_.errors;
+    SendReply(&w, kind, envelope, decoded.request.request_id,
+              Unavailable("sessiond is over its reply memory budget "
+                          "([server] max_reply_memory_mb); retry later"),
+              none, {});
+    return;
+  }
   ++in_flight_;
-  ZmqWatcher* watcher = &w;
-  auto call = std::make_shared<Call>(
-      std::move(decoded.request), kind,
-      [this, watcher, kind](Frames reply) {
-        --in_flight_;
-        SendReply(watcher, kind, std::move(reply));
-        if (draining_) MaybeFinish();
-      },
-      &counters_);
+  reply_memory_.HoldRequest(bytes);
+  auto call = std::make_shared<ServerCall>(
+      this, &w, kind, std::move(decoded.request), std::move(msg),
+      decoded.envelope_frames, bytes);
   Dispatch(env_, call);
 }
 
-void Server::Impl::SendReply(ZmqWatcher* w, SocketKind kind, Frames frames) {
-  ZmqWatcher::Multipart msg;
-  msg.reserve(frames.size());
-  for (const std::string& f : frames) msg.emplace_back(f.data(), f.size());
-  Status sent = w->Send(std::move(msg));
+void Server::Impl::Answered(ServerCall& call, const Status& status,
+                            std::vector<std::string>& results) {
+  --in_flight_;
+  SendReply(call.watcher(), call.socket(), call.envelope(),
+            call.request().request_id, status, results, call.arg_frames());
+  reply_memory_.ReleaseRequest(call.bytes());
+  if (draining_) MaybeFinish();
+}
+
+void Server::Impl::SendReply(ZmqWatcher* w, SocketKind kind,
+                             std::span<zmq::message_t> envelope,
+                             std::string_view request_id, const Status& status,
+                             std::vector<std::string>& results,
+                             std::span<zmq::message_t> reuse) {
+  // reply = envelope "" "SD1" request-id ("OK" *result / CODE message
+  // [details]), as EncodeOkReply / EncodeErrorReply write it.
+  std::vector<zmq::message_t>& out = reply_scratch_;
+  out.clear();
+  Status sent;
+  try {
+    for (zmq::message_t& m : envelope) out.push_back(std::move(m));
+    out.emplace_back();
+    out.emplace_back(kProtocolTag.data(), kProtocolTag.size());
+    out.emplace_back(request_id.data(), request_id.size());
+    // The body frames; the largest is the one whose free the reply memory
+    // waits for, counted for the whole reply.
+    std::vector<std::string_view>& body = body_scratch_;
+    body.clear();
+    if (status.ok()) {
+      body.push_back("OK");
+      for (const std::string& r : results) body.push_back(r);
+    } else {
+      body.push_back(CodeName(status.code()));
+      body.push_back(status.message());
+      if (!status.details().empty()) body.push_back(status.details());
+    }
+    const size_t count = body.size();
+    size_t total = 0, largest = 0;
+    for (size_t i = 0; i < count; ++i) {
+      total += body[i].size() + ReplyMemory::kFrameOverhead;
+      if (body[i].size() > body[largest].size()) largest = i;
+    }
+    for (const zmq::message_t& m : out) {
+      total += m.size() + ReplyMemory::kFrameOverhead;
+    }
+    for (size_t i = 0; i < count; ++i) {
+      const std::string_view b = body[i];
+      if (i == largest) {
+        out.push_back(reply_memory_.AccountedFrame(b, total));
+        continue;
+      }
+      // A result equal to a request frame (server mode answers the cookie
+      // it was given) shares that frame's bytes: no allocation, no copy.
+      zmq::message_t* same = nullptr;
+      if (b.size() > 32) {
+        for (zmq::message_t& r : reuse) {
+          if (r.size() == b.size() &&
+              std::memcmp(r.data(), b.data(), b.size()) == 0) {
+            same = &r;
+            break;
+          }
+        }
+      }
+      out.emplace_back();
+      if (same == nullptr ||
+          zmq_msg_copy(out.back().handle(), same->handle()) != 0) {
+        out.back().rebuild(b.data(), b.size());
+      }
+    }
+    sent = w->SendFrom(std::span<zmq::message_t>(out));
+  } catch (const std::exception& e) {
+    sent = Internal(std::string("building a reply: ") + e.what());
+  }
+  out.clear();
   if (!sent.ok()) {
-    // The peer went away or is not reading; ZeroMQ dropped the reply.
+    // The peer went away or is not reading; counted by the watcher.
     spdlog::debug("reply not sent: {}", sent.ToString());
     return;
   }
   (kind == SocketKind::kApp ? counters_.app_out : counters_.admin_out)++;
+}
+
+TransportStats Server::Impl::CollectTransportStats() const {
+  TransportStats t;
+  auto add = [&t](const ZmqWatcher* w) {
+    if (w == nullptr) return;
+    const ZmqWatcher::Stats& s = w->stats();
+    t.oversized_in += s.oversized_in;
+    t.replies_not_read += s.dropped_peer_full;
+    t.replies_unroutable += s.dropped_unroutable;
+  };
+  for (const auto& e : app_) add(e.watcher.get());
+  add(admin_.watcher.get());
+  t.memory_held = reply_memory_.held();
+  t.memory_peak = reply_memory_.peak();
+  t.memory_budget = reply_memory_.budget();
+  return t;
 }
 
 void Server::Impl::StartSweep() {
@@ -333,6 +522,50 @@ void Server::Impl::StartSweep() {
     }
     if (draining_) MaybeFinish();
   });
+}
+
+void Server::Impl::CheckStorage() {
+  const StoreStats st = store_->Stats();
+  if (st.size_bytes == 0) return;
+  const uint64_t warn_at =
+      st.size_bytes / 100 * static_cast<uint64_t>(config_.warn_percent);
+  // Refusals since the last check count as full too: a burst can fill the
+  // map and be revoked again between two checks.
+  const bool refused = st.refused_full > refused_seen_;
+  refused_seen_ = st.refused_full;
+  int level = 0;
+  if (refused ||
+      (st.refuse_new_bytes != 0 && st.used_bytes >= st.refuse_new_bytes)) {
+    level = 2;
+  } else if (st.used_bytes >= warn_at) {
+    level = 1;
+  }
+  // Back to fine only well below the line, so a store hovering at it does
+  // not fill the log.
+  if (level == 0 && storage_level_ > 0 &&
+      st.used_bytes + st.size_bytes / 50 > warn_at) {
+    return;
+  }
+  if (level == storage_level_) return;
+  const double used_mb = static_cast<double>(st.used_bytes) / (1 << 20);
+  const double size_mb = static_cast<double>(st.size_bytes) / (1 << 20);
+  if (level == 2) {
+    spdlog::error(
+        "store is full: {:.1f} of {:.0f} MiB used; new sessions and data are "
+        "refused (UNAVAILABLE), deletes and sign-outs still work; raise "
+        "[store] map_size_mb",
+        used_mb, size_mb);
+  } else if (level == 1 && storage_level_ < 1) {
+    spdlog::warn(
+        "store is {:.0f}% full ({:.1f} of {:.0f} MiB); new data will be "
+        "refused at {}%; raise [store] map_size_mb",
+        100.0 * used_mb / size_mb, used_mb, size_mb,
+        100 - config_.reserve_percent);
+  } else if (level < storage_level_) {
+    spdlog::info("store is {:.0f}% full again ({:.1f} of {:.0f} MiB)",
+                 100.0 * used_mb / size_mb, used_mb, size_mb);
+  }
+  storage_level_ = level;
 }
 
 void Server::Impl::StopSockets() {

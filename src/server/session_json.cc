@@ -1,12 +1,15 @@
-// Reply JSON with RapidJSON's writer (session_json.h; why RapidJSON:
-// request_args.cc). Member order follows the code; docs/protocol.md
-// promises none.
+// Reply JSON (session_json.h): the session itself, on every LOAD and
+// COMMIT, with a small writer of its own; every other reply with
+// RapidJSON's writer (why RapidJSON: request_args.cc). Member order follows
+// the code; docs/protocol.md promises none.
 #include "server/session_json.h"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <tuple>
 
 #include "sessiond/version.h"
@@ -66,31 +69,168 @@ Result<std::string> Text(const rapidjson::StringBuffer& buf) {
   return std::string(text);
 }
 
+// The session JSON's writer. Written by hand because it is on every LOAD
+// and COMMIT reply and a profile showed what a general writer costs there
+// (docs/benchmarks.md, "Where the time goes"): RapidJSON's writer keeps a
+// stack of scopes and puts characters one by one, and its text is then
+// copied into a string and scanned for UTF-8 again. This one appends into
+// one string sized up front, copies runs of characters that need no
+// escape, writes member names as literals, formats integers with
+// std::to_chars and checks UTF-8 only in strings that hold bytes >= 0x80.
+// Its escapes are RapidJSON's (\" \\ \b \f \n \r \t, other controls
+// as \u00XX), so both writers emit the same text.
+class SessionWriter {
+ public:
+  explicit SessionWriter(size_t reserve) { out_.reserve(reserve); }
+
+  // A literal: punctuation and member names, never escaped.
+  void Raw(std::string_view text) { out_.append(text); }
+  void Int(int64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, r.ptr);
+  }
+  void Uint(uint64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, r.ptr);
+  }
+  // A quoted, escaped string; remembers a string that is not UTF-8.
+  void Str(std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    out_.push_back('"');
+    bool high = false;
+    size_t run = 0;  // start of the run of characters copied as they are
+    size_t i = 0;
+    // Eight bytes at a time while none of them needs a look (a control
+    // character, '"', '\\' or a byte >= 0x80): ids, tokens and most text.
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t x;
+      std::memcpy(&x, s.data() + i, 8);
+      if (NeedsLook(x)) break;
+    }
+    for (; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') {
+        high |= c >= 0x80;
+        continue;
+      }
+      out_.append(s.data() + run, i - run);
+      run = i + 1;
+      out_.push_back('\\');
+      switch (c) {
+        case '"':
+          out_.push_back('"');
+          break;
+        case '\\':
+          out_.push_back('\\');
+          break;
+        case '\b':
+          out_.push_back('b');
+          break;
+        case '\f':
+          out_.push_back('f');
+          break;
+        case '\n':
+          out_.push_back('n');
+          break;
+        case '\r':
+          out_.push_back('r');
+          break;
+        case '\t':
+          out_.push_back('t');
+          break;
+        default:
+          out_.append("u00");
+          out_.push_back(kHex[c >> 4]);
+          out_.push_back(kHex[c & 0xF]);
+      }
+    }
+    out_.append(s.data() + run, s.size() - run);
+    out_.push_back('"');
+    if (high && !IsUtf8(s)) utf8_ = false;
+  }
+
+  // Whether any byte of x is < 0x20, '"', '\\' or >= 0x80 (the classic
+  // "has a zero byte" bit trick, applied to x ^ c for each c).
+  static bool NeedsLook(uint64_t x) {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr uint64_t kHigh = 0x8080808080808080ULL;
+    auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+    const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
+    return ((x & kHigh) | below_space | has_zero(x ^ (kOnes * '"')) |
+            has_zero(x ^ (kOnes * '\\'))) != 0;
+  }
+
+  Result<std::string> Finish() {
+    if (!utf8_) {
+      return Status(Code::kInternal, "session holds text that is not UTF-8");
+    }
+    return std::move(out_);
+  }
+
+ private:
+  std::string out_;
+  bool utf8_ = true;
+};
+
 }  // namespace
 
 Result<std::string> SessionJson(const Session& s, bool is_new) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartObject();
-  EntryFields(w, s);
-  Str(w, "csrf_token", s.csrf_token);
-  w.Key("data");
-  w.StartObject();
-  for (const auto& [key, value] : s.data) Str(w, key, value);
-  w.EndObject();
-  w.Key("flash");
-  w.StartArray();
-  for (const FlashMessage& f : s.flash) {
-    w.StartObject();
-    Str(w, "queue", f.queue);
-    Str(w, "message", f.message);
-    w.EndObject();
+  // The fixed text is about 230 bytes; strings grow by at most 6x when
+  // every byte is escaped, which only hostile values would do.
+  size_t reserve = 256 + s.id.size() + s.user_id.size() + s.ip.size() +
+                   s.user_agent.size() + s.csrf_token.size();
+  for (const auto& [key, value] : s.data) {
+    reserve += key.size() + value.size() + 6;
   }
-  w.EndArray();
-  w.Key("new");
-  w.Bool(is_new);
-  w.EndObject();
-  return Text(buf);
+  for (const FlashMessage& f : s.flash) {
+    reserve += f.queue.size() + f.message.size() + 26;
+  }
+  SessionWriter w(reserve);
+  w.Raw("{\"id\":");
+  w.Str(s.id);
+  w.Raw(",\"user_id\":");
+  w.Str(s.user_id);
+  w.Raw(",\"created_at\":");
+  w.Int(s.created_at);
+  w.Raw(",\"authenticated_at\":");
+  w.Int(s.authenticated_at);
+  w.Raw(",\"last_seen_at\":");
+  w.Int(s.last_seen_at);
+  w.Raw(",\"expires_at\":");
+  w.Int(s.expires_at);
+  w.Raw(",\"idle_timeout\":");
+  w.Int(s.idle_timeout);
+  w.Raw(",\"ip\":");
+  w.Str(s.ip);
+  w.Raw(",\"user_agent\":");
+  w.Str(s.user_agent);
+  w.Raw(",\"version\":");
+  w.Uint(s.version);
+  w.Raw(",\"csrf_token\":");
+  w.Str(s.csrf_token);
+  w.Raw(",\"data\":{");
+  bool first = true;
+  for (const auto& [key, value] : s.data) {
+    if (!first) w.Raw(",");
+    first = false;
+    w.Str(key);
+    w.Raw(":");
+    w.Str(value);
+  }
+  w.Raw("},\"flash\":[");
+  first = true;
+  for (const FlashMessage& f : s.flash) {
+    w.Raw(first ? "{\"queue\":" : ",{\"queue\":");
+    first = false;
+    w.Str(f.queue);
+    w.Raw(",\"message\":");
+    w.Str(f.message);
+    w.Raw("}");
+  }
+  w.Raw(is_new ? "],\"new\":true}" : "],\"new\":false}");
+  return w.Finish();
 }
 
 Result<std::string> SessionListJson(const std::vector<Session>& sessions,
@@ -170,11 +310,50 @@ Result<std::string> StatsJson(const StatsSnapshot& stats) {
   Int(w, "uptime_s", stats.uptime_s);
   Uint(w, "requests", c.requests);
   Uint(w, "errors", c.errors);
-  Uint(w, "dropped", c.dropped);
+  const TransportStats& t = stats.transport;
+  // Every message not answered and every answer not delivered; "drops"
+  // says why.
+  Uint(w, "dropped",
+       c.dropped + t.oversized_in + t.replies_not_read + t.replies_unroutable);
   Uint(w, "sessions", stats.store.sessions);
   Uint(w, "commits", stats.store.commits);
   Uint(w, "conflicts", stats.store.conflicts);
   Uint(w, "swept", stats.store.swept);
+  const StoreStats& st = stats.store;
+  if (st.size_bytes != 0) {
+    // How full the store is, early enough to act (issue 12): new data is
+    // refused from refuse_new_bytes on, so that revocation keeps room.
+    w.Key("storage");
+    w.StartObject();
+    Uint(w, "used_bytes", st.used_bytes);
+    Uint(w, "size_bytes", st.size_bytes);
+    Uint(w, "refuse_new_bytes", st.refuse_new_bytes);
+    Uint(w, "refused", st.refused_full);
+    w.EndObject();
+  }
+  if (!st.durability.empty()) {
+    // Group commit: how many writes each transaction (one commit, one
+    // fsync in sync mode) carried; "1", "2-3", "4-7", ... "512+".
+    w.Key("group_commit");
+    w.StartObject();
+    Str(w, "durability", st.durability);
+    Uint(w, "transactions", st.write_transactions);
+    Uint(w, "syncs", st.syncs);
+    w.Key("sizes");
+    w.StartObject();
+    for (size_t i = 0; i < st.group_sizes.size(); ++i) {
+      const uint64_t lo = uint64_t{1} << i;
+      std::string key = std::to_string(lo);
+      if (i + 1 == st.group_sizes.size()) {
+        key += "+";
+      } else if (lo > 1) {
+        key += "-" + std::to_string(2 * lo - 1);
+      }
+      Uint(w, key, st.group_sizes[i]);
+    }
+    w.EndObject();
+    w.EndObject();
+  }
   w.Key("app");
   w.StartObject();
   Uint(w, "in", c.app_in);
@@ -184,6 +363,22 @@ Result<std::string> StatsJson(const StatsSnapshot& stats) {
   w.StartObject();
   Uint(w, "in", c.admin_in);
   Uint(w, "out", c.admin_out);
+  w.EndObject();
+  w.Key("drops");
+  w.StartObject();
+  Uint(w, "no_delimiter", c.dropped_no_delimiter);
+  Uint(w, "envelope", c.dropped_envelope);
+  Uint(w, "memory", c.dropped_memory);
+  Uint(w, "oversized", t.oversized_in);
+  Uint(w, "reply_not_read", t.replies_not_read);
+  Uint(w, "reply_unroutable", t.replies_unroutable);
+  w.EndObject();
+  w.Key("memory");
+  w.StartObject();
+  Uint(w, "held_bytes", t.memory_held);
+  Uint(w, "peak_bytes", t.memory_peak);
+  Uint(w, "budget_bytes", t.memory_budget);
+  Uint(w, "shed", c.shed);
   w.EndObject();
   w.EndObject();
   return Text(buf);

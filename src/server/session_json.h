@@ -52,6 +52,7 @@ struct StatsSnapshot {
   std::string backend;
   int64_t uptime_s = 0;
   ServerCounters counters;
+  TransportStats transport;
   StoreStats store;
 };
 Result<std::string> StatsJson(const StatsSnapshot& stats);

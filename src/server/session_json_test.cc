@@ -29,7 +29,8 @@ Session Sample() {
   s.csrf_token = "csrf-token-value";
   s.data = {{"cart", "{\"items\":[1,2]}"},
             {"greeting", "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"},
-            {"ctl", std::string("a\x01\n\x1f" "b")}};
+            {"ctl", std::string("a\x01\n\x1f"
+                                "b")}};
   s.flash = {{"", "saved"}, {"error", "line\nbreak"}};
   return s;
 }
@@ -62,6 +63,31 @@ TEST(SessionJsonTest, CarriesEveryFieldAndEscapes) {
   // Control characters are escaped, never raw, in the text itself.
   EXPECT_EQ(text->find('\n'), std::string::npos);
   EXPECT_EQ(text->find('\x01'), std::string::npos);
+}
+
+TEST(SessionJsonTest, EveryAsciiByteRoundTripsInEveryStringField) {
+  std::string all;
+  for (int c = 0; c < 0x80; ++c) all.push_back(static_cast<char>(c));
+  all += "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";  // and UTF-8 after it
+  Session s = Sample();
+  s.user_id = all;
+  s.ip = all;
+  s.user_agent = all + all;
+  s.data = {{"k", all}, {all, "v"}};
+  s.flash = {{all, all}};
+  Result<std::string> text = SessionJson(s, /*is_new=*/false);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  const json j = json::parse(*text);
+  EXPECT_EQ(j["user_id"], all);
+  EXPECT_EQ(j["ip"], all);
+  EXPECT_EQ(j["user_agent"], all + all);
+  EXPECT_EQ(j["data"]["k"], all);
+  EXPECT_EQ(j["data"][all], "v");
+  EXPECT_EQ(j["flash"][0]["queue"], all);
+  EXPECT_EQ(j["flash"][0]["message"], all);
+  EXPECT_EQ(j["new"], false);
+  // Control characters are escaped, never raw.
+  for (char c : *text) EXPECT_GE(static_cast<unsigned char>(c), 0x20);
 }
 
 TEST(SessionJsonTest, EmptySessionHasEmptyContainers) {
@@ -119,9 +145,15 @@ TEST(SessionJsonTest, ListEntriesLeaveOutTheSecretsAndMarkCurrent) {
 
   // Then the newest sign-in first, then the newest session.
   Session older = Sample(), newer = Sample(), anon = Sample();
-  older.id = "older"; older.authenticated_at = 100; older.created_at = 900;
-  newer.id = "newer"; newer.authenticated_at = 200; newer.created_at = 10;
-  anon.id = "anon"; anon.authenticated_at = 0; anon.created_at = 5000;
+  older.id = "older";
+  older.authenticated_at = 100;
+  older.created_at = 900;
+  newer.id = "newer";
+  newer.authenticated_at = 200;
+  newer.created_at = 10;
+  anon.id = "anon";
+  anon.authenticated_at = 0;
+  anon.created_at = 5000;
   const json ordered =
       json::parse(*SessionListJson({anon, older, newer}, nullptr));
   ASSERT_EQ(ordered.size(), 3u);

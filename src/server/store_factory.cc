@@ -75,6 +75,11 @@ Result<std::unique_ptr<Store>> OpenStore(struct ev_loop* loop,
     LmdbOptions lmdb;
     lmdb.data_dir = config.data_dir;
     lmdb.map_size = config.map_size_mb << 20;
+    lmdb.durability = config.durability == "periodic"
+                          ? LmdbDurability::kPeriodic
+                          : LmdbDurability::kSync;
+    lmdb.sync_interval_ms = config.sync_interval_ms;
+    lmdb.reserve_percent = config.reserve_percent;
     store = NewLmdbStore(loop, options, lmdb);
   } else if (config.backend == "redis") {
 #ifdef SESSIOND_HAVE_REDIS

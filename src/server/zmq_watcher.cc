@@ -18,6 +18,9 @@ namespace {
 // zmq_send can be interrupted by a signal before it touched the message;
 // retrying at once is right, but never forever.
 constexpr int kMaxEintrRetries = 3;
+// Frames of a typical request (envelope, delimiter, tag, id, verb and a
+// few arguments): what a receive buffer is sized for up front.
+constexpr std::size_t kTypicalFrames = 8;
 
 }  // namespace
 
@@ -113,6 +116,7 @@ ZmqWatcher::ZmqWatcher(struct ev_loop* loop, zmq::socket_t socket, int fd,
   // EV_READ only: the mailbox fd signals "commands arrived", never "you may
   // write"; ZMQ_EVENTS says what that means.
   io_.Init<&ZmqWatcher::IoEvent>(loop, this, fd, EV_READ);
+  incoming_.reserve(kTypicalFrames);
 }
 
 ZmqWatcher::~ZmqWatcher() {
@@ -219,7 +223,9 @@ void ZmqWatcher::OnCheck() {
     // Replies first: they free memory and finish work already done.
     if ((events & ZMQ_POLLOUT) != 0 && !queue_.empty()) {
       Status error;
-      switch (SendFrames(queue_.front(), &error)) {
+      bool unroutable = false;
+      Pending& front = queue_.front();
+      switch (SendFrames(front.frames, &front.next, &error, &unroutable)) {
         case SendOutcome::kSent:
           queue_.pop_front();
           progressed = true;
@@ -228,6 +234,7 @@ void ZmqWatcher::OnCheck() {
           // Not deliverable (or the watcher failed; then Fail reported it).
           queue_.pop_front();
           ++stats_.dropped;
+          if (unroutable) ++stats_.dropped_unroutable;
           if (running_) Report(error);
           progressed = true;
           break;
@@ -251,23 +258,24 @@ void ZmqWatcher::OnCheck() {
   stats_.max_batch = std::max(stats_.max_batch, done);
 }
 
-ZmqWatcher::SendOutcome ZmqWatcher::SendFrames(Pending& pending,
-                                               Status* error) {
+ZmqWatcher::SendOutcome ZmqWatcher::SendFrames(std::span<zmq::message_t> frames,
+                                               std::size_t* next, Status* error,
+                                               bool* unroutable) {
   int eintr_retries = 0;
-  while (pending.next < pending.frames.size()) {
-    const bool last = pending.next + 1 == pending.frames.size();
+  while (*next < frames.size()) {
+    const bool last = *next + 1 == frames.size();
     const int flags = ZMQ_DONTWAIT | (last ? 0 : ZMQ_SNDMORE);
     // On success ZeroMQ takes the frame's content; on failure it is left
     // untouched, so a refused frame can be retried later as it is.
-    if (zmq_msg_send(pending.frames[pending.next].handle(), socket_.handle(),
-                     flags) >= 0) {
-      ++pending.next;
+    if (zmq_msg_send(frames[*next].handle(), socket_.handle(), flags) >= 0) {
+      ++*next;
       continue;
     }
     const int err = zmq_errno();
     if (err == EINTR && ++eintr_retries <= kMaxEintrRetries) continue;
     if (err == EAGAIN || err == EINTR) return SendOutcome::kWouldBlock;
     *error = ZmqErrorStatus(err, "ZmqWatcher: send");
+    *unroutable = err == EHOSTUNREACH;
     // Per-message refusals leave the socket usable; anything else does not.
     if (err != EHOSTUNREACH && err != EFSM && err != ENOTSUP) Fail(*error);
     return SendOutcome::kFailed;
@@ -277,44 +285,56 @@ ZmqWatcher::SendOutcome ZmqWatcher::SendFrames(Pending& pending,
 }
 
 Status ZmqWatcher::Send(Multipart&& message) {
+  return SendFrom(std::span<zmq::message_t>(message));
+}
+
+Status ZmqWatcher::SendFrom(std::span<zmq::message_t> message) {
   if (message.empty()) {
     return Status(Code::kInvalidArgument, "ZmqWatcher: empty message");
   }
   // Whatever happens below touches the socket and may eat its ZMQ_FD edge.
   Kick();
 
+  auto enqueue = [this, message](std::size_t next) {
+    Multipart frames;
+    frames.reserve(message.size());
+    for (zmq::message_t& m : message) frames.push_back(std::move(m));
+    queue_.push_back(Pending{std::move(frames), next});
+    ++stats_.queued;
+  };
   if (!queue_.empty()) {
     // Keep the order: nothing overtakes a queued message.
     if (queue_.size() >= options_.max_send_queue) {
       ++stats_.dropped;
       return Status(Code::kUnavailable, "ZmqWatcher: send queue full");
     }
-    queue_.push_back(Pending{std::move(message), 0});
-    ++stats_.queued;
+    enqueue(0);
     return Status::Ok();
   }
 
-  Pending pending{std::move(message), 0};
+  std::size_t next = 0;
   Status error;
-  switch (SendFrames(pending, &error)) {
+  bool unroutable = false;
+  switch (SendFrames(message, &next, &error, &unroutable)) {
     case SendOutcome::kSent:
       return Status::Ok();
     case SendOutcome::kFailed:
       ++stats_.dropped;
+      if (unroutable) ++stats_.dropped_unroutable;
       return error;
     case SendOutcome::kWouldBlock:
       break;
   }
-  if (routing_ && pending.next == 0) {
+  if (routing_ && next == 0) {
     // Only with ZMQ_ROUTER_MANDATORY: this one peer is at its SNDHWM.
     // Queueing would hold every other peer's replies behind it.
     ++stats_.dropped;
+    ++stats_.dropped_peer_full;
     return Status(Code::kUnavailable,
                   "ZmqWatcher: peer is not reading (SNDHWM reached)");
   }
   // An empty queue is below any max_send_queue (>= 1).
-  queue_.push_back(std::move(pending));
-  ++stats_.queued;
+  enqueue(next);
   return Status::Ok();
 }
 
@@ -331,23 +351,34 @@ ZmqWatcher::RecvOutcome ZmqWatcher::ReceiveOne() {
     }
     const bool more = frame.more();
     if (!discarding_) {
+      incoming_bytes_ += frame.size();
       if (incoming_.size() >= options_.max_frames_in) {
         discarding_ = true;
-        incoming_.clear();
+      } else if (options_.max_bytes_in != 0 &&
+                 incoming_bytes_ > options_.max_bytes_in) {
+        // Freed now, frame by frame: a huge message is never held whole.
+        discarding_ = discarding_bytes_ = true;
       } else {
         incoming_.push_back(std::move(frame));
       }
+      if (discarding_) incoming_.clear();
     }
     if (more) continue;
 
+    incoming_bytes_ = 0;
     if (discarding_) {
       discarding_ = false;
       ++stats_.oversized_in;
+      if (discarding_bytes_) ++stats_.oversized_bytes_in;
+      discarding_bytes_ = false;
       return RecvOutcome::kReceived;
     }
     ++stats_.messages_in;
     Multipart message;
     message.swap(incoming_);
+    // The next message's frames go into a vector sized for a request at
+    // once, not grown 1, 2, 4, 8 (four allocations per request).
+    incoming_.reserve(kTypicalFrames);
     try {
       on_message_(*this, std::move(message));
     } catch (const std::exception& e) {

@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 #include <zmq.hpp>
@@ -71,10 +72,11 @@ namespace sessiond {
 // writable when any peer is, so waiting for POLLOUT on behalf of one slow
 // peer either spins or misses that peer's wake-up, and queueing would make
 // every client wait behind the slowest one. With ZMQ_ROUTER_MANDATORY off
-// (libzmq's default, and what sessiond uses) libzmq itself silently drops a
-// reply to an unknown, gone or full (SNDHWM) peer; with it on, Send() reports
-// such a reply as kUnavailable and counts it in `dropped`. This class does
-// not change that option.
+// (libzmq's default) libzmq itself silently drops a reply to an unknown,
+// gone or full (SNDHWM) peer, and nobody can count it; with it on (what
+// sessiond sets), Send() reports such a reply as kUnavailable and counts it
+// in `dropped` (and in `dropped_peer_full` or `dropped_unroutable`). This
+// class does not change that option.
 //
 // The send queue is bounded (`max_send_queue`): past it Send() drops the
 // message, counts it and returns kUnavailable, so a peer that never reads
@@ -124,6 +126,11 @@ class ZmqWatcher {
     // end and dropped (counted in `oversized_in`), so a hostile peer cannot
     // make us buffer frames without bound. Must be >= 1.
     std::size_t max_frames_in = 64;
+    // Most bytes (all frames together) in one received message; 0: no
+    // limit. A larger message is read to its end, each frame freed as it
+    // comes, and dropped (counted in `oversized_in` and
+    // `oversized_bytes_in`).
+    std::size_t max_bytes_in = 0;
   };
 
   // Plain counters, only ever touched on the loop thread; cheap enough to
@@ -133,7 +140,12 @@ class ZmqWatcher {
     std::uint64_t messages_out = 0;  // whole messages accepted by ZeroMQ
     std::uint64_t queued = 0;        // messages that had to wait in queue
     std::uint64_t dropped = 0;       // messages Send() could not deliver
-    std::uint64_t oversized_in = 0;  // received messages over max_frames_in
+    std::uint64_t oversized_in = 0;  // received messages over a limit
+    std::uint64_t oversized_bytes_in = 0;  // ... of them over max_bytes_in
+    // Of `dropped`: replies a ROUTER could not route (ZMQ_ROUTER_MANDATORY
+    // on): the peer is at its SNDHWM (not reading), or gone or unknown.
+    std::uint64_t dropped_peer_full = 0;
+    std::uint64_t dropped_unroutable = 0;
     std::uint64_t handler_exceptions = 0;
     std::uint64_t loop_turns = 0;        // check callbacks (one per loop turn)
     std::uint64_t busy_turns = 0;        // prepares that kept the loop awake
@@ -191,6 +203,12 @@ class ZmqWatcher {
   //   SHUTTING_DOWN     the context is terminating (fatal: watcher stopped);
   //   INTERNAL          any other ZeroMQ error (fatal: watcher stopped).
   Status Send(Multipart&& message);
+  // The same for frames the caller keeps in a scratch vector (the server's
+  // reply path, which reuses one): on success their contents are gone to
+  // ZeroMQ or moved into the queue; on an error they are left to the
+  // caller, who only clears them. Routing sockets never queue, so this
+  // allocates nothing for them.
+  Status SendFrom(std::span<zmq::message_t> message);
 
   // Messages waiting in the send queue.
   std::size_t queued() const { return queue_.size(); }
@@ -234,8 +252,10 @@ class ZmqWatcher {
   // EINTR with *transient set.
   bool ReadEvents(int* events, bool* transient);
   bool WantsRead() const;
-  // Sends frames of `pending` from pending.next on.
-  SendOutcome SendFrames(Pending& pending, Status* error);
+  // Sends frames[*next...] on, advancing *next; on kFailed, *error and
+  // *unroutable (the peer is gone or unknown) say why.
+  SendOutcome SendFrames(std::span<zmq::message_t> frames, std::size_t* next,
+                         Status* error, bool* unroutable);
   RecvOutcome ReceiveOne();
   void Fail(Status status);
   void Report(const Status& status);
@@ -256,8 +276,10 @@ class ZmqWatcher {
   bool running_ = false;
 
   std::deque<Pending> queue_;
-  Multipart incoming_;       // frames of a message being received
-  bool discarding_ = false;  // reading the rest of an oversized message
+  Multipart incoming_;  // frames of a message being received
+  std::size_t incoming_bytes_ = 0;
+  bool discarding_ = false;        // reading the rest of an oversized message
+  bool discarding_bytes_ = false;  // ... oversized by max_bytes_in
   Stats stats_;
 };
 

@@ -11,6 +11,7 @@
 
 #include <lmdb.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -81,6 +82,20 @@ std::optional<UserEpoch> DecodeEpoch(std::string_view v);
 // another layout; LmdbStatus.
 Result<Dbs> OpenDatabases(MDB_env* env);
 
+// Pages the trees of `dbs` (and LMDB's own free-page and main trees) hold
+// in `txn`'s view: the live data, without the free pages LMDB can reuse.
+// O(1) per database.
+uint64_t LivePages(MDB_txn* txn, const Dbs& dbs);
+// Pages of the map in use as far as new writes are concerned: the file's
+// pages up to the last committed transaction's highest, less those LMDB
+// lists as free. Larger than LivePages by the pages that recent
+// transactions freed and LMDB may not reuse yet (it keeps the last two
+// trees whole), which is what a map that fills up runs out of first.
+// Walks LMDB's free list (one entry per freeing transaction not yet
+// reclaimed). Use a read transaction: inside a write transaction LMDB may
+// have taken the free list into memory, and it reads as empty.
+uint64_t UsedPages(MDB_env* env, MDB_txn* txn);
+
 // How long a tombstone lives when the session's expiry is unknown (its
 // record failed to decode but was revoked anyway).
 inline constexpr int64_t kUnknownExpiryTombstoneS = 31 * 86400;
@@ -111,9 +126,12 @@ class Tx {
   Result<std::optional<Tombstone>> LiveTombstone(std::string_view id,
                                                  int64_t now);
 
-  // The checks every read applies, in the order Store documents them; the
+  // The checks every read applies, with the outcomes Store documents; the
   // result carries the last-seen time from the seen database, or
   // `known_last_seen` when that is later (a touch not yet committed).
+  // Relies on the layout's invariant that an id has a record or a
+  // tombstone, never both (End, Create), so the tombstone is looked up only
+  // when the record is missing.
   Result<Session> Live(std::string_view id, int64_t now,
                        int64_t known_last_seen = 0);
 
@@ -136,9 +154,11 @@ class Tx {
   Status End(const Session& s, EndReason reason, int64_t now);
   // Ends every session of user_id except keep; a record that fails to
   // decode is dropped too (revocation is never blocked by a bad record).
+  // Ends at most `limit`; *more (when given) says whether some are left.
   Result<uint64_t> RevokeAllBut(const std::string& user_id,
                                 const std::string& keep, EndReason reason,
-                                int64_t now);
+                                int64_t now, size_t limit = SIZE_MAX,
+                                bool* more = nullptr);
 
   // The marker under `key` if it lives at `now`.
   Result<std::optional<Marker>> LiveMarker(std::string_view key, int64_t now);

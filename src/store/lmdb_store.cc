@@ -67,6 +67,9 @@ class LmdbStore final : public Store {
   StoreStats Stats() const override;
 
   uint64_t write_txns() const { return writer_->write_transactions(); }
+  // RevokeUser (keep_id empty) and RevokeOthers, one step after another.
+  void RevokeStep(std::string user_id, std::string keep_id, EndReason reason,
+                  uint64_t ended, Callback<uint64_t> done);
   void CorruptForTest(const std::string& id);
   // Puts `value` under `key` in database `dbi` (tests only).
   void PutRawForTest(MDB_dbi Dbs::*dbi, const std::string& key,
@@ -136,9 +139,16 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(struct ev_loop* loop,
   rc = mdb_env_set_maxdbs(env, 16);
   if (rc == 0) rc = mdb_env_set_mapsize(env, lmdb.map_size);
   // MDB_NOTLS: the loop thread's read transaction is not tied to a thread
-  // slot, so it can be reset and renewed freely. Durable defaults: no
-  // MDB_NOSYNC, no MDB_NOMETASYNC, no MDB_WRITEMAP (nested transactions).
-  if (rc == 0) rc = mdb_env_open(env, lmdb.data_dir.c_str(), MDB_NOTLS, 0600);
+  // slot, so it can be reset and renewed freely. No MDB_WRITEMAP (nested
+  // transactions). Sync durability: MDB_NOMETASYNC, because the writer's
+  // syncer thread fsyncs each meta page before anything is acknowledged
+  // (the fsync pipelined with the next batch); periodic: MDB_NOSYNC, with
+  // an fsync on the syncer's timer (lmdb_writer.h).
+  const unsigned sync_flags =
+      lmdb.durability == LmdbDurability::kSync ? MDB_NOMETASYNC : MDB_NOSYNC;
+  if (rc == 0) {
+    rc = mdb_env_open(env, lmdb.data_dir.c_str(), MDB_NOTLS | sync_flags, 0600);
+  }
   if (rc != 0) return LmdbStatus(rc, "open " + lmdb.data_dir);
   // Reader slots left behind by a killed process would pin old pages.
   int dead = 0;
@@ -151,7 +161,7 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(struct ev_loop* loop,
   if (!read.ok()) return read.status();
   store->read_txn_ = std::move(*read);
   mdb_txn_reset(store->read_txn_.get());
-  store->writer_ = std::make_unique<LmdbWriter>(loop, env, &store->dbs_);
+  store->writer_ = std::make_unique<LmdbWriter>(loop, env, &store->dbs_, lmdb);
   return store;
 }
 
@@ -170,21 +180,25 @@ void LmdbStore::Create(Session s, Callback<Session> done) {
         SESSIOND_RETURN_IF_ERROR(tx.PutSession(s));
         return s;
       },
-      std::move(done));
+      std::move(done), WriteClass::kGrows);
 }
 
 void LmdbStore::Load(std::string id, Callback<Session> done) {
+  const int64_t now = Now();
   std::optional<Result<Session>> r;
   {
     ReadScope read(*this);
     if (!read.status().ok()) return done(read.status());
     Tx tx(read.txn(), dbs_);
-    auto p = pending_touch_.find(id);
-    r.emplace(tx.Live(id, Now(), p == pending_touch_.end() ? 0 : p->second));
+    int64_t pending = 0;
+    if (!pending_touch_.empty()) {
+      auto p = pending_touch_.find(id);
+      if (p != pending_touch_.end()) pending = p->second;
+    }
+    r.emplace(tx.Live(id, now, pending));
   }
   if (!r->ok()) return done(r->status());
   Session& s = r->value();
-  const int64_t now = Now();
   if (NeedsTouch(s, now, options_.touch_interval_s)) {
     // Only the 8-byte seen entry is written, not the record, and nobody
     // waits for it: losing a touch in a crash costs a little idle time.
@@ -202,7 +216,8 @@ void LmdbStore::Load(std::string id, Callback<Session> done) {
           if (p != pending_touch_.end() && p->second == now) {
             pending_touch_.erase(p);
           }
-        });
+        },
+        WriteClass::kGrows);
   }
   done(std::move(*r));
 }
@@ -213,6 +228,11 @@ void LmdbStore::Commit(std::string id, ChangeSet changes,
   if (valid.ok()) valid = ValidateChangeSet(changes);
   if (!valid.ok()) return done(valid);
   auto out = std::make_shared<std::optional<Session>>();
+  // A change set that only erases or rotates the token shrinks the record:
+  // it may use the reserve that a full map keeps (lmdb_writer.h).
+  const WriteClass cls = changes.set.empty() && changes.flash_push.empty()
+                             ? WriteClass::kMoves
+                             : WriteClass::kGrows;
   writer_->Submit(
       // The version check runs here, inside the write transaction, against
       // the record as the batch has left it: parallel commits cannot race.
@@ -235,7 +255,8 @@ void LmdbStore::Commit(std::string id, ChangeSet changes,
         }
         ++stats_.commits;
         done(std::move(**out));
-      });
+      },
+      cls);
 }
 
 void LmdbStore::Login(std::string id, LoginRequest request,
@@ -253,7 +274,7 @@ void LmdbStore::Login(std::string id, LoginRequest request,
         SESSIOND_RETURN_IF_ERROR(tx.PutSession(next));
         return next;
       },
-      std::move(done));
+      std::move(done), WriteClass::kMoves);
 }
 
 void LmdbStore::Destroy(std::string id, EndReason reason, StatusCallback done) {
@@ -275,15 +296,45 @@ void LmdbStore::Destroy(std::string id, EndReason reason, StatusCallback done) {
       std::move(done));
 }
 
+// Revocation in steps of kRevokeStep sessions, each its own write
+// transaction: a transaction cannot reuse the pages it frees, so ending
+// thousands of sessions at once could need more free pages than a full map
+// keeps in reserve; in steps, each reuses what the ones before it freed
+// (issue 12: revocation never fails because the store is full). A session
+// created between two steps began after the revocation and is kept, as in
+// the Redis store.
+constexpr size_t kRevokeStep = 16;
+
+void LmdbStore::RevokeStep(std::string user_id, std::string keep_id,
+                           EndReason reason, uint64_t ended,
+                           Callback<uint64_t> done) {
+  auto more = std::make_shared<bool>(false);
+  writer_->SubmitResult<uint64_t>(
+      [this, user_id, keep_id, reason, more](Tx& tx) -> Result<uint64_t> {
+        if (!keep_id.empty()) {
+          Result<Session> keep = tx.Live(keep_id, Now());
+          if (!keep.ok() || keep->user_id != user_id) {
+            return Status(Code::kInvalidArgument,
+                          "keep_id is not a live session of that user");
+          }
+        }
+        return tx.RevokeAllBut(user_id, keep_id, reason, Now(), kRevokeStep,
+                               more.get());
+      },
+      [this, user_id, keep_id, reason, ended, more,
+       done = std::move(done)](Result<uint64_t> n) mutable {
+        if (!n.ok()) return done(n.status());
+        if (!*more) return done(ended + *n);
+        RevokeStep(std::move(user_id), std::move(keep_id), reason, ended + *n,
+                   std::move(done));
+      });
+}
+
 void LmdbStore::RevokeUser(std::string user_id, EndReason reason,
                            Callback<uint64_t> done) {
   Status valid = ValidateUserId(user_id);
   if (!valid.ok()) return done(valid);
-  writer_->SubmitResult<uint64_t>(
-      [this, user_id = std::move(user_id), reason](Tx& tx) {
-        return tx.RevokeAllBut(user_id, "", reason, Now());
-      },
-      std::move(done));
+  RevokeStep(std::move(user_id), "", reason, 0, std::move(done));
 }
 
 void LmdbStore::RevokeOthers(std::string user_id, std::string keep_id,
@@ -291,17 +342,8 @@ void LmdbStore::RevokeOthers(std::string user_id, std::string keep_id,
   Status valid = ValidateUserId(user_id);
   if (valid.ok()) valid = ValidateSessionId(keep_id);
   if (!valid.ok()) return done(Status(Code::kInvalidArgument, valid.message()));
-  writer_->SubmitResult<uint64_t>(
-      [this, user_id = std::move(user_id), keep_id = std::move(keep_id),
-       reason](Tx& tx) -> Result<uint64_t> {
-        Result<Session> keep = tx.Live(keep_id, Now());
-        if (!keep.ok() || keep->user_id != user_id) {
-          return Status(Code::kInvalidArgument,
-                        "keep_id is not a live session of that user");
-        }
-        return tx.RevokeAllBut(user_id, keep_id, reason, Now());
-      },
-      std::move(done));
+  RevokeStep(std::move(user_id), std::move(keep_id), reason, 0,
+             std::move(done));
 }
 
 void LmdbStore::ListUser(std::string user_id,
@@ -382,7 +424,7 @@ void LmdbStore::FlashPop(std::string id, std::string queue,
         if (!popped.empty()) SESSIOND_RETURN_IF_ERROR(tx.RewriteSession(*s));
         return popped;
       },
-      std::move(done));
+      std::move(done), WriteClass::kMoves);
 }
 
 void LmdbStore::PutMarker(std::string key, std::string value,
@@ -401,7 +443,7 @@ void LmdbStore::PutMarker(std::string key, std::string value,
         SESSIOND_RETURN_IF_ERROR(tx.PutMarker(key, m));
         return MarkerPut{true, {}};
       },
-      std::move(done));
+      std::move(done), WriteClass::kMoves);
 }
 
 void LmdbStore::GetMarker(std::string key, Callback<Marker> done) {
@@ -450,7 +492,18 @@ StoreStats LmdbStore::Stats() const {
   MDB_stat ms{};
   if (read.status().ok() && mdb_stat(read.txn(), dbs_.sessions, &ms) == 0) {
     st.sessions = ms.ms_entries;
+    st.used_bytes = std::max(LivePages(read.txn(), dbs_),
+                             UsedPages(env_.get(), read.txn())) *
+                    ms.ms_psize;
+    st.size_bytes = writer_->map_pages() * ms.ms_psize;
+    st.refuse_new_bytes = writer_->refuse_grows_at() * ms.ms_psize;
   }
+  st.refused_full = writer_->refused_full();
+  st.durability =
+      writer_->durability() == LmdbDurability::kSync ? "sync" : "periodic";
+  st.write_transactions = writer_->write_transactions();
+  st.syncs = writer_->syncs();
+  st.group_sizes = writer_->group_sizes();
   return st;
 }
 

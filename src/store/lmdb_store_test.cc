@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -69,7 +71,14 @@ StoreFactory LmdbFactory() {
 SESSIOND_INSTANTIATE_STORE_CONFORMANCE(Lmdb, LmdbFactory());
 
 // The LMDB-only tests reuse the conformance fixture (loop, clock, helpers).
-class LmdbStoreTest : public StoreConformanceTest {};
+class LmdbStoreTest : public StoreConformanceTest {
+ protected:
+  // Forks committers and SIGKILLs them at random moments (below).
+  void RunSigkillRounds(LmdbDurability durability);
+  // Fills an 8 MB map with sessions holding `blob` bytes of data, then
+  // checks what still works (below).
+  void CheckFullMap(size_t blob);
+};
 
 using testing::Sets;
 
@@ -110,6 +119,144 @@ TEST_P(LmdbStoreTest, ConcurrentCommitsShareWriteTransactions) {
   EXPECT_GE(txns, 1u);
   EXPECT_LE(txns, static_cast<uint64_t>(kCommits / 10));
   EXPECT_EQ(Load(s.id)->data.size(), static_cast<size_t>(kCommits));
+  // The histogram counts every transaction once, by how many writes it
+  // carried; with 400 in flight some carried many.
+  const StoreStats st = store_->Stats();
+  EXPECT_EQ(st.durability, "sync");
+  ASSERT_EQ(st.group_sizes.size(), 10u);
+  uint64_t counted = 0, large = 0;
+  for (size_t i = 0; i < st.group_sizes.size(); ++i) {
+    counted += st.group_sizes[i];
+    if (i >= 4) large += st.group_sizes[i];  // 16 writes or more
+  }
+  EXPECT_EQ(counted, LmdbWriteTransactions(*store_));
+  EXPECT_GE(large, 1u);
+  EXPECT_GE(st.syncs, 1u);
+}
+
+// Issue 12: an idle-expired session stayed on disk until its absolute
+// expiry (14 days by default). Now the expiry index holds the idle
+// deadline, and a session used meanwhile is moved on, not dropped.
+TEST_P(LmdbStoreTest, IdleExpiredSessionsLeaveTheDisk) {
+  Session idle = MustCreate("", /*ttl_s=*/100000, /*idle_s=*/100);
+  Session used = MustCreate("alice", 100000, 100);
+  ASSERT_EQ(store_->Stats().sessions, 2u);
+  clock_.AdvanceSeconds(70);
+  ASSERT_TRUE(Load(used.id).ok());  // touched: its deadline moves to 170
+  clock_.AdvanceSeconds(40);        // 110: `idle` is past its deadline
+  EXPECT_EQ(Load(idle.id).code(), Code::kExpired);
+  Result<uint64_t> swept = Sweep(100);
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(*swept, 1u);
+  EXPECT_EQ(store_->Stats().sessions, 1u);  // the record is gone
+  EXPECT_EQ(Load(idle.id).code(), Code::kNotFound);
+  EXPECT_TRUE(Load(used.id).ok());
+  // And the used one goes too once it is idle in its turn.
+  clock_.AdvanceSeconds(200);
+  swept = Sweep(100);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, 1u);
+  EXPECT_EQ(store_->Stats().sessions, 0u);
+  EXPECT_TRUE(ListUser("alice")->empty());
+}
+
+// Issue 12: with a full map LOGIN and LOGOUT answered UNAVAILABLE for
+// everyone, so nobody could be signed out. New data is refused first, with
+// room kept for what revocation writes.
+TEST_P(LmdbStoreTest, AFullMapRefusesNewDataButNeverRevocation) {
+  // Small records (many to a page) and large ones (overflow pages).
+  for (size_t blob : {size_t{1500}, size_t{12000}}) {
+    SCOPED_TRACE("data of " + std::to_string(blob) + " bytes");
+    CheckFullMap(blob);
+  }
+}
+
+void LmdbStoreTest::CheckFullMap(size_t blob) {
+  store_.reset();
+  fs::remove_all(DataDir());
+  LmdbOptions small{DataDir(), size_t{8} << 20};  // the issue's 8 MB
+  Result<std::unique_ptr<Store>> made = NewLmdbStore(loop_, options_, small);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  store_ = std::move(made.value());
+  // Fill it 64 creates at a time (group-committed), half of them alice's.
+  std::vector<Session> stored;
+  Status refused;
+  int in_flight = 0, issued = 0;
+  std::function<void()> issue = [&] {
+    Session s = NewSession(issued++ % 2 == 0 ? "alice" : "");
+    s.data["blob"] = std::string(blob, 'x');
+    ++in_flight;
+    store_->Create(std::move(s), [&](Result<Session> r) {
+      --in_flight;
+      if (!r.ok()) {
+        if (refused.ok()) refused = r.status();
+        return;
+      }
+      stored.push_back(*r);
+      if (refused.ok() && issued < 100000) issue();
+    });
+  };
+  // 64 in flight, then (once refused) 4, which the writer's allowance for
+  // a batch's copied pages refuses later: the map ends up at its line.
+  for (int window : {64, 4}) {
+    refused = Status();
+    for (int i = 0; i < window; ++i) issue();
+    while (in_flight > 0) ev_run(loop_, EVRUN_ONCE);
+  }
+  // Keep alice's sessions first, then the anonymous ones.
+  std::stable_partition(stored.begin(), stored.end(),
+                        [](const Session& s) { return !s.user_id.empty(); });
+  const size_t alice = static_cast<size_t>(
+      std::count_if(stored.begin(), stored.end(),
+                    [](const Session& s) { return !s.user_id.empty(); }));
+  ASSERT_GT(alice, 10u);
+  ASSERT_GT(stored.size() - alice, 10u);
+  ASSERT_EQ(refused.code(), Code::kUnavailable) << refused.ToString();
+  EXPECT_NE(refused.message().find("nearly full"), std::string::npos);
+  ASSERT_GT(stored.size(), 100u);
+  std::printf("%zu sessions with %zu bytes of data filled the 8 MB map\n",
+              stored.size(), blob);
+  StoreStats st = store_->Stats();
+  EXPECT_EQ(st.size_bytes, size_t{8} << 20);
+  // At the line, give or take the pages the last batches copied.
+  EXPECT_GE(st.used_bytes, st.refuse_new_bytes - st.size_bytes / 20);
+  EXPECT_LT(st.used_bytes, st.size_bytes);
+  EXPECT_GE(st.refused_full, 1u);
+  // New data: refused. A commit that only erases: allowed.
+  Session anon = stored[alice];
+  // Growth is refused (an op that adds no page may still slip in).
+  Status grown;
+  for (size_t i = alice; i < alice + 30 && grown.ok(); ++i) {
+    grown = Commit(stored[i].id,
+                   Sets(stored[i].version, {{"more", std::string(4000, 'y')}}))
+                .status();
+  }
+  EXPECT_EQ(grown.code(), Code::kUnavailable) << grown.ToString();
+  anon = *Load(anon.id);
+  ChangeSet erase;
+  erase.base_version = anon.version;
+  erase.erase.insert("blob");
+  EXPECT_TRUE(Commit(anon.id, erase).ok());
+  // Sign-in on an existing session, sign-out, revocation: all work.
+  LoginRequest login;
+  login.user_id = "bob";
+  Result<Session> bob = Login(stored[alice + 1].id, login);
+  ASSERT_TRUE(bob.ok()) << bob.status().ToString();
+  EXPECT_TRUE(Destroy(bob->id).ok());
+  EXPECT_TRUE(Destroy(stored[alice + 2].id).ok());
+  // Every one of alice's sessions but one, then that one too.
+  Result<uint64_t> others = RevokeOthers("alice", stored[0].id);
+  ASSERT_TRUE(others.ok()) << others.status().ToString();
+  EXPECT_EQ(*others, alice - 1);
+  Result<uint64_t> revoked = RevokeUser("alice");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 1u);
+  EXPECT_TRUE(BumpEpoch("alice").ok());
+  // What revocation freed is room again.
+  st = store_->Stats();
+  EXPECT_LT(st.used_bytes, st.refuse_new_bytes);
+  Result<Session> again = Create(NewSession());
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
 }
 
 TEST_P(LmdbStoreTest, FullMapIsUnavailableNotACrash) {
@@ -161,14 +308,15 @@ TEST_P(LmdbStoreTest, FullMapIsUnavailableNotACrash) {
 // through a pipe; the parent kills it with SIGKILL at a random moment, then
 // checks that every acknowledged commit is in the store.
 [[noreturn]] void CommitUntilKilled(const std::string& id, int64_t now_s,
-                                    int report_fd) {
+                                    int report_fd, LmdbDurability durability) {
   struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
   ManualClock clock(now_s);
   StoreOptions options;
   options.clock = &clock;
   options.max_data_bytes = 1 << 20;
-  Result<std::unique_ptr<Store>> store =
-      NewLmdbStore(loop, options, LmdbOptions{DataDir(), size_t{64} << 20});
+  LmdbOptions lmdb{DataDir(), size_t{64} << 20};
+  lmdb.durability = durability;
+  Result<std::unique_ptr<Store>> store = NewLmdbStore(loop, options, lmdb);
   if (!store.ok()) _exit(2);
   // Several commits in flight at once, so kills land inside group commits.
   constexpr int kInFlight = 8;
@@ -188,7 +336,18 @@ TEST_P(LmdbStoreTest, FullMapIsUnavailableNotACrash) {
   for (;;) ev_run(loop, EVRUN_ONCE);
 }
 
+// Both durability settings: a process crash loses nothing acknowledged
+// (periodic mode's window is a power cut's or a kernel crash's; the page
+// cache survives a SIGKILL).
 TEST_P(LmdbStoreTest, NoAcknowledgedCommitIsLostToSigkill) {
+  RunSigkillRounds(LmdbDurability::kSync);
+}
+
+TEST_P(LmdbStoreTest, NoAcknowledgedCommitIsLostToSigkillInPeriodicMode) {
+  RunSigkillRounds(LmdbDurability::kPeriodic);
+}
+
+void LmdbStoreTest::RunSigkillRounds(LmdbDurability durability) {
   const auto started = std::chrono::steady_clock::now();
   std::mt19937 rng(std::random_device{}());
   constexpr int kRounds = 50;
@@ -203,7 +362,7 @@ TEST_P(LmdbStoreTest, NoAcknowledgedCommitIsLostToSigkill) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       close(fds[0]);
-      CommitUntilKilled(s.id, clock_.NowSeconds(), fds[1]);
+      CommitUntilKilled(s.id, clock_.NowSeconds(), fds[1], durability);
     }
     close(fds[1]);
     // Kill after a random number of acknowledgements (a kill "right after a

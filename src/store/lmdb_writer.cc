@@ -1,31 +1,239 @@
-// LmdbWriter: group commit on a LoopWorker (lmdb_writer.h says why).
+// LmdbWriter: the writer and syncer threads, the reserve check and the
+// hand-back to the loop thread (lmdb_writer.h says why it is built so).
 #include "store/lmdb_writer.h"
 
+#include <algorithm>
+#include <bit>
+#include <chrono>
+
 namespace sessiond {
+namespace {
 
-LmdbWriter::LmdbWriter(struct ev_loop* loop, MDB_env* env, const Dbs* dbs)
-    : env_(env),
-      dbs_(dbs),
-      worker_(
-          loop, LoopWorker<WriteOp>::Wake::kBeforeLoopBlocks,
-          [this](std::vector<WriteOp>& batch) { ApplyBatch(batch); },
-          [](WriteOp& op, bool processed) {
-            if (!processed) op.result = ShuttingDown("store is closing");
-            if (op.finish) op.finish(std::move(op.result));
-          }) {}
+// Leaf pages a write that adds data dirties besides its own (the record's,
+// the user index's and the expiry index's), whose old copies the
+// transaction cannot reuse.
+constexpr uint64_t kCopiedPagesPerWrite = 4;
 
-void LmdbWriter::Submit(std::function<Status(Tx&)> apply,
-                        std::function<void(Status)> finish) {
-  worker_.Post(WriteOp{std::move(apply), std::move(finish), Status()});
+size_t GroupBucket(size_t ops) {
+  if (ops == 0) return 0;
+  const size_t b = static_cast<size_t>(std::bit_width(ops)) - 1;
+  return b < LmdbWriter::kGroupBuckets ? b : LmdbWriter::kGroupBuckets - 1;
 }
 
-void LmdbWriter::ApplyBatch(std::vector<WriteOp>& batch) {
+}  // namespace
+
+LmdbWriter::LmdbWriter(struct ev_loop* loop, MDB_env* env, const Dbs* dbs,
+                       const LmdbOptions& options)
+    : env_(env),
+      dbs_(dbs),
+      durability_(options.durability),
+      sync_interval_(std::max<int64_t>(options.sync_interval_ms, 1)) {
+  MDB_envinfo info{};
+  MDB_stat st{};
+  if (mdb_env_info(env, &info) == 0 && mdb_env_stat(env, &st) == 0 &&
+      st.ms_psize != 0) {
+    map_pages_ = info.me_mapsize / st.ms_psize;
+  }
+  if (options.reserve_percent > 0 && map_pages_ > 0) {
+    const auto reserve = static_cast<uint64_t>(options.reserve_percent);
+    grows_limit_ = map_pages_ * (100 - reserve) / 100;
+    moves_limit_ = map_pages_ * (200 - reserve) / 200;
+  }
+  async_.Init<&LmdbWriter::OnAsync>(loop, this);
+  async_.SetKeepsLoopAlive(false);
+  async_.Start();
+  prepare_.Init<&LmdbWriter::OnPrepare>(loop, this);
+  prepare_.SetKeepsLoopAlive(false);
+  prepare_.Start();
+  syncer_ = std::thread([this] { SyncerMain(); });
+  writer_ = std::thread([this] { WriterMain(); });
+}
+
+LmdbWriter::~LmdbWriter() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  writer_cv_.Signal();
+  writer_.join();  // applies what is queued, then tells the syncer
+  syncer_.join();  // fsyncs what is committed
+  closing_ = true;
+  while (DrainDone(true)) {
+  }
+}
+
+void LmdbWriter::Submit(std::function<Status(Tx&)> apply,
+                        std::function<void(Status)> finish, WriteClass cls) {
+  if (pending_++ == 0) async_.SetKeepsLoopAlive(true);
+  WriteOp op{std::move(apply), std::move(finish), cls, Status()};
+  if (closing_) {
+    rejected_.push_back(std::move(op));
+    return;
+  }
+  {
+    MutexLock lock(&mu_);
+    queue_.push_back(std::move(op));
+    // A writer that is busy takes the queue when it is done; only an idle
+    // one needs waking, and that waits for the loop's prepare.
+    if (writer_busy_) return;
+  }
+  wake_due_ = true;
+}
+
+std::vector<uint64_t> LmdbWriter::group_sizes() const {
+  std::vector<uint64_t> out;
+  out.reserve(kGroupBuckets);
+  for (const auto& g : groups_) out.push_back(g.load());
+  return out;
+}
+
+void LmdbWriter::WriterMain() {
+  for (;;) {
+    Batch batch;
+    {
+      MutexLock lock(&mu_);
+      writer_busy_ = false;
+      while (!stopping_ && queue_.empty()) writer_cv_.Wait(&mu_);
+      if (queue_.empty()) {  // stopping, and nothing left
+        writer_done_ = true;
+        syncer_cv_.Signal();
+        return;
+      }
+      batch.swap(queue_);
+      writer_busy_ = true;
+    }
+    ApplyBatch(batch);
+    if (durability_ == LmdbDurability::kSync) {
+      // Committed, its meta page written but not yet fsynced: the syncer
+      // acknowledges it after the fsync that covers it, while this thread
+      // goes on with the next batch.
+      MutexLock lock(&mu_);
+      unsynced_.push_back(std::move(batch));
+      syncer_cv_.Signal();
+      continue;
+    }
+    {
+      MutexLock lock(&mu_);
+      done_.push_back(std::move(batch));
+      dirty_ = true;
+    }
+    async_.Send();
+  }
+}
+
+void LmdbWriter::SyncerMain() {
+  if (durability_ == LmdbDurability::kSync) {
+    for (;;) {
+      std::vector<Batch> batches;
+      {
+        MutexLock lock(&mu_);
+        while (unsynced_.empty() && !writer_done_) syncer_cv_.Wait(&mu_);
+        if (unsynced_.empty()) return;  // the writer is done, all synced
+        batches.swap(unsynced_);
+      }
+      // One fsync covers every batch committed before it started (their
+      // meta pages were written when their commits returned).
+      const int rc = mdb_env_sync(env_, 1);
+      syncs_.fetch_add(1);
+      if (rc != 0) {
+        const Status failed = LmdbStatus(rc, "fsync");
+        for (Batch& b : batches) {
+          for (WriteOp& op : b) {
+            if (op.result.ok()) op.result = failed;
+          }
+        }
+      }
+      Acknowledge(std::move(batches));
+    }
+  }
+  // Periodic: an fsync every interval while commits happened, and a last
+  // one when the writer is done.
+  using SteadyClock = std::chrono::steady_clock;
+  auto next = SteadyClock::now() + sync_interval_;
+  for (;;) {
+    bool sync = false, last = false;
+    {
+      MutexLock lock(&mu_);
+      for (auto now = SteadyClock::now(); !writer_done_ && now < next;
+           now = SteadyClock::now()) {
+        syncer_cv_.WaitFor(&mu_, next - now);
+      }
+      last = writer_done_;
+      sync = dirty_;
+      dirty_ = false;
+    }
+    if (sync) {
+      mdb_env_sync(env_, 1);
+      syncs_.fetch_add(1);
+    }
+    if (last) return;
+    next = SteadyClock::now() + sync_interval_;
+  }
+}
+
+void LmdbWriter::Acknowledge(std::vector<Batch>&& batches) {
+  {
+    MutexLock lock(&mu_);
+    for (Batch& b : batches) done_.push_back(std::move(b));
+  }
+  async_.Send();
+}
+
+uint64_t LmdbWriter::LivePages(MDB_txn* txn) const {
+  return sessiond::LivePages(txn, *dbs_);
+}
+
+uint64_t LmdbWriter::CommittedUsed() {
+  // A read transaction of the writer thread's own (MDB_NOTLS allows it):
+  // the committed state, whose free list reads right (UsedPages).
+  if (!gap_txn_) {
+    Result<MdbTxn> read = BeginTxn(env_, nullptr, MDB_RDONLY);
+    if (!read.ok()) return 0;
+    gap_txn_ = std::move(*read);
+  } else if (mdb_txn_renew(gap_txn_.get()) != 0) {
+    return 0;
+  }
+  const uint64_t used = std::max(UsedPages(env_, gap_txn_.get()),
+                                 sessiond::LivePages(gap_txn_.get(), *dbs_));
+  mdb_txn_reset(gap_txn_.get());
+  return used;
+}
+
+void LmdbWriter::ApplyBatch(Batch& batch) {
+  groups_[GroupBucket(batch.size())].fetch_add(1);
   Result<MdbTxn> txn = BeginTxn(env_, nullptr, 0);
   if (!txn.ok()) {
     for (WriteOp& op : batch) op.result = txn.status();
     return;
   }
+  // How full the map is for this op: the committed state's pages in use
+  // (measured once per batch), what the batch's live data grew by since,
+  // and an allowance for the pages each write copies on its way (a
+  // transaction cannot reuse the old copies it frees). Conservative under
+  // large batches, exact when idle.
+  std::optional<uint64_t> base_used;
+  uint64_t base_live = 0, growing = 0;
   for (WriteOp& op : batch) {
+    if (op.cls != WriteClass::kFrees && grows_limit_ != 0) {
+      const uint64_t limit =
+          op.cls == WriteClass::kGrows ? grows_limit_ : moves_limit_;
+      const uint64_t live = LivePages(txn->get());
+      if (!base_used) {
+        base_used = CommittedUsed();
+        base_live = live;
+      }
+      const uint64_t used = *base_used +
+                            (live > base_live ? live - base_live : 0) +
+                            kCopiedPagesPerWrite * growing;
+      if (used >= limit) {
+        refused_full_.fetch_add(1);
+        op.result = Unavailable(
+            "the store is nearly full: new sessions and data are refused "
+            "(deletes and sign-outs still work); raise [store] map_size_mb");
+        continue;
+      }
+      ++growing;
+    }
     Result<MdbTxn> child = BeginTxn(env_, txn->get(), 0);
     if (!child.ok()) {
       op.result = child.status();
@@ -38,7 +246,8 @@ void LmdbWriter::ApplyBatch(std::vector<WriteOp>& batch) {
     if (st.ok()) st = CommitTxn(std::move(*child), "commit nested");
     op.result = std::move(st);
   }
-  // The fsync: nothing is acknowledged before this returns.
+  // The data fsync (sync mode; the meta page's follows in the syncer):
+  // nothing is acknowledged before this returns.
   Status committed = CommitTxn(std::move(*txn), "commit");
   write_txns_.fetch_add(1);
   if (!committed.ok()) {
@@ -46,6 +255,38 @@ void LmdbWriter::ApplyBatch(std::vector<WriteOp>& batch) {
       if (op.result.ok()) op.result = committed;
     }
   }
+}
+
+void LmdbWriter::OnPrepare() {
+  if (!wake_due_) return;
+  wake_due_ = false;
+  writer_cv_.Signal();
+}
+
+void LmdbWriter::OnAsync() { DrainDone(true); }
+
+bool LmdbWriter::DrainDone(bool /*processed*/) {
+  std::vector<Batch> done;
+  {
+    MutexLock lock(&mu_);
+    done.swap(done_);
+  }
+  std::vector<WriteOp> rejected;
+  rejected.swap(rejected_);
+  if (done.empty() && rejected.empty()) return false;
+  for (Batch& b : done) {
+    for (WriteOp& op : b) FinishOne(op);
+  }
+  for (WriteOp& op : rejected) {
+    op.result = ShuttingDown("store is closing");
+    FinishOne(op);
+  }
+  return true;
+}
+
+void LmdbWriter::FinishOne(WriteOp& op) {
+  if (op.finish) op.finish(std::move(op.result));
+  if (--pending_ == 0) async_.SetKeepsLoopAlive(false);
 }
 
 }  // namespace sessiond

@@ -123,6 +123,21 @@ struct StoreStats {
   uint64_t commits = 0;
   uint64_t conflicts = 0;
   uint64_t swept = 0;
+  // Where the backend can tell (LMDB): the bytes live data takes and the
+  // most the store may hold (the map size); 0 when unknown. New data is
+  // refused from refuse_new_bytes on (0: never), so that deletes and
+  // sign-outs always find room (docs/storage.md, "A full map").
+  uint64_t used_bytes = 0;
+  uint64_t size_bytes = 0;
+  uint64_t refuse_new_bytes = 0;
+  uint64_t refused_full = 0;  // writes refused for that reason
+  // Group commit (LMDB): write transactions, fsyncs, and how many writes
+  // each transaction carried: group_sizes[i] counts transactions of
+  // 2^i .. 2^(i+1)-1 writes (the last bucket: that many or more).
+  std::string durability;  // "sync" or "periodic"; empty elsewhere
+  uint64_t write_transactions = 0;
+  uint64_t syncs = 0;
+  std::vector<uint64_t> group_sizes;
 };
 
 class Store {
@@ -223,9 +238,26 @@ class Store {
 Result<std::unique_ptr<Store>> NewMemoryStore(struct ev_loop* loop,
                                               StoreOptions options);
 
+// When an LMDB write is acknowledged (docs/storage.md, "Durability"):
+//   kSync      after it is on disk: its transaction committed and fsynced
+//              (the default; nothing acknowledged is lost to a crash or a
+//              power cut);
+//   kPeriodic  after its transaction committed to the page cache, with an
+//              fsync every sync_interval_ms (like Redis' appendfsync
+//              everysec: a process crash loses nothing, a power cut or a
+//              kernel crash up to about one interval).
+enum class LmdbDurability { kSync, kPeriodic };
+
 struct LmdbOptions {
   std::string data_dir;               // created if missing (mode 0700)
   size_t map_size = size_t{8} << 30;  // LMDB map size in bytes
+  LmdbDurability durability = LmdbDurability::kSync;
+  int64_t sync_interval_ms = 1000;  // kPeriodic only
+  // Room kept for deletes and sign-outs: new sessions and data are refused
+  // once live data passes (100 - reserve_percent)% of the map, moves
+  // (LOGIN, REGENERATE) at (100 - reserve_percent / 2)%; deletes, revokes,
+  // epoch bumps and the sweep always go ahead. 0 keeps no reserve.
+  int reserve_percent = 10;
 };
 Result<std::unique_ptr<Store>> NewLmdbStore(struct ev_loop* loop,
                                             StoreOptions options,

@@ -57,6 +57,10 @@ struct SessiondConfig {
   std::string admin;
   // Appended to the config file as it is (e.g. "[import.flask]\n...").
   std::string extra_toml;
+  size_t map_size_mb = 256;
+  // Extra lines for the [server] and [store] tables ("key = value\n"...).
+  std::string server_extra;
+  std::string store_extra;
   // [server] core_dumps (off by default, as in sessiond).
   bool core_dumps = false;
   // Extra environment for the child ("NAME", "value"), e.g. SESSIOND_SECRET
