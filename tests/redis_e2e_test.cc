@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "sessiond/client.h"
+#include "sessiond/clock.h"
 #include "sessiond/keyring.h"
 #include "sessiond/session.h"
 #include "testing/redis_cluster.h"
@@ -107,16 +108,22 @@ class RedisAuthE2eTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(access(testing::RedisServer::kBinary, X_OK), 0);
     ASSERT_OK(redis_.Start());
+    ASSERT_OK(Keyring::GenerateFile(keys_, SystemClock().NowSeconds()));
   }
+  // Every daemon of a test shares one Redis, so one keyring: the user tag
+  // key decides where a user's keys live, and a daemon with another one is
+  // refused at start (the layout marker's fingerprint).
   SessiondConfig Config() const {
     SessiondConfig c;
     c.backend = "redis";
     c.redis_port = redis_.port();
     c.redis_key_prefix = "e2e";
+    c.keys_file = keys_;
     return c;
   }
   testing::RedisServer redis_{kPassword};
   testing::TempDir dir_{"sessiond-redis-e2e"};
+  const std::string keys_ = dir_.path() + "/keyring.toml";
 };
 
 TEST_F(RedisAuthE2eTest, StartRefusesMissingWrongOrExposedPasswords) {
@@ -264,7 +271,7 @@ TEST(RedisClusterE2eTest, TwoDaemonsOnOneClusterShareEverything) {
   ASSERT_NE(cluster, nullptr);
   testing::TempDir dir("sessiond-cluster-e2e");
   const std::string keys = dir.path() + "/keyring.toml";
-  ASSERT_OK(Keyring::GenerateFile(keys, 0));
+  ASSERT_OK(Keyring::GenerateFile(keys, SystemClock().NowSeconds()));
   SessiondConfig c;
   c.backend = "redis";
   c.redis_key_prefix = "two";

@@ -53,9 +53,11 @@ RedisLayoutVerdict JudgeRedisLayoutMarker(
   if (layout > kRedisLayout) return RedisLayoutVerdict::kNewer;
   // A marker without a fingerprint was written before it carried one,
   // with the unkeyed tag.
-  const std::string_view fingerprint = space == std::string_view::npos
-                                           ? UnkeyedUserTag(kFingerprintUser)
-                                           : v.substr(space + 1);
+  // A std::string: the unkeyed tag is a temporary, which a string_view
+  // would outlive.
+  const std::string fingerprint = space == std::string_view::npos
+                                      ? UnkeyedUserTag(kFingerprintUser)
+                                      : std::string(v.substr(space + 1));
   if (fingerprint == Fingerprint()) return RedisLayoutVerdict::kReady;
   if (fingerprint == UnkeyedUserTag(kFingerprintUser)) {
     return RedisLayoutVerdict::kRetag;
