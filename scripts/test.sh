@@ -46,7 +46,9 @@ if [ "$fuzz_seconds" != 0 ] && [ -f fuzz/CMakeLists.txt ] \
   echo "== fuzz (libFuzzer, ASan + UBSan, ${fuzz_seconds}s per target)"
   cmake --preset fuzz >/dev/null
   cmake --build --preset fuzz -j "$jobs"
-  for target in build/fuzz/fuzz/*_fuzz; do
+  # fuzz/ holds most targets; src/dbsc builds its own beside its code.
+  for target in build/fuzz/fuzz/*_fuzz build/fuzz/src/dbsc/dbsc_fuzz; do
+    [ -x "$target" ] || { echo "missing fuzz target $target"; exit 1; }
     name=$(basename "$target")
     corpus="build/fuzz/corpus/$name"
     mkdir -p "$corpus"
