@@ -368,6 +368,21 @@ class Bench:
                 out[name] = json.loads(r.stdout.strip().splitlines()[-1])
         self.results["frameworks"] = out
 
+    # -- 3c. Redis Cluster ------------------------------------------------------
+    def cluster(self):
+        """sessiond on a 3+3 Redis Cluster against sessiond on one Redis
+        (bench/redis_cluster_bench.py starts its own servers)."""
+        log("== Redis Cluster: LOAD and COMMIT, cluster vs one Redis")
+        r = subprocess.run(
+            [PY, os.path.join(ROOT, "bench", "redis_cluster_bench.py"),
+             "--build", self.build, "--seconds", str(self.seconds),
+             "--server-cpu", SERVER_CPU, "--client-cpu", CLIENT_CPU],
+            capture_output=True, text=True, cwd=ROOT, timeout=900)
+        if r.returncode != 0:
+            raise RuntimeError("redis_cluster_bench failed: " +
+                               (r.stdout + r.stderr)[-2000:])
+        self.results["cluster"] = json.loads(r.stdout.strip().splitlines()[-1])
+
     # -- 4. scale --------------------------------------------------------------
     def scale(self, counts):
         out = {}
@@ -763,6 +778,34 @@ def render(b, command, started):
     if b.elapsed_s:
         targets.append(("the whole suite (bench/run.sh) in under 20 minutes",
                         "%.1f min" % (b.elapsed_s / 60), b.elapsed_s < 1200))
+    if "cluster" in r:
+        c = r["cluster"]
+        add("## 6. Redis Cluster (sessiond's redis store, server mode)")
+        add("")
+        add("sessiond on a Redis Cluster of 3 primaries and 3 replicas on "
+            "loopback, against the same sessiond on one redis-server "
+            "(persistence off for both), one request in flight per "
+            "connection. \"cluster + WAIT\" is COMMIT with `wait_replicas "
+            "= 1` and `wait_writes = \"all\"`: what waiting for a replica "
+            "costs.")
+        add("")
+        add("| store | verb | N | req/s | p50 µs | p99 µs | vs one Redis |")
+        add("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for store, label in (("single", "one Redis"), ("cluster", "cluster"),
+                             ("cluster_wait", "cluster + WAIT")):
+            for verb in ("load", "commit"):
+                for n in ("16", "64"):
+                    v = c.get(store, {}).get(verb, {}).get(n)
+                    if not v:
+                        continue
+                    base = c.get("single", {}).get(verb, {}).get(n)
+                    add("| %s | %s | %s | %s | %.0f | %.0f | %s |" % (
+                        label, verb.upper(), n, "{:,.0f}".format(v["rps"]),
+                        v.get("p50_us", 0), v.get("p99_us", 0),
+                        "%.2fx" % (v["rps"] / base["rps"])
+                        if base and base.get("rps") else ""))
+        add("")
+
     add("## Targets")
     add("")
     add("| target | measured | |")
@@ -815,7 +858,7 @@ def main():
                     help="shorter runs, 10k/100k sessions; no docs rewrite")
     ap.add_argument("--scale", default="10000,10000000")
     ap.add_argument("--only", default="tokens,zmq,redis,flask,django,rails,"
-                    "php,express,python_down,scale")
+                    "php,express,python_down,cluster,scale")
     ap.add_argument("--command", default="bench/run.sh")
     args = ap.parse_args()
     started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
@@ -832,6 +875,8 @@ def main():
         if "flask" in only:
             b.flask()
         b.frameworks(only)
+        if "cluster" in only:
+            b.cluster()
         if "scale" in only:
             counts = [int(c) for c in args.scale.split(",")]
             if args.quick:
