@@ -3,15 +3,10 @@
 # example) against real sessiond daemons from the shared launcher, one
 # minitest process per file (Rails allows one application per process), on
 # Debian's ruby. scripts/test.sh calls it with SESSIOND_BIN set; alone it
-# uses $SESSIOND_BIN, else /work/bin/sessiond, else the newest build of this
-# checkout. A failing file prints its whole output.
+# uses $SESSIOND_BIN, else the newest build of this checkout. A failing file prints its whole output.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
-
-if [ -z "${SESSIOND_BIN:-}" ] && [ -x /work/bin/sessiond ]; then
-  export SESSIOND_BIN=/work/bin/sessiond
-fi
 
 echo "== Ruby tests (minitest: client, Rack, Rails 6.1, the Rails example)"
 out=$(mktemp)

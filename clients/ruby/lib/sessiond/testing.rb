@@ -7,8 +7,8 @@
 # admin_endpoint, dir, config, log, pid) and obeys stop/kill/start lines on
 # stdin; closing its stdin stops the daemon and removes its directory.
 #
-# The binary is $SESSIOND_BIN (else /work/bin/sessiond when present, else the
-# launcher's own search of build/*/src/cli/sessiond in this checkout).
+# The binary is $SESSIOND_BIN, else the launcher's own search of
+# build/*/src/cli/sessiond in this checkout.
 
 require "json"
 require "open3"
