@@ -729,9 +729,15 @@ void RedisStore::Sweep(size_t budget, Callback<uint64_t> done) {
     if (!ready.ok()) return done(ready);
     auto state = std::make_shared<SweepState>();
     state->remaining = budget;
-    state->scan_left = budget * kSweepScanFactor;
     state->done = std::move(done);
     SyncSweepCursors();
+    // Enough scanning to visit every primary twice (a pass started mid-way
+    // goes round again): a call that answers 0 has looked everywhere, also
+    // on a cluster whose expired keys sit on the last primary.
+    const size_t per_scan = std::max<size_t>(budget, 16);
+    state->scan_left =
+        std::max(budget * kSweepScanFactor,
+                 per_scan * 2 * std::max<size_t>(1, sweep_cursors_.size()));
     // Started mid-pass: go on through the end and round again, so one
     // call can see every key once.
     if (SweepMidPass()) state->wraps_left = 2;
