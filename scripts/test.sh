@@ -4,9 +4,9 @@
 # and framework tests (pytest), and a short libFuzzer run of every fuzz
 # target under ASan + UBSan.
 # Installs what a fresh Debian 12 machine lacks (scripts/install-deps.sh).
-#   FUZZ_SECONDS=30  seconds per fuzz target (0 skips fuzzing); about 7
-#                    minutes for the 13 targets. scripts/fuzz.sh alone is
-#                    the long run (600 s a target).
+#   FUZZ_SECONDS=30  seconds per fuzz target (0 skips fuzzing); about 5
+#                    minutes for the 10 targets, build aside. scripts/fuzz.sh
+#                    alone is the long run (600 s a target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
