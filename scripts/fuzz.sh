@@ -7,8 +7,9 @@
 #   FUZZ_JOBS=N       build jobs (default: nproc)
 # Each target starts from its seeds (fuzz/corpus/<name>/, read only) and
 # keeps what it finds in build/fuzz/corpus/<name>/, so runs build on each
-# other. A crash stops the script with the target's report (and the input,
-# crash-*, in the current directory).
+# other. Each run's output is in build/fuzz/fuzz-logs/<name>.log. A crash
+# stops the script with the target's report (and the input, crash-*, in the
+# current directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,16 @@ for target in build/fuzz/fuzz/*_fuzz build/fuzz/src/dbsc/dbsc_fuzz; do
   mkdir -p "$corpus"
   seeds="fuzz/corpus/$name"
   [ -d "$seeds" ] || seeds=""
+  log="build/fuzz/fuzz-logs/$name.log"
+  mkdir -p "$(dirname "$log")"
   echo "-- $name"
-  "$target" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
-    "$corpus" $seeds 2>&1 | tail -n 12
+  if "$target" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+       "$corpus" $seeds >"$log" 2>&1; then
+    # The last status line (coverage, corpus) and the final stats.
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::' "$log"
+  else
+    tail -n 60 "$log"
+    echo "fuzz target $name failed (whole log: $log)"
+    exit 1
+  fi
 done
