@@ -411,7 +411,7 @@ void RedisStore::MigrateKey(const std::shared_ptr<Migration>& m,
           if (moving.empty()) return step(Status());
           auto fan = std::make_shared<Fanout>(moving.size(), step);
           for (const auto& [user, value] : moving) {
-            move_epoch(user, value, [this, key, user, fan](Status st) {
+            move_epoch(user, value, [this, key, user = user, fan](Status st) {
               if (!st.ok()) return fan->One(st);
               router_->Command(
                   key, {"HDEL", key, user},
@@ -1334,7 +1334,7 @@ void RedisStore::ReadMany(const std::string& user_id,
       args.push_back(id);
     }
     router_->Script(scripts_.read_many, std::move(keys), std::move(args),
-                    [take, fan, slot_ids](Result<RedisValue> r) {
+                    [take, fan, slot_ids = slot_ids](Result<RedisValue> r) {
                       fan->One(take(slot_ids, r, false));
                     });
   }
