@@ -2,7 +2,8 @@
 sign in on both, see two devices, sign the other location out, and the
 first browser is signed out on its next page load."""
 
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (StaleElementReferenceException,
+                                        WebDriverException)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -14,7 +15,10 @@ from devices_app import SIGNED_OUT_BECAUSE, ago, describe_device, \
 
 # A click starts a page load; elements read while it replaces the page go
 # stale, so waits that read the page retry instead of failing.
-STALE = (StaleElementReferenceException,)
+# Chromium sometimes reports a node replaced by the page's reload as an
+# "unhandled inspector error" (a WebDriverException) instead of a stale
+# element: both mean "look again"; the wait still fails after its timeout.
+STALE = (StaleElementReferenceException, WebDriverException)
 
 
 def sign_in(browser, url, user, password):

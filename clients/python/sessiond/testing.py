@@ -112,12 +112,15 @@ class SessiondProcess:
         cookie: Dict[str, Any] = {"secure": False}
         cookie.update(cookie_options or {})
         tables.update(extra_tables or {})
+        # Keys for [store] are added to the table the launcher writes.
+        store_table: Dict[str, Any] = {"backend": store,
+                                       "data_dir": data_dir,
+                                       "map_size_mb": 64}
+        store_table.update(tables.pop("store", {}))
         with open(self.config_path, "w") as f:
             f.write(_toml({
                 "server": server,
-                "store": {"backend": store,
-                          "data_dir": data_dir,
-                          "map_size_mb": 64},
+                "store": store_table,
                 "session": dict(session_options or {}),
                 "cookie": cookie,
                 "keys": {"file": os.path.join(data_dir, "keyring.toml")},
