@@ -1174,18 +1174,18 @@ TEST_F(SessionctlTest, RevokeOthersAndSession) {
   ASSERT_OK(a);
   ASSERT_OK(b);
   ASSERT_OK(c);
-  ProgramResult others = Ctl({"revoke-others", "dave", a->session.id});
+  ProgramResult others = Ctl({"revoke-others", "dave", "--", a->session.id});
   ASSERT_TRUE(others.exited_ok()) << others.err;
   EXPECT_NE(others.out.find("revoked 2"), std::string::npos) << others.out;
   ASSERT_OK(app.Load(a->cookie));
   EXPECT_FALSE(app.Load(b->cookie).ok());
 
-  ProgramResult one = Ctl({"revoke-session", a->session.id});
+  ProgramResult one = Ctl({"revoke-session", "--", a->session.id});
   ASSERT_TRUE(one.exited_ok()) << one.err;
   EXPECT_FALSE(app.Load(a->cookie).ok());
 
   // A server error: exit 1 and the code's name.
-  ProgramResult missing = Ctl({"revoke-session", a->session.id});
+  ProgramResult missing = Ctl({"revoke-session", "--", a->session.id});
   EXPECT_EQ(missing.exit_code, 1) << missing.out << missing.err;
   EXPECT_TRUE(missing.err.find("NOT_FOUND") != std::string::npos ||
               missing.err.find("REVOKED") != std::string::npos)
@@ -1199,6 +1199,12 @@ TEST_F(SessionctlTest, ExitCodes) {
   EXPECT_EQ(bad_sub.exit_code, 2) << bad_sub.err;
   ProgramResult missing_arg = Ctl({"list"});
   EXPECT_EQ(missing_arg.exit_code, 2) << missing_arg.err;
+  // A base64url id may start with '-': the usage error says to use '--'.
+  ProgramResult dash_id = Ctl({"revoke-session", "-Xy0123456789abcdef"});
+  EXPECT_EQ(dash_id.exit_code, 2) << dash_id.err;
+  EXPECT_NE(dash_id.err.find("after '--'"), std::string::npos) << dash_id.err;
+  ProgramResult dash_ok = Ctl({"revoke-session", "--", "-Xy0123456789abcdef"});
+  EXPECT_EQ(dash_ok.exit_code, 1) << dash_ok.err;  // parsed; sessiond answers
   ProgramResult unreachable =
       RunProgram({testing::SessionctlBinary(), "--admin",
                   "ipc://" + sessiond_->data_dir() + "/nobody-here.sock",

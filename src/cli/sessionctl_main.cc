@@ -314,11 +314,25 @@ int Stats(Runner& run, const Flags& flags) {
   return kExitOk;
 }
 
+// Whether an argument that CLI11 read as an unknown option looks like an
+// operand instead: a session id (base64url) starts with '-' one time in 64.
+// Used only to add a hint to the usage error; the parse itself stays CLI11's.
+bool DashLeadingOperand(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") return false;
+    if (arg.size() > 2 && arg[0] == '-' && arg[1] != '-') return true;
+  }
+  return false;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{
       "sessionctl: administer a running sessiond through its admin socket.\n"
       "Exit codes: 0 ok, 1 error answered by sessiond (its code is printed),\n"
-      "2 usage, 3 sessiond unreachable."};
+      "2 usage, 3 sessiond unreachable.\n"
+      "Session ids are base64url and may start with '-': put such an id\n"
+      "after '--' (sessionctl revoke-session -- -Xy...)."};
   app.set_version_flag("-V,--version",
                        "sessionctl " + std::string(VersionString()));
   app.require_subcommand(1);
@@ -371,6 +385,11 @@ int Main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
+    if (rc != 0 && DashLeadingOperand(argc, argv)) {
+      std::cerr << "note: an id that starts with '-' reads as an option; "
+                   "put it after '--', as in: sessionctl revoke-session -- "
+                   "-Xy...\n";
+    }
     return rc == 0 ? kExitOk : kExitUsage;
   }
 
