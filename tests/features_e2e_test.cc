@@ -211,6 +211,45 @@ TEST(RotationE2eTest, ClientModeRefusesRotationAtStart) {
       << st.message();
 }
 
+// --- hybrid: an older cookie cannot roll the data back ------------------------
+
+// rotation_grace = 0: a replaced cookie is refused at once, so the test
+// needs no wait. Against the binary, as the finding was.
+TEST(HybridReplayE2eTest, AReplayedOlderCookieIsRefusedAndChangesNothing) {
+  SessiondConfig config;
+  config.mode = "hybrid";
+  config.session_extra = {"rotation_grace = 0"};
+  SessiondProcess sessiond(config);
+  Status st = sessiond.Start();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Client app(sessiond.AppOptions());
+  auto in = app.Login("", "alice");
+  ASSERT_OK(in);
+  ChangeSet grant;
+  grant.base_version = in->session.version;
+  grant.set["role"] = "\"admin\"";
+  auto with = app.Commit(in->cookie, grant);
+  ASSERT_OK(with);
+  ChangeSet revoke;
+  revoke.base_version = with->session.version;
+  revoke.erase.insert("role");
+  auto without = app.Commit(with->cookie, revoke);
+  ASSERT_OK(without);
+  EXPECT_EQ(without->session.data.count("role"), 0u);
+
+  auto replayed = app.Load(with->cookie);
+  ASSERT_FALSE(replayed.ok()) << "an older hybrid cookie brought back: "
+                              << replayed->session.data.count("role");
+  EXPECT_EQ(replayed.code(), Code::kRevoked) << replayed.status().ToString();
+  EXPECT_NE(replayed.status().message().find("superseded"), std::string::npos)
+      << replayed.status().ToString();
+  EXPECT_FALSE(app.Commit(with->cookie, grant).ok());
+  auto now = app.Load(without->cookie);
+  ASSERT_OK(now);
+  EXPECT_EQ(now->session.data.count("role"), 0u);
+  if (HasFailure()) ADD_FAILURE() << "sessiond log:\n" << sessiond.LogTail();
+}
+
 // --- per-user session limits -------------------------------------------------
 
 TEST(LimitE2eTest, EvictOldestAndRefuseThroughTheBinary) {

@@ -169,6 +169,10 @@ TEST_P(RotationTest, LoadRotatesACookieOnceItIsOld) {
                                                    .dump()});
   ASSERT_TRUE(saved.ok()) << saved.status;
   const std::string cookie = saved.cookie();
+  // In hybrid mode the commit itself moved the cookie to a new generation,
+  // 1 µs after the login's (the fake clock stands still): rotate_after
+  // counts from there.
+  if (GetParam() == StorageMode::kHybrid) h_.clock_.AdvanceMicros(1);
   h_.clock_.AdvanceSeconds(kRotateAfter - 1);
   Reply young = h_.Run("LOAD", {cookie});
   ASSERT_TRUE(young.ok());
@@ -196,14 +200,19 @@ TEST_P(RotationTest, ThePreviousValueWorksForTheGracePeriodAndGetsTheNewest) {
   // newest value (the same generation as the rotation's).
   Reply tab = h_.Run("LOAD", {old_cookie});
   ASSERT_TRUE(tab.ok()) << tab.status;
-  EXPECT_NE(tab.cookie(), old_cookie);
-  EXPECT_FALSE(tab.set_cookie().empty());
   if (GetParam() == StorageMode::kServer) {
     EXPECT_EQ(tab.cookie(), new_cookie);
+    EXPECT_FALSE(tab.set_cookie().empty());
+    Reply adopted = h_.Run("LOAD", {tab.cookie()});
+    ASSERT_TRUE(adopted.ok()) << adopted.status;
+    EXPECT_TRUE(adopted.set_cookie().empty());
+  } else {
+    // Hybrid: the replaced value carries older data than the newest
+    // cookie, so it is served but never re-issued (the response that
+    // replaced it carried the newest value).
+    EXPECT_EQ(tab.cookie(), old_cookie);
+    EXPECT_TRUE(tab.set_cookie().empty()) << tab.set_cookie();
   }
-  Reply adopted = h_.Run("LOAD", {tab.cookie()});
-  ASSERT_TRUE(adopted.ok()) << adopted.status;
-  EXPECT_TRUE(adopted.set_cookie().empty());
   // Writes with the old value land too, answered with the newest value.
   Reply wrote = h_.Run(
       "COMMIT", {old_cookie, json({{"base_version", tab.session()["version"]},
@@ -315,6 +324,113 @@ TEST(RotationOffTest, TheCookieNeverChangesWithoutRotateAfter) {
   ASSERT_TRUE(load.ok());
   EXPECT_EQ(load.cookie(), in.cookie());
   EXPECT_TRUE(load.set_cookie().empty());
+}
+
+// --- hybrid: an older cookie cannot roll the data back ------------------------
+// The cookie carries the data, the store a stub; every change moves the
+// stub to a new cookie generation (issue 12, finding 4).
+
+class HybridReplayTest : public testing::Test {
+ protected:
+  HybridReplayTest()
+      : h_(Harness::Settings{StorageMode::kHybrid, /*rotate_after_s=*/0,
+                             kGrace}) {}
+
+  Reply Commit(const Reply& on, json changes) {
+    changes["base_version"] = on.session()["version"];
+    return h_.Run("COMMIT", {on.cookie(), changes.dump()});
+  }
+
+  static void ExpectSuperseded(const Reply& r) {
+    EXPECT_EQ(r.status, "REVOKED");
+    ASSERT_FALSE(r.frames.empty());
+    EXPECT_NE(r.frames[0].find("superseded"), std::string::npos)
+        << r.frames[0];
+  }
+
+  Harness h_;
+};
+
+TEST_F(HybridReplayTest, AnOlderCookieCannotBringBackRemovedData) {
+  Reply in = h_.Login("", "alice");
+  Reply with = Commit(in, {{"set", {{"role", "\"admin\""}}}});
+  ASSERT_TRUE(with.ok()) << with.status;
+  h_.clock_.AdvanceSeconds(1);
+  Reply without = Commit(with, {{"erase", {"role"}}});
+  ASSERT_TRUE(without.ok()) << without.status;
+  EXPECT_FALSE(without.session()["data"].contains("role"));
+  h_.clock_.AdvanceSeconds(kGrace);
+
+  // The cookie from before the erase (and the login's, older still) are
+  // refused by every verb; nothing changes.
+  ExpectSuperseded(h_.Run("LOAD", {with.cookie()}));
+  ExpectSuperseded(h_.Run("LOAD", {in.cookie()}));
+  ExpectSuperseded(Commit(with, {{"set", {{"k", "1"}}}}));
+  ExpectSuperseded(h_.Run("FLASH", {with.cookie()}));
+  // The newest cookie still works, and the session was not ended.
+  Reply now = h_.Run("LOAD", {without.cookie()});
+  ASSERT_TRUE(now.ok()) << now.status;
+  EXPECT_FALSE(now.session()["data"].contains("role"));
+  EXPECT_FALSE(now.session()["data"].contains("k"));
+}
+
+TEST_F(HybridReplayTest, PoppedFlashesAreNotDeliveredAgain) {
+  Reply in = h_.Login("", "alice");
+  Reply flashed =
+      Commit(in, {{"flash", {{{"queue", ""}, {"message", "saved"}}}}});
+  ASSERT_TRUE(flashed.ok()) << flashed.status;
+  h_.clock_.AdvanceSeconds(1);
+  Reply popped = h_.Run("FLASH", {flashed.cookie()});
+  ASSERT_TRUE(popped.ok()) << popped.status;
+  ASSERT_EQ(popped.frames.size(), 4u);
+  EXPECT_EQ(json::parse(popped.frames[3]), json::array({"saved"}));
+  h_.clock_.AdvanceSeconds(kGrace);
+  ExpectSuperseded(h_.Run("FLASH", {flashed.cookie()}));
+  Reply again = h_.Run("FLASH", {popped.cookie()});
+  ASSERT_TRUE(again.ok()) << again.status;
+  EXPECT_EQ(json::parse(again.frames[3]), json::array());
+}
+
+TEST_F(HybridReplayTest, RacingRequestsWithinTheGraceAllLand) {
+  Reply in = h_.Login("", "alice");
+  h_.clock_.AdvanceSeconds(1);
+  // Three requests left the browser with the same cookie; the first one
+  // to commit replaces it.
+  Reply first = Commit(in, {{"set", {{"a", "1"}}}});
+  ASSERT_TRUE(first.ok()) << first.status;
+  h_.clock_.AdvanceSeconds(kGrace - 1);
+  // A racing LOAD is served with the data it had, and not re-issued (its
+  // data is older than the first's cookie).
+  Reply load = h_.Run("LOAD", {in.cookie()});
+  ASSERT_TRUE(load.ok()) << load.status;
+  EXPECT_EQ(load.cookie(), in.cookie());
+  EXPECT_TRUE(load.set_cookie().empty());
+  // Racing commits land (the last writer's cookie wins, as in client
+  // mode), and neither refuses the other racing requests' cookies.
+  Reply second = Commit(in, {{"set", {{"b", "2"}}}});
+  ASSERT_TRUE(second.ok()) << second.status;
+  Reply third = Commit(in, {{"set", {{"c", "3"}}}});
+  ASSERT_TRUE(third.ok()) << third.status;
+  for (const Reply* r : {&first, &second, &third}) {
+    Reply again = h_.Run("LOAD", {r->cookie()});
+    EXPECT_TRUE(again.ok()) << again.status;
+  }
+  // Once the grace is over, only values of the current generation work.
+  h_.clock_.AdvanceSeconds(2);
+  ExpectSuperseded(h_.Run("LOAD", {in.cookie()}));
+  EXPECT_TRUE(h_.Run("LOAD", {third.cookie()}).ok());
+}
+
+TEST_F(HybridReplayTest, ACommitThatDoesNotFitChangesNothing) {
+  Reply in = h_.Login("", "alice");
+  h_.clock_.AdvanceSeconds(1);
+  Reply big = Commit(
+      in, {{"set", {{"blob", json(std::string(8000, 'x')).dump()}}}});
+  EXPECT_EQ(big.status, "TOO_LARGE");
+  h_.clock_.AdvanceSeconds(kGrace + 1);
+  // The stub did not move: the login's cookie is still the current one.
+  Reply load = h_.Run("LOAD", {in.cookie()});
+  EXPECT_TRUE(load.ok()) << load.status;
 }
 
 // --- per-user session limits --------------------------------------------------

@@ -64,6 +64,11 @@ class HybridMode final : public ModeBase {
           const CookieStanding standing =
               StandingOf(*stub, Presented(cookie_us));
           if (standing == CookieStanding::kReused) {
+            // An older cookie than the stub's: with rotation on, a copy
+            // that came back (theft); without it, a superseded value
+            // (a replay, or a request that outlived two changes), refused
+            // so it cannot bring back what the changes since removed.
+            if (env_.rotate_after_s <= 0) return done(Superseded());
             return EndReused(stub->id,
                              CheckPresentedCookie(*stub, Presented(cookie_us)),
                              [done](Status st) { done(st); });
@@ -78,6 +83,17 @@ class HybridMode final : public ModeBase {
           s.dbsc_offers = std::move(stub->dbsc_offers);
           done(Opened{std::move(s), std::move(cookie), cookie_us, standing});
         });
+  }
+
+  // A cookie replaced within rotation_grace (a request racing the change
+  // that replaced it) is answered but never re-issued: its data is older
+  // than the newest cookie's, and a refresh would make it current again.
+  Reissued Refresh(Opened opened) override {
+    if (opened.standing == CookieStanding::kPrevious) {
+      return Reissued{std::move(opened.session),
+                      Unchanged(std::move(opened.cookie))};
+    }
+    return ModeBase::Refresh(std::move(opened));
   }
 
   // The store moves the stub to its new id; the full session follows it
@@ -114,6 +130,29 @@ class HybridMode final : public ModeBase {
   }
 
  protected:
+  // Every change of the data moves the stub to a new cookie generation
+  // (a rotation: one atomic commit), so the cookie it replaces is good for
+  // rotation_grace only, and an older one is refused (Open). A request on
+  // the replaced value (a racing one) is issued under the current
+  // generation without moving it again: moving it would refuse the other
+  // racing requests' cookie too. Measured first: a change that does not fit
+  // in a cookie changes nothing.
+  void Changed(Opened changed, Callback<Reissued> done) override {
+    Result<Issued> measured = Issue(changed.session);
+    if (!measured.ok()) return done(measured.status());
+    if (changed.standing != CookieStanding::kCurrent) {
+      return done(
+          Reissued{std::move(changed.session), std::move(*measured)});
+    }
+    Rotate(std::move(changed), std::move(done));
+  }
+
+  static Status Superseded() {
+    return Revoked(
+        "superseded: a newer cookie of this hybrid session exists, and an "
+        "older one cannot bring back its data");
+  }
+
   TokenKind kind() const override { return TokenKind::kHybrid; }
   Result<std::string> Token(const Session& s) const override {
     // The token's issue time is the cookie's generation (the id's

@@ -99,13 +99,16 @@ void ModeBase::Commit(const std::string& cookie, ChangeSet changes,
   Open(cookie, [this, changes = std::move(changes),
                 done = std::move(done)](Result<Opened> cur) {
     if (!cur.ok()) return done(cur.status());
-    Session& s = cur->session;
-    Status applied = ApplyChangeSet(s, changes, env_.max_data_bytes);
+    Status applied = ApplyChangeSet(cur->session, changes, env_.max_data_bytes);
     if (!applied.ok()) return done(applied);
-    Result<Issued> issued = Issue(s);
-    if (!issued.ok()) return done(issued.status());
-    done(Reissued{std::move(s), std::move(*issued)});
+    Changed(std::move(*cur), std::move(done));
   });
+}
+
+void ModeBase::Changed(Opened changed, Callback<Reissued> done) {
+  Result<Issued> issued = Issue(changed.session);
+  if (!issued.ok()) return done(issued.status());
+  done(Reissued{std::move(changed.session), std::move(*issued)});
 }
 
 void ModeBase::PopFlash(const std::string& cookie, std::string queue,
@@ -119,10 +122,12 @@ void ModeBase::PopFlash(const std::string& cookie, std::string queue,
       return done(FlashPopped{Reissued{std::move(s), Unchanged(cur->cookie)},
                               std::move(messages)});
     }
-    Result<Issued> issued = Issue(s);
-    if (!issued.ok()) return done(issued.status());
-    done(FlashPopped{Reissued{std::move(s), std::move(*issued)},
-                     std::move(messages)});
+    Changed(std::move(*cur),
+            [messages = std::move(messages),
+             done = std::move(done)](Result<Reissued> next) mutable {
+              if (!next.ok()) return done(next.status());
+              done(FlashPopped{std::move(*next), std::move(messages)});
+            });
   });
 }
 

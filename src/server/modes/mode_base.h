@@ -49,6 +49,12 @@ class ModeBase : public SessionMode {
  protected:
   explicit ModeBase(ModeEnv env) : env_(std::move(env)) {}
 
+  // Cookie-carried: the new cookie for `changed` (a COMMIT's changes
+  // applied, or flashes popped). Client mode just issues it; hybrid first
+  // moves the stub to a new cookie generation, so the replaced cookie
+  // cannot bring the old data back.
+  virtual void Changed(Opened changed, Callback<Reissued> done);
+
   // The token kind of this mode's cookies.
   virtual TokenKind kind() const = 0;
   // The cookie value that carries `s` in this mode (mint or seal).
