@@ -3,9 +3,13 @@
 //
 // Sockets: by default one persistent DEALER per process and endpoint (a
 // php-fpm or `php -S` worker keeps it connected across requests, so a
-// request pays no connect). ZMQ_IMMEDIATE keeps requests from queueing on a
-// connection that does not exist yet (sessiond down): they fail at the
-// deadline instead of being delivered, stale, when it comes back.
+// request pays no connect). A request sent while sessiond is down waits in
+// the socket's queue until its deadline, and the rebuild at the deadline
+// drops it, so it is never delivered, stale, when sessiond comes back.
+// (Not ZMQ_IMMEDIATE: with it, a connection rebuilt while sessiond was
+// frozen, SIGSTOP or a stalled host, could stay unattached for good after
+// sessiond resumed, in libzmq 4.3.4, and the worker's every later request
+// timed out; ClientTest's timeout test caught it.)
 //
 // Timeouts: every call (or exchange()) has one deadline for sending and for
 // all of its replies (default 2 s). When it passes, the connection is torn
@@ -473,9 +477,6 @@ class Client
         }
         $setUp = function (\ZMQSocket $socket): void {
             $socket->setSockOpt(\ZMQ::SOCKOPT_LINGER, 0);
-            // Queue only on a finished connection: no request waits in a
-            // pipe to a sessiond that is down, to be applied when it is back.
-            $socket->setSockOpt(\ZMQ::SOCKOPT_IMMEDIATE, 1);
             // Reconnect every 100 ms, without growing: a persistent socket
             // lives through an outage and must find sessiond soon after it returns.
             $socket->setSockOpt(\ZMQ::SOCKOPT_RECONNECT_IVL, 100);
@@ -535,7 +536,7 @@ class Client
     private function send(\ZMQSocket $socket, array $frames, float $deadline, float $timeout): void
     {
         while ($socket->sendMulti($frames, \ZMQ::MODE_DONTWAIT) === false) {
-            // No connection yet (ZMQ_IMMEDIATE) or high-water mark: wait for room.
+            // High-water mark: wait for room.
             if (!$this->wait($socket, \ZMQ::POLL_OUT, $deadline)) {
                 throw new TimeoutException(sprintf('could not send to %s within %.3gs', $this->endpoint, $timeout));
             }
