@@ -19,6 +19,9 @@
 #include <hiredis/adapters/libev.h>
 #pragma GCC diagnostic pop
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
@@ -432,13 +435,37 @@ void RedisConnection::OnCommandTimer(struct ev_loop* loop, ev_timer* w,
   self->ArmCommandTimer();
 }
 
-void RedisConnection::OnConnectTimer(struct ev_loop* /*loop*/, ev_timer* w,
+namespace {
+
+// Whether the connection being made on `fd` has completed: writable and no
+// pending socket error. When the loop could not run for longer than the
+// connect timeout (a stalled host, a long start-up step), this timer and
+// the connection's completion are pending in the same iteration, and libev
+// runs the later-queued timer first; a socket that connected meanwhile is
+// not timed out.
+bool ConnectedMeanwhile(int fd) {
+  if (fd < 0) return false;
+  pollfd p{fd, POLLOUT, 0};
+  if (poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0) return false;
+  int err = 0;
+  socklen_t len = sizeof err;
+  return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+}
+
+}  // namespace
+
+void RedisConnection::OnConnectTimer(struct ev_loop* loop, ev_timer* w,
                                      int /*revents*/) {
   auto* self = static_cast<RedisConnection*>(w->data);
-  if (self->state_ == State::kConnecting) {
-    self->Disconnect("connect timed out after " +
-                     FormatSeconds(self->options_.connect_timeout_s) + " s");
+  if (self->state_ != State::kConnecting) return;
+  if (self->ac_ != nullptr && ConnectedMeanwhile(self->ac_->c.fd)) {
+    // hiredis' write watcher is pending in this iteration; give it its turn.
+    ev_timer_set(w, self->options_.connect_timeout_s, 0.);
+    ev_timer_start(loop, w);
+    return;
   }
+  self->Disconnect("connect timed out after " +
+                   FormatSeconds(self->options_.connect_timeout_s) + " s");
 }
 
 void RedisConnection::OnReconnectTimer(struct ev_loop* /*loop*/, ev_timer* w,
