@@ -27,6 +27,14 @@ with sessiond.user_key) mirrors sessiond's user id: setting it logs in with
 LOGIN at commit, deleting it logs out (the rest of the data moves to a new
 anonymous session).
 
+Moving in from SignedCookieSessionFactory (docs/migration.md):
+sessiond.import_cookie names the old cookie ("session", Pyramid's default;
+off by default), sessiond.import_format its format ("pyramid"),
+sessiond.import_cookie_path / sessiond.import_cookie_domain where it was
+set. A request that brings it and no sessiond cookie is imported (IMPORT)
+when request.session is first used: the same data and user, the sessiond
+cookie set and the old cookie deleted in the same response.
+
 Responses with status >= 400 do not commit data or flash changes (a
 request that failed changes nothing), unless sessiond.commit_on_error is
 true; cookies from verbs already done (login, logout) are always sent.
@@ -183,17 +191,23 @@ class _CookieSource:
 
 
 def SessiondSessionFactory(client: Client, cookie_name: Optional[str] = None,
-                           user_key: Optional[str] = USER_KEY
+                           user_key: Optional[str] = USER_KEY,
+                           import_cookie: Optional[cookies.ImportCookie] = None
                            ) -> Callable[[Request], PyramidSession]:
     """A Pyramid session factory on `client`. Loads the session when
     request.session is first used. Needs the commit tween
-    (config.include("sessiond.pyramid") installs both)."""
+    (config.include("sessiond.pyramid") installs both). import_cookie: the
+    old cookie to import when a request brings it and no sessiond cookie
+    (docs/migration.md), or None."""
     source = _CookieSource(client, cookie_name)
 
     def new_state(request: Request, cookie: CookieSettings) -> RequestSession:
         return RequestSession(
             client, request.cookies.get(cookie.name), ip=request.remote_addr,
-            user_agent=request.user_agent, user_key=user_key)
+            user_agent=request.user_agent, user_key=user_key,
+            import_cookie=import_cookie,
+            old_cookie=(request.cookies.get(import_cookie.name)
+                        if import_cookie else None))
 
     def factory(request: Request) -> PyramidSession:
         state = request.__dict__.pop("_sessiond_state", None)
@@ -261,6 +275,10 @@ def _add_cookie_headers(request: Request, response: Response,
         response.headers.add("Set-Cookie", line)
         if cookie is not None:
             cookies.warn_if_insecure(cookie, request.scheme == "https")
+    old_line = cookies.import_delete_line(
+        state.import_cookie, state.import_outcome, cookie, line)
+    if old_line:
+        response.headers.add("Set-Cookie", old_line)
     if state.accessed:
         response.vary = tuple(response.vary or ()) + ("Cookie",)
 
@@ -319,9 +337,14 @@ def includeme(config: Any) -> None:
                         float(settings.get("sessiond.timeout", DEFAULT_TIMEOUT)))
     cookie_name = settings.get("sessiond.cookie_name") or None
     user_key = settings.get("sessiond.user_key", USER_KEY) or None
+    old = cookies.import_cookie(
+        settings.get("sessiond.import_cookie"),
+        settings.get("sessiond.import_format") or "pyramid",
+        settings.get("sessiond.import_cookie_path"),
+        settings.get("sessiond.import_cookie_domain"))
     config.registry.sessiond_client = client
     config.set_session_factory(
-        SessiondSessionFactory(client, cookie_name, user_key))
+        SessiondSessionFactory(client, cookie_name, user_key, old))
     config.add_tween("sessiond.pyramid.commit_tween_factory", over=EXCVIEW)
     config.add_view(unavailable_view, context=errors.Unavailable)
     config.add_view(conflict_view, context=errors.Conflict)

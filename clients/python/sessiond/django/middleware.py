@@ -45,6 +45,7 @@ from django.utils.module_loading import import_string
 
 from .. import cookies, errors
 from ..breaker import log_unavailable
+from ..state import RequestSession
 from . import conf, dbsc
 from .csrf import CSRF_SESSION_KEY, is_lazy_token, lazy_token
 from .session import SessionStore
@@ -174,6 +175,9 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         store = self.SessionStore(incoming)
         store.bind_request(request.META.get("REMOTE_ADDR"),
                            request.META.get("HTTP_USER_AGENT"))
+        old = conf.import_cookie()
+        if old is not None:
+            store.state.set_import(old, request.COOKIES.get(old.name))
         request.session = store
         # Send the LOAD now when the browser brought the cookie (its name
         # already known): the round trip overlaps the other middleware and
@@ -258,6 +262,22 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
                                    domain=settings.SESSION_COOKIE_DOMAIN,
                                    samesite=settings.SESSION_COOKIE_SAMESITE)
             patch_vary_headers(response, ("Cookie",))
+        self._delete_old_cookie(response, state, name)
+
+    @staticmethod
+    def _delete_old_cookie(response: Response, state: RequestSession,
+                           name: str) -> None:
+        """After an import (done or refused), the old framework cookie is
+        deleted; under sessiond's own name it was replaced or deleted above
+        (Django's response keeps one cookie per name)."""
+        old = state.import_cookie
+        if old is None or state.import_outcome not in ("imported",
+                                                       "refused"):
+            return
+        if old.name == name:
+            return  # one cookie per name: replaced or deleted above
+        response.delete_cookie(old.name, path=old.path,
+                               domain=old.domain or None)
 
 
 class CsrfViewMiddleware(DjangoCsrfMiddleware):  # type: ignore[misc]
