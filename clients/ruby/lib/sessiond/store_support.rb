@@ -24,7 +24,7 @@ module Sessiond
     DEFAULT_USER_KEYS = ["user_id", "warden.user.user.key"].freeze
     # The options of ours, taken out before the framework sees the rest.
     OWN_OPTIONS = %i[client endpoint timeout user_keys csrf_key logger
-                     check_at_boot error_app].freeze
+                     check_at_boot error_app import_cookie].freeze
     # App options that HELLO decides; compared when the app sets them.
     COOKIE_OPTIONS = %i[key path domain secure httponly same_site expire_after].freeze
 
@@ -67,6 +67,7 @@ module Sessiond
       @csrf_key = (own[:csrf_key] || default_csrf_key)&.to_s
       @sessiond_logger = own[:logger]
       @error_app = own[:error_app]
+      @import_cookie = ImportCookie.from_option(own[:import_cookie], "rails")
       @explicit_cookie = COOKIE_OPTIONS.each_with_object({}) do |k, h|
         h[k] = options[k] if options.key?(k)
       end
@@ -96,7 +97,8 @@ module Sessiond
           # Rails' remote_ip follows trusted proxies (ActionDispatch::RemoteIp).
           ip: req.respond_to?(:remote_ip) ? req.remote_ip : req.ip,
           user_agent: req.user_agent, user_keys: @user_keys,
-          logger: sessiond_logger
+          logger: sessiond_logger, import_cookie: @import_cookie,
+          old_cookie: @import_cookie && -> { @import_cookie.raw_value(req.get_header("HTTP_COOKIE")) }
         )
         req.set_header(STATE_KEY, state)
         state
@@ -266,6 +268,9 @@ module Sessiond
       if line.nil? && state.ended? && !state.incoming_cookie.empty?
         line = sessiond_settings.deletion
       end
+      if state.import_outcome && state.delete_old_cookie?(sessiond_settings)
+        headers = add_set_cookie(headers, state.import_cookie.deletion)
+      end
       if state.accessed?
         vary = headers["Vary"].to_s
         headers["Vary"] = vary.empty? ? "Cookie" : "#{vary}, Cookie" unless vary.match?(/\bcookie\b/i)
@@ -276,7 +281,10 @@ module Sessiond
         warn_once(:insecure, "sessiond: a Secure cookie is being set on a plain-http request; browsers " \
                              "will not send it back. For development set [cookie] secure = false in sessiond.conf.")
       end
-      line = rack_style(line)
+      add_set_cookie(headers, rack_style(line))
+    end
+
+    def add_set_cookie(headers, line)
       existing = headers["Set-Cookie"]
       headers["Set-Cookie"] = case existing
                               when nil, "" then line
