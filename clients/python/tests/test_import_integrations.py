@@ -199,7 +199,8 @@ def test_flask_user_stays_logged_in_across_the_switch(importing, admin):
     browser = new_flask_app(importing, old_flask_cookie(OLD_FLASK),
                             import_cookie="session")
 
-    first = browser.get("/")
+    first = browser.get("/", headers={"User-Agent": "Old Browser/1.0"},
+                        extra_environ={"REMOTE_ADDR": "192.0.2.9"})
     assert first.json == {"user": "alice", "flask_login_user": "alice",
                           "data": {"_fresh": True, "cart": [1, 2, 3],
                                    "theme": "dark", "pair": [1, "two"]}}
@@ -214,7 +215,8 @@ def test_flask_user_stays_logged_in_across_the_switch(importing, admin):
     second = browser.get("/")  # the sessiond cookie only
     assert second.json == first.json
     assert "Set-Cookie" not in second.headers
-    assert len(admin.user_list("alice")) == 1
+    (device,) = admin.user_list("alice")  # IMPORT got them as LOGIN does
+    assert (device.ip, device.user_agent) == ("192.0.2.9", "Old Browser/1.0")
 
 
 def test_flask_import_is_lazy_and_configurable_from_app_config(importing):
