@@ -276,3 +276,25 @@ def import_delete_line(old: Optional[ImportCookie], outcome: Optional[str],
             and old.domain == cookie.domain):
         return None
     return render_import_delete(old)
+
+
+def render_export(old: ImportCookie, value: str, cookie: CookieSettings,
+                  max_age: Optional[int]) -> str:
+    """The rollback mode's old cookie holding value (EXPORT's): the old
+    cookie's name, path and domain, sessiond's Secure, HttpOnly and
+    SameSite, Max-Age the old format's age rule (None: a browser-session
+    cookie)."""
+    morsel: "http.cookies.Morsel[str]" = http.cookies.Morsel()
+    morsel.set(old.name, value, value)
+    morsel["path"] = old.path or "/"
+    if old.domain:
+        morsel["domain"] = old.domain
+    if max_age is not None:
+        morsel["max-age"] = str(max_age)
+    if cookie.secure:
+        morsel["secure"] = True
+    if cookie.http_only:
+        morsel["httponly"] = True
+    if cookie.same_site:
+        morsel["samesite"] = cookie.same_site
+    return morsel.OutputString()

@@ -70,7 +70,7 @@ from .cookies import ConfigurationError
 from .dbsc import REGISTRATION, DbscEndpoints, HttpAnswer
 from .protocol import CookieSettings, Session
 from .state import (Codec, RequestSession, dict_clear, dict_contains,
-                    dict_popitem)
+                    dict_popitem, rollback_line)
 
 __all__ = [
     "Sessiond", "SessiondSessionInterface", "FlaskSession",
@@ -359,10 +359,11 @@ class SessiondSessionInterface(SessionInterface):
                  user_key: Optional[str] = USER_KEY,
                  prefetch: bool = True,
                  dbsc: Optional[DbscEndpoints] = None,
-                 import_cookie: Optional[cookies.ImportCookie] = None
-                 ) -> None:
+                 import_cookie: Optional[cookies.ImportCookie] = None,
+                 export_old_cookie: bool = False) -> None:
         self.client = client
         self.import_cookie = import_cookie  # the old cookie to move in
+        self.export_old_cookie = export_old_cookie  # rollback mode
         self.cookie_name = cookie_name
         self.commit_on_error = commit_on_error
         self.user_key = user_key
@@ -415,7 +416,14 @@ class SessiondSessionInterface(SessionInterface):
         state = session.state
         if not state.loaded:
             state.release()  # a LOAD sent ahead and never needed
-            return  # never touched: no waiting, no cookie
+            if self.export_old_cookie and self._cookie is not None:
+                rollback = rollback_line(
+                    self.client, self.import_cookie,
+                    request.cookies.get(self._cookie.name, ""), False,
+                    self._cookie)
+                if rollback:
+                    response.headers.add("Set-Cookie", rollback)
+            return  # never touched: no waiting, no sessiond cookie
         discard = response.status_code >= 400 and not self.commit_on_error
         resend = session._force_cookie or (
             not discard and _permanent_changed(session))
@@ -445,6 +453,10 @@ class SessiondSessionInterface(SessionInterface):
                 response.headers[REGISTRATION] = offer
         old_line = cookies.import_delete_line(
             state.import_cookie, state.import_outcome, cookie, line)
+        if self.export_old_cookie:
+            old_line = rollback_line(self.client, self.import_cookie,
+                                     state.cookie, state.ended,
+                                     cookie) or old_line
         if old_line:
             response.headers.add("Set-Cookie", old_line)
         if state.accessed:
@@ -669,6 +681,12 @@ class Sessiond:
     import_cookie_path, import_cookie_domain: the old cookie's path and
         domain, to delete it ("/" and none by default;
         SESSIOND_IMPORT_COOKIE_PATH, SESSIOND_IMPORT_COOKIE_DOMAIN).
+    export_old_cookie: the rollback mode (default False;
+        SESSIOND_EXPORT_OLD_COOKIE): every response of a request with a
+        sessiond session also sets the import cookie to the session as the
+        old format (EXPORT, one more round trip), and deletes it when the
+        session ended, so the old app can come back without signing anyone
+        out (docs/migration.md, step 4).
     """
 
     def __init__(self, app: Optional[Flask] = None,
@@ -682,8 +700,10 @@ class Sessiond:
                  import_cookie: Optional[str] = None,
                  import_format: Optional[str] = None,
                  import_cookie_path: Optional[str] = None,
-                 import_cookie_domain: Optional[str] = None) -> None:
+                 import_cookie_domain: Optional[str] = None,
+                 export_old_cookie: Optional[bool] = None) -> None:
         self.client = client
+        self.export_old_cookie = export_old_cookie
         self.import_options = (import_cookie, import_format,
                                import_cookie_path, import_cookie_domain)
         self.cookie_name = cookie_name
@@ -709,7 +729,14 @@ class Sessiond:
         app.session_interface = SessiondSessionInterface(
             self.client, self.cookie_name, self.commit_on_error,
             self.user_key, self.prefetch,
-            self.dbsc if self.dbsc_offer_at_login else None, old)
+            self.dbsc if self.dbsc_offer_at_login else None, old,
+            bool(self.export_old_cookie
+                 if self.export_old_cookie is not None
+                 else config.get("SESSIOND_EXPORT_OLD_COOKIE", False)))
+        if app.session_interface.export_old_cookie and old is None:
+            raise ConfigurationError(
+                "export_old_cookie needs import_cookie: the old cookie's "
+                "name and format")
         app.extensions["sessiond"] = self
         if self.prefetch:
             app.wsgi_app = PrefetchingApp(  # type: ignore[assignment]

@@ -40,8 +40,9 @@ from typing import (Any, Callable, Dict, Iterator, List, Optional, Tuple,
 
 from . import errors
 from .client import Client, Ticket
-from .cookies import ImportCookie, looks_like_sessiond_cookie
-from .protocol import Flash, Session, SessionReply
+from .cookies import (ImportCookie, looks_like_sessiond_cookie,
+                      render_export, render_import_delete)
+from .protocol import CookieSettings, Flash, Session, SessionReply
 
 log = logging.getLogger("sessiond")
 
@@ -936,3 +937,44 @@ class RequestSession:
 def iter_keys(data: Dict[str, Any]) -> Iterator[str]:
     """The keys of a session data dict, for integrations' __iter__."""
     return iter(list(dict.keys(data)))
+
+
+_rollback_warned = set()
+
+
+def rollback_line(client: Client, old: Optional[ImportCookie], value: str,
+                  ended: bool, cookie: Optional[CookieSettings]
+                  ) -> Optional[str]:
+    """The rollback mode's Set-Cookie line for the old framework cookie
+    (docs/migration.md, step 4): the browser's sessiond session (cookie
+    value `value`) as the old framework's cookie (EXPORT), or its deletion
+    when the session ended; None when there is nothing to say or EXPORT
+    cannot answer now (the old cookie the browser holds stays as it is).
+    Never raises: a rollback helper must not break a response."""
+    if old is None or cookie is None:
+        return None
+    if old.name == cookie.name:
+        if old.name not in _rollback_warned:
+            _rollback_warned.add(old.name)
+            log.warning("sessiond: the rollback cookie %r is sessiond's own "
+                        "cookie name; nothing exported (give the old app's "
+                        "cookie another name than sessiond's)", old.name)
+        return None
+    if not value:
+        return render_import_delete(old) if ended else None
+    try:
+        out = client.export_cookie(old.format, value)
+    except errors.InvalidCookie:
+        return render_import_delete(old)  # no session: none for the old app
+    except errors.Unavailable as e:
+        log.warning("sessiond: old %s cookie not exported (%s)", old.format,
+                    e.code)
+        return None
+    except errors.SessiondError as e:
+        log.info("sessiond: old %s cookie not exported (%s: %s)", old.format,
+                 e.code, e)
+        return None
+    expires_at = out.report.get("expires_at")
+    max_age = (max(0, int(expires_at) - int(time.time()))
+               if isinstance(expires_at, int) else None)
+    return render_export(old, out.cookie, cookie, max_age)

@@ -144,6 +144,11 @@ def new_flask_app(server, cookiejar=None, **options):
     def static_page():
         return "no session here"
 
+    @app.get("/logout")
+    def logout():
+        sf.logout()
+        return "bye"
+
     return TestApp(app, cookiejar=cookiejar)
 
 
@@ -165,8 +170,13 @@ def new_pyramid_app(server, cookiejar=None, **settings):
 
     config.add_route("home", "/")
     config.add_view(home, route_name="home", renderer="json")
+    def plain(request):
+        return {"plain": True}
+
     config.add_route("add", "/add")
     config.add_view(add, route_name="add", renderer="json")
+    config.add_route("plain", "/plain")
+    config.add_view(plain, route_name="plain", renderer="json")
     return TestApp(config.make_wsgi_app(), cookiejar=cookiejar)
 
 
@@ -404,3 +414,74 @@ def test_pyramid_tampered_replayed_and_down(tmp_path):
         assert "Set-Cookie" not in res.headers
         assert jar(down) == before
         admin.close()
+
+
+# -- the way back: the rollback mode -------------------------------------------
+
+def old_flask_app_reads(cookiejar):
+    """What the old Flask app (its own cookie session, the old secret)
+    makes of the browser's cookies."""
+    app = Flask("old_flask_app_again")
+    app.secret_key = FLASK_SECRET
+
+    @app.get("/show")
+    def show():
+        return jsonify(dict(session))
+
+    return TestApp(app, cookiejar=cookiejar).get("/show").json
+
+
+def test_flask_rollback_mode_writes_the_old_cookie_back(importing):
+    browser = new_flask_app(importing, old_flask_cookie(OLD_FLASK),
+                            import_cookie="session", export_old_cookie=True)
+    res = browser.get("/add")
+    assert res.json == {"visits": 1}
+    sent = set_cookies(res)
+    assert set(sent) == {"sessiond", "session"}
+    assert not is_deletion(sent["session"][1])  # exported, not deleted
+    assert "Max-Age=2678400" in sent["session"][1]  # Flask's 31 days
+    back = old_flask_app_reads(browser.cookiejar)
+    assert back["_user_id"] == "alice" and back["visits"] == 1
+    assert back["cart"] == [1, 2, 3] and back["pair"] == [1, "two"]
+
+    # A request that does not touch the session still refreshes it.
+    res = browser.get("/static-page")
+    assert set(set_cookies(res)) == {"session"}
+    assert old_flask_app_reads(browser.cookiejar)["visits"] == 1
+
+    # Logged out on sessiond: the old app must not find a session either.
+    res = browser.get("/logout")
+    assert is_deletion(set_cookies(res)["session"][1])
+    assert old_flask_app_reads(browser.cookiejar) == {}
+
+
+def test_flask_rollback_mode_needs_the_import_cookie(importing):
+    with pytest.raises(cookies.ConfigurationError):
+        new_flask_app(importing, export_old_cookie=True)
+
+
+def test_pyramid_rollback_mode_writes_the_old_cookie_back(importing):
+    from pyramid.session import SignedCookieSessionFactory
+    browser = new_pyramid_app(importing, old_pyramid_cookie(OLD_PYRAMID),
+                              **{"sessiond.import_cookie": "session",
+                                 "sessiond.export_old_cookie": "true"})
+    res = browser.get("/add")
+    assert res.json == {"visits": 1}
+    sent = set_cookies(res)
+    assert set(sent) == {"sessiond", "session"}
+    assert not is_deletion(sent["session"][1])
+
+    def old_app_reads():
+        config = Configurator()
+        config.set_session_factory(SignedCookieSessionFactory(PYRAMID_SECRET))
+        config.add_route("show", "/show")
+        config.add_view(lambda request: dict(request.session),
+                        route_name="show", renderer="json")
+        return TestApp(config.make_wsgi_app(),
+                       cookiejar=browser.cookiejar).get("/show").json
+
+    assert old_app_reads() == {"auth.userid": "alice", "cart": [1, 2, 3],
+                               "theme": "dark", "visits": 1}
+    res = browser.get("/plain")  # request.session never used
+    assert set(set_cookies(res)) == {"session"}
+    assert old_app_reads()["visits"] == 1
