@@ -1046,3 +1046,48 @@ def test_django_old_cookie_is_kept_while_sessiond_is_down(django_importing):
     res = b.get("/whoami")
     assert res.status_code == 503
     assert "sessionid" not in res.cookies and "sessiond" not in res.cookies
+
+
+OLD_DJANGO_READS = r"""
+import json, sys
+import django
+from django.conf import settings
+settings.configure(SECRET_KEY=sys.argv[1],
+    SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
+    INSTALLED_APPS=["django.contrib.sessions"], USE_TZ=True)
+django.setup()
+from django.contrib.sessions.backends.signed_cookies import SessionStore
+print(json.dumps(dict(SessionStore(session_key=sys.argv[2]).load())))
+"""
+
+
+def old_django_reads(value):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", OLD_DJANGO_READS,
+                          settings.SECRET_KEY, value], check=True,
+                         capture_output=True, text=True, timeout=60)
+    return json.loads(out.stdout)
+
+
+def test_django_rollback_mode_writes_the_old_cookie_back(django_importing):
+    from django.test import override_settings
+    server, admin = django_importing
+    user = make_user("carol")
+    b = old_browser(old_django_cookie(user, cart=[1, 2]))
+    with override_settings(SESSIOND=dict(settings.SESSIOND,
+                                         EXPORT_OLD_COOKIE=True)):
+        res = b.get("/whoami")
+        assert res.json()["user"] == "carol"
+        exported = res.cookies["sessionid"]
+        assert exported.value and exported["max-age"] == "1209600"
+        back = old_django_reads(exported.value)
+        assert back["_auth_user_id"] == str(user.pk)
+        assert back["cart"] == [1, 2]
+        assert back["_auth_user_hash"] == user.get_session_auth_hash()
+        again = b.get("/health")  # never touches the session
+        assert old_django_reads(again.cookies["sessionid"].value)["cart"] \
+            == [1, 2]
+        res = post(b, "logout")
+        assert res.cookies["sessionid"].value == ""
+        assert res.cookies["sessionid"]["max-age"] in (0, "0")

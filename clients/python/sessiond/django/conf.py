@@ -13,6 +13,7 @@ process, and the session cookie reconciled with sessiond's HELLO.
         "IMPORT_FORMAT": "django",            # the default
         "IMPORT_COOKIE_PATH": "/",            # where the old cookie was set
         "IMPORT_COOKIE_DOMAIN": None,
+        "EXPORT_OLD_COOKIE": False,           # the rollback mode (step 4)
     }
 
 The cookie's name and attributes are sessiond's: SESSION_COOKIE_NAME,
@@ -164,3 +165,13 @@ def import_cookie() -> Optional[cookies.ImportCookie]:
                                      o.get("IMPORT_COOKIE_DOMAIN"))
     except cookies.ConfigurationError as e:
         raise ImproperlyConfigured(f"SESSIOND: {e}") from e
+
+
+def export_old_cookie() -> bool:
+    """The rollback mode: SESSIOND["EXPORT_OLD_COOKIE"] (needs
+    IMPORT_COOKIE_NAME)."""
+    on = bool(options().get("EXPORT_OLD_COOKIE", False))
+    if on and not options().get("IMPORT_COOKIE_NAME"):
+        raise ImproperlyConfigured('SESSIOND["EXPORT_OLD_COOKIE"] needs '
+                                   'SESSIOND["IMPORT_COOKIE_NAME"]')
+    return on
