@@ -282,6 +282,47 @@ def test_flask_replayed_old_cookie_gives_the_same_session(importing, admin):
     assert len(admin.user_list("alice")) == 1
 
 
+def test_flask_two_parallel_requests_with_the_old_cookie_share_a_session(
+        importing, admin):
+    """Two tabs' requests leave with the same old cookie before either has
+    its answer: both views wait at a barrier, then both touch the session
+    (two IMPORTs racing); both get the one session."""
+    import threading
+    barrier = threading.Barrier(2, timeout=30)
+    app = Flask("parallel")
+    sf.Sessiond(app, sessiond.Client(importing.endpoint, timeout=5.0),
+                import_cookie="session")
+
+    @app.get("/")
+    def home():
+        barrier.wait()
+        # This request's session (the loser of the race may still be
+        # ending the session it made, so the user's list can show it for a
+        # moment: compare the current one).
+        return jsonify(user=sf.current_user_id(),
+                       current=[d.id for d in sf.list_devices() if d.current])
+
+    old = old_flask_cookie(OLD_FLASK)
+    browsers = [TestApp(app, cookiejar=another_browser(old))
+                for _ in range(2)]
+    results = [None, None]
+
+    def run(i):
+        results[i] = browsers[i].get("/")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.json["user"] for r in results] == ["alice", "alice"]
+    assert results[0].json["current"] == results[1].json["current"]
+    assert len(results[0].json["current"]) == 1
+    assert len(admin.user_list("alice")) == 1
+    for r in results:
+        assert is_deletion(set_cookies(r)["session"][1])
+
+
 def test_flask_old_cookie_of_an_ended_session_is_anonymous(importing,
                                                            admin):
     old = old_flask_cookie(OLD_FLASK)
