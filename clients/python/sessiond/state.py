@@ -213,7 +213,13 @@ class RequestSession:
         self.resolve_cookie()
         old = self._old_cookie_value()
         if old:
-            self._import(old)
+            try:
+                self._import(old)
+            except errors.Unavailable:
+                # Not loaded: a later access in this request tries again
+                # (never an anonymous session beside a kept old cookie).
+                self._old_cookie_source = old
+                raise
         elif self._cookie:
             ticket, self._ticket = self._ticket, None
             try:
@@ -939,7 +945,7 @@ def iter_keys(data: Dict[str, Any]) -> Iterator[str]:
     return iter(list(dict.keys(data)))
 
 
-_rollback_warned = set()
+_rollback_warned: "set[str]" = set()
 
 
 def rollback_line(client: Client, old: Optional[ImportCookie], value: str,

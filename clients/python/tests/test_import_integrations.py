@@ -526,3 +526,33 @@ def test_pyramid_rollback_mode_writes_the_old_cookie_back(importing):
     res = browser.get("/plain")  # request.session never used
     assert set(set_cookies(res)) == {"session"}
     assert old_app_reads()["visits"] == 1
+
+
+def test_an_access_after_unavailable_imports_again(tmp_path, recovered):
+    """sessiond down at the first access: the old cookie is not dropped;
+    a later access in the same request (an app that caught Unavailable)
+    imports it, never an anonymous session beside it."""
+    from sessiond.state import RequestSession
+    with _importing_sessiond(tmp_path) as server:
+        client = sessiond.Client(server.endpoint, timeout=0.5)
+        state = RequestSession(
+            client, "", user_key="_user_id",
+            import_cookie=cookies.ImportCookie("session", "flask"),
+            old_cookie=value_of(old_flask_cookie(OLD_FLASK)))
+        server.stop()
+        with pytest.raises(sessiond.Unavailable):
+            state.ensure_loaded()
+        assert state.import_outcome is None and not state.loaded
+        server.start()
+
+        class Attempt:
+            status_int = 200
+
+        def load():
+            state.ensure_loaded()
+            return Attempt()
+
+        recovered(load)
+        assert state.import_outcome == "imported"
+        assert state.user_id == "alice"
+        client.close()

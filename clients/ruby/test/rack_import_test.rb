@@ -103,4 +103,33 @@ class RackImportTest < Minitest::Test
     assert lines.first.start_with?("#{SHARED_NAME}=;") && lines.first.include?("max-age=0"), lines.inspect
     assert_includes LOG.string, "BAD_MAC"
   end
+
+  # sessiond down at the first access: the old cookie is not dropped; a
+  # later access in the same request imports it (never anonymous beside it).
+  def test_an_access_after_unavailable_imports_again
+    daemon = self.class.daemon
+    client = daemon.client(timeout: 0.5)
+    ic = Sessiond::ImportCookie.from_option(SHARED_NAME, "rails")
+    state = Sessiond::RequestState.new(client, "", user_keys: ["user_id"], import_cookie: ic,
+                                                   old_cookie: mint("user_id" => 11))
+    daemon.stop
+    begin
+      assert_raises(Sessiond::Unavailable) { state.ensure_loaded }
+      assert_nil state.import_outcome
+      refute state.loaded?
+    ensure
+      daemon.restart
+    end
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 10
+    begin
+      state.ensure_loaded
+    rescue Sessiond::Unavailable
+      raise if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+
+      sleep 0.05
+      retry
+    end
+    assert_equal :imported, state.import_outcome
+    assert_equal "11", state.user_id
+  end
 end

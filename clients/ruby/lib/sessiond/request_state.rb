@@ -188,7 +188,12 @@ module Sessiond
       end
       old = old_cookie_value
       if old
-        import_old(old)
+        begin
+          import_old(old)
+        rescue Unavailable
+          @old_cookie_source = old # not loaded: a later access tries again
+          raise
+        end
       elsif !@cookie.empty?
         begin
           adopt(@client.load(@cookie))
