@@ -16,6 +16,7 @@ http.cookies so that the attributes stay exactly sessiond's.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import http.cookies
 import logging
@@ -184,3 +185,116 @@ def cookie_settings(info: Optional[ServerInfo], app_name: Optional[str],
             "cookie name %r without checking it against sessiond.conf",
             endpoint, app_name or CookieSettings.name)
     return default_cookie(app_name)
+
+
+# -- moving in: the old framework's cookie (docs/migration.md) --------------
+
+IMPORT_FORMATS = ("flask", "pyramid", "django", "rails")
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+@dataclass(frozen=True)
+class ImportCookie:
+    """The old framework's session cookie an integration imports (IMPORT)
+    when a request carries it and no sessiond cookie: its name, its format
+    (one of IMPORT_FORMATS, as in sessiond's [import.<format>]) and the
+    path and domain it was set with (to delete it)."""
+
+    name: str
+    format: str
+    path: str = "/"
+    domain: str = ""
+
+    def __post_init__(self) -> None:
+        if self.format not in IMPORT_FORMATS:
+            raise ConfigurationError(
+                f"import cookie format {self.format!r} is not one sessiond "
+                f"imports ({', '.join(IMPORT_FORMATS)})")
+        if not self.name or not _COOKIE_NAME.match(self.name):
+            raise ConfigurationError(
+                f"import cookie name {self.name!r} is not a cookie name")
+
+
+_COOKIE_NAME = re.compile(r"[!#-'*+.0-9A-Z^-z|~-]+\Z")
+
+
+def import_cookie(name: Optional[str], fmt: str, path: Optional[str] = None,
+                  domain: Optional[str] = None) -> Optional[ImportCookie]:
+    """An ImportCookie from an integration's options, or None when name is
+    empty (import off)."""
+    if not name:
+        return None
+    return ImportCookie(str(name), str(fmt or ""), str(path or "/"),
+                        str(domain or ""))
+
+
+def looks_like_sessiond_cookie(value: str) -> bool:
+    """Whether value has the shape of a sessiond cookie (docs/token-format.md:
+    unpadded base64url of a token whose first byte is version 1, the second
+    a kind 1-3, and whose 24-byte header ends with the body's exact length).
+    No old framework's cookie has it by accident except with odds below one
+    in 10^9 (a Pyramid cookie starts with a random MAC): used only when the
+    old cookie and sessiond's share a name, to tell which one was sent."""
+    if len(value) < 32 or not value.startswith("AQ") \
+            or not _B64URL.match(value):
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError:
+        return False
+    return (len(raw) >= 24 and raw[0] == 1 and raw[1] in (1, 2, 3)
+            and int.from_bytes(raw[22:24], "big") == len(raw) - 24)
+
+
+def render_import_delete(old: ImportCookie) -> str:
+    """A Set-Cookie value that deletes the old framework's cookie: same
+    name, path and domain, empty, Max-Age=0 and an Expires in the past
+    (for browsers that ignore Max-Age)."""
+    morsel: "http.cookies.Morsel[str]" = http.cookies.Morsel()
+    morsel.set(old.name, "", "")
+    morsel["path"] = old.path or "/"
+    if old.domain:
+        morsel["domain"] = old.domain
+    morsel["max-age"] = "0"
+    morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
+    return morsel.OutputString()
+
+
+def import_delete_line(old: Optional[ImportCookie], outcome: Optional[str],
+                       cookie: Optional[CookieSettings],
+                       set_cookie: Optional[str]) -> Optional[str]:
+    """The Set-Cookie line deleting the old cookie after an import attempt
+    (outcome "imported" or "refused"; None: no attempt, or sessiond could
+    not answer, and the old cookie is kept), or None when none is needed:
+    the old cookie has sessiond's name, path and domain and the response
+    sets the sessiond cookie, which replaces it."""
+    if old is None or outcome not in ("imported", "refused"):
+        return None
+    if (cookie is not None and set_cookie and old.name == cookie.name
+            and (old.path or "/") == (cookie.path or "/")
+            and old.domain == cookie.domain):
+        return None
+    return render_import_delete(old)
+
+
+def render_export(old: ImportCookie, value: str, cookie: CookieSettings,
+                  max_age: Optional[int]) -> str:
+    """The rollback mode's old cookie holding value (EXPORT's): the old
+    cookie's name, path and domain, sessiond's Secure, HttpOnly and
+    SameSite, Max-Age the old format's age rule (None: a browser-session
+    cookie)."""
+    morsel: "http.cookies.Morsel[str]" = http.cookies.Morsel()
+    morsel.set(old.name, value, value)
+    morsel["path"] = old.path or "/"
+    if old.domain:
+        morsel["domain"] = old.domain
+    if max_age is not None:
+        morsel["max-age"] = str(max_age)
+    if cookie.secure:
+        morsel["secure"] = True
+    if cookie.http_only:
+        morsel["httponly"] = True
+    if cookie.same_site:
+        morsel["samesite"] = cookie.same_site
+    return morsel.OutputString()

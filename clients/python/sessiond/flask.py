@@ -70,7 +70,7 @@ from .cookies import ConfigurationError
 from .dbsc import REGISTRATION, DbscEndpoints, HttpAnswer
 from .protocol import CookieSettings, Session
 from .state import (Codec, RequestSession, dict_clear, dict_contains,
-                    dict_popitem)
+                    dict_popitem, rollback_line)
 
 __all__ = [
     "Sessiond", "SessiondSessionInterface", "FlaskSession",
@@ -146,10 +146,16 @@ class FlaskSession(Dict[str, Any], SessionMixin):
         def incoming() -> Optional[str]:
             return flask_request.cookies.get(interface.cookie_for(app).name)
 
+        old = interface.import_cookie
+
+        def old_cookie() -> Optional[str]:
+            return flask_request.cookies.get(old.name) if old else None
+
         self.state = RequestSession(
             interface.client, incoming, ip=flask_request.remote_addr,
             user_agent=flask_request.headers.get("User-Agent"),
-            user_key=interface.user_key, codec=TAGGED, data=self)
+            user_key=interface.user_key, codec=TAGGED, data=self,
+            import_cookie=old, old_cookie=old_cookie)
 
     def _load(self) -> None:
         state = self.state
@@ -352,8 +358,12 @@ class SessiondSessionInterface(SessionInterface):
                  commit_on_error: bool = False,
                  user_key: Optional[str] = USER_KEY,
                  prefetch: bool = True,
-                 dbsc: Optional[DbscEndpoints] = None) -> None:
+                 dbsc: Optional[DbscEndpoints] = None,
+                 import_cookie: Optional[cookies.ImportCookie] = None,
+                 export_old_cookie: bool = False) -> None:
         self.client = client
+        self.import_cookie = import_cookie  # the old cookie to move in
+        self.export_old_cookie = export_old_cookie  # rollback mode
         self.cookie_name = cookie_name
         self.commit_on_error = commit_on_error
         self.user_key = user_key
@@ -406,7 +416,14 @@ class SessiondSessionInterface(SessionInterface):
         state = session.state
         if not state.loaded:
             state.release()  # a LOAD sent ahead and never needed
-            return  # never touched: no waiting, no cookie
+            if self.export_old_cookie and self._cookie is not None:
+                rollback = rollback_line(
+                    self.client, self.import_cookie,
+                    request.cookies.get(self._cookie.name, ""), False,
+                    self._cookie)
+                if rollback:
+                    response.headers.add("Set-Cookie", rollback)
+            return  # never touched: no waiting, no sessiond cookie
         discard = response.status_code >= 400 and not self.commit_on_error
         resend = session._force_cookie or (
             not discard and _permanent_changed(session))
@@ -434,6 +451,14 @@ class SessiondSessionInterface(SessionInterface):
             offer = self.dbsc.offer(state.cookie)
             if offer:
                 response.headers[REGISTRATION] = offer
+        old_line = cookies.import_delete_line(
+            state.import_cookie, state.import_outcome, cookie, line)
+        if self.export_old_cookie:
+            old_line = rollback_line(self.client, self.import_cookie,
+                                     state.cookie, state.ended,
+                                     cookie) or old_line
+        if old_line:
+            response.headers.add("Set-Cookie", old_line)
         if state.accessed:
             # What response.vary.add("Cookie") does, without building a
             # HeaderSet on every request when there is no Vary yet.
@@ -464,7 +489,8 @@ class PrefetchingApp:
         header = environ.get("HTTP_COOKIE")
         if cookie_settings is not None and header:
             value = _cookie_value(header, cookie_settings.name)
-            if value:
+            if value and (self.interface.import_cookie is None
+                          or cookies.looks_like_sessiond_cookie(value)):
                 environ[_EARLY_LOAD] = (
                     value, self.interface.client.begin_load(value))
         try:
@@ -644,6 +670,23 @@ class Sessiond:
     dbsc_offer_at_login: with dbsc, add Secure-Session-Registration to
         every response of a request that logged in (default True); False
         leaves it to views (offer_device_binding()).
+    import_cookie: the name of the app's old Flask cookie session cookie
+        ("session", Flask's default) to move users in without signing them
+        out, or None (default: off; app.config["SESSIOND_IMPORT_COOKIE"]
+        too). A request that brings it and no sessiond cookie is imported
+        (IMPORT) at its first session access; the response sets the
+        sessiond cookie and deletes the old one (docs/migration.md).
+    import_format: the old cookie's format, "flask" (the default;
+        SESSIOND_IMPORT_FORMAT).
+    import_cookie_path, import_cookie_domain: the old cookie's path and
+        domain, to delete it ("/" and none by default;
+        SESSIOND_IMPORT_COOKIE_PATH, SESSIOND_IMPORT_COOKIE_DOMAIN).
+    export_old_cookie: the rollback mode (default False;
+        SESSIOND_EXPORT_OLD_COOKIE): every response of a request with a
+        sessiond session also sets the import cookie to the session as the
+        old format (EXPORT, one more round trip), and deletes it when the
+        session ended, so the old app can come back without signing anyone
+        out (docs/migration.md, step 4).
     """
 
     def __init__(self, app: Optional[Flask] = None,
@@ -653,8 +696,16 @@ class Sessiond:
                  user_key: Optional[str] = USER_KEY,
                  prefetch: bool = True,
                  dbsc: Optional[DbscEndpoints] = None,
-                 dbsc_offer_at_login: bool = True) -> None:
+                 dbsc_offer_at_login: bool = True,
+                 import_cookie: Optional[str] = None,
+                 import_format: Optional[str] = None,
+                 import_cookie_path: Optional[str] = None,
+                 import_cookie_domain: Optional[str] = None,
+                 export_old_cookie: Optional[bool] = None) -> None:
         self.client = client
+        self.export_old_cookie = export_old_cookie
+        self.import_options = (import_cookie, import_format,
+                               import_cookie_path, import_cookie_domain)
         self.cookie_name = cookie_name
         self.csrf = csrf
         self.commit_on_error = commit_on_error
@@ -668,10 +719,24 @@ class Sessiond:
     def init_app(self, app: Flask) -> None:
         if self.client is None:
             raise ValueError("Sessiond needs a sessiond.Client")
+        name, fmt, path, domain = self.import_options
+        config = app.config
+        old = cookies.import_cookie(
+            name or config.get("SESSIOND_IMPORT_COOKIE"),
+            fmt or config.get("SESSIOND_IMPORT_FORMAT") or "flask",
+            path or config.get("SESSIOND_IMPORT_COOKIE_PATH"),
+            domain or config.get("SESSIOND_IMPORT_COOKIE_DOMAIN"))
         app.session_interface = SessiondSessionInterface(
             self.client, self.cookie_name, self.commit_on_error,
             self.user_key, self.prefetch,
-            self.dbsc if self.dbsc_offer_at_login else None)
+            self.dbsc if self.dbsc_offer_at_login else None, old,
+            bool(self.export_old_cookie
+                 if self.export_old_cookie is not None
+                 else config.get("SESSIOND_EXPORT_OLD_COOKIE", False)))
+        if app.session_interface.export_old_cookie and old is None:
+            raise ConfigurationError(
+                "export_old_cookie needs import_cookie: the old cookie's "
+                "name and format")
         app.extensions["sessiond"] = self
         if self.prefetch:
             app.wsgi_app = PrefetchingApp(  # type: ignore[assignment]

@@ -27,6 +27,15 @@ with sessiond.user_key) mirrors sessiond's user id: setting it logs in with
 LOGIN at commit, deleting it logs out (the rest of the data moves to a new
 anonymous session).
 
+Moving in from SignedCookieSessionFactory (docs/migration.md):
+sessiond.import_cookie names the old cookie ("session", Pyramid's default;
+off by default), sessiond.import_format its format ("pyramid"),
+sessiond.import_cookie_path / sessiond.import_cookie_domain where it was
+set; sessiond.export_old_cookie = true is the rollback mode (each response
+with a sessiond session also sets the old cookie, EXPORT's value). A request that brings it and no sessiond cookie is imported (IMPORT)
+when request.session is first used: the same data and user, the sessiond
+cookie set and the old cookie deleted in the same response.
+
 Responses with status >= 400 do not commit data or flash changes (a
 request that failed changes nothing), unless sessiond.commit_on_error is
 true; cookies from verbs already done (login, logout) are always sent.
@@ -52,7 +61,7 @@ from .breaker import log_unavailable
 from .client import DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, Client
 from .cookies import ConfigurationError
 from .protocol import CookieSettings, Session
-from .state import RequestSession, iter_keys
+from .state import RequestSession, iter_keys, rollback_line
 
 __all__ = [
     "PyramidSession", "SessiondSessionFactory", "ConfigurationError",
@@ -183,17 +192,29 @@ class _CookieSource:
 
 
 def SessiondSessionFactory(client: Client, cookie_name: Optional[str] = None,
-                           user_key: Optional[str] = USER_KEY
+                           user_key: Optional[str] = USER_KEY,
+                           import_cookie: Optional[cookies.ImportCookie] = None,
+                           export_old_cookie: bool = False
                            ) -> Callable[[Request], PyramidSession]:
     """A Pyramid session factory on `client`. Loads the session when
     request.session is first used. Needs the commit tween
-    (config.include("sessiond.pyramid") installs both)."""
+    (config.include("sessiond.pyramid") installs both). import_cookie: the
+    old cookie to import when a request brings it and no sessiond cookie
+    (docs/migration.md), or None. export_old_cookie: the rollback mode
+    (every response with a sessiond session sets import_cookie to EXPORT's
+    value; docs/migration.md, step 4)."""
+    if export_old_cookie and import_cookie is None:
+        raise ConfigurationError("sessiond.export_old_cookie needs "
+                                 "sessiond.import_cookie")
     source = _CookieSource(client, cookie_name)
 
     def new_state(request: Request, cookie: CookieSettings) -> RequestSession:
         return RequestSession(
             client, request.cookies.get(cookie.name), ip=request.remote_addr,
-            user_agent=request.user_agent, user_key=user_key)
+            user_agent=request.user_agent, user_key=user_key,
+            import_cookie=import_cookie,
+            old_cookie=(request.cookies.get(import_cookie.name)
+                        if import_cookie else None))
 
     def factory(request: Request) -> PyramidSession:
         state = request.__dict__.pop("_sessiond_state", None)
@@ -213,6 +234,8 @@ def SessiondSessionFactory(client: Client, cookie_name: Optional[str] = None,
             request.__dict__["_sessiond_state"] = state
 
     factory.cookie_source = source  # type: ignore[attr-defined]
+    factory.import_cookie = import_cookie  # type: ignore[attr-defined]
+    factory.export_old_cookie = export_old_cookie  # type: ignore[attr-defined]
     factory.prefetch = prefetch  # type: ignore[attr-defined]
     return factory
 
@@ -223,8 +246,9 @@ def commit_tween_factory(handler: Callable[[Request], Response],
     commit_on_error = asbool(
         registry.settings.get("sessiond.commit_on_error", False))
 
-    prefetch = getattr(registry.queryUtility(ISessionFactory), "prefetch",
-                       None)
+    factory = registry.queryUtility(ISessionFactory)
+    prefetch = getattr(factory, "prefetch", None)
+    export_old = getattr(factory, "export_old_cookie", False)
 
     def sessiond_commit_tween(request: Request) -> Response:
         if prefetch is not None:
@@ -237,6 +261,8 @@ def commit_tween_factory(handler: Callable[[Request], Response],
                 unused.release()  # sent ahead, never used
         session = request.__dict__.get("session")  # only if it was used
         if not isinstance(session, PyramidSession):
+            if export_old:
+                _export_unused(request, response, factory)
             return response
         state = session.state
         discard = response.status_int >= 400 and not commit_on_error
@@ -261,8 +287,30 @@ def _add_cookie_headers(request: Request, response: Response,
         response.headers.add("Set-Cookie", line)
         if cookie is not None:
             cookies.warn_if_insecure(cookie, request.scheme == "https")
+    old_line = cookies.import_delete_line(
+        state.import_cookie, state.import_outcome, cookie, line)
+    if getattr(request.registry.queryUtility(ISessionFactory),
+               "export_old_cookie", False):
+        old_line = rollback_line(state.client, state.import_cookie,
+                                 state.cookie, state.ended,
+                                 cookie) or old_line
+    if old_line:
+        response.headers.add("Set-Cookie", old_line)
     if state.accessed:
         response.vary = tuple(response.vary or ()) + ("Cookie",)
+
+
+def _export_unused(request: Request, response: Response,
+                   factory: Any) -> None:
+    """Rollback mode for a request that never used request.session: the
+    browser's sessiond session as the old cookie, all the same."""
+    cookie = factory.cookie_source.cookie
+    if cookie is None:
+        return
+    line = rollback_line(factory.cookie_source.client, factory.import_cookie,
+                         request.cookies.get(cookie.name, ""), False, cookie)
+    if line:
+        response.headers.add("Set-Cookie", line)
 
 
 def _error_page(status: int, title: str, text: str) -> Response:
@@ -319,9 +367,16 @@ def includeme(config: Any) -> None:
                         float(settings.get("sessiond.timeout", DEFAULT_TIMEOUT)))
     cookie_name = settings.get("sessiond.cookie_name") or None
     user_key = settings.get("sessiond.user_key", USER_KEY) or None
+    old = cookies.import_cookie(
+        settings.get("sessiond.import_cookie"),
+        settings.get("sessiond.import_format") or "pyramid",
+        settings.get("sessiond.import_cookie_path"),
+        settings.get("sessiond.import_cookie_domain"))
+    export_old = asbool(settings.get("sessiond.export_old_cookie", False))
     config.registry.sessiond_client = client
     config.set_session_factory(
-        SessiondSessionFactory(client, cookie_name, user_key))
+        SessiondSessionFactory(client, cookie_name, user_key, old,
+                               export_old))
     config.add_tween("sessiond.pyramid.commit_tween_factory", over=EXCVIEW)
     config.add_view(unavailable_view, context=errors.Unavailable)
     config.add_view(conflict_view, context=errors.Conflict)

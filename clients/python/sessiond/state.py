@@ -40,7 +40,9 @@ from typing import (Any, Callable, Dict, Iterator, List, Optional, Tuple,
 
 from . import errors
 from .client import Client, Ticket
-from .protocol import Flash, Session, SessionReply
+from .cookies import (ImportCookie, looks_like_sessiond_cookie,
+                      render_export, render_import_delete)
+from .protocol import CookieSettings, Flash, Session, SessionReply
 
 log = logging.getLogger("sessiond")
 
@@ -149,13 +151,17 @@ class RequestSession:
         "_session", "_base_version", "_raw", "_loaded_values", "_data",
         "_hidden_keys", "_hidden", "_server_flash", "_pending_flash",
         "_set_cookie", "_created_here", "_cookie_changed", "_ended",
-        "_first_seen", "_ticket", "logged_in_here")
+        "_first_seen", "_ticket", "logged_in_here", "import_cookie",
+        "_old_cookie_source", "import_outcome", "import_error",
+        "import_report")
 
     def __init__(self, client: Client, cookie: CookieSource = None,
                  ip: Optional[str] = None, user_agent: Optional[str] = None,
                  *, user_key: Optional[str] = None, codec: Codec = JSON,
                  data: Optional[Dict[str, Any]] = None,
-                 hidden_keys: Tuple[str, ...] = ()) -> None:
+                 hidden_keys: Tuple[str, ...] = (),
+                 import_cookie: Optional[ImportCookie] = None,
+                 old_cookie: CookieSource = None) -> None:
         self.client = client
         self.ip = ip
         self.user_agent = user_agent
@@ -185,6 +191,16 @@ class RequestSession:
         self.logged_in_here = False
         self._first_seen = time.time()
         self._ticket: Optional[Ticket[SessionReply]] = None  # LOAD sent ahead
+        # Moving in (docs/migration.md): the old framework's cookie, whose
+        # value old_cookie gives, is imported when no sessiond cookie came.
+        self.import_cookie = import_cookie
+        self._old_cookie_source = old_cookie if import_cookie else None
+        # "imported" (the session is the old cookie's), "refused" (the old
+        # cookie was not accepted: anonymous), or None (no import tried, or
+        # sessiond could not answer): import_delete_line() uses it.
+        self.import_outcome: Optional[str] = None
+        self.import_error: Optional[errors.SessiondError] = None
+        self.import_report: Optional[Dict[str, Any]] = None
 
     # -- loading ---------------------------------------------------------
 
@@ -195,7 +211,16 @@ class RequestSession:
         if self._loaded:
             return
         self.resolve_cookie()
-        if self._cookie:
+        old = self._old_cookie_value()
+        if old:
+            try:
+                self._import(old)
+            except errors.Unavailable:
+                # Not loaded: a later access in this request tries again
+                # (never an anonymous session beside a kept old cookie).
+                self._old_cookie_source = old
+                raise
+        elif self._cookie:
             ticket, self._ticket = self._ticket, None
             try:
                 if ticket is not None:
@@ -210,6 +235,66 @@ class RequestSession:
                 self._adopt(reply)
         self._loaded = True
 
+    def set_import(self, import_cookie: Optional[ImportCookie],
+                   old_cookie: CookieSource) -> None:
+        """Sets (before the first load) the old framework cookie to import
+        and its value (or a function returning it), as the constructor's
+        import_cookie and old_cookie do."""
+        self.import_cookie = import_cookie
+        self._old_cookie_source = old_cookie if import_cookie else None
+
+    def _old_cookie_value(self) -> str:
+        """The old framework cookie to import, or "": only when the request
+        brought no sessiond cookie. When both cookies share a name the one
+        value is the old cookie unless it has a sessiond cookie's shape."""
+        source, self._old_cookie_source = self._old_cookie_source, None
+        if self.import_cookie is None or source is None:
+            return ""
+        old = (source() if callable(source) else source) or ""
+        if not old:
+            return ""
+        if self._cookie:
+            if old != self._cookie or looks_like_sessiond_cookie(old):
+                return ""  # a sessiond cookie came: no import
+            self._cookie = self.incoming_cookie = ""  # it was the old one
+            self.release()
+        return old
+
+    def _import(self, old: str) -> None:
+        """IMPORT of the old cookie: the session becomes the one it makes
+        (or made, for a replay). A refusal makes the request anonymous;
+        Unavailable propagates and leaves the old cookie alone."""
+        ic = self.import_cookie
+        assert ic is not None
+        try:
+            result = self.client.import_cookie(ic.format, old, self.ip,
+                                               self.user_agent)
+        except (errors.InvalidCookie, errors.TooLarge) as e:
+            self.import_outcome = "refused"
+            self.import_error = e
+            reason = e.details.get("reason") if e.details else None
+            log.info("sessiond: old %s cookie %r not imported (%s%s); "
+                     "anonymous request, the old cookie is deleted",
+                     ic.format, ic.name, e.code,
+                     f", {reason}" if reason else "")
+            return
+        except errors.InvalidArgument as e:
+            # [import.<format>] missing on sessiond: a configuration error.
+            # The old cookie is kept for when sessiond is configured.
+            self.import_error = e
+            log.error("sessiond: cannot import the old %s cookie %r: %s "
+                      "(is [import.%s] in sessiond's configuration?)",
+                      ic.format, ic.name, e, ic.format)
+            return
+        self.import_outcome = "imported"
+        self.import_report = result.report
+        self._adopt(result.reply)
+        self._cookie_changed = True
+        if not result.created:
+            self._created_here = False
+        log.info("sessiond: old %s cookie imported (%s session)", ic.format,
+                 "new" if result.created else "the earlier import's")
+
     def prefetch(self) -> None:
         """Sends the LOAD now, without waiting (Client.begin): the first
         access then waits only for what is left of the round trip, which
@@ -218,7 +303,8 @@ class RequestSession:
         that may not have used the session."""
         if not self._loaded and self._ticket is None:
             self.resolve_cookie()
-            if self._cookie:
+            if self._cookie and (self.import_cookie is None
+                                 or looks_like_sessiond_cookie(self._cookie)):
                 self._ticket = self.client.begin_load(self._cookie)
 
     def adopt_prefetch(self, ticket: "Ticket[SessionReply]",
@@ -857,3 +943,44 @@ class RequestSession:
 def iter_keys(data: Dict[str, Any]) -> Iterator[str]:
     """The keys of a session data dict, for integrations' __iter__."""
     return iter(list(dict.keys(data)))
+
+
+_rollback_warned: "set[str]" = set()
+
+
+def rollback_line(client: Client, old: Optional[ImportCookie], value: str,
+                  ended: bool, cookie: Optional[CookieSettings]
+                  ) -> Optional[str]:
+    """The rollback mode's Set-Cookie line for the old framework cookie
+    (docs/migration.md, step 4): the browser's sessiond session (cookie
+    value `value`) as the old framework's cookie (EXPORT), or its deletion
+    when the session ended; None when there is nothing to say or EXPORT
+    cannot answer now (the old cookie the browser holds stays as it is).
+    Never raises: a rollback helper must not break a response."""
+    if old is None or cookie is None:
+        return None
+    if old.name == cookie.name:
+        if old.name not in _rollback_warned:
+            _rollback_warned.add(old.name)
+            log.warning("sessiond: the rollback cookie %r is sessiond's own "
+                        "cookie name; nothing exported (give the old app's "
+                        "cookie another name than sessiond's)", old.name)
+        return None
+    if not value:
+        return render_import_delete(old) if ended else None
+    try:
+        out = client.export_cookie(old.format, value)
+    except errors.InvalidCookie:
+        return render_import_delete(old)  # no session: none for the old app
+    except errors.Unavailable as e:
+        log.warning("sessiond: old %s cookie not exported (%s)", old.format,
+                    e.code)
+        return None
+    except errors.SessiondError as e:
+        log.info("sessiond: old %s cookie not exported (%s: %s)", old.format,
+                 e.code, e)
+        return None
+    expires_at = out.report.get("expires_at")
+    max_age = (max(0, int(expires_at) - int(time.time()))
+               if isinstance(expires_at, int) else None)
+    return render_export(old, out.cookie, cookie, max_age)

@@ -927,3 +927,167 @@ def test_the_expiry_deadline_stays_hidden_across_cycle_key(dj):
     again.save()
     assert sorted(store(again.session_key).keys()) == [
         "_session_expiry", "k", "k2"]
+
+
+# -- moving in from the signed_cookies backend (docs/migration.md) -------------
+
+OLD_DJANGO = r"""
+import json, sys
+import django
+from django.conf import settings
+settings.configure(SECRET_KEY=sys.argv[1],
+    SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
+    INSTALLED_APPS=["django.contrib.sessions"], USE_TZ=True)
+django.setup()
+from django.contrib.sessions.backends.signed_cookies import SessionStore
+s = SessionStore()
+s.update(json.loads(sys.argv[2]))
+s.save()
+print(s.session_key)
+"""
+
+
+def old_django_cookie(user, **data):
+    """The cookie Django's own signed_cookies backend (a separate process:
+    Django's settings are per process) writes for `user` logged in, with
+    the keys django.contrib.auth.login() stores."""
+    import subprocess
+    import sys
+    session = dict(data, _auth_user_id=str(user.pk),
+                   _auth_user_backend="django.contrib.auth.backends."
+                                      "ModelBackend",
+                   _auth_user_hash=user.get_session_auth_hash())
+    out = subprocess.run([sys.executable, "-c", OLD_DJANGO,
+                          settings.SECRET_KEY, json.dumps(session)],
+                         check=True, capture_output=True, text=True,
+                         timeout=60)
+    return out.stdout.strip()
+
+
+@pytest.fixture
+def django_importing(django_setup, make_sessiond, tmp_path):
+    """A sessiond with [import.django] holding the project's SECRET_KEY,
+    and SESSIOND importing the old cookie "sessionid" (Django's default
+    name; sessiond's own is "sessiond")."""
+    from django.test import override_settings
+    secrets = tmp_path / "django.secrets"
+    secrets.write_text(settings.SECRET_KEY + "\n")
+    os.chmod(secrets, 0o600)
+    server = make_sessiond(extra_tables={
+        "import.django": {"secrets_file": str(secrets)}})
+    admin = server.admin_client()
+    with override_settings(SESSIOND={"ENDPOINT": server.endpoint,
+                                     "TIMEOUT": 2.0,
+                                     "IMPORT_COOKIE_NAME": "sessionid"}):
+        yield server, admin
+    admin.close()
+
+
+def old_browser(value):
+    b = browser()
+    b.cookies["sessionid"] = value
+    return b
+
+
+def deleted(res, name="sessionid"):
+    morsel = res.cookies.get(name)
+    return (morsel is not None and morsel.value == "" and
+            morsel["max-age"] == 0 and "1970" in morsel["expires"])
+
+
+def test_django_user_stays_logged_in_across_the_switch(django_importing):
+    server, admin = django_importing
+    user = make_user("carol")
+    b = old_browser(old_django_cookie(user, cart=[1, 2], theme="dark"))
+    first = b.get("/whoami")
+    assert first.json() == {"user": "carol", "sessiond": str(user.pk)}
+    assert deleted(first)
+    assert first.cookies["sessiond"].value  # the new cookie
+    assert b.get("/get", {"key": "cart"}).json() == {"present": True,
+                                                    "value": [1, 2]}
+    b.cookies.pop("sessionid")  # the browser dropped the deleted cookie
+    second = b.get("/whoami")  # the sessiond cookie only
+    assert second.json()["user"] == "carol"
+    assert "sessionid" not in second.cookies
+    assert len(admin.user_list(str(user.pk))) == 1
+
+
+def test_django_tampered_old_cookie_is_anonymous(django_importing):
+    server, admin = django_importing
+    user = make_user("carol")
+    value = old_django_cookie(user)
+    b = old_browser(value[:-2] + ("AA" if value[-2:] != "AA" else "BB"))
+    res = b.get("/whoami")
+    assert res.json() == {"user": "", "sessiond": None}
+    assert deleted(res)
+    assert admin.user_list(str(user.pk)) == []
+
+
+def test_django_replayed_old_cookie_gives_the_same_session(django_importing):
+    server, admin = django_importing
+    user = make_user("carol")
+    value = old_django_cookie(user)
+    first = old_browser(value)
+    assert first.get("/whoami").json()["user"] == "carol"
+    first.cookies.pop("sessionid")
+    assert post(first, "set", key="note", value='"from the first"'
+                ).status_code == 200
+    replay = old_browser(value)
+    res = replay.get("/get", {"key": "note"})
+    assert res.json() == {"present": True, "value": "from the first"}
+    assert deleted(res)
+    assert len(admin.user_list(str(user.pk))) == 1
+
+
+def test_django_old_cookie_is_kept_while_sessiond_is_down(django_importing):
+    server, admin = django_importing
+    b = old_browser(old_django_cookie(make_user("carol")))
+    server.stop()
+    res = b.get("/whoami")
+    assert res.status_code == 503
+    assert "sessionid" not in res.cookies and "sessiond" not in res.cookies
+
+
+OLD_DJANGO_READS = r"""
+import json, sys
+import django
+from django.conf import settings
+settings.configure(SECRET_KEY=sys.argv[1],
+    SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
+    INSTALLED_APPS=["django.contrib.sessions"], USE_TZ=True)
+django.setup()
+from django.contrib.sessions.backends.signed_cookies import SessionStore
+print(json.dumps(dict(SessionStore(session_key=sys.argv[2]).load())))
+"""
+
+
+def old_django_reads(value):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", OLD_DJANGO_READS,
+                          settings.SECRET_KEY, value], check=True,
+                         capture_output=True, text=True, timeout=60)
+    return json.loads(out.stdout)
+
+
+def test_django_rollback_mode_writes_the_old_cookie_back(django_importing):
+    from django.test import override_settings
+    server, admin = django_importing
+    user = make_user("carol")
+    b = old_browser(old_django_cookie(user, cart=[1, 2]))
+    with override_settings(SESSIOND=dict(settings.SESSIOND,
+                                         EXPORT_OLD_COOKIE=True)):
+        res = b.get("/whoami")
+        assert res.json()["user"] == "carol"
+        exported = res.cookies["sessionid"]
+        assert exported.value and exported["max-age"] == "1209600"
+        back = old_django_reads(exported.value)
+        assert back["_auth_user_id"] == str(user.pk)
+        assert back["cart"] == [1, 2]
+        assert back["_auth_user_hash"] == user.get_session_auth_hash()
+        again = b.get("/health")  # never touches the session
+        assert old_django_reads(again.cookies["sessionid"].value)["cart"] \
+            == [1, 2]
+        res = post(b, "logout")
+        assert res.cookies["sessionid"].value == ""
+        assert res.cookies["sessionid"]["max-age"] in (0, "0")

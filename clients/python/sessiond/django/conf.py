@@ -8,6 +8,12 @@ process, and the session cookie reconciled with sessiond's HELLO.
         "TIMEOUT": 2.0,                       # seconds per call
         "CURVE_SERVER_KEY": ..., "CURVE_PUBLIC_KEY": ..., "CURVE_SECRET_KEY": ...,
         "ERROR_VIEW": "myapp.views.session_error",  # optional
+        # Moving in from the signed_cookies backend (docs/migration.md):
+        "IMPORT_COOKIE_NAME": "sessionid",    # the old cookie; off if unset
+        "IMPORT_FORMAT": "django",            # the default
+        "IMPORT_COOKIE_PATH": "/",            # where the old cookie was set
+        "IMPORT_COOKIE_DOMAIN": None,
+        "EXPORT_OLD_COOKIE": False,           # the rollback mode (step 4)
     }
 
 The cookie's name and attributes are sessiond's: SESSION_COOKIE_NAME,
@@ -146,3 +152,26 @@ def user_key() -> str:
 def error_view() -> Optional[str]:
     value = options().get("ERROR_VIEW")
     return str(value) if value else None
+
+
+def import_cookie() -> Optional[cookies.ImportCookie]:
+    """The old cookie to import (SESSIOND["IMPORT_COOKIE_NAME"] and its
+    format, path and domain), or None when import is off."""
+    o = options()
+    try:
+        return cookies.import_cookie(o.get("IMPORT_COOKIE_NAME"),
+                                     o.get("IMPORT_FORMAT") or "django",
+                                     o.get("IMPORT_COOKIE_PATH"),
+                                     o.get("IMPORT_COOKIE_DOMAIN"))
+    except cookies.ConfigurationError as e:
+        raise ImproperlyConfigured(f"SESSIOND: {e}") from e
+
+
+def export_old_cookie() -> bool:
+    """The rollback mode: SESSIOND["EXPORT_OLD_COOKIE"] (needs
+    IMPORT_COOKIE_NAME)."""
+    on = bool(options().get("EXPORT_OLD_COOKIE", False))
+    if on and not options().get("IMPORT_COOKIE_NAME"):
+        raise ImproperlyConfigured('SESSIOND["EXPORT_OLD_COOKIE"] needs '
+                                   'SESSIOND["IMPORT_COOKIE_NAME"]')
+    return on

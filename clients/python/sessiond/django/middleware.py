@@ -24,6 +24,7 @@ sessiond.django.csrf); with the CSRF cookie it behaves as Django's.
 
 from __future__ import annotations
 
+import http.cookies
 import logging
 import sys
 import time
@@ -45,6 +46,7 @@ from django.utils.module_loading import import_string
 
 from .. import cookies, errors
 from ..breaker import log_unavailable
+from ..state import RequestSession, rollback_line
 from . import conf, dbsc
 from .csrf import CSRF_SESSION_KEY, is_lazy_token, lazy_token
 from .session import SessionStore
@@ -174,6 +176,9 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         store = self.SessionStore(incoming)
         store.bind_request(request.META.get("REMOTE_ADDR"),
                            request.META.get("HTTP_USER_AGENT"))
+        old = conf.import_cookie()
+        if old is not None:
+            store.state.set_import(old, request.COOKIES.get(old.name))
         request.session = store
         # Send the LOAD now when the browser brought the cookie (its name
         # already known): the round trip overlaps the other middleware and
@@ -201,6 +206,7 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         state = session.state
         if not state.loaded:
             state.release()  # a LOAD sent ahead and never needed
+            self._export_unused(request, response, state)
         if session.accessed:
             patch_vary_headers(response, ("Cookie",))
         saved = False
@@ -237,6 +243,7 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         if state.cookie:
             if not (saved or state.cookie_changed
                     or settings.SESSION_SAVE_EVERY_REQUEST):
+                self._delete_old_cookie(response, state, name)
                 return
             if session.get_expire_at_browser_close():
                 max_age, expires = None, None
@@ -258,6 +265,54 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
                                    domain=settings.SESSION_COOKIE_DOMAIN,
                                    samesite=settings.SESSION_COOKIE_SAMESITE)
             patch_vary_headers(response, ("Cookie",))
+        self._delete_old_cookie(response, state, name)
+
+    @staticmethod
+    def _export_unused(request: Request, response: Response,
+                       state: RequestSession) -> None:
+        """Rollback mode for a request that never used the session: the
+        browser's sessiond session as the old cookie, all the same."""
+        old = state.import_cookie
+        if old is None or not conf.export_old_cookie():
+            return
+        info = state.client.known_server_info()
+        if info is None:
+            return
+        line = rollback_line(state.client, old,
+                             request.COOKIES.get(info.cookie.name, ""), False,
+                             info.cookie)
+        if line:
+            response.cookies[old.name] = _morsel(line)[old.name]
+
+    @staticmethod
+    def _delete_old_cookie(response: Response, state: RequestSession,
+                           name: str) -> None:
+        """After an import (done or refused), the old framework cookie is
+        deleted; under sessiond's own name it was replaced or deleted above
+        (Django's response keeps one cookie per name)."""
+        old = state.import_cookie
+        if old is not None and conf.export_old_cookie():
+            cookie = conf.session_cookie()
+            line = rollback_line(state.client, old, state.cookie, state.ended,
+                                 cookie)
+            if line:
+                response.cookies[old.name] = _morsel(line)[old.name]
+                return
+        if old is None or state.import_outcome not in ("imported",
+                                                       "refused"):
+            return
+        if old.name == name:
+            return  # one cookie per name: replaced or deleted above
+        response.delete_cookie(old.name, path=old.path,
+                               domain=old.domain or None)
+
+
+def _morsel(line: str) -> "http.cookies.SimpleCookie[str]":
+    """A Set-Cookie line (sessiond.cookies') as Django's response.cookies
+    holds cookies: one SimpleCookie entry per name."""
+    jar: "http.cookies.SimpleCookie[str]" = http.cookies.SimpleCookie()
+    jar.load(line)
+    return jar
 
 
 class CsrfViewMiddleware(DjangoCsrfMiddleware):  # type: ignore[misc]

@@ -188,6 +188,10 @@ module Sessiond
     #   error_app: a Rack app answering sessiond errors (env["sessiond.error"]
     #              holds the error), else a small built-in page
     #   check_at_boot: ask HELLO now (default true; unreachable is not fatal)
+    #   import_cookie: an old Rails cookie to import when a request brings it
+    #              and no sessiond cookie (a name, or {name:, format:, path:,
+    #              domain:}; docs/migration.md); export_old_cookie: true sets
+    #              it back to EXPORT's value on each response (rollback)
     class Store < ::Rack::Session::Abstract::PersistedSecure
       include StoreSupport
 

@@ -265,6 +265,11 @@ module ActionDispatch
     #   logger:    a Logger (else Rails.logger)
     #   check_at_boot: ask HELLO when the middleware is built (default true;
     #              unreachable is not fatal, a mismatch is)
+    #   import_cookie: the old cookie store's cookie ("_myapp_session", or
+    #              {name:, format:, path:, domain:}): imported when a request
+    #              brings it and no sessiond cookie (docs/migration.md)
+    #   export_old_cookie: the rollback mode: each response with a sessiond
+    #              session sets the old cookie to EXPORT's value
     class SessiondStore < AbstractSecureStore
       include Sessiond::StoreSupport
 

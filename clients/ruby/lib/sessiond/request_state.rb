@@ -27,10 +27,70 @@
 # Owned by the request's thread; not thread-safe (a request is one thread).
 
 require "json"
+require "uri"
 require_relative "errors"
 require_relative "protocol"
 
 module Sessiond
+  # The old framework's session cookie a store imports (IMPORT) when a request
+  # carries it and no sessiond cookie (docs/migration.md): its name, format
+  # ("rails", "flask", "pyramid" or "django", as in sessiond's
+  # [import.<format>]), and the path and domain it was set with (to delete it).
+  ImportCookie = Struct.new(:name, :format, :path, :domain, keyword_init: true) do
+    FORMATS = %w[rails flask pyramid django].freeze
+    NAME = /\A[!#-'*+.0-9A-Z^-z|~-]+\z/.freeze
+
+    # From a store's import_cookie: option: a name, or a Hash with :name,
+    # :format, :path, :domain; nil or "" for none. Raises ConfigurationError.
+    def self.from_option(option, default_format)
+      return nil if option.nil? || option == "" || option == false
+
+      o = option.is_a?(Hash) ? option.transform_keys(&:to_sym) : { name: option }
+      ic = new(name: o[:name].to_s, format: (o[:format] || default_format).to_s,
+               path: (o[:path] || "/").to_s, domain: o[:domain].to_s)
+      unless FORMATS.include?(ic.format)
+        raise ConfigurationError, "import_cookie: format #{ic.format.inspect} is not one sessiond " \
+                                  "imports (#{FORMATS.join(", ")})"
+      end
+      raise ConfigurationError, "import_cookie: #{ic.name.inspect} is not a cookie name" unless NAME.match?(ic.name)
+
+      ic.freeze
+    end
+
+    # A Set-Cookie value deleting the old cookie: same name, path and domain,
+    # empty, Max-Age=0 and an Expires in the past.
+    def deletion
+      parts = ["#{name}=", "path=#{path}", "max-age=0", "expires=Thu, 01 Jan 1970 00:00:00 GMT"]
+      parts << "domain=#{domain}" unless domain.empty?
+      parts.join("; ")
+    end
+
+    # The value as the browser sent it (IMPORT takes it so; Rack's
+    # req.cookies has it unescaped): the first "name=" of the Cookie header.
+    def raw_value(cookie_header)
+      cookie_header.to_s.split(/;\s*/).each do |pair|
+        k, v = pair.split("=", 2)
+        return v.to_s.strip if k.to_s.strip == name
+      end
+      nil
+    end
+  end
+
+  # Whether value has the shape of a sessiond cookie (docs/token-format.md:
+  # unpadded base64url of a token of version 1 and kind 1-3 whose 24-byte
+  # header ends with the body's exact length). Used only when the old cookie
+  # and sessiond's share a name, to tell which one came.
+  def self.sessiond_cookie_shape?(value)
+    return false unless value.is_a?(String) && value.length >= 32 && value.start_with?("AQ")
+    return false unless value.match?(/\A[A-Za-z0-9_-]+\z/)
+
+    raw = value.tr("-_", "+/").unpack1("m")
+    raw.bytesize >= 24 && raw.getbyte(0) == 1 && [1, 2, 3].include?(raw.getbyte(1)) &&
+      raw.byteslice(22, 2).unpack1("n") == raw.bytesize - 24
+  rescue ArgumentError
+    false
+  end
+
   class RequestState
     KEY_PATTERN = /\A[!-~]{1,128}\z/.freeze # printable ASCII, no space
     # Values that cannot change in place: the very object loaded is unchanged.
@@ -65,7 +125,8 @@ module Sessiond
     end
 
     attr_reader :client, :ip, :user_agent, :user_keys, :cookie_error,
-                :set_cookie, :incoming_cookie, :data
+                :set_cookie, :incoming_cookie, :data, :import_cookie,
+                :import_outcome, :import_error, :import_report
 
     # client:     a Sessiond::Client (shared, thread-safe).
     # cookie:     the cookie value the browser sent (nil or "" for none), or a
@@ -74,8 +135,10 @@ module Sessiond
     # ip, user_agent: metadata recorded by CREATE and LOGIN.
     # user_keys:  the session keys that hold the user id, first preferred.
     # logger:     where "cookie not accepted" goes (info).
+    # import_cookie: an ImportCookie to import when no sessiond cookie came,
+    #             old_cookie its value as the browser sent it (or a callable).
     def initialize(client, cookie = nil, ip: nil, user_agent: nil,
-                   user_keys: [], logger: nil)
+                   user_keys: [], logger: nil, import_cookie: nil, old_cookie: nil)
       @client = client
       @ip = ip
       @user_agent = user_agent
@@ -101,6 +164,13 @@ module Sessiond
       @ended = false
       @renew = false
       @drop = false
+      @import_cookie = import_cookie
+      @old_cookie_source = import_cookie ? old_cookie : nil
+      # :imported (the session is the old cookie's), :refused (anonymous),
+      # nil (no import tried, or sessiond could not answer: keep the old one).
+      @import_outcome = nil
+      @import_error = nil
+      @import_report = nil
     end
 
     # -- loading ---------------------------------------------------------
@@ -116,7 +186,15 @@ module Sessiond
         @cookie = @incoming_cookie
         @cookie_source = nil
       end
-      unless @cookie.empty?
+      old = old_cookie_value
+      if old
+        begin
+          import_old(old)
+        rescue Unavailable
+          @old_cookie_source = old # not loaded: a later access tries again
+          raise
+        end
+      elsif !@cookie.empty?
         begin
           adopt(@client.load(@cookie))
         rescue InvalidCookie => e
@@ -515,7 +593,70 @@ module Sessiond
       [to_set, to_erase]
     end
 
+    # Whether the response must delete the old cookie (after an import or a
+    # refusal; not when sessiond could not answer). Under sessiond's own
+    # name, path and domain the sessiond cookie set in the response replaces
+    # it instead.
+    def delete_old_cookie?(settings)
+      return false if @import_cookie.nil? || @import_outcome.nil?
+
+      ic = @import_cookie
+      !(@set_cookie && ic.name == settings.name && ic.path == settings.path.to_s &&
+        ic.domain == settings.domain.to_s)
+    end
+
     private
+
+    # The old cookie to import, or nil: only when no sessiond cookie came;
+    # under a shared name the one value is the old cookie unless it is
+    # shaped like a sessiond cookie.
+    def old_cookie_value
+      source = @old_cookie_source
+      @old_cookie_source = nil
+      return nil if @import_cookie.nil? || source.nil?
+
+      old = (source.respond_to?(:call) ? source.call : source).to_s
+      return nil if old.empty?
+
+      unless @cookie.empty?
+        return nil if Sessiond.sessiond_cookie_shape?(@cookie) || !same_cookie?(old, @cookie)
+
+        @cookie = @incoming_cookie = ""
+      end
+      old
+    end
+
+    # The old value (raw) and the sessiond cookie (as Rack read it) are one
+    # cookie when the names are shared: equal once unescaped.
+    def same_cookie?(raw, value)
+      raw == value || URI.decode_www_form_component(raw) == value
+    rescue StandardError
+      false
+    end
+
+    def import_old(old)
+      ic = @import_cookie
+      begin
+        result = @client.import_cookie(ic.format, old, ip: @ip, user_agent: @user_agent)
+      rescue InvalidCookie, TooLarge => e
+        @import_outcome = :refused
+        @import_error = e
+        reason = e.details.is_a?(Hash) ? e.details["reason"] : nil
+        @logger&.info("sessiond: old #{ic.format} cookie #{ic.name.inspect} not imported " \
+                      "(#{e.code}#{reason ? ", #{reason}" : ""}); anonymous request, the old cookie is deleted")
+        return
+      rescue InvalidArgument => e
+        @import_error = e
+        @logger&.error("sessiond: cannot import the old #{ic.format} cookie #{ic.name.inspect}: " \
+                       "#{e.message} (is [import.#{ic.format}] in sessiond's configuration?)")
+        return
+      end
+      @import_outcome = :imported
+      @import_report = result.report
+      adopt(result.reply)
+      @cookie_changed = true
+      @created_here = false unless result.created?
+    end
 
     def note_invalid(error)
       @cookie_error = error

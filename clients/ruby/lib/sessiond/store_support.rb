@@ -24,7 +24,7 @@ module Sessiond
     DEFAULT_USER_KEYS = ["user_id", "warden.user.user.key"].freeze
     # The options of ours, taken out before the framework sees the rest.
     OWN_OPTIONS = %i[client endpoint timeout user_keys csrf_key logger
-                     check_at_boot error_app].freeze
+                     check_at_boot error_app import_cookie export_old_cookie].freeze
     # App options that HELLO decides; compared when the app sets them.
     COOKIE_OPTIONS = %i[key path domain secure httponly same_site expire_after].freeze
 
@@ -67,6 +67,9 @@ module Sessiond
       @csrf_key = (own[:csrf_key] || default_csrf_key)&.to_s
       @sessiond_logger = own[:logger]
       @error_app = own[:error_app]
+      @import_cookie = ImportCookie.from_option(own[:import_cookie], "rails")
+      @export_old_cookie = own[:export_old_cookie] ? true : false
+      raise ConfigurationError, "export_old_cookie: needs import_cookie:" if @export_old_cookie && @import_cookie.nil?
       @explicit_cookie = COOKIE_OPTIONS.each_with_object({}) do |k, h|
         h[k] = options[k] if options.key?(k)
       end
@@ -96,7 +99,8 @@ module Sessiond
           # Rails' remote_ip follows trusted proxies (ActionDispatch::RemoteIp).
           ip: req.respond_to?(:remote_ip) ? req.remote_ip : req.ip,
           user_agent: req.user_agent, user_keys: @user_keys,
-          logger: sessiond_logger
+          logger: sessiond_logger, import_cookie: @import_cookie,
+          old_cookie: @import_cookie && -> { @import_cookie.raw_value(req.get_header("HTTP_COOKIE")) }
         )
         req.set_header(STATE_KEY, state)
         state
@@ -266,6 +270,12 @@ module Sessiond
       if line.nil? && state.ended? && !state.incoming_cookie.empty?
         line = sessiond_settings.deletion
       end
+      old_line = @export_old_cookie ? rollback_line(req, state) : nil
+      if old_line
+        headers = add_set_cookie(headers, old_line)
+      elsif state.import_outcome && state.delete_old_cookie?(sessiond_settings)
+        headers = add_set_cookie(headers, state.import_cookie.deletion)
+      end
       if state.accessed?
         vary = headers["Vary"].to_s
         headers["Vary"] = vary.empty? ? "Cookie" : "#{vary}, Cookie" unless vary.match?(/\bcookie\b/i)
@@ -276,7 +286,45 @@ module Sessiond
         warn_once(:insecure, "sessiond: a Secure cookie is being set on a plain-http request; browsers " \
                              "will not send it back. For development set [cookie] secure = false in sessiond.conf.")
       end
-      line = rack_style(line)
+      add_set_cookie(headers, rack_style(line))
+    end
+
+    # The rollback mode (docs/migration.md, step 4): the browser's sessiond
+    # session as the old framework's cookie (EXPORT), its deletion once the
+    # session ended, or nil (nothing to say, or EXPORT cannot answer now: the
+    # browser's old cookie stays). Never raises.
+    def rollback_line(req, state)
+      ic = @import_cookie
+      settings = @settings
+      return nil if settings.nil?
+      if ic.name == settings.name
+        warn_once(:rollback_name, "sessiond: export_old_cookie: #{ic.name.inspect} is sessiond's own cookie " \
+                                  "name; nothing exported (the old app's cookie needs another name)")
+        return nil
+      end
+      value = state.loaded? ? state.cookie : req.cookies[settings.name].to_s
+      return state.ended? ? ic.deletion : nil if value.empty?
+
+      out = @client.export_cookie(ic.format, value)
+      expires_at = out.report["expires_at"]
+      parts = ["#{ic.name}=#{out.cookie}", "path=#{ic.path}"]
+      parts << "domain=#{ic.domain}" unless ic.domain.empty?
+      parts << "max-age=#{[expires_at - Time.now.to_i, 0].max}" if expires_at.is_a?(Integer)
+      parts << "secure" if settings.secure
+      parts << "HttpOnly" if settings.http_only
+      parts << "SameSite=#{settings.same_site}" unless settings.same_site.to_s.empty?
+      parts.join("; ")
+    rescue InvalidCookie
+      ic.deletion # no session: none for the old app either
+    rescue Unavailable => e
+      sessiond_logger.warn("sessiond: old #{ic.format} cookie not exported (#{e.code})")
+      nil
+    rescue Error => e
+      sessiond_logger.info("sessiond: old #{ic.format} cookie not exported (#{e.code}: #{e.message})")
+      nil
+    end
+
+    def add_set_cookie(headers, line)
       existing = headers["Set-Cookie"]
       headers["Set-Cookie"] = case existing
                               when nil, "" then line
