@@ -104,6 +104,11 @@ class Keyring {
   // Loads a keyring file. Errors: kPermissionDenied if group or others may
   // read it; kNotFound if missing; kInvalidArgument for bad TOML or keys.
   static Result<Keyring> LoadFile(const std::string& path);
+  // The text of a keyring file, as LoadFile reads it (`where` names it in
+  // errors); for tests and the fuzzer (fuzz/keyring_toml_fuzz.cc). Errors:
+  // kInvalidArgument for bad TOML or keys.
+  static Result<Keyring> FromFileText(std::string_view text,
+                                      const std::string& where);
   // One key (id 1) whose secret is the raw value of the variable. The value
   // is copied into guarded memory, then wiped from the process's
   // environment (overwritten in place, so /proc/PID/environ no longer shows

@@ -458,6 +458,14 @@ Result<Keyring> Keyring::LoadFile(const std::string& path) {
   return BuildKeyring(*contents, path);
 }
 
+Result<Keyring> Keyring::FromFileText(std::string_view text,
+                                      const std::string& where) {
+  SecretBytes copy(text);
+  Result<KeyringContents> contents = ParseKeyringText(copy, where);
+  if (!contents.ok()) return contents.status();
+  return BuildKeyring(*contents, where);
+}
+
 Status Keyring::GenerateFile(const std::string& path, int64_t now) {
   if (now < 1 || now > kMaxKeyringTime) {
     return InvalidArgument("the clock says " + std::to_string(now) +

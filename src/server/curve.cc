@@ -43,15 +43,22 @@ Result<std::string> DecodeZ85Key(const std::string& text,
   return out;
 }
 
-// An allow-list: one Z85 key a line; blank lines and # comments skipped.
-// Whoever can write it can let a key in, so it is held like a key file:
-// others may read it (public keys), nobody else may write or swap it.
+// Whoever can write an allow-list can let a key in, so it is held like a
+// key file: others may read it (public keys), nobody else may write or
+// swap it.
 Result<std::set<std::string>> ReadAllowList(const std::string& path,
                                             const char* what) {
   Result<std::string> text =
       ReadTrustedFile(path, what, kMaxAllowListBytes, FileAccess::kPublic);
   if (!text.ok()) return text.status();
-  std::istringstream in(*text);
+  return ParseAllowList(*text, path);
+}
+
+}  // namespace
+
+Result<std::set<std::string>> ParseAllowList(std::string_view text,
+                                             const std::string& where) {
+  std::istringstream in{std::string(text)};
   std::set<std::string> keys;
   std::string line;
   int n = 0;
@@ -60,15 +67,57 @@ Result<std::set<std::string>> ReadAllowList(const std::string& path,
     line = Trim(line);
     if (line.empty() || line[0] == '#') continue;
     Result<std::string> key =
-        DecodeZ85Key(line, path + ":" + std::to_string(n));
+        DecodeZ85Key(line, where + ":" + std::to_string(n));
     if (!key.ok()) return key.status();
     keys.insert(std::move(*key));
   }
-  if (keys.empty()) return InvalidArgument(path + " lists no client keys");
+  if (keys.empty()) return InvalidArgument(where + " lists no client keys");
   return keys;
 }
 
-}  // namespace
+Result<CurveKeyPair> ParseCurveSecretKey(std::string text,
+                                         const std::string& where) {
+  CurveKeyPair pair;
+  pair.secret_z85 = Trim(std::move(text));
+  Result<std::string> decoded = DecodeZ85Key(pair.secret_z85, where);
+  if (!decoded.ok()) return decoded.status();
+  char public_z85[41] = {};
+  if (zmq_curve_public(public_z85, pair.secret_z85.c_str()) != 0) {
+    return InvalidArgument(where + ": not a CURVE secret key");
+  }
+  pair.public_z85 = public_z85;
+  return pair;
+}
+
+ZapVerdict JudgeZapRequest(const std::vector<std::string>& f,
+                           const std::set<std::string>& app_clients,
+                           const std::set<std::string>& admin_clients) {
+  ZapVerdict v;
+  v.request_id = f.size() > 1 ? f[1] : "";
+  v.why = "malformed ZAP request";
+  if (f.size() < 6 || f[0] != "1.0") return v;
+  const std::string& domain = f[2];
+  const std::string& mechanism = f[5];
+  const std::set<std::string>* list = nullptr;
+  if (domain == CurveAuth::kAppDomain) list = &app_clients;
+  if (domain == CurveAuth::kAdminDomain) list = &admin_clients;
+  if (domain.empty() && mechanism == "NULL") {
+    // Sockets without CURVE (ipc://, guarded by file permissions) set no
+    // domain; they are not ours to judge.
+    v.allowed = true;
+  } else if (list == nullptr) {
+    v.why = "unknown ZAP domain";
+  } else if (mechanism != "CURVE" || f.size() < 7) {
+    v.why = "CURVE required";
+  } else if (list->count(f[6]) == 0) {
+    v.why = list == &app_clients ? "client key not on app_clients"
+                                 : "client key not on admin_clients";
+  } else {
+    v.allowed = true;
+  }
+  if (v.allowed) v.why = "OK";
+  return v;
+}
 
 Result<std::unique_ptr<CurveAuth>> CurveAuth::Create(struct ev_loop* loop,
                                                      zmq::context_t& context,
@@ -80,16 +129,11 @@ Result<std::unique_ptr<CurveAuth>> CurveAuth::Create(struct ev_loop* loop,
       ReadPrivateFile(config.curve_secret_key_file, "[curve] secret_key_file",
                       kMaxKeyFileBytes);
   if (!secret.ok()) return secret.status();
-  auth->secret_z85_ = Trim(std::move(*secret));
-  Result<std::string> decoded =
-      DecodeZ85Key(auth->secret_z85_, config.curve_secret_key_file);
-  if (!decoded.ok()) return decoded.status();
-  char public_z85[41] = {};
-  if (zmq_curve_public(public_z85, auth->secret_z85_.c_str()) != 0) {
-    return InvalidArgument(config.curve_secret_key_file +
-                           ": not a CURVE secret key");
-  }
-  auth->public_z85_ = public_z85;
+  Result<CurveKeyPair> pair =
+      ParseCurveSecretKey(std::move(*secret), config.curve_secret_key_file);
+  if (!pair.ok()) return pair.status();
+  auth->secret_z85_ = std::move(pair->secret_z85);
+  auth->public_z85_ = std::move(pair->public_z85);
   if (!config.curve_app_clients.empty()) {
     Result<std::set<std::string>> app = ReadAllowList(
         config.curve_app_clients, config.curve_allowed_clients_deprecated
@@ -165,38 +209,16 @@ Status CurveAuth::MakeServer(zmq::socket_t& socket, SocketKind kind) const {
 void CurveAuth::OnZapRequest(ZmqWatcher& w, ZmqWatcher::Multipart&& msg) {
   std::vector<std::string> f;
   for (zmq::message_t& m : msg) f.push_back(m.to_string());
-  std::string request_id = f.size() > 1 ? f[1] : "";
-  bool allowed = false;
-  const char* why = "malformed ZAP request";
-  if (f.size() >= 6 && f[0] == "1.0") {
-    const std::string& domain = f[2];
-    const std::string& mechanism = f[5];
-    const std::set<std::string>* list = nullptr;
-    if (domain == kAppDomain) list = &app_clients_;
-    if (domain == kAdminDomain) list = &admin_clients_;
-    if (domain.empty() && mechanism == "NULL") {
-      // Sockets without CURVE (ipc://, guarded by file permissions) set no
-      // domain; they are not ours to judge.
-      allowed = true;
-    } else if (list == nullptr) {
-      why = "unknown ZAP domain";
-    } else if (mechanism != "CURVE" || f.size() < 7) {
-      why = "CURVE required";
-    } else if (list->count(f[6]) == 0) {
-      why = list == &app_clients_ ? "client key not on app_clients"
-                                  : "client key not on admin_clients";
-    } else {
-      allowed = true;
-    }
-    if (!allowed) {
-      spdlog::warn("CURVE client refused from {} ({}): {}", f[3],
-                   domain.empty() ? "no domain" : domain, why);
-    }
+  const ZapVerdict v = JudgeZapRequest(f, app_clients_, admin_clients_);
+  if (!v.allowed && f.size() >= 6 && f[0] == "1.0") {
+    spdlog::warn("CURVE client refused from {} ({}): {}", f[3],
+                 f[2].empty() ? "no domain" : f[2], v.why);
   }
   ZmqWatcher::Multipart reply;
   for (std::string part :
-       {std::string("1.0"), request_id, std::string(allowed ? "200" : "400"),
-        std::string(allowed ? "OK" : why), std::string(), std::string()}) {
+       {std::string("1.0"), v.request_id,
+        std::string(v.allowed ? "200" : "400"), v.why, std::string(),
+        std::string()}) {
     reply.emplace_back(part.data(), part.size());
   }
   Status sent = w.Send(std::move(reply));

@@ -14,6 +14,8 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 #include <zmq.hpp>
 
 #include "server/call.h"
@@ -24,6 +26,35 @@
 struct ev_loop;
 
 namespace sessiond {
+
+// The pure parts of CurveAuth, for tests and fuzzing (fuzz/curve_fuzz.cc).
+
+// An allow-list's text: one Z85 public key a line; blank lines and #
+// comments skipped. Keys (32 bytes each), or kInvalidArgument naming
+// `where` and the line.
+Result<std::set<std::string>> ParseAllowList(std::string_view text,
+                                             const std::string& where);
+
+// A secret key file's text: one 40-character Z85 line (surrounding
+// whitespace ignored). kInvalidArgument when it is not a CURVE secret key.
+struct CurveKeyPair {
+  std::string secret_z85;
+  std::string public_z85;
+};
+Result<CurveKeyPair> ParseCurveSecretKey(std::string text,
+                                         const std::string& where);
+
+// The ZAP handler's answer to one request's frames (RFC 27): allowed for a
+// socket without CURVE (no domain, mechanism NULL), or for a CURVE client
+// whose key is on its domain's list; `why` is the status text.
+struct ZapVerdict {
+  std::string request_id;
+  bool allowed = false;
+  std::string why;
+};
+ZapVerdict JudgeZapRequest(const std::vector<std::string>& frames,
+                           const std::set<std::string>& app_clients,
+                           const std::set<std::string>& admin_clients);
 
 class CurveAuth {
  public:
