@@ -291,6 +291,14 @@ for i = 2, #ARGV - 1, 2 do index_add(KEYS[1], ARGV[i], ARGV[i + 1], now) end
 return 1
 )lua";
 
+// The first line of the scripts that end sessions (Redis 7 script flags):
+// they run when Redis is at maxmemory (noeviction), where every other
+// write is refused with OOM. A sign-out, a revocation or a password change
+// must never fail because the store is full; it frees room or adds a small
+// tombstone or epoch. Without the flag, a script whose first write is a
+// denied one (the epoch's HSET) failed at maxmemory.
+constexpr std::string_view kAllowOom = "#!lua flags=allow-oom\n";
+
 }  // namespace
 
 RedisScripts::RedisScripts()
@@ -301,11 +309,14 @@ RedisScripts::RedisScripts()
                  std::string(kCreateLua),
              {}},
       cas{"cas", std::string(kLeadLua) + std::string(kCasLua), {}},
-      destroy{"destroy", std::string(kLeadLua) + std::string(kDestroyLua), {}},
+      destroy{"destroy",
+              std::string(kAllowOom) + std::string(kLeadLua) +
+                  std::string(kDestroyLua),
+              {}},
       range{"range", std::string(kRangeLua), {}},
-      revoke{"revoke", std::string(kRevokeLua), {}},
+      revoke{"revoke", std::string(kAllowOom) + std::string(kRevokeLua), {}},
       read_many{"read_many", std::string(kReadManyLua), {}},
-      bump{"bump", std::string(kBumpLua), {}},
+      bump{"bump", std::string(kAllowOom) + std::string(kBumpLua), {}},
       sweep_one{
           "sweep_one", std::string(kLeadLua) + std::string(kSweepOneLua), {}},
       marker_put{

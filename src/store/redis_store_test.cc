@@ -832,6 +832,41 @@ TEST_P(RedisStoreTest, ANewerLayoutIsRefusedWithAClearMessage) {
       << probe.status().ToString();
 }
 
+// At maxmemory (noeviction) Redis refuses writes with OOM: new sessions
+// and data are refused (UNAVAILABLE), but sign-outs, revocations and
+// password changes still run (issue 12, finding 3, on Redis).
+TEST_P(RedisStoreTest, AFullRedisStillSignsOutRevokesAndBumpsEpochs) {
+  Session a = MustCreate();
+  Session b = NewSession("maud");
+  ASSERT_TRUE(Create(b).ok());
+  Session c = NewSession("maud");
+  ASSERT_TRUE(Create(c).ok());
+  Admin admin;
+  struct Unlimit {
+    ~Unlimit() {
+      Admin admin;
+      admin.Cmd({"CONFIG", "SET", "maxmemory", "0"});
+    }
+  } unlimit;
+  ASSERT_TRUE(admin.Cmd({"CONFIG", "SET", "maxmemory-policy", "noeviction"}));
+  ASSERT_TRUE(admin.Cmd({"CONFIG", "SET", "maxmemory", "1"}));  // always full
+  Admin::Reply refused = admin.Cmd({"SET", "probe", "x"});
+  ASSERT_TRUE(refused && refused->type == REDIS_REPLY_ERROR)
+      << "the test server did not refuse a write at maxmemory";
+
+  Result<Session> more = Create(NewSession("maud"));
+  EXPECT_EQ(more.code(), Code::kUnavailable) << more.status().ToString();
+  EXPECT_TRUE(Destroy(a.id).ok());
+  EXPECT_EQ(Load(a.id).code(), Code::kRevoked);
+  clock_.AdvanceSeconds(1);  // the epoch ends what was issued before it
+  Result<int64_t> bumped = BumpEpoch("maud");
+  EXPECT_TRUE(bumped.ok()) << bumped.status().ToString();
+  EXPECT_EQ(Load(b.id).code(), Code::kRevoked);
+  Result<uint64_t> revoked = RevokeUser("maud");
+  EXPECT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(Load(c.id).code(), Code::kRevoked);
+}
+
 TEST_P(RedisStoreTest, WaitWithoutEnoughReplicasIsUnavailableButTheEndRan) {
   RedisOptions o = TestRedisOptions();
   o.wait_replicas = 1;  // the test server has none
