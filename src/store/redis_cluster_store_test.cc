@@ -562,7 +562,9 @@ TEST_P(RedisClusterStoreTest,
 TEST_P(RedisClusterStoreTest, WaitOnAStalledReplicaSaysTheEndIsUnconfirmed) {
   RedisOptions o = ClusterRedisOptions();
   o.wait_replicas = 1;
-  o.wait_timeout_ms = 100;
+  // Long enough for a healthy replica on a loaded machine (ctest -j2 beside
+  // ASan builds: 100 ms was missed once in CI); the stalled one costs it.
+  o.wait_timeout_ms = 1000;
   std::unique_ptr<Store> store = MakeStore(o);
   const std::string user = "quinn";
   Result<int> primary = Cluster()->PrimaryOf(RedisKeySlot(UserTag(user)));
@@ -578,9 +580,9 @@ TEST_P(RedisClusterStoreTest, WaitOnAStalledReplicaSaysTheEndIsUnconfirmed) {
   };
   Session a = create();
   Session b = create();
-  EXPECT_TRUE(WaitStatus([&](StatusCallback cb) {
-                store->Destroy(a.id, EndReason::kLogout, cb);
-              }).ok());
+  Status healthy = WaitStatus(
+      [&](StatusCallback cb) { store->Destroy(a.id, EndReason::kLogout, cb); });
+  EXPECT_TRUE(healthy.ok()) << healthy.ToString();
   ASSERT_TRUE(Cluster()->Pause((*replicas)[0]).ok());
   Status st = WaitStatus(
       [&](StatusCallback cb) { store->Destroy(b.id, EndReason::kLogout, cb); });
