@@ -367,6 +367,11 @@ TEST_F(HybridReplayTest, AnOlderCookieCannotBringBackRemovedData) {
   ExpectSuperseded(h_.Run("LOAD", {in.cookie()}));
   ExpectSuperseded(Commit(with, {{"set", {{"k", "1"}}}}));
   ExpectSuperseded(h_.Run("FLASH", {with.cookie()}));
+  ExpectSuperseded(h_.Run("LOGOUT", {with.cookie()}));
+  // LOGIN treats it as no cookie: a fresh session, not this one moved.
+  Reply fresh = h_.Run("LOGIN", {with.cookie(), "mallory"});
+  ASSERT_TRUE(fresh.ok()) << fresh.status;
+  EXPECT_NE(fresh.session()["id"], without.session()["id"]);
   // The newest cookie still works, and the session was not ended.
   Reply now = h_.Run("LOAD", {without.cookie()});
   ASSERT_TRUE(now.ok()) << now.status;

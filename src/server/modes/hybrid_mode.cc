@@ -64,11 +64,6 @@ class HybridMode final : public ModeBase {
           const CookieStanding standing =
               StandingOf(*stub, Presented(cookie_us));
           if (standing == CookieStanding::kReused) {
-            // An older cookie than the stub's: with rotation on, a copy
-            // that came back (theft); without it, a superseded value
-            // (a replay, or a request that outlived two changes), refused
-            // so it cannot bring back what the changes since removed.
-            if (env_.rotate_after_s <= 0) return done(Superseded());
             return EndReused(stub->id,
                              CheckPresentedCookie(*stub, Presented(cookie_us)),
                              [done](Status st) { done(st); });
@@ -147,10 +142,19 @@ class HybridMode final : public ModeBase {
     Rotate(std::move(changed), std::move(done));
   }
 
-  static Status Superseded() {
-    return Revoked(
+  // An older cookie than the stub's: with rotation on, a copy that came
+  // back (theft: the session ends); without it, a superseded value (a
+  // replay, a request that outlived two changes, a lost response), refused
+  // by every verb, LOGOUT included, so it cannot bring back what the
+  // changes since removed. The session goes on for its newest cookie.
+  void EndReused(const std::string& id, Status refusal,
+                 StatusCallback done) override {
+    if (env_.rotate_after_s > 0) {
+      return ModeBase::EndReused(id, std::move(refusal), std::move(done));
+    }
+    done(Revoked(
         "superseded: a newer cookie of this hybrid session exists, and an "
-        "older one cannot bring back its data");
+        "older one cannot bring back its data"));
   }
 
   TokenKind kind() const override { return TokenKind::kHybrid; }

@@ -114,8 +114,10 @@ class ModeBase : public SessionMode {
   Opened Judge(Session s, std::string cookie, int64_t cookie_us) const;
   // A cookie older than its session's grace came back: ends the session
   // `id` (reason reuse_detected) and answers `refusal`
-  // (CheckPresentedCookie's REVOKED).
-  void EndReused(const std::string& id, Status refusal, StatusCallback done);
+  // (CheckPresentedCookie's REVOKED). Hybrid without rotation overrides it:
+  // there an older cookie is a superseded one, refused, not a theft.
+  virtual void EndReused(const std::string& id, Status refusal,
+                         StatusCallback done);
 
   // BUMP_EPOCH's core in every mode: re-issues `old` as a regeneration
   // would (same user), measures its cookie before the epoch moves (the bump
