@@ -5,7 +5,9 @@
 // against a fence: after the request under test, one CREATE (whose
 // session_created event is the fence); every event before the fence is
 // what the request emitted, since the loop publishes in order.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -16,7 +18,10 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "dbsc/test_keys.h"
 #include "gtest/gtest.h"
+#include "import/json.h"
+#include "import/legacy_cookie.h"
 #include "sessiond/client.h"
 #include "testing/process.h"
 #include "testing/sessiond_process.h"
@@ -123,14 +128,19 @@ class EventsFixture {
   }
 
   // CREATE a marker session and return every event before its
-  // session_created (skip_created of them are the request's own).
-  Result<std::vector<Ev>> Fence(int skip_created = 0) {
-    if (!app_->Create().ok()) return Status(Code::kInternal, "CREATE failed");
+  // session_created. For a request that itself emits session_created
+  // (by_keys), the marker is a KEYS_ROTATE instead (keys_rotated; older
+  // keys keep verifying, so nothing else changes for the test).
+  Result<std::vector<Ev>> Fence(bool by_keys = false) {
+    const char* marker = by_keys ? "keys_rotated" : "session_created";
+    if (by_keys ? !admin_->KeysRotate().ok() : !app_->Create().ok()) {
+      return Status(Code::kInternal, "the fence's request failed");
+    }
     std::vector<Ev> before;
     for (;;) {
       std::optional<Ev> ev = Receive();
       if (!ev) return Status(Code::kUnavailable, "no fence event");
-      if (ev->topic == "session_created" && skip_created-- <= 0) return before;
+      if (ev->topic == marker) return before;
       before.push_back(std::move(*ev));
     }
   }
@@ -184,8 +194,8 @@ class EventsTest : public ::testing::TestWithParam<std::string> {
   bool Stateful() const { return GetParam() != "client"; }
 
   // The request under test emitted exactly one event, of `type`.
-  Ev One(const std::string& type, int skip_created = 0) {
-    auto evs = f_->Fence(skip_created);
+  Ev One(const std::string& type, bool by_keys = false) {
+    auto evs = f_->Fence(by_keys);
     EXPECT_TRUE(evs.ok()) << evs.status().ToString();
     if (!evs.ok()) return Ev{};
     EXPECT_EQ(evs->size(), 1u) << "events: " << [&] {
@@ -209,8 +219,7 @@ class EventsTest : public ::testing::TestWithParam<std::string> {
 TEST_P(EventsTest, CreateEmitsSessionCreatedAndNeverTheRawIdOrCookie) {
   auto s = f_->app_->Create();
   ASSERT_OK(s);
-  // The first session_created before the fence's is CREATE's own.
-  Ev ev = One("session_created", /*skip_created=*/1);
+  Ev ev = One("session_created", /*by_keys=*/true);
   ExpectSetShape(ev, kEstablishedUri);
   EXPECT_EQ(ev.field("verb"), "CREATE");
   EXPECT_EQ(ev.field("socket"), "app");
@@ -269,7 +278,7 @@ TEST_P(EventsTest, RevokeOthersEmitsOneWithTheCount) {
   }
   auto anon = f_->app_->Create();
   ASSERT_OK(anon);
-  One("session_created", 1);
+  One("session_created", /*by_keys=*/true);
   EXPECT_FALSE(f_->app_->RevokeOthers(anon->cookie).ok());  // anonymous
   None();
 }
@@ -423,6 +432,139 @@ INSTANTIATE_TEST_SUITE_P(Modes, TheftEventsTest,
                          [](const auto& param_info) {
                            return param_info.param;
                          });
+
+// DBSC (docs/dbsc.md): registration, refresh, a refused refresh (the one
+// refusal that is an event: a proof by another key is what a thief
+// sends) and the binding's end, one event each, with the verb.
+TEST(DbscEventsTest, EachOutcomeIsOneEvent) {
+  SessiondConfig config;
+  config.backend = "memory";
+  EventsFixture f(config);
+  ASSERT_OK(f.Start());
+  ASSERT_OK(f.Subscribe());
+  auto field = [](const std::string& text, const char* name) {
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    return j.is_object() && j.contains(name) ? j[name].get<std::string>()
+                                             : std::string();
+  };
+  auto proof = [](const dbsc::testing::LocalKey& key,
+                  const std::string& challenge, bool registration) {
+    nlohmann::json header = {{"alg", "ES256"}, {"typ", "dbsc+jwt"}};
+    if (registration) header["jwk"] = nlohmann::json::parse(key.PublicJwk());
+    return key.Jws(header.dump(), nlohmann::json{{"jti", challenge}}.dump());
+  };
+  auto one = [&f](const std::string& type, const std::string& verb) {
+    auto evs = f.Fence();
+    EXPECT_TRUE(evs.ok());
+    if (!evs.ok()) return Ev{};
+    EXPECT_EQ(evs->size(), 1u);
+    if (evs->empty()) return Ev{};
+    EXPECT_EQ((*evs)[0].topic, type) << (*evs)[0].raw;
+    EXPECT_EQ((*evs)[0].field("verb"), verb);
+    ExpectSetShape((*evs)[0], type.starts_with("dbsc_")
+                                  ? "urn:sessiond:event:" + type
+                                  : std::string(kEstablishedUri));
+    return (*evs)[0];
+  };
+
+  auto in = f.app_->Login("", "alice");
+  ASSERT_OK(in);
+  one("login", "LOGIN");
+  auto offer = f.app_->DbscOffer(in->cookie);
+  ASSERT_OK(offer);
+  auto key = dbsc::testing::LocalKey::P256();
+  auto bound = f.app_->DbscRegister(
+      in->cookie, proof(key, field(*offer, "challenge"), true));
+  ASSERT_OK(bound);
+  const std::string dbsc_id = field(bound->binding_json, "dbsc_id");
+  Ev reg = one("dbsc_registered", "DBSC_REGISTER");
+  EXPECT_NE(reg.field("detail").find(dbsc_id), std::string::npos);
+
+  const std::string cookie = bound->session.cookie;
+  auto next = f.app_->DbscChallenge(cookie, dbsc_id);
+  ASSERT_OK(next);
+  auto refreshed = f.app_->DbscRefresh(
+      cookie, dbsc_id, proof(key, field(*next, "challenge"), false));
+  ASSERT_OK(refreshed);
+  one("dbsc_refreshed", "DBSC_REFRESH");
+
+  auto again = f.app_->DbscChallenge(refreshed->session.cookie, dbsc_id);
+  ASSERT_OK(again);
+  auto thief = dbsc::testing::LocalKey::P256();
+  EXPECT_FALSE(
+      f.app_
+          ->DbscRefresh(refreshed->session.cookie, dbsc_id,
+                        proof(thief, field(*again, "challenge"), false))
+          .ok());
+  Ev failed = one("dbsc_refresh_failed", "DBSC_REFRESH");
+  EXPECT_NE(failed.field("detail").find("bad_signature"), std::string::npos)
+      << failed.raw;
+
+  ASSERT_OK(f.app_->DbscEnd(refreshed->session.cookie));
+  one("dbsc_ended", "DBSC_END");
+}
+
+// IMPORT: the import that makes the session is one event; importing the
+// same old cookie again hands back that session and emits nothing, and so
+// does a forged cookie.
+TEST(ImportEventsTest, OnlyTheImportThatMadeTheSessionEmits) {
+  TempDir secrets_dir("sd-events-import");
+  const std::string secrets = secrets_dir.path() + "/flask.secrets";
+  const std::string secret = "events-test-flask-secret";
+  int fd = ::open(secrets.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  const std::string line = secret + "\n";
+  ASSERT_EQ(::write(fd, line.data(), line.size()),
+            static_cast<ssize_t>(line.size()));
+  ::close(fd);
+  SessiondConfig config;
+  config.backend = "memory";
+  config.extra_toml = "[import.flask]\nsecrets_file = \"" + secrets + "\"\n";
+  EventsFixture f(config);
+  ASSERT_OK(f.Start());
+  ASSERT_OK(f.Subscribe());
+
+  FlaskCookieOptions options;
+  options.secret_keys = {secret};
+  auto flask = NewFlaskCookieFormat(options);
+  ASSERT_OK(flask);
+  auto data = ParseJson(R"({"_user_id": "77"})", JsonDialect::kPython);
+  ASSERT_OK(data);
+  LegacyRenderInput in;
+  in.data = std::move(*data);
+  in.now_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  auto old = (*flask)->Render(in);
+  ASSERT_OK(old);
+
+  auto first = f.app_->Import("flask", *old);
+  ASSERT_OK(first);
+  ASSERT_TRUE(first->created);
+  auto evs = f.Fence();
+  ASSERT_OK(evs);
+  ASSERT_EQ(evs->size(), 1u);
+  const Ev& ev = (*evs)[0];
+  EXPECT_EQ(ev.topic, "imported");
+  ExpectSetShape(ev, kEstablishedUri);
+  EXPECT_EQ(ev.field("verb"), "IMPORT");
+  EXPECT_EQ(ev.field("reason"), "flask");
+  EXPECT_EQ(ev.raw.find(*old), std::string::npos);
+
+  auto again = f.app_->Import("flask", *old);
+  ASSERT_OK(again);
+  EXPECT_FALSE(again->created);
+  evs = f.Fence();
+  ASSERT_OK(evs);
+  EXPECT_TRUE(evs->empty());
+
+  std::string forged = *old;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(f.app_->Import("flask", forged).ok());
+  evs = f.Fence();
+  ASSERT_OK(evs);
+  EXPECT_TRUE(evs->empty());
+}
 
 // --- the socket --------------------------------------------------------------
 
