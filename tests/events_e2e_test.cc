@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -66,9 +67,12 @@ struct Ev {
 // subscriber on it.
 class EventsFixture {
  public:
-  explicit EventsFixture(SessiondConfig config, int max_queue = 10000)
+  explicit EventsFixture(SessiondConfig config, int max_queue = 10000,
+                         std::string endpoint = "")
       : events_dir_("sd-events") {
-    endpoint_ = "ipc://" + events_dir_.path() + "/events.sock";
+    endpoint_ = endpoint.empty()
+                    ? "ipc://" + events_dir_.path() + "/events.sock"
+                    : std::move(endpoint);
     config.extra_tables += "[events]\nlisten = \"" + endpoint_ +
                            "\"\nmax_queue = " + std::to_string(max_queue) +
                            "\n";
@@ -87,6 +91,11 @@ class EventsFixture {
   // publisher), then drains to a fence.
   Status Subscribe() {
     sub_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::sub);
+    if (!curve_server_key_.empty()) {
+      sub_->set(zmq::sockopt::curve_serverkey, curve_server_key_);
+      sub_->set(zmq::sockopt::curve_publickey, curve_public_);
+      sub_->set(zmq::sockopt::curve_secretkey, curve_secret_);
+    }
     sub_->set(zmq::sockopt::rcvtimeo, 100);
     sub_->set(zmq::sockopt::linger, 0);
     sub_->set(zmq::sockopt::subscribe, "");
@@ -152,6 +161,7 @@ class EventsFixture {
   }
 
   std::string endpoint_;
+  std::string curve_server_key_, curve_public_, curve_secret_;  // tcp
   TempDir events_dir_;
   zmq::context_t ctx_;
   std::unique_ptr<zmq::socket_t> sub_;
@@ -592,6 +602,60 @@ TEST(EventsSocketTest, TcpWithoutCurveIsRefusedLoopbackToo) {
     EXPECT_NE(sessiond.LogTail().find("[events] listen"), std::string::npos)
         << sessiond.LogTail();
   }
+}
+
+// tcp with CURVE: a key on the admin list subscribes and hears events; the
+// web app's key (app list) fails the handshake (the ZAP handler's 400,
+// seen by the SUB's own monitor: an event, not a timeout).
+TEST(EventsSocketTest, TcpWithCurveAdmitsTheAdminListOnly) {
+  SessiondConfig config;
+  config.backend = "memory";
+  auto [server_pub, server_sec] = testing::NewCurveKeyPair();
+  auto [app_pub, app_sec] = testing::NewCurveKeyPair();
+  auto [admin_pub, admin_sec] = testing::NewCurveKeyPair();
+  config.curve.server_public = server_pub;
+  config.curve.server_secret = server_sec;
+  config.curve.app_clients = {app_pub};
+  config.curve.admin_clients = {admin_pub};
+  config.curve.admin_public = admin_pub;
+  config.curve.admin_secret = admin_sec;
+  EventsFixture f(
+      config, 10000,
+      "tcp://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort()));
+  f.curve_server_key_ = server_pub;
+  f.curve_public_ = admin_pub;
+  f.curve_secret_ = admin_sec;
+  ASSERT_OK(f.Start());
+  ASSERT_OK(f.Subscribe());
+  ASSERT_OK(f.app_->Login("", "alice"));
+  auto evs = f.Fence();
+  ASSERT_OK(evs);
+  ASSERT_EQ(evs->size(), 1u);
+  EXPECT_EQ((*evs)[0].topic, "login");
+
+  zmq::socket_t intruder(f.ctx_, zmq::socket_type::sub);
+  intruder.set(zmq::sockopt::linger, 0);
+  intruder.set(zmq::sockopt::curve_serverkey, server_pub);
+  intruder.set(zmq::sockopt::curve_publickey, app_pub);
+  intruder.set(zmq::sockopt::curve_secretkey, app_sec);
+  intruder.set(zmq::sockopt::subscribe, "");
+  ASSERT_EQ(zmq_socket_monitor(intruder.handle(), "inproc://intruder-mon",
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                   ZMQ_EVENT_HANDSHAKE_SUCCEEDED),
+            0);
+  zmq::socket_t mon(f.ctx_, zmq::socket_type::pair);
+  mon.set(zmq::sockopt::rcvtimeo, 20000);  // a deadline, not a measurement
+  mon.connect("inproc://intruder-mon");
+  intruder.connect(f.endpoint_);
+  zmq::message_t head, addr;
+  ASSERT_TRUE(mon.recv(head));
+  ASSERT_TRUE(mon.recv(addr));
+  uint16_t event = 0;
+  uint32_t value = 0;
+  std::memcpy(&event, head.data(), sizeof(event));
+  std::memcpy(&value, static_cast<const char*>(head.data()) + 2, sizeof(value));
+  EXPECT_EQ(event, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+  EXPECT_EQ(value, 400u);
 }
 
 // A subscriber that never reads: events past its queue are dropped and
