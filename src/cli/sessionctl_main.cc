@@ -1,13 +1,16 @@
 // sessionctl: the operator's CLI for sessiond's admin socket (ping, version,
-// list and revoke sessions, rotate keys, stats). It speaks SD1 through
+// list and revoke sessions, rotate keys, stats) and its event stream
+// (watch). It speaks SD1 through
 // sessiond::Client and keeps the transport failure (exit 3) apart from an
 // error the server answered (exit 1, with the code's wire name), so scripts
 // can tell "sessiond is down" from "no such session".
 #include <zmq.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -314,6 +317,131 @@ int Stats(Runner& run, const Flags& flags) {
   return kExitOk;
 }
 
+struct WatchFlags {
+  std::string events;
+  std::vector<std::string> topics;  // empty: every event
+  int64_t count = 0;                // 0: until a signal
+};
+
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void OnWatchSignal(int) { g_stop = 1; }
+
+// One line per event: its time, type and what sessiond says about it
+// (the "sessiond" member of the JSON; docs/protocol.md, "Events").
+std::string HumanEvent(const std::string& topic, const std::string& json) {
+  auto entries = FlattenJsonObject(json);
+  if (!entries.ok())
+    return topic + " (unreadable: " + entries.status().message() + ")";
+  std::string when = "-", rest;
+  for (const auto& [key, value] : *entries) {
+    if (key == "iat") {
+      std::optional<int64_t> t = ParseInt(value);
+      if (t) when = FormatTime(*t);
+    }
+    if (!key.starts_with("sessiond.") || key == "sessiond.type" ||
+        key == "sessiond.time_us") {
+      continue;
+    }
+    rest += " " + key.substr(9) + "=" + value;
+  }
+  return when + " " + topic + rest;
+}
+
+// watch: subscribes to the events socket and prints what arrives until
+// SIGINT or SIGTERM (exit 0) or --count events. A receive timeout makes
+// the loop look at the signal flag even if a signal lands between calls.
+int Watch(const Flags& flags, const WatchFlags& watch) {
+  struct sigaction sa {};
+  sa.sa_handler = OnWatchSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  void* ctx = zmq_ctx_new();
+  void* sub = zmq_socket(ctx, ZMQ_SUB);
+  auto close = [&](int rc) {
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    return rc;
+  };
+  const int linger = 0, timeout_ms = 250;
+  zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof(linger));
+  zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms));
+  if (!flags.curve_server_key.empty() || !flags.curve_secret_key_file.empty()) {
+    if (flags.curve_server_key.empty() || flags.curve_secret_key_file.empty()) {
+      std::cerr << "sessionctl: CURVE needs both --curve-server-key and "
+                   "--curve-secret-key-file\n";
+      return close(kExitUsage);
+    }
+    std::ifstream in(flags.curve_secret_key_file);
+    std::string secret;
+    char public_key[41] = {};
+    if (!(in >> secret) || secret.size() != 40 ||
+        zmq_curve_public(public_key, secret.c_str()) != 0) {
+      std::cerr << "sessionctl: " << flags.curve_secret_key_file
+                << " does not hold a 40-character Z85 secret key\n";
+      return close(kExitUsage);
+    }
+    if (zmq_setsockopt(sub, ZMQ_CURVE_SERVERKEY, flags.curve_server_key.c_str(),
+                       40) != 0 ||
+        zmq_setsockopt(sub, ZMQ_CURVE_PUBLICKEY, public_key, 40) != 0 ||
+        zmq_setsockopt(sub, ZMQ_CURVE_SECRETKEY, secret.c_str(), 40) != 0) {
+      std::cerr << "sessionctl: --curve-server-key is not a Z85 public key\n";
+      return close(kExitUsage);
+    }
+  }
+  if (watch.topics.empty()) {
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+  }
+  for (const std::string& t : watch.topics) {
+    // The topic frame is the whole type: a prefix subscription is exact
+    // once the frame ends, which a SUB cannot tell, so it is checked below.
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, t.data(), t.size());
+  }
+  if (zmq_connect(sub, watch.events.c_str()) != 0) {
+    std::cerr << "sessionctl: cannot connect to " << watch.events << ": "
+              << zmq_strerror(zmq_errno()) << "\n";
+    return close(kExitUsage);
+  }
+  // Said on stderr once the signals are ours, so a script (or a test)
+  // knows that SIGTERM from now on ends the watch cleanly.
+  std::cerr << "sessionctl: watching " << watch.events
+            << " (SIGINT or SIGTERM to stop)" << std::endl;
+  int64_t seen = 0;
+  while (!g_stop && (watch.count == 0 || seen < watch.count)) {
+    std::vector<std::string> frames;
+    bool interrupted = false;
+    for (;;) {
+      zmq_msg_t msg;
+      zmq_msg_init(&msg);
+      if (zmq_msg_recv(&msg, sub, 0) < 0) {
+        zmq_msg_close(&msg);
+        interrupted = true;  // timeout or signal; a part-read message
+        break;               // cannot happen (ZeroMQ delivers it whole)
+      }
+      frames.emplace_back(static_cast<const char*>(zmq_msg_data(&msg)),
+                          zmq_msg_size(&msg));
+      const bool more = zmq_msg_more(&msg) != 0;
+      zmq_msg_close(&msg);
+      if (!more) break;
+    }
+    if (interrupted && frames.empty()) continue;
+    if (frames.size() != 2) continue;  // not an event of docs/protocol.md
+    if (!watch.topics.empty() &&
+        std::find(watch.topics.begin(), watch.topics.end(), frames[0]) ==
+            watch.topics.end()) {
+      continue;
+    }
+    if (flags.json) {
+      std::cout << frames[1] << "\n";
+    } else {
+      std::cout << HumanEvent(frames[0], frames[1]) << "\n";
+    }
+    std::cout.flush();
+    ++seen;
+  }
+  return close(kExitOk);
+}
+
 // Whether an argument that CLI11 read as an unknown option looks like an
 // operand instead: a session id (base64url) starts with '-' one time in 64.
 // Used only to add a hint to the usage error; the parse itself stays CLI11's.
@@ -380,6 +508,22 @@ int Main(int argc, char** argv) {
                    "(default: the session lifetime)")
       ->check(CLI::NonNegativeNumber);
   auto* stats = app.add_subcommand("stats", "Print sessiond's counters");
+  WatchFlags watch;
+  auto* watch_cmd = app.add_subcommand(
+      "watch",
+      "Print sessiond's events ([events] listen) until SIGINT/SIGTERM; "
+      "--json prints each event's JSON");
+  watch_cmd
+      ->add_option("--events", watch.events,
+                   "Events socket endpoint (ipc://path, or tcp:// with "
+                   "CURVE: the admin socket's --curve-* flags)")
+      ->envname("SESSIOND_EVENTS")
+      ->required();
+  watch_cmd->add_option("--count", watch.count, "Exit after this many events")
+      ->check(CLI::PositiveNumber);
+  watch_cmd->add_option("topic", watch.topics,
+                        "Event types to print (default: all), e.g. login "
+                        "theft_detected");
 
   try {
     app.parse(argc, argv);
@@ -393,6 +537,7 @@ int Main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
 
+  if (watch_cmd->parsed()) return Watch(flags, watch);
   Runner run(flags);
   if (std::optional<int> rc = run.Open()) return *rc;
   if (ping->parsed()) return Ping(run, flags);

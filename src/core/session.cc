@@ -10,10 +10,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
-#include <mutex>
-
+#include "core/event_hash.h"
 #include "sessiond/random.h"
 #include "sessiond/secret_bytes.h"
 
@@ -313,6 +313,14 @@ std::string UserTag(std::string_view user_id) {
   EnsureSodium();
   const auto mac = UserTagMac(user_id);
   return Base64Url(mac.data(), mac.size()).substr(0, kSessionTagChars);
+}
+
+std::string EventSessionHash(std::string_view session_id) {
+  EnsureSodium();
+  std::string data("\0sessiond event subject\0", 24);
+  data.append(session_id);
+  const auto mac = UserTagMac(data);
+  return Base64Url(mac.data(), 16);
 }
 
 std::string LegacyUserTag(std::string_view user_id) {

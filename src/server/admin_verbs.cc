@@ -34,9 +34,14 @@ void HandleUserRevoke(HandlerEnv& env, const CallPtr& call) {
       call->arg(0), EndReason::kAdmin, [&env, call](Result<uint64_t> n) {
         if (!n.ok()) return call->Fail(n.status());
         env.store->BumpEpoch(call->arg(0), EndReason::kAdmin,
-                             [call, count = *n](Result<int64_t> epoch) {
+                             [&env, call, count = *n](Result<int64_t> epoch) {
                                if (!epoch.ok())
                                  return call->Fail(epoch.status());
+                               EmitEvent(env, call,
+                                         Event{.type = kEventUserRevoked,
+                                               .user_id = call->arg(0),
+                                               .reason = "admin",
+                                               .count = count});
                                ReplyCount(call, count);
                              });
       });
@@ -48,8 +53,14 @@ void HandleUserRevokeOthers(HandlerEnv& env, const CallPtr& call) {
   if (valid.ok()) valid = ValidateSessionId(call->arg(1));
   if (!valid.ok()) return call->Fail(valid);
   env.store->RevokeOthers(call->arg(0), call->arg(1), EndReason::kAdmin,
-                          [call](Result<uint64_t> n) {
+                          [&env, call](Result<uint64_t> n) {
                             if (!n.ok()) return call->Fail(n.status());
+                            EmitEvent(env, call,
+                                      Event{.type = kEventOthersRevoked,
+                                            .session_id = call->arg(1),
+                                            .user_id = call->arg(0),
+                                            .reason = "admin",
+                                            .count = *n});
                             ReplyCount(call, *n);
                           });
 }
@@ -58,8 +69,12 @@ void HandleUserRevokeOthers(HandlerEnv& env, const CallPtr& call) {
 void HandleSessionRevoke(HandlerEnv& env, const CallPtr& call) {
   Status valid = ValidateSessionId(call->arg(0));
   if (!valid.ok()) return call->Fail(valid);
-  env.store->Destroy(call->arg(0), EndReason::kAdmin, [call](Status st) {
+  env.store->Destroy(call->arg(0), EndReason::kAdmin, [&env, call](Status st) {
     if (!st.ok()) return call->Fail(st);
+    EmitEvent(env, call,
+              Event{.type = kEventRevoked,
+                    .session_id = call->arg(0),
+                    .reason = "admin"});
     call->Ok();
   });
 }
@@ -84,11 +99,13 @@ void HandleKeysRotate(HandlerEnv& env, const CallPtr& call) {
         std::to_string(std::max<int64_t>(kMaxKeyringTime - now, 0)) +
         " (older keys must retire before the year 10000)"));
   }
-  env.rotate_keys(now + retire_after,
-                  [call](Result<uint32_t> id) {
-                    if (!id.ok()) return call->Fail(id.status());
-                    call->Ok({std::to_string(*id)});
-                  });
+  env.rotate_keys(now + retire_after, [&env, call](Result<uint32_t> id) {
+    if (!id.ok()) return call->Fail(id.status());
+    EmitEvent(env, call,
+              Event{.type = kEventKeysRotated,
+                    .detail = "new key id " + std::to_string(*id)});
+    call->Ok({std::to_string(*id)});
+  });
 }
 
 // STATS

@@ -71,7 +71,13 @@ void HandleHello(HandlerEnv& env, const CallPtr& call) {
 void HandleCreate(HandlerEnv& env, const CallPtr& call) {
   Result<Metadata> meta = ParseMetadata(call->arg(0));
   if (!meta.ok()) return call->Fail(meta.status());
-  env.mode->Create(NewSession(env, "", *meta), SessionReplier(call));
+  env.mode->Create(
+      NewSession(env, "", *meta), [&env, call](Result<Reissued> r) {
+        if (!r.ok()) return call->Fail(r.status());
+        EmitEvent(env, call,
+                  Event{.type = kEventCreated, .session_id = r->session.id});
+        ReplySession(call, std::move(*r));
+      });
 }
 
 // LOAD cookie [metadata]
@@ -127,7 +133,15 @@ void EvictOverLimit(HandlerEnv& env, const CallPtr& call, Reissued kept) {
     auto pending = std::make_shared<size_t>(others.size());
     for (const Session& s : others) {
       env.store->Destroy(s.id, EndReason::kSessionLimit,
-                         [call, answer, pending](const Status&) {
+                         [&env, call, answer, pending, id = s.id,
+                          user = s.user_id](const Status& st) {
+                           if (st.ok()) {
+                             EmitEvent(env, call,
+                                       Event{.type = kEventLimit,
+                                             .session_id = id,
+                                             .user_id = user,
+                                             .reason = "session_limit"});
+                           }
                            if (--*pending == 0) {
                              ReplySession(call, std::move(*answer));
                            }
@@ -141,6 +155,11 @@ void LoginAndLimit(HandlerEnv& env, const CallPtr& call,
                    const std::string& user, const Metadata& meta) {
   auto reply = [&env, call](Result<Reissued> r) {
     if (!r.ok()) return call->Fail(r.status());
+    // The login first, then the sessions the limit ends for it.
+    EmitEvent(env, call,
+              Event{.type = kEventLogin,
+                    .session_id = r->session.id,
+                    .user_id = r->session.user_id});
     if (env.max_per_user > 0 && env.on_limit == OnLimit::kEvictOldest) {
       return EvictOverLimit(env, call, std::move(*r));
     }
@@ -202,10 +221,22 @@ void HandleRegenerate(HandlerEnv& env, const CallPtr& call) {
 }
 
 // LOGOUT cookie
+// The event names the session LOGOUT ended, so the session is opened first
+// (the same checks Destroy makes); Destroy alone decides the reply.
 void HandleLogout(HandlerEnv& env, const CallPtr& call) {
-  env.mode->Destroy(call->arg(0), [&env, call](Status st) {
-    if (!st.ok()) return call->Fail(st);
-    ReplyCleared(call, env.cookie);
+  auto destroy = [&env, call](std::string id, std::string user) {
+    env.mode->Destroy(call->arg(0), [&env, call, id = std::move(id),
+                                     user = std::move(user)](Status st) {
+      if (!st.ok()) return call->Fail(st);
+      EmitEvent(env, call,
+                Event{.type = kEventLogout, .session_id = id, .user_id = user});
+      ReplyCleared(call, env.cookie);
+    });
+  };
+  if (env.events == nullptr) return destroy("", "");
+  env.mode->Open(call->arg(0), [destroy](Result<Opened> cur) {
+    if (!cur.ok()) return destroy("", "");
+    destroy(cur->session.id, cur->session.user_id);
   });
 }
 
@@ -247,13 +278,26 @@ void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call) {
     if (!cur.ok()) return call->Fail(cur.status());
     Status user = NeedsUser(cur->session, "REVOKE_OTHERS");
     if (!user.ok()) return call->Fail(user);
-    env.mode->RevokeOthers(std::move(*cur), [call](Result<OthersRevoked> r) {
-      if (!r.ok()) return call->Fail(r.status());
-      if (r->reissued) {
-        return ReplySession(call, std::move(*r->reissued));
-      }
-      ReplyCount(call, r->ended);
-    });
+    std::string id = cur->session.id, user_id = cur->session.user_id;
+    env.mode->RevokeOthers(
+        std::move(*cur), [&env, call, id, user_id](Result<OthersRevoked> r) {
+          if (!r.ok()) return call->Fail(r.status());
+          if (r->reissued) {
+            // Client mode: the user's epoch moved; no store counts the others.
+            EmitEvent(env, call,
+                      Event{.type = kEventOthersRevoked,
+                            .session_id = r->reissued->session.id,
+                            .user_id = r->reissued->session.user_id,
+                            .reason = "epoch"});
+            return ReplySession(call, std::move(*r->reissued));
+          }
+          EmitEvent(env, call,
+                    Event{.type = kEventOthersRevoked,
+                          .session_id = id,
+                          .user_id = user_id,
+                          .count = r->ended});
+          ReplyCount(call, r->ended);
+        });
   });
 }
 
@@ -279,7 +323,15 @@ void HandleBumpEpoch(HandlerEnv& env, const CallPtr& call) {
     if (!cur.ok()) return call->Fail(cur.status());
     Status user = NeedsUser(cur->session, "BUMP_EPOCH");
     if (!user.ok()) return call->Fail(user);
-    env.mode->BumpEpoch(std::move(*cur), SessionReplier(call));
+    env.mode->BumpEpoch(std::move(*cur), [&env, call](Result<Reissued> r) {
+      if (!r.ok()) return call->Fail(r.status());
+      EmitEvent(env, call,
+                Event{.type = kEventEpochBumped,
+                      .session_id = r->session.id,
+                      .user_id = r->session.user_id,
+                      .reason = "password_changed"});
+      ReplySession(call, std::move(*r));
+    });
   });
 }
 

@@ -17,7 +17,10 @@
 
 namespace sessiond {
 
-enum class SocketKind { kApp, kAdmin };
+// kEvents: the event stream's PUB socket (server/events.h), closed like
+// the admin socket (mode 0600, or CURVE with the admin allow-list); no
+// request arrives on it.
+enum class SocketKind { kApp, kAdmin, kEvents };
 
 // Counters that STATS reports. Loop thread only.
 struct ServerCounters {
@@ -36,6 +39,10 @@ struct ServerCounters {
   // unanswered because it was an eighth over (ReplyMemory::WayOver).
   uint64_t shed = 0;
   uint64_t dropped_memory = 0;
+  // The event stream (server/events.h): events handed to ZeroMQ, and those
+  // dropped because a subscriber's queue was full ([events] max_queue).
+  uint64_t events_sent = 0;
+  uint64_t events_dropped = 0;
 };
 
 // What the transport and the reply memory counted, for STATS (the server

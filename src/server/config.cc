@@ -233,10 +233,9 @@ Result<Config> ParseToml(std::string_view text, std::string source,
     return InvalidArgument(msg.str());
   }
 
-  static const char* const kTables[] = {"server", "store", "redis",
-                                        "session", "cookie", "keys",
-                                        "curve", "log", "dbsc",
-                                        "import"};
+  static const char* const kTables[] = {"server", "store",  "redis", "session",
+                                        "cookie", "keys",   "curve", "log",
+                                        "dbsc",   "events", "import"};
   for (const auto& [key, node] : doc) {
     std::string k(key.str());
     if (std::find(std::begin(kTables), std::end(kTables), k) ==
@@ -383,6 +382,15 @@ Result<Config> ParseToml(std::string_view text, std::string source,
                                     c.dbsc_registration_lifetime_s, 1, 3600));
   SESSIOND_RETURN_IF_ERROR(dbsc.StringList("algorithms", c.dbsc_algorithms));
   SESSIOND_RETURN_IF_ERROR(dbsc.Finish());
+
+  TableReader events(doc["events"].as_table(), "events", where);
+  SESSIOND_RETURN_IF_ERROR(events.String("listen", c.events_listen));
+  SESSIOND_RETURN_IF_ERROR(
+      events.Int("max_queue", c.events_max_queue, 1, 10'000'000));
+  SESSIOND_RETURN_IF_ERROR(events.String("issuer", c.events_issuer));
+  SESSIOND_RETURN_IF_ERROR(
+      events.Bool("include_user_id", c.events_include_user_id));
+  SESSIOND_RETURN_IF_ERROR(events.Finish());
 
   TableReader keys(doc["keys"].as_table(), "keys", where);
   if (explicit_keys) explicit_keys->keys_file = keys.Has("file");
@@ -636,6 +644,7 @@ Status ValidateSocketAccess(const Config& c) {
   // under a random name.
   std::vector<std::string> ipc = c.listen;
   ipc.push_back(c.admin);
+  if (!c.events_listen.empty()) ipc.push_back(c.events_listen);
   for (const std::string& e : ipc) {
     if (!e.starts_with("ipc://")) continue;
     const std::string path = e.substr(6);
@@ -681,6 +690,15 @@ Status ValidateSocketAccess(const Config& c) {
                            "verbs)" +
                            why);
   }
+  // The event stream names sessions and users only by keyed hashes, but
+  // it says who signs in when and which sessions end: as closed as the
+  // admin socket, loopback included.
+  if (c.events_listen.starts_with("tcp://") && !c.admin_curve()) {
+    return InvalidArgument("[events] listen " + c.events_listen +
+                           " is tcp without CURVE: use ipc:// (mode 0600) "
+                           "or set [curve] secret_key_file and "
+                           "admin_clients (the keys that may subscribe)");
+  }
   return Status();
 }
 
@@ -703,6 +721,22 @@ Status ValidateConfig(const Config& c) {
         "admin endpoint '" + c.admin +
         "' is also an app endpoint; admin verbs need their own "
         "socket");
+  }
+  if (!c.events_listen.empty()) {
+    if (!ValidEndpoint(c.events_listen, /*allow_ipc=*/true)) {
+      return InvalidArgument("[events] listen '" + c.events_listen +
+                             "' is not ipc://PATH or tcp://HOST:PORT");
+    }
+    if (c.events_listen == c.admin ||
+        std::find(c.listen.begin(), c.listen.end(), c.events_listen) !=
+            c.listen.end()) {
+      return InvalidArgument("[events] listen '" + c.events_listen +
+                             "' is also the app or admin endpoint; the "
+                             "event stream needs its own socket");
+    }
+    if (c.events_issuer.empty()) {
+      return InvalidArgument("[events] issuer must not be empty");
+    }
   }
   SESSIOND_RETURN_IF_ERROR(ValidateSocketAccess(c));
   if (c.backend != "lmdb" && c.backend != "redis" && c.backend != "memory") {

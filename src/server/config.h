@@ -169,6 +169,15 @@ struct Config {
   int64_t dbsc_registration_lifetime_s = 300;
   std::vector<std::string> dbsc_algorithms = {"ES256", "RS256"};
 
+  // [events]: the event stream (docs/protocol.md, "Events"). Off while
+  // events_listen is empty; ipc:// (mode 0600) or tcp:// with CURVE and
+  // [curve] admin_clients, like the admin socket. events_max_queue is each
+  // subscriber's queue (ZMQ_SNDHWM); past it events are dropped, counted.
+  std::string events_listen;
+  int events_max_queue = 10000;
+  std::string events_issuer = "sessiond";
+  bool events_include_user_id = false;
+
   // [keys]
   std::string keys_file = "sessiond-data/keyring.toml";
 
@@ -245,6 +254,7 @@ Result<Config> LoadConfig(const CommandLine& cli);
 //    loopback too, unless insecure_tcp_without_curve is kInsecureTcpSentence
 //    and every tcp app socket is loopback (IsLoopbackEndpoint);
 //  - a tcp admin socket needs CURVE with admin_clients;
+//  - so does a tcp [events] listen (the events socket);
 //  - [curve] lists without a secret key, or a key with no list, are refused.
 // Does not touch the network or the files; needs only the text.
 Status ValidateConfig(const Config& config);

@@ -353,6 +353,48 @@ TEST(Config, SeparateCurveListsForAppAndAdmin) {
   EXPECT_EQ(ValidateConfig(key_without_lists).code(), Code::kInvalidArgument);
 }
 
+TEST(Config, EventsSocketIsClosedLikeTheAdminSocket) {
+  Result<Config> c = ParseConfigToml(
+      "[events]\nlisten = \"ipc:///run/sessiond/events.sock\"\n"
+      "max_queue = 50\nissuer = \"https://sessions.example\"\n"
+      "include_user_id = true\n",
+      "t.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->events_listen, "ipc:///run/sessiond/events.sock");
+  EXPECT_EQ(c->events_max_queue, 50);
+  EXPECT_EQ(c->events_issuer, "https://sessions.example");
+  EXPECT_TRUE(c->events_include_user_id);
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+  EXPECT_TRUE(ParseConfigToml("", "t.conf")->events_listen.empty());  // off
+
+  // tcp, loopback included, only with CURVE and the admin list.
+  for (const char* e : {"tcp://127.0.0.1:5557", "tcp://0.0.0.0:5557"}) {
+    Config t;
+    t.events_listen = e;
+    Status st = ValidateConfig(t);
+    EXPECT_EQ(st.code(), Code::kInvalidArgument) << e;
+    EXPECT_NE(st.message().find("[events] listen"), std::string::npos)
+        << st.message();
+    t.curve_secret_key_file = "/k";
+    t.curve_app_clients = "/app.pub";  // the app list does not do
+    EXPECT_EQ(ValidateConfig(t).code(), Code::kInvalidArgument) << e;
+    t.curve_admin_clients = "/admin.pub";
+    EXPECT_TRUE(ValidateConfig(t).ok()) << e;
+  }
+  for (const char* bad : {"ipc://@events", "ipc://*", "udp://x:1"}) {
+    Config t;
+    t.events_listen = bad;
+    EXPECT_EQ(ValidateConfig(t).code(), Code::kInvalidArgument) << bad;
+  }
+  Config same;
+  same.events_listen = same.admin;
+  EXPECT_EQ(ValidateConfig(same).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseConfigToml("[events]\nmax_queue = 0\n", "t.conf").code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ParseConfigToml("[events]\nlisen = \"x\"\n", "t.conf").code(),
+            Code::kInvalidArgument);
+}
+
 TEST(Config, AbstractAndWildcardIpcAreRefused) {
   for (const char* e : {"ipc://@sessiond", "ipc://*"}) {
     Config c;

@@ -56,6 +56,13 @@ const Command* FindCommand(std::string_view verb) {
   return it == kCommands.end() ? nullptr : &*it;
 }
 
+void EmitEvent(HandlerEnv& env, const CallPtr& call, Event event) {
+  if (env.events == nullptr) return;
+  event.verb = call->request().verb;
+  event.socket = call->socket();
+  env.events->Publish(event);
+}
+
 void Dispatch(HandlerEnv& env, const CallPtr& call) {
   if (env.counters != nullptr) ++env.counters->requests;
   const Request& req = call->request();

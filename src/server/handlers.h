@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "server/call.h"
+#include "server/events.h"
 #include "server/modes/session_mode.h"
 #include "server/request_args.h"
 #include "sessiond/clock.h"
@@ -83,8 +84,11 @@ struct HandlerEnv {
 
   DbscSettings dbsc;
   // Called with every DBSC outcome; optional (the events are logged
-  // either way).
+  // either way). The server publishes them on the event stream.
   std::function<void(const DbscEvent&)> dbsc_event;
+  // The event stream ([events]; server/events.h): where EmitEvent
+  // publishes each state change. nullptr: off.
+  EventSink* events = nullptr;
   // IMPORT, EXPORT, IMPORT_CHECK: the [import.<format>] formats (nullptr:
   // none configured, and those verbs answer INVALID_ARGUMENT) and the key
   // of the imported-cookie fingerprints (ImportFingerprintKey of the
@@ -92,6 +96,11 @@ struct HandlerEnv {
   const Importers* importers = nullptr;
   std::function<std::string()> import_fingerprint_key;
 };
+
+// Publishes `event` for the state change `call` made, with the call's verb
+// and socket; a no-op while env.events is nullptr. Handlers call it only
+// once the change is done (a refused request emits nothing).
+void EmitEvent(HandlerEnv& env, const CallPtr& call, Event event);
 
 // A brand-new session for `user_id` (empty: anonymous) at the clock's now,
 // as CREATE and LOGIN (without a session) and IMPORT make it.

@@ -187,12 +187,19 @@ void HandleImport(HandlerEnv& env, const CallPtr& call) {
   request.marker_key = std::move(v->marker_key);
   request.marker_expires_at = v->marker_expires_at;
   env.mode->Import(
-      std::move(request), [call, format, renamed, unmapped,
-                           report = std::move(report)](
-                              Result<Imported> r) mutable {
+      std::move(request),
+      [&env, call, format, renamed, unmapped,
+       report = std::move(report)](Result<Imported> r) mutable {
         if (!r.ok()) return call->Fail(r.status());
         report.Set("created", JsonValue::Bool(r->created));
         if (r->created) {
+          // Only the import that made the session: a repeat hands back
+          // the same one and changes nothing.
+          EmitEvent(env, call,
+                    Event{.type = kEventImported,
+                          .session_id = r->reply.session.id,
+                          .user_id = r->reply.session.user_id,
+                          .reason = format});
           spdlog::info(
               "IMPORT: a {} cookie became a session ({}, {} key(s) renamed, "
               "{} not kept){}",

@@ -43,7 +43,15 @@ std::string ParentOf(const std::string& path) {
 
 bool IsApp(const SocketPolicy& p) { return p.kind == SocketKind::kApp; }
 const char* KindName(const SocketPolicy& p) {
-  return IsApp(p) ? "app socket" : "admin socket";
+  switch (p.kind) {
+    case SocketKind::kApp:
+      return "app socket";
+    case SocketKind::kAdmin:
+      return "admin socket";
+    case SocketKind::kEvents:
+      return "events socket";
+  }
+  return "socket";
 }
 
 // The directory of an ipc socket: whoever can write it can remove our
@@ -250,8 +258,8 @@ Result<std::string> BindTcp(zmq::socket_t& socket, const std::string& address,
     }
     how = "CURVE";
   } else if (!IsApp(policy)) {
-    return InvalidArgument("refusing to bind admin socket " + address +
-                           " without CURVE");
+    return InvalidArgument(std::string("refusing to bind ") + KindName(policy) +
+                           " " + address + " without CURVE");
   } else if (!IsLoopbackEndpoint(address)) {
     return InvalidArgument("refusing to bind " + address +
                            " without CURVE: it is not loopback");

@@ -29,6 +29,7 @@
 #include "server/call.h"
 #include "server/curve.h"
 #include "server/dispatch.h"
+#include "server/events.h"
 #include "server/handlers.h"
 #include "server/importers.h"
 #include "server/keys.h"
@@ -84,6 +85,7 @@ class Server::Impl {
     keys_.reset();
     for (auto& w : app_) w.watcher.reset();
     admin_.watcher.reset();
+    events_.reset();
     curve_.reset();
   }
 
@@ -141,6 +143,8 @@ class Server::Impl {
   std::unique_ptr<Keys> keys_;
   std::unique_ptr<Importers> importers_;  // [import.*]; null when none
   std::unique_ptr<CurveAuth> curve_;
+  // [events] listen: the event stream; null while it is off.
+  std::unique_ptr<EventPublisher> events_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<SessionMode> mode_;
   ServerCounters counters_;
@@ -198,6 +202,12 @@ Status Server::Impl::Init() {
   mode_env.rotate_after_s = config_.rotate_after_s;
   mode_env.rotation_grace_s = config_.rotation_grace_s;
   mode_env.dbsc_bound_lifetime_s = config_.dbsc_bound_cookie_lifetime_s;
+  mode_env.reuse_detected = [this](const std::string& session_id) {
+    if (events_ == nullptr) return;
+    events_->Publish(Event{.type = kEventTheft,
+                           .session_id = session_id,
+                           .reason = "reuse_detected"});
+  };
   mode_ = NewSessionMode(config_.mode, std::move(mode_env));
   InitHandlerEnv();
 
@@ -234,6 +244,24 @@ Status Server::Impl::Init() {
   auto admin = Bind(config_.admin, admin_policy);
   if (!admin.ok()) return admin.status();
   admin_ = Endpoint{std::move(*admin), SocketKind::kAdmin, config_.admin};
+  if (!config_.events_listen.empty()) {
+    SocketPolicy events_policy;
+    events_policy.kind = SocketKind::kEvents;
+    events_policy.curve = config_.admin_curve() ? curve_.get() : nullptr;
+    EventOptions options;
+    options.listen = config_.events_listen;
+    options.max_queue = config_.events_max_queue;
+    options.iss = config_.events_issuer;
+    options.include_user_id = config_.events_include_user_id;
+    auto events = EventPublisher::Create(context_, options, events_policy,
+                                         &SystemClock(), &counters_);
+    if (!events.ok()) return events.status();
+    events_ = std::move(*events);
+    env_.events = events_.get();
+    spdlog::info("events socket on {} ({}), max_queue {}",
+                 config_.events_listen, events_->how(),
+                 config_.events_max_queue);
+  }
   return Status();
 }
 
@@ -259,6 +287,26 @@ void Server::Impl::InitHandlerEnv() {
   env_.dbsc.registration_lifetime_s = config_.dbsc_registration_lifetime_s;
   env_.dbsc.algorithms = config_.dbsc_algorithms;
   env_.importers = importers_.get();
+  // DBSC outcomes come with their own names (handlers.h, DbscEvent); the
+  // verb follows from the outcome, and all of them are app-socket verbs.
+  env_.dbsc_event = [this](const DbscEvent& e) {
+    if (events_ == nullptr) return;
+    std::string verb = "DBSC_REFRESH";
+    if (e.type.starts_with("dbsc_registration") ||
+        e.type == "dbsc_registered") {
+      verb = "DBSC_REGISTER";
+    } else if (e.type == "dbsc_ended") {
+      verb = "DBSC_END";
+    }
+    events_->Publish(Event{
+        .type = e.type,
+        .verb = verb,
+        .socket = SocketKind::kApp,
+        .session_id = e.session_id,
+        .user_id = e.user_id,
+        .detail = e.detail.empty() ? "dbsc_id " + e.dbsc_id
+                                   : "dbsc_id " + e.dbsc_id + ", " + e.detail});
+  };
   env_.import_fingerprint_key = [this] {
     return ImportFingerprintKey(*keys_->keyring());
   };

@@ -319,6 +319,10 @@ Result<std::string> StatsJson(const StatsSnapshot& stats) {
   Uint(w, "commits", stats.store.commits);
   Uint(w, "conflicts", stats.store.conflicts);
   Uint(w, "swept", stats.store.swept);
+  // The event stream ([events]): published, and dropped at a full
+  // subscriber queue (0 and 0 while the stream is off).
+  Uint(w, "events_sent", c.events_sent);
+  Uint(w, "events_dropped", c.events_dropped);
   const StoreStats& st = stats.store;
   if (st.size_bytes != 0) {
     // How full the store is, early enough to act (issue 12): new data is

@@ -283,7 +283,9 @@ void ModeBase::EndReused(const std::string& id, Status refusal,
                          StatusCallback done) {
   env_.store->Destroy(
       id, EndReason::kReuseDetected,
-      [refusal = std::move(refusal), done = std::move(done)](Status st) {
+      [this, id, refusal = std::move(refusal),
+       done = std::move(done)](Status st) {
+        if (st.ok() && env_.reuse_detected) env_.reuse_detected(id);
         // kNotFound: a racing request caught the same copy and ended the
         // session first.
         done(st.ok() || st.code() == Code::kNotFound ? refusal : st);

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -115,6 +116,10 @@ struct ModeEnv {
   // after that presenting it ends the session (reason reuse_detected).
   int64_t rotate_after_s = 0;
   int64_t rotation_grace_s = 60;
+  // Called once for each session that reuse detection ended (the request
+  // whose Destroy ended it; a racing one that found it ended does not):
+  // the event stream's theft_detected. Optional.
+  std::function<void(const std::string& session_id)> reuse_detected;
   // [dbsc] bound_cookie_lifetime: a device-bound session's token expires
   // this long after its last good proof (docs/dbsc.md, "The bound cookie").
   int64_t dbsc_bound_lifetime_s = 600;
