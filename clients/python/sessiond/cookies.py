@@ -22,7 +22,7 @@ import http.cookies
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Optional, Type
 
 from .protocol import CookieSettings, ServerInfo
@@ -284,17 +284,6 @@ def render_export(old: ImportCookie, value: str, cookie: CookieSettings,
     cookie's name, path and domain, sessiond's Secure, HttpOnly and
     SameSite, Max-Age the old format's age rule (None: a browser-session
     cookie)."""
-    morsel: "http.cookies.Morsel[str]" = http.cookies.Morsel()
-    morsel.set(old.name, value, value)
-    morsel["path"] = old.path or "/"
-    if old.domain:
-        morsel["domain"] = old.domain
-    if max_age is not None:
-        morsel["max-age"] = str(max_age)
-    if cookie.secure:
-        morsel["secure"] = True
-    if cookie.http_only:
-        morsel["httponly"] = True
-    if cookie.same_site:
-        morsel["samesite"] = cookie.same_site
-    return morsel.OutputString()
+    as_old = replace(cookie, name=old.name, path=old.path or "/",
+                     domain=old.domain or "")
+    return render(as_old, value, max_age)
