@@ -51,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "hmac_sha256.h"
 #include "sessiond/random.h"
 #include "sessiond/secret_bytes.h"
 
@@ -124,19 +125,16 @@ void InitSodiumOnce() {
   }
 }
 
-using HmacState = crypto_auth_hmacsha256_state;
-
 }  // namespace
 
 struct TokenCodec::Impl {
   std::shared_ptr<const Keyring> keyring;
   const Clock* clock = nullptr;
   // Each key's HMAC-SHA-256 state after keying (the inner and outer pads
-  // hashed: key material), parallel to keyring->keys(), in guarded memory
-  // (locked, out of core dumps). Each MAC copies one to the stack, and
-  // finishing it wipes the copy: no re-keying, no allocation, no shared
-  // mutable state, and no key copy in a library's ordinary heap (OpenSSL's
-  // HMAC contexts kept one there).
+  // hashed: key material; hmac_sha256.h), parallel to keyring->keys(), in
+  // guarded memory (locked, out of core dumps). Each MAC copies one to the
+  // stack and wipes the copy: no re-keying, no allocation, no shared
+  // mutable state, and no key copy in a library's ordinary heap.
   SecretBytes sign_states;
 
   Status Rebuild(std::shared_ptr<const Keyring> ring);
@@ -162,14 +160,13 @@ struct TokenCodec::Impl {
 Status TokenCodec::Impl::Rebuild(std::shared_ptr<const Keyring> ring) {
   InitSodiumOnce();
   SecretBytes states(std::max<size_t>(ring->keys().size(), 1) *
-                     sizeof(HmacState));
+                     kHmacSha256StateBytes);
   for (size_t i = 0; i < ring->keys().size(); ++i) {
     const auto k =
         ring->keys()[i].derived[static_cast<size_t>(KeyPurpose::kSign)];
-    HmacState state;
-    crypto_auth_hmacsha256_init(&state, k.data(), k.size());
-    std::memcpy(states.data() + i * sizeof(HmacState), &state, sizeof state);
-    sodium_memzero(&state, sizeof state);
+    HmacSha256KeyState(
+        std::string_view(reinterpret_cast<const char*>(k.data()), k.size()),
+        states.data() + i * kHmacSha256StateBytes);
   }
   keyring = std::move(ring);
   sign_states = std::move(states);
@@ -178,11 +175,8 @@ Status TokenCodec::Impl::Rebuild(std::shared_ptr<const Keyring> ring) {
 
 Status TokenCodec::Impl::Mac(size_t key_index, std::string_view data,
                              uint8_t out[kMacBytes]) {
-  HmacState state;
-  std::memcpy(&state, sign_states.data() + key_index * sizeof(HmacState),
-              sizeof state);
-  crypto_auth_hmacsha256_update(&state, Bytes(data), data.size());
-  crypto_auth_hmacsha256_final(&state, out);  // wipes the state
+  HmacSha256WithState(sign_states.data() + key_index * kHmacSha256StateBytes,
+                      data, out);
   return Status::Ok();
 }
 
