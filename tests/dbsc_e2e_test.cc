@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "sessiond/client.h"
 #include "testing/sessiond_process.h"
+#include "testing/status_asserts.h"
 
 namespace sessiond {
 namespace {
@@ -17,12 +18,6 @@ namespace {
 using testing::SessiondConfig;
 using testing::SessiondProcess;
 using dbsc::testing::LocalKey;
-
-#define ASSERT_OK(expr)                                                \
-  do {                                                                 \
-    const auto& _r = (expr);                                           \
-    ASSERT_TRUE(_r.ok()) << #expr << " -> " << _r.status().ToString(); \
-  } while (0)
 
 #define START_OR_FAIL(proc)                  \
   do {                                       \

@@ -24,6 +24,7 @@
 #include "sessiond/client.h"
 #include "testing/redis_server.h"
 #include "testing/sessiond_process.h"
+#include "testing/status_asserts.h"
 
 namespace sessiond {
 namespace {
@@ -35,27 +36,6 @@ using testing::RunProgram;
 using testing::SessiondConfig;
 using testing::SessiondProcess;
 using Clock = std::chrono::steady_clock;
-
-Status StatusOf(const Status& s) { return s; }
-template <typename T>
-Status StatusOf(const Result<T>& r) {
-  return r.status();
-}
-
-#define ASSERT_OK(expr)                                    \
-  do {                                                     \
-    const auto& _e2e_r = (expr);                           \
-    ASSERT_TRUE(_e2e_r.ok())                               \
-        << #expr << " -> " << StatusOf(_e2e_r).ToString(); \
-  } while (0)
-
-#define EXPECT_CODE(expr, want)                                        \
-  do {                                                                 \
-    const auto& _e2e_r = (expr);                                       \
-    EXPECT_EQ(StatusOf(_e2e_r).code(), want)                           \
-        << #expr << " -> " << StatusOf(_e2e_r).ToString() << " (want " \
-        << CodeName(want) << ")";                                      \
-  } while (0)
 
 // The errors that mean "this session is gone".
 bool IsGone(Code c) {

@@ -26,6 +26,7 @@
 #include "sessiond/client.h"
 #include "testing/process.h"
 #include "testing/sessiond_process.h"
+#include "testing/status_asserts.h"
 
 namespace sessiond {
 namespace {
@@ -35,18 +36,6 @@ using testing::SessiondConfig;
 using testing::SessiondProcess;
 using testing::TempDir;
 using namespace std::chrono_literals;
-
-Status StatusOf(const Status& s) { return s; }
-template <typename T>
-Status StatusOf(const Result<T>& r) {
-  return r.status();
-}
-
-#define ASSERT_OK(expr)                                                 \
-  do {                                                                  \
-    const auto& _r = (expr);                                            \
-    ASSERT_TRUE(_r.ok()) << #expr << " -> " << StatusOf(_r).ToString(); \
-  } while (0)
 
 constexpr const char* kRevokedUri =
     "https://schemas.openid.net/secevent/caep/event-type/session-revoked";

@@ -9,18 +9,13 @@
 #include "gtest/gtest.h"
 #include "sessiond/client.h"
 #include "testing/sessiond_process.h"
+#include "testing/status_asserts.h"
 
 namespace sessiond {
 namespace {
 
 using testing::SessiondConfig;
 using testing::SessiondProcess;
-
-#define ASSERT_OK(expr)                                                \
-  do {                                                                 \
-    const auto& _r = (expr);                                           \
-    ASSERT_TRUE(_r.ok()) << #expr << " -> " << _r.status().ToString(); \
-  } while (0)
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(

@@ -25,6 +25,7 @@
 #include "testing/redis_cluster.h"
 #include "testing/redis_server.h"
 #include "testing/sessiond_process.h"
+#include "testing/status_asserts.h"
 
 namespace sessiond {
 namespace {
@@ -48,26 +49,6 @@ testing::LocalRedisClusterOptions ClusterOptions() {
 [[maybe_unused]] ::testing::Environment* const g_environment =
     ::testing::AddGlobalTestEnvironment(
         new testing::RedisClusterEnvironment(ClusterOptions()));
-
-Status StatusOf(const Status& s) { return s; }
-template <typename T>
-Status StatusOf(const Result<T>& r) {
-  return r.status();
-}
-
-#define ASSERT_OK(expr)                                                 \
-  do {                                                                  \
-    const auto& _r = (expr);                                            \
-    ASSERT_TRUE(_r.ok()) << #expr << " -> " << StatusOf(_r).ToString(); \
-  } while (0)
-
-#define EXPECT_CODE(expr, want)                                    \
-  do {                                                             \
-    const auto& _r = (expr);                                       \
-    EXPECT_EQ(StatusOf(_r).code(), want)                           \
-        << #expr << " -> " << StatusOf(_r).ToString() << " (want " \
-        << CodeName(want) << ")";                                  \
-  } while (0)
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
