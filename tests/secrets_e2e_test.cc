@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/hmac_sha256.h"
 #include "gtest/gtest.h"
 #include "sessiond/client.h"
 #include "sessiond/keyring.h"
@@ -122,6 +123,22 @@ class SecretsE2eTest : public ::testing::Test {
         out.push_back({"derived key " + std::to_string(key.id) + "/" +
                            std::to_string(p),
                        std::string(k.begin(), k.end())});
+      }
+      // The signing key's HMAC pad states (the codec keeps them in guarded
+      // memory): each half's SHA-256 chaining value, its first 32 bytes.
+      const auto sign = key.derived[static_cast<size_t>(KeyPurpose::kSign)];
+      uint8_t state[kHmacSha256StateBytes];
+      HmacSha256KeyState(
+          std::string_view(reinterpret_cast<const char*>(sign.data()),
+                           sign.size()),
+          state);
+      for (size_t half = 0; half < 2; ++half) {
+        out.push_back(
+            {"signing pad state " + std::to_string(key.id) + "/" +
+                 std::to_string(half),
+             std::string(reinterpret_cast<const char*>(state) +
+                             half * (kHmacSha256StateBytes / 2),
+                         32)});
       }
     }
     const auto tag = ring.user_tag_key();
