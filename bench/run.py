@@ -1107,8 +1107,13 @@ quotes no run's figures except where it says so.
 - Not met, LOAD and COMMIT at K=16 (16 requests in flight per
   connection): sessiond's own work per request, not the transport; see
   "LOAD at N=16, K=16, natively" for the breakdown and what would close it.
-  COMMIT adds LMDB's nested transaction per write inside its batch (the
-  instruction profile above).
+  COMMIT at K=16 natively (perf, 2026-12-02): the kernel 41% (the
+  fdatasync, and switching between the loop, the writer and libzmq's I/O
+  thread, which share the server's core: 12% in the scheduler alone),
+  libc 21% (malloc and free 14%, spread over the request path), sessiond
+  18%, libzmq 13%, LMDB 4.5%. The nested transaction per write that
+  callgrind put first is small natively; fewer threads on the request
+  path and fewer allocations per request are what is left.
 - Not met, durable COMMIT at N=16, K=1: bound by this disk's flush latency
   (about 0.65 ms per LMDB transaction, two ordered flushes); groups cannot
   grow past the 16 writes that 16 connections with one request each can
