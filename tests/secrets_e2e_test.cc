@@ -133,12 +133,11 @@ class SecretsE2eTest : public ::testing::Test {
                            sign.size()),
           state);
       for (size_t half = 0; half < 2; ++half) {
-        out.push_back(
-            {"signing pad state " + std::to_string(key.id) + "/" +
-                 std::to_string(half),
-             std::string(reinterpret_cast<const char*>(state) +
-                             half * (kHmacSha256StateBytes / 2),
-                         32)});
+        out.push_back({"signing pad state " + std::to_string(key.id) + "/" +
+                           std::to_string(half),
+                       std::string(reinterpret_cast<const char*>(state) +
+                                       half * (kHmacSha256StateBytes / 2),
+                                   32)});
       }
     }
     const auto tag = ring.user_tag_key();

@@ -16,19 +16,19 @@ Status StatusOf(const Result<T>& r) {
 
 }  // namespace sessiond
 
-#define ASSERT_OK(expr)                                                     \
-  do {                                                                      \
-    const auto& status_asserts_r = (expr);                                  \
-    ASSERT_TRUE(status_asserts_r.ok())                                      \
-        << #expr << " -> "                                                  \
-        << ::sessiond::StatusOf(status_asserts_r).ToString();      \
+#define ASSERT_OK(expr)                                       \
+  do {                                                        \
+    const auto& status_asserts_r = (expr);                    \
+    ASSERT_TRUE(status_asserts_r.ok())                        \
+        << #expr << " -> "                                    \
+        << ::sessiond::StatusOf(status_asserts_r).ToString(); \
   } while (0)
 
-#define EXPECT_CODE(expr, want)                                             \
-  do {                                                                      \
-    const auto& status_asserts_r = (expr);                                  \
-    EXPECT_EQ(::sessiond::StatusOf(status_asserts_r).code(), want) \
-        << #expr << " -> "                                                  \
-        << ::sessiond::StatusOf(status_asserts_r).ToString()       \
-        << " (want " << ::sessiond::CodeName(want) << ")";                  \
+#define EXPECT_CODE(expr, want)                                           \
+  do {                                                                    \
+    const auto& status_asserts_r = (expr);                                \
+    EXPECT_EQ(::sessiond::StatusOf(status_asserts_r).code(), want)        \
+        << #expr << " -> "                                                \
+        << ::sessiond::StatusOf(status_asserts_r).ToString() << " (want " \
+        << ::sessiond::CodeName(want) << ")";                             \
   } while (0)
