@@ -925,7 +925,7 @@ subtracted; an empty session, so the reply JSON is about 330 bytes):
 | part | before | after | what changed |
 | --- | ---: | ---: | --- |
 | token: base64url decode | 11,300 | 1,070 | table-driven strict decoder instead of libsodium's constant-time one (`src/core/base64url.cc`) |
-| token: HMAC-SHA-256 | 8,400 | 8,400 | the limit (valgrind's virtual CPU hides the SHA extensions, so OpenSSL takes a slower path; natively this is the 0.4 µs bare HMAC above) |
+| token: HMAC-SHA-256 | 8,400 | 8,400 | the limit (valgrind's virtual CPU hides the SHA extensions, so OpenSSL takes a slower path; natively, with the SHA instructions, the bare HMAC of section 1) |
 | token: header, key, comparison | 1,100 | 1,000 | |
 | LMDB read and record decode | 6,000 | 5,800 | records decoded in place from the map (`Tx::Peek`) |
 | session JSON | 40,600 | 6,600 | RapidJSON's SAX writer instead of an nlohmann-json tree, UTF-8 checked once per reply (`src/server/session_json.cc`) |
@@ -936,9 +936,9 @@ subtracted; an empty session, so the reply JSON is about 330 bytes):
 | **total** | **93,500** | **49,200** | the bare echo: 14,500 |
 
 In process, server-mode verify went from 1.5 µs (4.6x a bare HMAC) to about
-0.6 µs (1.6x) in that round. On the machine of 2026-12-02 (a Xeon with the
-SHA extensions) OpenSSL's bare HMAC takes about 0.22 µs and the same verify
-measured 3.25x: the MAC ran on libsodium's HMAC-SHA-256, whose portable
+0.6 µs (1.6x) in that round. On the machines of 2026-12-02 (an Intel Xeon
+at 01:31, an AMD EPYC at 16:51, both with the SHA extensions) OpenSSL's
+bare HMAC takes 0.21-0.22 µs, and at 01:31 the same verify measured 3.25x: the MAC ran on libsodium's HMAC-SHA-256, whose portable
 SHA-256 uses no SHA instructions. The MAC is now OpenSSL's SHA-256 from the
 key's inner and outer pad states, computed once per key and kept in
 sessiond's locked, dump-excluded memory (`src/core/hmac_sha256.cc`; the RFC
@@ -956,17 +956,18 @@ between the loop and libzmq's I/O thread), libc 14% (memmove 3.8%, malloc
 and free 5%, memcmp 1.5%), LMDB 4.8%, libcrypto 3.2% (the HMAC), the vDSO's
 clock 1.6%. Within sessiond no function passes 2.5%: moving and destroying
 `Session` values between the store, the mode and the reply (3.6% together:
-about eight moves per LOAD, counted along the code path, of a struct of
-five strings, two maps and two vectors), base64url decode 1.2%, the JSON writer 2.9%, request decode and
-dispatch 2.4%. libzmq's and the kernel's share is what the echo pays per
+about ten moves per LOAD, counted along the code path, of a struct of five
+strings, two maps and two vectors), base64url decode 1.2%, the JSON writer
+2.9%, request decode and dispatch 2.4%. libzmq's and the kernel's share is what the echo pays per
 message too, a little more for LOAD's larger reply (about 2.9 µs against
 the echo's 2.5 µs), so 0.6x the echo (4.2 µs per LOAD) leaves about 1.3 µs
 for everything sessiond, libc, LMDB and OpenSSL do, half of today's 2.7 µs.
 What would get there: one Session object per request, built in place by
 the record decoder and handed by reference through the mode to the JSON
-writer (no moves, no destructor runs per stage), the reply JSON written
-straight into the ZeroMQ frame (no std::string in between), and the read
-transaction renewed once per loop turn instead of per LOAD.
+writer (no moves, no destructor runs per stage), fewer allocations per
+request (malloc and free are 5%), and the reply JSON written straight into
+the ZeroMQ frame (no std::string in between). Each is a few percent; none
+is measured yet.
 
 **This round (issue 13), at N=16, K=16.** Instructions per request of the
 whole process (both threads), over ipc, 5000 requests counted after 500 of
@@ -1095,7 +1096,7 @@ shared with the page cache, not heap.
 The Targets table above is this run's; the text here is written by hand and
 quotes no run's figures except where it says so.
 
-- Met in every run on this machine: LOAD over tcp at one request in
+- Met in both recorded runs of 2026-12-02: LOAD over tcp at one request in
   flight (throughput and p99), Flask against Flask-Session on Redis, the
   dead-service targets of every client, and the suite's own time.
   Server-mode verify: see "LOAD, instructions per request" above for why
