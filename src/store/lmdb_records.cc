@@ -220,22 +220,23 @@ Result<std::optional<std::string_view>> Tx::Peek(MDB_dbi dbi,
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
-  if (rc != 0) return LmdbStatus(rc, "get");
+  if (rc != 0) return Failed(rc, "get");
   return std::optional<std::string_view>(View(v));
 }
 Status Tx::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
   MDB_val k = Val(key), v = Val(value);
+  touched_ = true;
   int rc = mdb_put(txn_, dbi, &k, &v, 0);
-  return rc == 0 ? Status::Ok() : LmdbStatus(rc, "put");
+  return rc == 0 ? Status::Ok() : Failed(rc, "put");
 }
 // Deletes key (or the one duplicate `value`); absent is fine.
 Status Tx::Del(MDB_dbi dbi, std::string_view key,
                std::optional<std::string_view> value) {
   MDB_val k = Val(key), v;
   if (value) v = Val(*value);
+  touched_ = true;
   int rc = mdb_del(txn_, dbi, &k, value ? &v : nullptr);
-  return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok()
-                                       : LmdbStatus(rc, "delete");
+  return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : Failed(rc, "delete");
 }
 
 Result<UserEpoch> Tx::Epoch(std::string_view user_id) {
@@ -307,7 +308,7 @@ Result<std::vector<std::string>> Tx::UserIds(std::string_view user_id) {
     ids.emplace_back(View(v));
     rc = mdb_cursor_get(cur->get(), &k, &v, MDB_NEXT_DUP);
   }
-  if (rc != MDB_NOTFOUND) return LmdbStatus(rc, "user index");
+  if (rc != MDB_NOTFOUND) return Failed(rc, "user index");
   return ids;
 }
 
@@ -409,7 +410,7 @@ Result<uint64_t> Tx::Sweep(size_t budget, int64_t now) {
     const int rc = mdb_cursor_get(cur->get(), &k, &v, MDB_FIRST);
     if (rc == MDB_NOTFOUND) break;
     if (rc != 0) {
-      st = LmdbStatus(rc, "expiry index");
+      st = Failed(rc, "expiry index");
       break;
     }
     const std::string key(View(k));
@@ -479,10 +480,15 @@ Result<uint64_t> Tx::Sweep(size_t budget, int64_t now) {
   return dropped;
 }
 
+Status Tx::Failed(int rc, std::string_view what) {
+  touched_ = lmdb_failed_ = true;
+  return LmdbStatus(rc, what);
+}
+
 Result<MdbCursor> Tx::OpenCursor(MDB_dbi dbi) {
   MDB_cursor* cur = nullptr;
   const int rc = mdb_cursor_open(txn_, dbi, &cur);
-  if (rc != 0) return LmdbStatus(rc, "cursor");
+  if (rc != 0) return Failed(rc, "cursor");
   return MdbCursor(cur);
 }
 

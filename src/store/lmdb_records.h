@@ -173,13 +173,26 @@ class Tx {
   // markers were dropped.
   Result<uint64_t> Sweep(size_t budget, int64_t now);
 
+  // Whether this Tx has written (or tried to: a failed put may have
+  // changed pages) or seen LMDB itself fail. An op that returns an error
+  // while untouched() left its transaction exactly as it found it, so it
+  // needs no nested transaction to be undone (LmdbWriter's fast path).
+  bool untouched() const { return !touched_; }
+  // Whether LMDB failed under this Tx (even if the op went on regardless:
+  // the transaction may then be unusable).
+  bool lmdb_failed() const { return lmdb_failed_; }
+
   const Dbs& dbs() const { return db_; }
 
  private:
   Result<MdbCursor> OpenCursor(MDB_dbi dbi);
+  // LmdbStatus(rc, what); the Tx is then lmdb_failed(), not untouched().
+  Status Failed(int rc, std::string_view what);
 
   MDB_txn* txn_;
   const Dbs& db_;
+  bool touched_ = false;
+  bool lmdb_failed_ = false;
 };
 
 }  // namespace sessiond

@@ -199,12 +199,30 @@ uint64_t LmdbWriter::CommittedUsed() {
   return used;
 }
 
+// Each op runs straight in the batch's transaction first. The failures
+// of a working store (a conflict, a session gone, a cookie reused) are
+// found before the op writes anything, so they leave the batch as they
+// found it and need nothing undone. A nested transaction per op, which
+// undoes any failure, cost a third of a COMMIT's instructions (LMDB
+// copies each page the op touches into the child and merges the child's
+// dirty list back: docs/benchmarks.md); it is paid only when an op fails
+// after it wrote or LMDB failed under it (the map full mid-op, an I/O
+// error): then the batch is aborted and applied again, each op nested.
+// Ops run twice then; they are pure functions of what they captured and
+// the transaction, and what they hand out they assign, not append.
 void LmdbWriter::ApplyBatch(Batch& batch) {
   groups_[GroupBucket(batch.size())].fetch_add(1);
+  if (ApplyOnce(batch, /*nested=*/false)) return;
+  nested_reruns_.fetch_add(1);
+  ApplyOnce(batch, /*nested=*/true);
+}
+
+bool LmdbWriter::ApplyOnce(Batch& batch, bool nested) {
+  for (WriteOp& op : batch) op.result = Status::Ok();
   Result<MdbTxn> txn = BeginTxn(env_, nullptr, 0);
   if (!txn.ok()) {
     for (WriteOp& op : batch) op.result = txn.status();
-    return;
+    return true;
   }
   // How full the map is for this op: the committed state's pages in use
   // (measured once per batch), what the batch's live data grew by since,
@@ -212,7 +230,7 @@ void LmdbWriter::ApplyBatch(Batch& batch) {
   // transaction cannot reuse the old copies it frees). Conservative under
   // large batches, exact when idle.
   std::optional<uint64_t> base_used;
-  uint64_t base_live = 0, growing = 0;
+  uint64_t base_live = 0, growing = 0, refused = 0;
   for (WriteOp& op : batch) {
     if (op.cls != WriteClass::kFrees && grows_limit_ != 0) {
       const uint64_t limit =
@@ -226,13 +244,23 @@ void LmdbWriter::ApplyBatch(Batch& batch) {
                             (live > base_live ? live - base_live : 0) +
                             kCopiedPagesPerWrite * growing;
       if (used >= limit) {
-        refused_full_.fetch_add(1);
+        ++refused;
         op.result = Unavailable(
             "the store is nearly full: new sessions and data are refused "
             "(deletes and sign-outs still work); raise [store] map_size_mb");
         continue;
       }
       ++growing;
+    }
+    if (!nested) {
+      Tx tx(txn->get(), *dbs_);
+      op.result = op.apply(tx);
+      // Aborted (MdbTxn's deleter) with nothing committed: the caller
+      // applies the batch again, nested.
+      if ((!op.result.ok() && !tx.untouched()) || tx.lmdb_failed()) {
+        return false;
+      }
+      continue;
     }
     Result<MdbTxn> child = BeginTxn(env_, txn->get(), 0);
     if (!child.ok()) {
@@ -250,11 +278,13 @@ void LmdbWriter::ApplyBatch(Batch& batch) {
   // nothing is acknowledged before this returns.
   Status committed = CommitTxn(std::move(*txn), "commit");
   write_txns_.fetch_add(1);
+  refused_full_.fetch_add(refused);
   if (!committed.ok()) {
     for (WriteOp& op : batch) {
       if (op.result.ok()) op.result = committed;
     }
   }
+  return true;
 }
 
 void LmdbWriter::OnPrepare() {

@@ -1,9 +1,11 @@
 // LmdbWriter: the LMDB store's writer thread, its group commit and its
 // durability. Every write op the loop thread submits goes to the writer,
 // which applies all the ops waiting at that moment in one write
-// transaction, each op in a nested transaction of its own (aborted if it
-// fails, so one failed op never spoils its batch); the results come back to
-// the loop thread through an ev_async (docs/storage.md, "Group commit").
+// transaction; one failed op never spoils its batch (an op that fails
+// before writing leaves nothing; one that fails after has the batch
+// applied again, each op in a nested transaction of its own, aborted if it
+// fails). The results come back to the loop thread through an ev_async
+// (docs/storage.md, "Group commit").
 //
 // Durability (LmdbOptions::durability):
 //   sync      a reply that says "committed" is sent only after the fsync
@@ -83,8 +85,11 @@ class LmdbWriter {
   LmdbWriter(const LmdbWriter&) = delete;
   LmdbWriter& operator=(const LmdbWriter&) = delete;
 
-  // Queues one op: `apply` on the writer thread in its own nested
-  // transaction; `finish` on the loop thread with apply's error or the
+  // Queues one op: `apply` on the writer thread, in its batch's write
+  // transaction. It may run twice (the batch applied again, nested, after
+  // another op failed mid-write), so it must depend only on what it
+  // captured and the Tx, and assign (not add to) what it hands to
+  // `finish`. `finish` on the loop thread with apply's error or the
   // batch commit's (kShuttingDown for an op submitted while the writer
   // shuts down; kUnavailable when `cls` says it adds data and the map is
   // past its reserve line).
@@ -115,6 +120,9 @@ class LmdbWriter {
   uint64_t write_transactions() const { return write_txns_.load(); }
   uint64_t syncs() const { return syncs_.load(); }
   uint64_t refused_full() const { return refused_full_.load(); }
+  // Batches applied a second time, each op nested, because an op failed
+  // after it wrote (ApplyBatch).
+  uint64_t nested_reruns() const { return nested_reruns_.load(); }
   std::vector<uint64_t> group_sizes() const;
   LmdbDurability durability() const { return durability_; }
   // Pages the map holds, and the live pages past which kGrows / kMoves
@@ -135,6 +143,10 @@ class LmdbWriter {
   void WriterMain();              // writer thread
   void SyncerMain();              // syncer thread
   void ApplyBatch(Batch& batch);  // writer thread
+  // One pass over the batch in one write transaction, each op nested or
+  // not; false (nothing committed) when an op failed after touching an
+  // unnested transaction.
+  bool ApplyOnce(Batch& batch, bool nested);  // writer thread
   // Live pages in `txn`: every tree's branch, leaf and overflow pages.
   uint64_t LivePages(MDB_txn* txn) const;
   // Pages in use in the committed state (live, or freed and not yet
@@ -160,6 +172,7 @@ class LmdbWriter {
   std::atomic<uint64_t> write_txns_{0};
   std::atomic<uint64_t> syncs_{0};
   std::atomic<uint64_t> refused_full_{0};
+  std::atomic<uint64_t> nested_reruns_{0};
   std::array<std::atomic<uint64_t>, kGroupBuckets> groups_{};
 
   // Loop thread.

@@ -1,0 +1,150 @@
+// LmdbWriter's batches on a real LMDB environment: ops submitted together
+// share one write transaction, an op that fails leaves nothing in it
+// whether it failed before writing or after, and its neighbours commit.
+#include "store/lmdb_writer.h"
+
+#include <ev.h>
+#include <gtest/gtest.h>
+#include <lmdb.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/lmdb_records.h"
+
+namespace sessiond {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LmdbWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = fs::temp_directory_path() / "sessiond-writer-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    env_.reset(env);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
+    ASSERT_EQ(mdb_env_set_mapsize(env, size_t{64} << 20), 0);
+    ASSERT_EQ(mdb_env_open(env, dir_.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0600),
+              0);
+    Result<Dbs> dbs = OpenDatabases(env);
+    ASSERT_TRUE(dbs.ok()) << dbs.status().ToString();
+    dbs_ = *dbs;
+    loop_ = ev_loop_new(EVFLAG_AUTO);
+    LmdbOptions options;
+    options.data_dir = dir_;
+    options.map_size = size_t{64} << 20;
+    writer_ = std::make_unique<LmdbWriter>(loop_, env, &dbs_, options);
+  }
+
+  void TearDown() override {
+    writer_.reset();
+    if (loop_ != nullptr) ev_loop_destroy(loop_);
+    env_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // Submits an op that puts `key` into the markers database and then
+  // returns `after` (Ok, or the error it fails with after its write).
+  void SubmitPut(std::string key, Status after) {
+    writer_->Submit(
+        [this, key, after](Tx& tx) -> Status {
+          Status st = tx.Put(dbs_.markers, key, "v");
+          if (!st.ok()) return st;
+          return after;
+        },
+        [this](Status st) { results_.push_back(st); });
+  }
+
+  // Submits an op that reads `key` and fails without writing.
+  void SubmitReadThenFail(std::string key) {
+    writer_->Submit(
+        [this, key](Tx& tx) -> Status {
+          auto got = tx.Get(dbs_.markers, key);
+          if (!got.ok()) return got.status();
+          return Status(Code::kConflict, "refused before any write");
+        },
+        [this](Status st) { results_.push_back(st); });
+  }
+
+  // Runs the loop until every submitted op has finished.
+  void RunUntilFinished(size_t n) {
+    while (results_.size() < n) ev_run(loop_, EVRUN_ONCE);
+  }
+
+  // Whether `key` is in the markers database as committed.
+  bool Committed(const std::string& key) {
+    Result<MdbTxn> read = BeginTxn(env_.get(), nullptr, MDB_RDONLY);
+    EXPECT_TRUE(read.ok());
+    Tx tx(read->get(), dbs_);
+    auto got = tx.Get(dbs_.markers, key);
+    EXPECT_TRUE(got.ok());
+    return got.ok() && got->has_value();
+  }
+
+  std::string dir_;
+  MdbEnv env_;
+  Dbs dbs_;
+  struct ev_loop* loop_ = nullptr;
+  std::unique_ptr<LmdbWriter> writer_;
+  std::vector<Status> results_;
+};
+
+TEST_F(LmdbWriterTest, OpsSubmittedTogetherShareOneTransaction) {
+  SubmitPut("a", Status::Ok());
+  SubmitPut("b", Status::Ok());
+  SubmitPut("c", Status::Ok());
+  RunUntilFinished(3);
+  for (const Status& st : results_) EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(writer_->write_transactions(), 1u);
+  EXPECT_EQ(writer_->group_sizes()[1], 1u);  // one batch of 2..3 writes
+  EXPECT_TRUE(Committed("a") && Committed("b") && Committed("c"));
+  EXPECT_EQ(writer_->nested_reruns(), 0u);
+}
+
+// The common failure (a conflict found by reading) costs no second pass.
+TEST_F(LmdbWriterTest, FailureBeforeAnyWriteLeavesTheBatchAsItWas) {
+  SubmitPut("a", Status::Ok());
+  SubmitReadThenFail("a");
+  SubmitPut("c", Status::Ok());
+  RunUntilFinished(3);
+  ASSERT_EQ(results_.size(), 3u);
+  EXPECT_TRUE(results_[0].ok());
+  EXPECT_EQ(results_[1].code(), Code::kConflict);
+  EXPECT_TRUE(results_[2].ok());
+  EXPECT_TRUE(Committed("a") && Committed("c"));
+  EXPECT_EQ(writer_->nested_reruns(), 0u);
+  EXPECT_EQ(writer_->write_transactions(), 1u);
+}
+
+// An op that wrote and then failed: the batch runs again with every op
+// nested, so its write is undone and the others still commit, once each.
+TEST_F(LmdbWriterTest, FailureAfterAWriteIsUndoneAndItsNeighboursCommit) {
+  SubmitPut("a", Status::Ok());
+  SubmitPut("b", Status(Code::kConflict, "refused after its write"));
+  SubmitReadThenFail("a");
+  SubmitPut("d", Status::Ok());
+  RunUntilFinished(4);
+  ASSERT_EQ(results_.size(), 4u);
+  EXPECT_TRUE(results_[0].ok()) << results_[0].ToString();
+  EXPECT_EQ(results_[1].code(), Code::kConflict);
+  EXPECT_EQ(results_[2].code(), Code::kConflict);
+  EXPECT_TRUE(results_[3].ok()) << results_[3].ToString();
+  EXPECT_TRUE(Committed("a"));
+  EXPECT_FALSE(Committed("b"));
+  EXPECT_TRUE(Committed("d"));
+  EXPECT_EQ(writer_->nested_reruns(), 1u);
+  // The aborted first pass committed nothing: one transaction in all.
+  EXPECT_EQ(writer_->write_transactions(), 1u);
+  EXPECT_EQ(writer_->group_sizes()[2], 1u);  // one batch of 4..7 writes
+}
+
+}  // namespace
+}  // namespace sessiond
