@@ -203,9 +203,10 @@ uint64_t LmdbWriter::CommittedUsed() {
 // of a working store (a conflict, a session gone, a cookie reused) are
 // found before the op writes anything, so they leave the batch as they
 // found it and need nothing undone. A nested transaction per op, which
-// undoes any failure, cost a third of a COMMIT's instructions (LMDB
-// copies each page the op touches into the child and merges the child's
-// dirty list back: docs/benchmarks.md); it is paid only when an op fails
+// undoes any failure, cost about half of sessiond's CPU per COMMIT at
+// N=16, K=16 (LMDB copies each page the op touches into the child and
+// merges the child's dirty list back: docs/benchmarks.md, "Nested
+// transactions only on failure"); it is paid only when an op fails
 // after it wrote or LMDB failed under it (the map full mid-op, an I/O
 // error): then the batch is aborted and applied again, each op nested.
 // Ops run twice then; they are pure functions of what they captured and
