@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   zmq::context_t ctx(1);
+  // As sessiond sets up its context: the limit is the same transport.
+  sessiond::PreferBatchIoThreads(ctx);
   zmq::socket_t socket(ctx, zmq::socket_type::router);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::sndhwm, 0);

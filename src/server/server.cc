@@ -168,6 +168,11 @@ class Server::Impl {
 
 Status Server::Impl::Init() {
   spdlog::info("{}", StartLine(config_));
+  // Before any socket starts the context's I/O thread (zmq_watcher.h).
+  if (!PreferBatchIoThreads(context_)) {
+    spdlog::debug("ZeroMQ's I/O thread keeps the default scheduling policy "
+                  "(SCHED_BATCH refused)");
+  }
   tasks_ = std::make_unique<BackgroundTasks>(loop_);
   SESSIOND_RETURN_IF_ERROR(MakeDir(config_.data_dir));
   // StrictModes for the data directory (core/file_io.h): whoever else

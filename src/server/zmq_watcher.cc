@@ -4,12 +4,15 @@
 // sockets never queue) is in zmq_watcher.h.
 #include "server/zmq_watcher.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <zmq.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <exception>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace sessiond {
@@ -55,6 +58,18 @@ Status ZmqBindErrorStatus(int errnum, std::string_view what) {
     return Unavailable(st.message());
   }
   return st;
+}
+
+bool PreferBatchIoThreads(zmq::context_t& context) {
+  bool allowed = false;
+  std::thread probe([&allowed] {
+    sched_param param{};
+    param.sched_priority = 0;  // the only priority SCHED_BATCH has
+    allowed = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param) == 0;
+  });
+  probe.join();
+  return allowed && zmq_ctx_set(context.handle(), ZMQ_THREAD_SCHED_POLICY,
+                                SCHED_BATCH) == 0;
 }
 
 Result<std::unique_ptr<ZmqWatcher>> ZmqWatcher::Create(

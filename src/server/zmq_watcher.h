@@ -292,4 +292,18 @@ Status ZmqErrorStatus(int errnum, std::string_view what);
 // EADDRNOTAVAIL, ENOENT, EACCES) is an operator's problem, UNAVAILABLE.
 Status ZmqBindErrorStatus(int errnum, std::string_view what);
 
+// Asks `context` to start its I/O threads under SCHED_BATCH (call it before
+// the context's first socket). Such a thread, woken by the loop's sends or
+// by the network, no longer preempts the loop thread on a shared core: it
+// runs when the loop blocks or at the next tick and then moves everything
+// queued at once. With the loop and the I/O thread on one core (a pinned or
+// busy server) that cut sessiond's context switches per LOAD at N=16, K=16
+// from about 0.2 to 0.03 (docs/benchmarks.md, "I/O threads that do not
+// preempt the loop"). With an idle core beside it nothing changes: a
+// SCHED_BATCH thread waking on an idle core runs at once.
+// libzmq aborts if it cannot apply a policy it was given, so the policy is
+// first tried on a short-lived thread; returns false (and leaves the
+// context as it was) when the system refuses it.
+bool PreferBatchIoThreads(zmq::context_t& context);
+
 }  // namespace sessiond

@@ -7,6 +7,7 @@
 
 #include <ev.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <time.h>
 
 #include <algorithm>
@@ -14,8 +15,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iterator>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -1026,6 +1030,49 @@ TEST(ZmqErrorStatusTest, MapsErrnoToCodes) {
   EXPECT_EQ(ZmqErrorStatus(ENOTSOCK, "x").code(), Code::kInternal);
   EXPECT_NE(ZmqErrorStatus(ETERM, "send").message().find("send: "),
             std::string::npos);
+}
+
+// The ids of this process's ZeroMQ I/O threads (named by libzmq).
+std::set<pid_t> IoThreads() {
+  std::set<pid_t> ids;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind("ZMQbg/IO/", 0) == 0) {
+      ids.insert(static_cast<pid_t>(std::stoi(task.path().filename())));
+    }
+  }
+  return ids;
+}
+
+// The scheduling policy of the I/O thread that a context's first socket
+// starts.
+int PolicyOfNewIoThread(bool prefer_batch) {
+  const std::set<pid_t> before = IoThreads();
+  zmq::context_t context(1);
+  if (prefer_batch) {
+    EXPECT_TRUE(PreferBatchIoThreads(context));
+  }
+  zmq::socket_t socket(context, zmq::socket_type::router);
+  socket.bind("inproc://policy");
+  // The thread applies its policy and then names itself once it runs.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (pid_t id : IoThreads()) {
+      if (before.count(id) == 0) return sched_getscheduler(id);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ADD_FAILURE() << "no new ZMQbg/IO thread within 10 s";
+  return -1;
+}
+
+TEST(PreferBatchIoThreadsTest, StartsTheContextsIoThreadUnderSchedBatch) {
+  EXPECT_EQ(PolicyOfNewIoThread(false), SCHED_OTHER);
+  EXPECT_EQ(PolicyOfNewIoThread(true), SCHED_BATCH);
 }
 
 }  // namespace
