@@ -299,8 +299,8 @@ Status ZmqBindErrorStatus(int errnum, std::string_view what);
 // queued at once. With the loop and the I/O thread on one core (a pinned or
 // busy server) that cut sessiond's context switches per LOAD at N=16, K=16
 // from about 0.2 to 0.03 (docs/benchmarks.md, "I/O threads that do not
-// preempt the loop"). With an idle core beside it nothing changes: a
-// SCHED_BATCH thread waking on an idle core runs at once.
+// preempt the loop"). With an idle core beside it little should change
+// (the scheduler wakes it there), but that case is not measured here.
 // libzmq aborts if it cannot apply a policy it was given, so the policy is
 // first tried on a short-lived thread; returns false (and leaves the
 // context as it was) when the system refuses it.
