@@ -227,16 +227,20 @@ void ZmqWatcher::OnCheck() {
 
   const auto budget = static_cast<std::uint64_t>(options_.budget);
   std::uint64_t done = 0;
+  // Each send and receive is tried as it is, with ZMQ_DONTWAIT, not after a
+  // ZMQ_EVENTS read: EAGAIN says the socket was not ready, and libzmq runs
+  // its pending commands before it says so. A ZMQ_EVENTS read costs a
+  // system call (a poll of the command mailbox) every time; a receive, one
+  // per hundred messages or on EAGAIN (docs/benchmarks.md, "One state
+  // check per loop turn"). Prepare still reads ZMQ_EVENTS, last, before the
+  // loop may block.
+  bool may_send = true;
+  bool may_receive = true;
   while (running_ && done < budget) {
-    int events = 0;
-    bool transient = false;
-    // Re-read each time: the handler may have sent, and every send or
-    // receive changes what is ready.
-    if (!ReadEvents(&events, &transient)) break;
     bool progressed = false;
 
     // Replies first: they free memory and finish work already done.
-    if ((events & ZMQ_POLLOUT) != 0 && !queue_.empty()) {
+    if (may_send && !queue_.empty()) {
       Status error;
       bool unroutable = false;
       Pending& front = queue_.front();
@@ -254,17 +258,24 @@ void ZmqWatcher::OnCheck() {
           progressed = true;
           break;
         case SendOutcome::kWouldBlock:
-          // POLLOUT went stale; the next prepare looks again.
+          // Not writable now; the next prepare looks again.
+          may_send = false;
           break;
       }
       if (progressed) ++done;
     }
 
-    if (running_ && done < budget && (events & ZMQ_POLLIN) != 0 &&
-        WantsRead()) {
-      if (ReceiveOne() == RecvOutcome::kReceived) {
-        ++done;
-        progressed = true;
+    if (running_ && done < budget && may_receive && WantsRead()) {
+      switch (ReceiveOne()) {
+        case RecvOutcome::kReceived:
+          ++done;
+          progressed = true;
+          break;
+        case RecvOutcome::kNothing:
+          may_receive = false;
+          break;
+        case RecvOutcome::kFailed:
+          break;
       }
     }
     if (!progressed) break;

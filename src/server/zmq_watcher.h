@@ -23,8 +23,8 @@
 
 namespace sessiond {
 
-// Why four watchers, and why ZMQ_EVENTS is re-read so often
-// -----------------------------------------------------------
+// Why four watchers, and when ZMQ_EVENTS is read
+// -----------------------------------------------
 // ZMQ_FD is not the socket's data fd. It is the fd of the socket's command
 // mailbox, and it becomes readable only when a new command arrives after the
 // mailbox was drained. Every zmq_send, zmq_recv and every read of
@@ -42,8 +42,10 @@ namespace sessiond {
 //     io watcher on ZMQ_FD (EV_READ) and let the loop sleep.
 //   check (just after the loop wakes, every turn): stop idle and io, then do
 //     up to `budget` units of work (receive one whole message, or send one
-//     queued message), re-reading ZMQ_EVENTS before each, and stop as soon
-//     as nothing is ready. Leftover work is seen by the next prepare.
+//     queued message), each tried with ZMQ_DONTWAIT, and stop as soon as
+//     both say EAGAIN (or there is nothing to send). Not a ZMQ_EVENTS read
+//     before each: that is a system call every time, where a receive makes
+//     one per hundred messages. Leftover work is seen by the next prepare.
 //   idle, io: no-op callbacks; they exist only to decide whether the loop
 //     blocks.
 // A send from anywhere (a handler, a timer, an ev_async completion, a handler
@@ -64,8 +66,9 @@ namespace sessiond {
 // Send() tries the whole message at once with ZMQ_DONTWAIT. ZeroMQ delivers
 // a multipart message atomically and, once it accepted the first frame, it
 // accepts the rest; a refusal (EAGAIN) therefore comes on the first frame,
-// and then the whole message is queued and flushed, in order, by check when
-// ZMQ_EVENTS reports POLLOUT. (Should ZeroMQ ever refuse a later frame, the
+// and then the whole message is queued and flushed, in order, by check
+// (prepare keeps the loop awake while ZMQ_EVENTS reports POLLOUT and the
+// queue is not empty). (Should ZeroMQ ever refuse a later frame, the
 // remaining frames stay at the head of the queue and go first.)
 //
 // Routing sockets (ROUTER, STREAM) never queue. libzmq reports such a socket
