@@ -33,7 +33,8 @@ class ServerMode final : public ModeBase {
                 Callback<Opened> done) {
     Result<TokenClaims> claims = OpenToken(cookie, past_expiry);
     if (!claims.ok()) return done(claims.status());
-    env_.store->Load(claims->session_id,
+    // The id is moved, not copied: the lambda reads only issued_at_us.
+    env_.store->Load(std::move(claims->session_id),
                      [this, cookie, cookie_us = claims->issued_at_us,
                       done = std::move(done)](Result<Session> s) mutable {
                        if (!s.ok()) return done(s.status());
