@@ -8,8 +8,8 @@
 #include <lmdb.h>
 #include <stdlib.h>
 
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,8 +46,11 @@ class LmdbWriterTest : public ::testing::Test {
     // The writer thread, just started, may first look at the queue after a
     // test's first Submit and take a batch of one. One acknowledged write
     // first (acknowledged after the fsync the writer handed on) leaves it
-    // parked, waiting for the loop's wake, so a test's ops submitted
-    // together go in one batch; the tests count from here.
+    // waiting for the loop's wake, so a test's ops submitted together go in
+    // one batch; the tests count from here. That makes a split batch very
+    // unlikely, not impossible: a writer thread preempted for longer than
+    // an fsync between handing off a batch and waiting again could still
+    // split one (0 failures in 300 repeats under load).
     SubmitPut("settle", Status::Ok());
     RunUntilFinished(1);
     ASSERT_TRUE(results_[0].ok()) << results_[0].ToString();
