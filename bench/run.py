@@ -1053,6 +1053,35 @@ In the suite, LOAD at N=16, K=16 over tcp went from 0.28x the echo
 72,500-74,600/s in all three runs, unlike this side measurement, and why
 is not yet measured.
 
+**One state check per loop turn (2026-12-03).** The same system-call
+count showed about 1.3 `poll` and 1.3 `getpid` calls per LOAD (1.1 of
+each per echo): ZmqWatcher read ZMQ_EVENTS before every unit of work in a
+loop turn, and each read makes libzmq drain its command mailbox with a
+zero-timeout `poll` (and check for a fork with `getpid`). A non-blocking
+receive does that only once per hundred messages, or when it finds nothing
+(libzmq's inbound poll rate), and a send throttles it by time. The check
+watcher now tries each receive and queued send with ZMQ_DONTWAIT and stops
+at EAGAIN; prepare still reads ZMQ_EVENTS, last, before the loop may block,
+so the edge-triggered ZMQ_FD rule is kept (`src/server/zmq_watcher.h`).
+Both sessiond and the echo use the watcher, so both gain. Old and new
+binaries, same set-up as above (N=16, K=16, ipc):
+
+| per request | LOAD before | LOAD after | echo before | echo after |
+| --- | ---: | ---: | ---: | ---: |
+| `getpid` | 1.31 | 0.21 | 1.16 | 0.13 |
+| `poll` | 1.28 | 0.18 | 1.14 | 0.11 |
+| `epoll_ctl` | 0.24 | 0.20 | 0.14 | 0.13 |
+| user-space instructions (callgrind, 5 s after 2 s of warm-up) | 53,305 | 51,883 | | |
+
+The same commit moves the token's session id into the store's Load
+instead of copying it (one allocation fewer per LOAD: about 23.9 to 23.1
+`malloc` calls per request, counted with a `perf probe` uprobe on libc's
+`malloc`; the echo makes about 4). Throughput could not be shown: in five
+interleaved pairs the machine's steal time moved the echo from 58k to
+211k/s and LOAD from 31k to 120k/s, old and new alike (LOAD before:
+90,014 / 120,172 / 88,656 / 38,307 / 34,402; after: 99,566 / 94,592 /
+62,187 / 30,865 / 37,143), so only the counts above are claimed.
+
 **LOAD against the echo.** PING through sessiond's whole request path (decode,
 dispatch, reply) runs at the echo's rate (p50 at N=16 within about 7% of
 the echo's over ipc, in both directions), so the framework costs nothing measurable; the gap is
