@@ -1182,30 +1182,41 @@ shared with the page cache, not heap.
 The Targets table above is this run's; the text here is written by hand and
 quotes no run's figures except where it says so.
 
-- Three runs on 2026-12-03 (an Intel Xeon, 2 vCPUs, heavy steal time):
+- Four runs on 2026-12-03 (an Intel Xeon, 2 vCPUs, heavy steal time):
   11:43 before the I/O thread moved to SCHED_BATCH, 12:36 and 13:07
-  after; the 13:07 run is the first with the K=16 rows as medians of three
-  rounds (the earlier ones measured K=16 once, and the echo's single run
-  at ipc, K=16 ranged from 96k to 162k/s between them).
-- Met in all three: server-mode verify, Flask against Flask-Session on
-  Redis (1.0x) and against Flask's signed cookie (0.79x, 1.09x, 0.90x),
-  the dead-service targets of every client, and the suite's own time.
-  LOAD at 10 million sessions against 10 thousand: 0.89x at 11:43 (not
-  met), 1.29x and 1.11x after.
-- LOAD at N=16, K=16 over tcp: 0.28x (67,550/s) at 11:43, 0.40x (86,411/s)
-  and 0.54x (109,489/s, median) after; not met. Over ipc LOAD stayed at
-  72,500-74,600/s in all three runs while its echo moved, so its 0.75x at
-  12:36 was that run's slow echo (96,549/s) and 0.45x at 13:07 is the
-  steadier figure; why LOAD over ipc does not gain what tcp gained is not
-  yet measured. COMMIT at K=16: 0.17-0.24x, not met (the 0.46x ipc figure
-  of 12:36 is the same slow echo).
-- LOAD at N=16, K=1 over tcp (throughput and p99): met at 11:43 and
-  12:36, not at 13:07, where a slow spell of the machine hit the tcp
-  rounds (the echo's runs there spread from 20,872/s to 52,000/s). Over
-  ipc its p99 met in all three and its throughput did not (0.67x, 0.77x,
-  0.74x). Durable COMMIT at K=1: 0.47x, 0.46x, 0.25x over tcp and 0.29x,
-  0.40x, 0.30x over ipc, not met. Flask against
-  Flask-Session at 1.5x: 1.38x, 1.45x, 1.35x, not met.
+  after, and 16:23 (this one) after ZmqWatcher stopped reading ZMQ_EVENTS
+  before every message ("One state check per loop turn"). From 13:07 the
+  K=16 rows are medians of three rounds (the earlier runs measured K=16
+  once, and the echo's single run at ipc, K=16 ranged from 96k to 162k/s
+  between them).
+- The 16:23 run met a slow spell of the machine: at N=16, K=16 the echo
+  did 167,146/s over tcp and 98,603/s over ipc (204,332 and 167,136 at
+  13:07), Flask-Session on Redis 573 requests/s (833 at 13:07), Flask's
+  signed cookie 1,164/s (1,245). Its figures are lower across the board, so it
+  does not show the system-call change in throughput; the change's counts
+  are in "One state check per loop turn".
+- Met in all four: server-mode verify, Flask against Flask-Session on
+  Redis (1.0x), the dead-service targets of every client, and the suite's
+  own time. Flask against Flask's signed cookie: 0.79x, 1.09x, 0.90x met,
+  0.67x at 16:23 not met (the slow spell: both Flask figures fell, the
+  cookie's least). LOAD at 10 million sessions against 10 thousand: 0.89x
+  at 11:43 (not met), 1.29x, 1.11x and 0.93x after.
+- LOAD at N=16, K=16 over tcp: 0.28x (67,550/s) at 11:43, 0.40x
+  (86,411/s), 0.54x (109,489/s, median) and 0.50x (83,534/s) after; not
+  met. Over ipc: 72,500-74,600/s in the first three runs while its echo
+  moved (0.75x at 12:36 was that run's slow echo, 96,549/s; 0.45x at
+  13:07), 53,491/s and 0.54x at 16:23, not met; why LOAD over ipc did not
+  gain what tcp gained from SCHED_BATCH is not yet measured. COMMIT at
+  K=16: 0.17-0.24x, not met (the 0.46x ipc figure of 12:36 is the same
+  slow echo).
+- LOAD at N=16, K=1 over tcp (throughput and p99): met at 11:43, 12:36
+  and 16:23 (1.04x, p99 0.47x), not at 13:07, where a slow spell hit the
+  tcp rounds (the echo's runs there spread from 20,872/s to 52,000/s).
+  Over ipc its throughput did not meet in any (0.67x, 0.77x, 0.74x,
+  0.71x) and its p99 met in the first three, not at 16:23 (1.65x).
+  Durable COMMIT at K=1: 0.47x, 0.46x, 0.25x, 0.42x over tcp and 0.29x,
+  0.40x, 0.30x, 0.33x over ipc, not met. Flask against Flask-Session at
+  1.5x: 1.38x, 1.45x, 1.35x, 1.36x, not met.
 - Not met, LOAD and COMMIT at K=16: sessiond's own work per request, not
   the transport; see "LOAD at N=16, K=16, natively" and "I/O threads that
   do not preempt the loop" for the breakdown.
