@@ -186,8 +186,9 @@ class Bench:
 
     # The target configurations are measured this many times, interleaved,
     # and their medians kept: on this VM one 3-second run of the echo varies
-    # by up to +-20% from the next at K=1, and by up to 2x at K=16 (96k to
-    # 217k/s over ipc in the runs of 2026-12-03), enough to flip a target.
+    # by up to +-20% from the next at K=1, and by over 2x at K=16 (over ipc
+    # on 2026-12-03: 96,549/s in the 12:36 suite run, 223,194/s in a side
+    # run; docs/benchmarks.md), enough to flip a target.
     TARGET_CONFIGS = ((16, 1), (16, 16))
     TARGET_REPEATS = 3
 
