@@ -86,7 +86,7 @@ void HandleLoad(HandlerEnv& env, const CallPtr& call) {
   // still the caller's bug worth reporting.
   Result<Metadata> meta = ParseMetadata(call->arg(1));
   if (!meta.ok()) return call->Fail(meta.status());
-  env.mode->Open(call->arg(0), [&env, call](Result<Opened> cur) {
+  env.mode->Open(call->arg(0), [&env, call](Result<Opened>&& cur) {
     if (!cur.ok()) return call->Fail(cur.status());
     if (env.mode->RotationDue(*cur)) {
       return env.mode->Rotate(std::move(*cur), SessionReplier(call));
@@ -274,7 +274,7 @@ void HandleCsrfRotate(HandlerEnv& env, const CallPtr& call) {
 
 // REVOKE_OTHERS cookie
 void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call) {
-  env.mode->Open(call->arg(0), [&env, call](Result<Opened> cur) {
+  env.mode->Open(call->arg(0), [&env, call](Result<Opened>&& cur) {
     if (!cur.ok()) return call->Fail(cur.status());
     Status user = NeedsUser(cur->session, "REVOKE_OTHERS");
     if (!user.ok()) return call->Fail(user);
@@ -303,7 +303,7 @@ void HandleRevokeOthers(HandlerEnv& env, const CallPtr& call) {
 
 // LIST_SESSIONS cookie: an anonymous session lists only itself.
 void HandleListSessions(HandlerEnv& env, const CallPtr& call) {
-  env.mode->Open(call->arg(0), [&env, call](Result<Opened> cur) {
+  env.mode->Open(call->arg(0), [&env, call](Result<Opened>&& cur) {
     if (!cur.ok()) return call->Fail(cur.status());
     const std::string current = cur->session.id;
     if (cur->session.user_id.empty()) {
@@ -319,7 +319,7 @@ void HandleListSessions(HandlerEnv& env, const CallPtr& call) {
 
 // BUMP_EPOCH cookie
 void HandleBumpEpoch(HandlerEnv& env, const CallPtr& call) {
-  env.mode->Open(call->arg(0), [&env, call](Result<Opened> cur) {
+  env.mode->Open(call->arg(0), [&env, call](Result<Opened>&& cur) {
     if (!cur.ok()) return call->Fail(cur.status());
     Status user = NeedsUser(cur->session, "BUMP_EPOCH");
     if (!user.ok()) return call->Fail(user);

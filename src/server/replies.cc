@@ -7,7 +7,7 @@
 
 namespace sessiond {
 
-void ReplySession(const CallPtr& call, Reissued reply,
+void ReplySession(const CallPtr& call, Reissued&& reply,
                   std::vector<std::string> extra) {
   Result<std::string> body = SessionJson(reply.session, reply.is_new);
   if (!body.ok()) return call->Fail(body.status());

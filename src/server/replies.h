@@ -15,7 +15,7 @@
 namespace sessiond {
 
 // Cookie value, Set-Cookie value, session JSON, then `extra` frames.
-void ReplySession(const CallPtr& call, Reissued reply,
+void ReplySession(const CallPtr& call, Reissued&& reply,
                   std::vector<std::string> extra = {});
 
 // One frame of JSON text, or the error that stopped it.
@@ -29,7 +29,7 @@ void ReplyCleared(const CallPtr& call, const CookieOptions& cookie);
 
 // A handler's completion for a session result: the reply, or the error.
 inline auto SessionReplier(const CallPtr& call) {
-  return [call](Result<Reissued> r) {
+  return [call](Result<Reissued>&& r) {
     if (!r.ok()) return call->Fail(r.status());
     ReplySession(call, std::move(*r));
   };

@@ -100,6 +100,9 @@ class LmdbStore final : public Store {
   explicit LmdbStore(StoreOptions options) : options_(options) {}
 
   int64_t Now() const { return options_.clock->NowSeconds(); }
+  // Load's read: `id`'s live session under a fresh read transaction, reset
+  // before the caller's callback runs.
+  Result<Session> ReadLive(const std::string& id, int64_t now);
 
   const StoreOptions options_;
   StoreStats stats_;
@@ -183,22 +186,25 @@ void LmdbStore::Create(Session s, Callback<Session> done) {
       std::move(done), WriteClass::kGrows);
 }
 
+Result<Session> LmdbStore::ReadLive(const std::string& id, int64_t now) {
+  ReadScope read(*this);
+  if (!read.status().ok()) return read.status();
+  Tx tx(read.txn(), dbs_);
+  int64_t pending = 0;
+  if (!pending_touch_.empty()) {
+    auto p = pending_touch_.find(id);
+    if (p != pending_touch_.end()) pending = p->second;
+  }
+  return tx.Live(id, now, pending);
+}
+
 void LmdbStore::Load(std::string id, Callback<Session> done) {
   const int64_t now = Now();
-  std::optional<Result<Session>> r;
-  {
-    ReadScope read(*this);
-    if (!read.status().ok()) return done(read.status());
-    Tx tx(read.txn(), dbs_);
-    int64_t pending = 0;
-    if (!pending_touch_.empty()) {
-      auto p = pending_touch_.find(id);
-      if (p != pending_touch_.end()) pending = p->second;
-    }
-    r.emplace(tx.Live(id, now, pending));
-  }
-  if (!r->ok()) return done(r->status());
-  Session& s = r->value();
+  // Built in place (no move from a holder): a Session is large, and a LOAD
+  // moves it through several callbacks already.
+  Result<Session> r = ReadLive(id, now);
+  if (!r.ok()) return done(r.status());
+  Session& s = r.value();
   if (NeedsTouch(s, now, options_.touch_interval_s)) {
     // Only the 8-byte seen entry is written, not the record, and nobody
     // waits for it: losing a touch in a crash costs a little idle time.
@@ -219,7 +225,7 @@ void LmdbStore::Load(std::string id, Callback<Session> done) {
         },
         WriteClass::kGrows);
   }
-  done(std::move(*r));
+  done(std::move(r));
 }
 
 void LmdbStore::Commit(std::string id, ChangeSet changes,

@@ -83,7 +83,7 @@ class HybridMode final : public ModeBase {
   // A cookie replaced within rotation_grace (a request racing the change
   // that replaced it) is answered but never re-issued: its data is older
   // than the newest cookie's, and a refresh would make it current again.
-  Reissued Refresh(Opened opened) override {
+  Reissued Refresh(Opened&& opened) override {
     if (opened.standing == CookieStanding::kPrevious) {
       return Reissued{std::move(opened.session),
                       Unchanged(std::move(opened.cookie))};

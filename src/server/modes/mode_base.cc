@@ -131,7 +131,7 @@ void ModeBase::PopFlash(const std::string& cookie, std::string queue,
   });
 }
 
-Reissued ModeBase::Refresh(Opened opened) {
+Reissued ModeBase::Refresh(Opened&& opened) {
   Session& s = opened.session;
   const int64_t now = Now();
   // The cookie carries last_seen_at, so a refresh is a new cookie; coarse,
@@ -233,7 +233,8 @@ void ModeBase::BumpEpochAndReissue(const Session& old, bool keep_id,
                         });
 }
 
-Opened ModeBase::Judge(Session s, std::string cookie, int64_t cookie_us) const {
+Opened ModeBase::Judge(Session&& s, std::string cookie,
+                       int64_t cookie_us) const {
   const CookieStanding standing = StandingOf(s, Presented(cookie_us));
   return Opened{std::move(s), std::move(cookie), cookie_us, standing};
 }

@@ -22,7 +22,7 @@ namespace sessiond {
 class ModeBase : public SessionMode {
  public:
   // Cookie-carried: the session in the cookie is the whole truth.
-  Reissued Refresh(Opened opened) override;
+  Reissued Refresh(Opened&& opened) override;
   void Commit(const std::string& cookie, ChangeSet changes,
               Callback<Reissued> done) override;
   void PopFlash(const std::string& cookie, std::string queue,
@@ -111,7 +111,7 @@ class ModeBase : public SessionMode {
     return PresentedCookie{cookie_us, Now()};
   }
   // Opened for the store's `s` and a cookie issued at `cookie_us`.
-  Opened Judge(Session s, std::string cookie, int64_t cookie_us) const;
+  Opened Judge(Session&& s, std::string cookie, int64_t cookie_us) const;
   // A cookie older than its session's grace came back: ends the session
   // `id` (reason reuse_detected) and answers `refusal`
   // (CheckPresentedCookie's REVOKED). Hybrid without rotation overrides it:

@@ -36,7 +36,7 @@ class ServerMode final : public ModeBase {
     // The id is moved, not copied: the lambda reads only issued_at_us.
     env_.store->Load(std::move(claims->session_id),
                      [this, cookie, cookie_us = claims->issued_at_us,
-                      done = std::move(done)](Result<Session> s) mutable {
+                      done = std::move(done)](Result<Session>&& s) mutable {
                        if (!s.ok()) return done(s.status());
                        Opened opened =
                            Judge(std::move(*s), std::move(cookie), cookie_us);
@@ -49,7 +49,7 @@ class ServerMode final : public ModeBase {
 
   // The store refreshes last_seen_at itself, and the cookie does not carry
   // it; only a cookie rotated away from gets a new value (the newest).
-  Reissued Refresh(Opened opened) override {
+  Reissued Refresh(Opened&& opened) override {
     return Answer(std::move(opened.session), std::move(opened.cookie),
                   opened.standing);
   }
@@ -135,7 +135,7 @@ class ServerMode final : public ModeBase {
  private:
   // The reply's cookie: the browser's, unless it was rotated away from
   // (then the newest value, which the browser adopts).
-  Reissued Answer(Session s, std::string cookie, CookieStanding standing) {
+  Reissued Answer(Session&& s, std::string cookie, CookieStanding standing) {
     if (standing == CookieStanding::kPrevious) {
       Result<Issued> issued = Issue(s);
       if (issued.ok()) return Reissued{std::move(s), std::move(*issued)};

@@ -146,7 +146,7 @@ class SessionMode {
   // (a cookie rotated away from within its grace gets the newest value).
   // Never waits for anything (the store touches its own records), hence a
   // plain return: LOAD is the hot path.
-  virtual Reissued Refresh(Opened opened) = 0;
+  virtual Reissued Refresh(Opened&& opened) = 0;
 
   // Whether LOAD should rotate the opened session's cookie (it is the
   // newest value and older than rotate_after_s). Never in client mode.
