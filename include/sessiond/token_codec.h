@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -85,6 +86,11 @@ class TokenCodec {
 // kBadEncoding.
 std::string Base64UrlEncode(std::string_view bytes);
 Result<std::string> Base64UrlDecode(std::string_view text);
+// The same decoder into `out`, for a caller that keeps the bytes only while
+// it reads them (TokenCodec, per request): the decoded length, or
+// kTooLarge when `out` is too short for it (nothing else written then).
+Result<size_t> Base64UrlDecodeInto(std::string_view text,
+                                   std::span<uint8_t> out);
 
 // HMAC-SHA-256 in one call (OpenSSL); for tests and benchmarks.
 std::string HmacSha256(std::string_view key, std::string_view data);

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -54,15 +55,19 @@ std::string Base64UrlEncode(std::string_view bytes) {
 // Strict: every character must be in the alphabet, no padding, and the
 // unused low bits of the last character must be zero, so each byte string
 // has exactly one accepted encoding.
-Result<std::string> Base64UrlDecode(std::string_view text) {
+Result<size_t> Base64UrlDecodeInto(std::string_view text,
+                                   std::span<uint8_t> out) {
   const size_t full = text.size() / 4;
   const size_t rem = text.size() % 4;
   if (rem == 1) {
     return Status(Code::kBadEncoding, "base64url: impossible length");
   }
-  std::string out(full * 3 + (rem == 0 ? 0 : rem - 1), '\0');
+  const size_t decoded_len = full * 3 + (rem == 0 ? 0 : rem - 1);
+  if (decoded_len > out.size()) {
+    return Status(Code::kTooLarge, "base64url: longer than its buffer");
+  }
   const auto* in = reinterpret_cast<const unsigned char*>(text.data());
-  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  uint8_t* o = out.data();
   uint8_t bad = 0;  // collects kInvalid from any character
   for (size_t g = 0; g < full; ++g, in += 4, o += 3) {
     const uint8_t a = kDecodeTable[in[0]], b = kDecodeTable[in[1]],
@@ -93,6 +98,15 @@ Result<std::string> Base64UrlDecode(std::string_view text) {
   if (leftover != 0) {
     return Status(Code::kBadEncoding, "not canonical base64url");
   }
+  return decoded_len;
+}
+
+Result<std::string> Base64UrlDecode(std::string_view text) {
+  std::string out(text.size() / 4 * 3 + 2, '\0');
+  Result<size_t> n = Base64UrlDecodeInto(
+      text, std::span(reinterpret_cast<uint8_t*>(out.data()), out.size()));
+  if (!n.ok()) return n.status();
+  out.resize(*n);
   return out;
 }
 

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <array>
+#include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 
 #include "sessiond/keyring.h"
@@ -111,6 +114,34 @@ TEST(Base64UrlTest, RoundTripsEveryLength) {
     EXPECT_EQ(*back, bytes);
     bytes += static_cast<char>(n * 37 + 250);
   }
+}
+
+TEST(Base64UrlTest, DecodeIntoUsesOnlyTheBytesItReports) {
+  // The decoder TokenCodec uses per request: exactly the decoded length,
+  // a buffer one byte short refused with nothing written.
+  for (const std::string bytes : {"", "f", "fo", "foo", "foobar!"}) {
+    const std::string text = Base64UrlEncode(bytes);
+    std::array<uint8_t, 16> buf;
+    buf.fill(0xAA);
+    Result<size_t> n = Base64UrlDecodeInto(text, buf);
+    ASSERT_TRUE(n.ok()) << text;
+    ASSERT_EQ(*n, bytes.size());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), *n),
+              bytes);
+    EXPECT_EQ(buf[*n], 0xAA) << "wrote past the decoded length";
+    if (bytes.empty()) continue;
+    std::array<uint8_t, 16> small;
+    small.fill(0xAA);
+    EXPECT_EQ(Base64UrlDecodeInto(
+                  text, std::span<uint8_t>(small.data(), bytes.size() - 1))
+                  .code(),
+              Code::kTooLarge)
+        << text;
+    EXPECT_EQ(small[0], 0xAA) << "wrote into a buffer it refused";
+  }
+  std::array<uint8_t, 4> buf;
+  EXPECT_EQ(Base64UrlDecodeInto("Zh", buf).code(), Code::kBadEncoding);
+  EXPECT_EQ(Base64UrlDecodeInto("Z", buf).code(), Code::kBadEncoding);
 }
 
 TEST(Base64UrlTest, KnownValues) {
