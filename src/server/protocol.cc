@@ -49,46 +49,53 @@ DecodedRequest DecodeRequestViews(std::span<const std::string_view> frames,
   auto body = delimiter + 1;
   const size_t body_frames = static_cast<size_t>(frames.end() - body);
 
+  // Every path returns `out` itself, so it is built in place (no move of
+  // the whole DecodedRequest per request).
   auto fail = [&out](Code code, std::string message) {
     out.outcome = DecodedRequest::Outcome::kError;
     out.status = Status(code, std::move(message));
-    return std::move(out);
   };
 
   // The request id is echoed even in an error, so take it first when it is
   // within its limit.
   if (body_frames >= 2) {
     if (body[1].size() > kMaxRequestIdBytes) {
-      return fail(Code::kTooLarge,
-                  "request id is " + std::to_string(body[1].size()) +
-                      " bytes; at most " + std::to_string(kMaxRequestIdBytes));
+      fail(Code::kTooLarge, "request id is " + std::to_string(body[1].size()) +
+                                " bytes; at most " +
+                                std::to_string(kMaxRequestIdBytes));
+      return out;
     }
     req.request_id = body[1];
   }
   if (body_frames + 1 > kMaxRequestFrames) {
-    return fail(Code::kTooLarge,
-                "request has " + std::to_string(body_frames + 1) +
-                    " frames; at most " + std::to_string(kMaxRequestFrames));
+    fail(Code::kTooLarge, "request has " + std::to_string(body_frames + 1) +
+                              " frames; at most " +
+                              std::to_string(kMaxRequestFrames));
+    return out;
   }
   for (auto it = body; it != frames.end(); ++it) {
     if (it->size() > max_frame_bytes) {
-      return fail(Code::kTooLarge, "frame " + std::to_string(it - body + 1) +
-                                       " is " + std::to_string(it->size()) +
-                                       " bytes; at most " +
-                                       std::to_string(max_frame_bytes));
+      fail(Code::kTooLarge, "frame " + std::to_string(it - body + 1) + " is " +
+                                std::to_string(it->size()) +
+                                " bytes; at most " +
+                                std::to_string(max_frame_bytes));
+      return out;
     }
   }
   if (body_frames < 1 || body[0] != kProtocolTag) {
-    return fail(Code::kInvalidArgument, "protocol tag is not SD1");
+    fail(Code::kInvalidArgument, "protocol tag is not SD1");
+    return out;
   }
   if (body_frames < 3) {
-    return fail(Code::kInvalidArgument,
-                "a request needs the frames SD1, request id and verb");
+    fail(Code::kInvalidArgument,
+         "a request needs the frames SD1, request id and verb");
+    return out;
   }
   const std::string_view verb = body[2];
   if (verb.empty() || verb.size() > kMaxVerbBytes ||
       !std::all_of(verb.begin(), verb.end(), IsVerbChar)) {
-    return fail(Code::kUnknownVerb, "verb is not an upper-case word");
+    fail(Code::kUnknownVerb, "verb is not an upper-case word");
+    return out;
   }
   req.verb = verb;
   req.args.reserve(body_frames - 3);

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <span>
@@ -154,6 +153,7 @@ class Server::Impl {
   // Reply frames are assembled here, reused so a reply allocates no vector.
   std::vector<zmq::message_t> reply_scratch_;
   std::vector<std::string_view> body_scratch_;
+  std::vector<std::string_view> view_scratch_;  // OnMessage's frame views
 
   Signals signals_;
   TimerWatcher sweep_timer_;
@@ -408,18 +408,19 @@ void Server::Impl::OnMessage(SocketKind kind, ZmqWatcher& w,
                              ZmqWatcher::Multipart&& msg) {
   (kind == SocketKind::kApp ? counters_.app_in : counters_.admin_in)++;
   // Views into the received frames: the decoder copies what the Request
-  // keeps, once. (ZmqWatcher never hands over more than max_frames_in.)
-  std::array<std::string_view, 64> views;
-  const size_t n = std::min(msg.size(), views.size());
+  // keeps, once. The scratch vector is reused (ZmqWatcher never hands over
+  // more than max_frames_in), and each frame's size is asked for once:
+  // every zmq_msg_size is a call into libzmq.
+  std::vector<std::string_view>& views = view_scratch_;
+  views.clear();
   size_t bytes = 0;
-  for (size_t i = 0; i < n; ++i) {
-    views[i] = std::string_view(static_cast<const char*>(msg[i].data()),
-                                msg[i].size());
-    bytes += msg[i].size() + ReplyMemory::kFrameOverhead;
+  for (zmq::message_t& m : msg) {
+    const size_t size = m.size();
+    views.emplace_back(static_cast<const char*>(m.data()), size);
+    bytes += size + ReplyMemory::kFrameOverhead;
   }
-  DecodedRequest decoded =
-      DecodeRequestViews(std::span<const std::string_view>(views.data(), n),
-                         config_.max_frame_bytes, /*copy_envelope=*/false);
+  DecodedRequest decoded = DecodeRequestViews(views, config_.max_frame_bytes,
+                                              /*copy_envelope=*/false);
   std::span<zmq::message_t> envelope =
       std::span<zmq::message_t>(msg).first(decoded.envelope_frames);
   std::vector<std::string> none;
