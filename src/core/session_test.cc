@@ -83,6 +83,23 @@ TEST(ValidateTest, SessionId) {
   EXPECT_TRUE(ValidateSessionId(std::string(40, '-')).ok());
 }
 
+TEST(ValidateTest, SessionIdAcceptsExactlyTheBase64UrlAlphabet) {
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int c = 0; c < 256; ++c) {
+    const bool in_alphabet =
+        alphabet.find(static_cast<char>(c)) != std::string::npos;
+    // First, middle and last position: the check has no early exit, so
+    // each must count.
+    for (size_t pos : {size_t{0}, size_t{17}, size_t{39}}) {
+      std::string id(40, 'A');
+      id[pos] = static_cast<char>(c);
+      EXPECT_EQ(ValidateSessionId(id).ok(), in_alphabet)
+          << "byte " << c << " at " << pos;
+    }
+  }
+}
+
 TEST(ValidateTest, UserId) {
   EXPECT_TRUE(ValidateUserId("alice@example.com").ok());
   EXPECT_TRUE(ValidateUserId(std::string(kMaxUserIdBytes, 'u')).ok());
