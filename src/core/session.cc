@@ -52,9 +52,9 @@ std::string RandomBase64Url(size_t n_bytes) {
 }
 
 // 1 for each byte of the base64url alphabet. A table, not a chain of
-// range tests: every request's session id is checked, and the unpredictable
-// branches of the range tests made ValidateSessionId 1.5% of a LOAD's perf
-// samples (0.8% with the table, docs/benchmarks.md).
+// range tests: every request's session id is checked, and with the range
+// tests ValidateSessionId was 1.5% of a LOAD's perf samples (0.8% with the
+// table, docs/benchmarks.md).
 constexpr std::array<uint8_t, 256> kBase64UrlChar = [] {
   std::array<uint8_t, 256> t{};
   for (int c = 0; c < 256; ++c) {
