@@ -1118,6 +1118,22 @@ no SHA extensions, so the HMAC shows there as about 6,100 instructions per
 LOAD; natively (`perf record`, before this change) all of libcrypto took
 0.34 µs of a LOAD's 9.1 µs.
 
+The native profile after the change (`perf record -e cpu-clock -g`, same
+load) showed `ValidateSessionId` at 1.5% of the samples. A table lookup
+per byte, with no branch per byte, makes it 0.8%. Callgrind counts about
+the same instructions either way (about 300 per LOAD with the range
+tests, 280 with the table), so the native gain is not fewer instructions; the
+range tests' branches on random ids are the likely cause, not measured
+here (this virtual machine has no branch-miss counter). Before that, a
+replacement allocator was tried, preloaded into the same binary: callgrind gave
+37,182 (tcmalloc), 37,457 (jemalloc) and 37,244 (mimalloc) instructions
+per request against glibc's 39,069, but in three interleaved native
+rounds LOAD ran 88k-151k/s with every allocator, glibc's included, so no
+allocator dependency was added. Two more rounds, with the echo beside
+them, put LOAD (glibc) at 116,940 and 113,401/s against the echo's
+194,560 and 186,278/s: 0.60x and 0.61x outside the suite, where the
+suite's medians read 0.54x and 0.56x.
+
 **LOAD against the echo.** PING through sessiond's whole request path (decode,
 dispatch, reply) runs at the echo's rate (p50 at N=16 within about 7% of
 the echo's over ipc, in both directions), so the framework costs nothing measurable; the gap is
