@@ -216,7 +216,10 @@ namespace status_internal {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  // Two overloads, not one by value: a by-value parameter costs a move
+  // more, and a Session's move is measurable on LOAD (docs/benchmarks.md).
+  Result(const T& value) : v_(value) {}            // NOLINT: implicit by design
+  Result(T&& value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     if (std::get<Status>(v_).ok()) {
       v_ = Status(Code::kInternal, "Result built from an OK status");

@@ -233,7 +233,9 @@ void LmdbStore::Commit(std::string id, ChangeSet changes,
   Status valid = ValidateSessionId(id);
   if (valid.ok()) valid = ValidateChangeSet(changes);
   if (!valid.ok()) return done(valid);
-  auto out = std::make_shared<std::optional<Session>>();
+  // The session is read, changed and handed back in this one Result (no
+  // moves between holders: a Session is large).
+  auto out = std::make_shared<std::optional<Result<Session>>>();
   // A change set that only erases or rotates the token shrinks the record:
   // it may use the reserve that a full map keeps (lmdb_writer.h).
   const WriteClass cls = changes.set.empty() && changes.flash_push.empty()
@@ -245,14 +247,12 @@ void LmdbStore::Commit(std::string id, ChangeSet changes,
       [this, id = std::move(id), changes = std::move(changes),
        out](Tx& tx) -> Status {
         const int64_t now = Now();
-        Result<Session> s = tx.Live(id, now);
+        Result<Session>& s = out->emplace(tx.Live(id, now));
         if (!s.ok()) return s.status();
         SESSIOND_RETURN_IF_ERROR(
             ApplyChangeSet(*s, changes, options_.max_data_bytes));
         s->last_seen_at = std::max(s->last_seen_at, now);
-        SESSIOND_RETURN_IF_ERROR(tx.RewriteSession(*s));
-        out->emplace(std::move(s.value()));
-        return Status::Ok();
+        return tx.RewriteSession(*s);
       },
       [this, out, done = std::move(done)](Status st) {
         if (!st.ok()) {

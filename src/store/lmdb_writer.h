@@ -101,13 +101,12 @@ class LmdbWriter {
   template <typename V>
   void SubmitResult(std::function<Result<V>(Tx&)> apply, Callback<V> done,
                     WriteClass cls = WriteClass::kFrees) {
-    auto out = std::make_shared<std::optional<V>>();
+    // The Result itself is kept and handed on (a Session moved is not free).
+    auto out = std::make_shared<std::optional<Result<V>>>();
     Submit(
         [apply = std::move(apply), out](Tx& tx) -> Status {
-          Result<V> r = apply(tx);
-          if (!r.ok()) return r.status();
-          out->emplace(std::move(r.value()));
-          return Status::Ok();
+          const Result<V>& r = out->emplace(apply(tx));
+          return r.ok() ? Status::Ok() : r.status();
         },
         [out, done = std::move(done)](Status st) {
           if (!st.ok()) return done(st);

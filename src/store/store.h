@@ -32,8 +32,11 @@ struct ev_loop;
 
 namespace sessiond {
 
+// The result by rvalue reference: a callback that takes it as `Result<T>&&`
+// uses the caller's value in place (std::function's by-value parameter
+// would move it once more per hop).
 template <typename T>
-using Callback = std::function<void(Result<T>)>;
+using Callback = std::function<void(Result<T>&&)>;
 using StatusCallback = std::function<void(Status)>;
 
 struct StoreOptions {

@@ -62,9 +62,9 @@ class ServerMode final : public ModeBase {
     changes.presented = presented;
     std::string id = claims->session_id;
     env_.store->Commit(
-        id, std::move(changes),
-        [this, id, cookie, presented,
-         done = std::move(done)](Result<Session> s) mutable {
+        std::move(claims->session_id), std::move(changes),
+        [this, id = std::move(id), cookie, presented,
+         done = std::move(done)](Result<Session>&& s) mutable {
           if (IsCookieReuse(s.status())) {
             return EndReused(id, s.status(), ToResult(std::move(done)));
           }
