@@ -114,8 +114,11 @@ def _text(frame: bytes) -> str:
 
 
 def _json(frame: bytes) -> Any:
+    # Decoded here, not by json.loads: the protocol's frames are UTF-8, and
+    # json.loads would first guess among UTF-8, -16 and -32 on every reply.
+    # A UnicodeDecodeError is a ValueError, so bad bytes are a ProtocolError.
     try:
-        return _loads(frame)
+        return _loads(frame.decode("utf-8"))
     except ValueError as e:
         raise errors.ProtocolError(f"frame is not JSON: {e}") from None
 

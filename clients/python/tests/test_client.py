@@ -494,6 +494,15 @@ def test_protocol_split_reply_rejects_non_sd1():
         protocol.split_reply([b"", b"SD1", b"1", b"NOT_FOUND", b"gone"])
 
 
+def test_protocol_session_frames_that_are_not_json_are_protocol_errors():
+    ok = protocol.parse_session([b"c", b"", b'{"id": "x", "data": {"k": "v"}}'])
+    assert ok.session.id == "x" and ok.session.data == {"k": "v"}
+    for body in (b"\xff\xfe{}", b'{"id": "\xc3"}', b"{not json", b"[1, 2]",
+                 b""):
+        with pytest.raises(errors.ProtocolError):
+            protocol.parse_session([b"c", b"", body])
+
+
 def test_forked_child_gets_its_own_socket(client):
     # Pre-forking servers (gunicorn --preload) fork after the app imported
     # and maybe used the client; the child must not reuse the parent's.
