@@ -1134,6 +1134,62 @@ them, put LOAD (glibc) at 116,940 and 113,401/s against the echo's
 194,560 and 186,278/s: 0.60x and 0.61x outside the suite, where the
 suite's medians read 0.54x and 0.56x.
 
+**One move per hop (2026-12-04).** The same per-function counts, on a
+binary with the changes above, still showed seven `Session` moves and
+seven destructor runs per LOAD and eight of each per COMMIT. Each
+`Result<T>` was built from a `T` taken by value (one move into the
+parameter, one into the variant), and `std::function<void(Result<T>)>`
+moved the `Result` once more into its by-value parameter at every
+callback hop. `Result` now takes `const T&` and `T&&`; `Callback<T>`
+passes `Result<T>&&`; the LMDB writer keeps a write's result in the
+`Result` it was read into and hands that on, instead of moving the
+session out into an `optional` and back into a new `Result`. Callgrind
+at N=16, K=16 over ipc, 5 s counted after 2 s of warm-up, per request
+sessiond decoded, before (69f4639) and after:
+
+| per request | LOAD before | LOAD after | COMMIT before | COMMIT after |
+| --- | ---: | ---: | ---: | ---: |
+| `Session` moves | 7.1 | 2.0 | 8.1 | 2.0 |
+| `Session` move constructor (instructions) | 1,063 | 384 | 1,363 | 419 |
+| all instructions, all threads | 38,435 | 37,634 | 62,615 | 60,906 |
+
+About 2% fewer instructions on LOAD and 3% on COMMIT. COMMIT still makes
+about 34 calls to `operator new` per request (the change set parsed from
+JSON, the session decoded from its record, re-encoded and written as
+JSON, the id and cookie copied into callbacks) and spends about 19% of
+its instructions in malloc and free. Natively (`perf record`, COMMIT at
+N=16, K=16, ipc) the kernel takes 38% of sessiond's CPU samples: 15% are
+inside `fdatasync` (4% in `iowrite16` alone, the virtual disk's doorbell
+write) and 8% in switching between the loop, the writer, the syncer and
+libzmq's I/O thread. The user-space instructions are not what holds
+COMMIT at a fifth of the echo.
+
+In the Python client, `Socket.get(zmq.RCVMORE)` turned its enum member
+into an enum again on every call, once per reply frame (0.99 µs against
+0.71 µs a call with the plain int, 200,000 calls, pyzmq 24.0.1), and
+`json.loads` guessed the encoding of every reply's bytes; the client now
+passes the int and decodes the frame as UTF-8 itself. About 2 µs of a
+Flask request's 400-500 µs, too little to show through this machine's
+noise, so no throughput is claimed for it.
+
+**LOAD at N=16, K=1 over ipc (2026-12-04).** The suite runs of
+2026-12-03 measured it at 0.67x-0.77x the echo. On 2026-12-04, on a
+faster spell of the machine (the echo at N=16, K=16 over tcp did
+441,177/s, against 198,578/s at 2026-12-03 18:32), three interleaved
+pairs with `perf stat` on each server (sessiond and the echo on core 0,
+loadgen on core 1, 3 s each) gave LOAD 48,775, 49,175 and 45,173/s
+against the echo's 50,829, 51,394 and 53,732/s (0.96x, 0.96x, 0.84x),
+and the suite's own ZeroMQ section alone (`bench/run.py --only zmq
+--quick`) 53,481 against 60,931/s, 0.88x, met. Neither server was
+saturated (the echo used 58-62% of its core, sessiond 67-71%); sessiond
+spent 13.7-15.7 µs of CPU per LOAD against the echo's 9.6-12.1 µs, and
+switched context less often (0.38 against 0.54 times per request).
+At K=1 the round trip, not the server's CPU, sets the rate, so LOAD's
+extra 3-4 µs per request shows as 4-16% of it; the earlier runs' 0.70x
+came with a slower, steal-bound machine, where the same extra work costs
+more wall time. Not shown here: why the steal time hurts LOAD's ratio
+more than the echo's.
+
 **LOAD against the echo.** PING through sessiond's whole request path (decode,
 dispatch, reply) runs at the echo's rate (p50 at N=16 within about 7% of
 the echo's over ipc, in both directions), so the framework costs nothing measurable; the gap is
