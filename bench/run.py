@@ -1176,7 +1176,8 @@ noise, so no throughput is claimed for it.
 2026-12-03, on an Intel Xeon with heavy steal time, measured it at
 0.67x-0.77x the echo. On 2026-12-04, on an AMD EPYC (2 vCPUs) where the
 echo at N=16, K=16 over tcp did 441,177/s (198,578/s on the Xeon at
-2026-12-03 18:32), three interleaved
+2026-12-03 18:32), on the profiling build of this code (Release with
+`-g -fno-omit-frame-pointer`), three interleaved
 pairs with `perf stat` on each server (sessiond and the echo on core 0,
 loadgen on core 1, 3 s each) gave LOAD 48,775, 49,175 and 45,173/s
 against the echo's 50,829, 51,394 and 53,732/s (0.96x, 0.96x, 0.84x),
@@ -1328,8 +1329,8 @@ quotes no run's figures except where it says so.
   round trip per request, so the signed-cookie ratio fell from 0.90x to
   0.67x while the Flask-Session ratio held. The same holds at scale: LOAD
   at 10 thousand sessions, a round trip each, rose from 30,950 to
-  53,392/s, at 10 million, bound by memory access in a 6 GB map, from
-  35,942 to 42,393/s, so that ratio fell from 1.16x to 0.79x. The LOAD
+  53,392/s, at 10 million (where "10 million sessions" finds memory
+  access in a 6 GB map to be what remains) from 35,942 to 42,393/s, so that ratio fell from 1.16x to 0.79x. The LOAD
   at K=1 over ipc ratio went the other way (0.70x to 0.97x), as the side
   measurements of "LOAD at N=16, K=1 over ipc" had found on the EPYC.
   Each pair of figures here comes from one run on one machine; which
