@@ -143,10 +143,10 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(struct ev_loop* loop,
   if (rc == 0) rc = mdb_env_set_mapsize(env, lmdb.map_size);
   // MDB_NOTLS: the loop thread's read transaction is not tied to a thread
   // slot, so it can be reset and renewed freely. No MDB_WRITEMAP (nested
-  // transactions). Sync durability: MDB_NOMETASYNC, because the writer's
-  // syncer thread fsyncs each meta page before anything is acknowledged
-  // (the fsync pipelined with the next batch); periodic: MDB_NOSYNC, with
-  // an fsync on the syncer's timer (lmdb_writer.h).
+  // transactions). Sync durability: MDB_NOMETASYNC, because a meta page
+  // is flushed by the next commit's fdatasync, or by the writer's own fsync
+  // when none follows, before anything it covers is acknowledged; periodic:
+  // MDB_NOSYNC, with an fsync on the syncer's timer (lmdb_writer.h).
   const unsigned sync_flags =
       lmdb.durability == LmdbDurability::kSync ? MDB_NOMETASYNC : MDB_NOSYNC;
   if (rc == 0) {

@@ -1,5 +1,5 @@
-// LmdbWriter: the writer and syncer threads, the reserve check and the
-// hand-back to the loop thread (lmdb_writer.h says why it is built so).
+// LmdbWriter: the writer thread, periodic's syncer, the reserve check and
+// the hand-back to the loop thread (lmdb_writer.h says why it is built so).
 #include "store/lmdb_writer.h"
 
 #include <algorithm>
@@ -45,7 +45,9 @@ LmdbWriter::LmdbWriter(struct ev_loop* loop, MDB_env* env, const Dbs* dbs,
   prepare_.Init<&LmdbWriter::OnPrepare>(loop, this);
   prepare_.SetKeepsLoopAlive(false);
   prepare_.Start();
-  syncer_ = std::thread([this] { SyncerMain(); });
+  if (durability_ == LmdbDurability::kPeriodic) {
+    syncer_ = std::thread([this] { SyncerMain(); });
+  }
   writer_ = std::thread([this] { WriterMain(); });
 }
 
@@ -55,8 +57,8 @@ LmdbWriter::~LmdbWriter() {
     stopping_ = true;
   }
   writer_cv_.Signal();
-  writer_.join();  // applies what is queued, then tells the syncer
-  syncer_.join();  // fsyncs what is committed
+  writer_.join();  // applies what is queued (kSync: and fsyncs it)
+  if (syncer_.joinable()) syncer_.join();  // kPeriodic: fsyncs the rest
   closing_ = true;
   while (DrainDone(true)) {
   }
@@ -88,13 +90,18 @@ std::vector<uint64_t> LmdbWriter::group_sizes() const {
 }
 
 void LmdbWriter::WriterMain() {
+  // kSync: committed batches whose meta page is written but not yet
+  // flushed. Only this thread touches it.
+  std::vector<Batch> unsynced;
   for (;;) {
     Batch batch;
     {
       MutexLock lock(&mu_);
       writer_busy_ = false;
-      while (!stopping_ && queue_.empty()) writer_cv_.Wait(&mu_);
-      if (queue_.empty()) {  // stopping, and nothing left
+      while (!stopping_ && queue_.empty() && unsynced.empty()) {
+        writer_cv_.Wait(&mu_);
+      }
+      if (queue_.empty() && unsynced.empty()) {  // stopping, all durable
         writer_done_ = true;
         syncer_cv_.Signal();
         return;
@@ -102,52 +109,88 @@ void LmdbWriter::WriterMain() {
       batch.swap(queue_);
       writer_busy_ = true;
     }
-    ApplyBatch(batch);
-    if (durability_ == LmdbDurability::kSync) {
-      // Committed, its meta page written but not yet fsynced: the syncer
-      // acknowledges it after the fsync that covers it, while this thread
-      // goes on with the next batch.
-      MutexLock lock(&mu_);
-      unsynced_.push_back(std::move(batch));
-      syncer_cv_.Signal();
+    if (durability_ == LmdbDurability::kPeriodic) {
+      ApplyBatch(batch);
+      {
+        MutexLock lock(&mu_);
+        done_.push_back(std::move(batch));
+        dirty_ = true;
+      }
+      async_.Send();
       continue;
     }
-    {
-      MutexLock lock(&mu_);
-      done_.push_back(std::move(batch));
-      dirty_ = true;
+    if (batch.empty()) {
+      // Nothing more to write: the meta pages still unflushed get an fsync
+      // of their own.
+      SyncAndAcknowledge(std::move(unsynced));
+      unsynced.clear();
+      continue;
     }
-    async_.Send();
+    const uint64_t before = LastTxnId();
+    const int commit_rc = ApplyBatch(batch);
+    std::vector<Batch> acknowledged;
+    if (commit_rc > 0) {
+      // The commit failed in the OS (an I/O error in its write or its
+      // fsync). Whether the earlier meta pages reached the disk is not
+      // known, and an fsync now could report success for pages the failed
+      // one dropped: their writes are reported failed (they may or may
+      // not survive a crash; an acknowledged one always does).
+      const Status failed = LmdbStatus(commit_rc, "commit");
+      for (Batch& b : unsynced) {
+        for (WriteOp& op : b) {
+          if (op.result.ok()) op.result = failed;
+        }
+      }
+      acknowledged.swap(unsynced);
+      acknowledged.push_back(std::move(batch));
+    } else if (commit_rc == 0 && LastTxnId() != before) {
+      // Committed. Its data fdatasync flushed every dirty page of the
+      // file, the meta pages of the batches before it too (MDB_NOMETASYNC
+      // leaves a meta page for the next commit's flush, which LMDB's
+      // documentation promises): those are durable, and one fsync per
+      // batch is paid under load instead of two. This batch's own meta
+      // page waits for the next commit, or for the fsync above when no
+      // batch follows.
+      acknowledged.swap(unsynced);
+      unsynced.push_back(std::move(batch));
+    } else if (unsynced.empty()) {
+      // Nothing written (every op refused or failed before writing, or
+      // LMDB refused the commit before writing, the map full): no page of
+      // it to flush.
+      acknowledged.push_back(std::move(batch));
+    } else {
+      // Nothing written, but its replies may rest on what the batches
+      // before it wrote (a conflict with a write not yet flushed): they go
+      // out with those, after the flush, in order.
+      unsynced.push_back(std::move(batch));
+    }
+    if (!acknowledged.empty()) Acknowledge(std::move(acknowledged));
   }
 }
 
-void LmdbWriter::SyncerMain() {
-  if (durability_ == LmdbDurability::kSync) {
-    for (;;) {
-      std::vector<Batch> batches;
-      {
-        MutexLock lock(&mu_);
-        while (unsynced_.empty() && !writer_done_) syncer_cv_.Wait(&mu_);
-        if (unsynced_.empty()) return;  // the writer is done, all synced
-        batches.swap(unsynced_);
+void LmdbWriter::SyncAndAcknowledge(std::vector<Batch>&& batches) {
+  const int rc = mdb_env_sync(env_, 1);
+  syncs_.fetch_add(1);
+  if (rc != 0) {
+    const Status failed = LmdbStatus(rc, "fsync");
+    for (Batch& b : batches) {
+      for (WriteOp& op : b) {
+        if (op.result.ok()) op.result = failed;
       }
-      // One fsync covers every batch committed before it started (their
-      // meta pages were written when their commits returned).
-      const int rc = mdb_env_sync(env_, 1);
-      syncs_.fetch_add(1);
-      if (rc != 0) {
-        const Status failed = LmdbStatus(rc, "fsync");
-        for (Batch& b : batches) {
-          for (WriteOp& op : b) {
-            if (op.result.ok()) op.result = failed;
-          }
-        }
-      }
-      Acknowledge(std::move(batches));
     }
   }
-  // Periodic: an fsync every interval while commits happened, and a last
-  // one when the writer is done.
+  Acknowledge(std::move(batches));
+}
+
+uint64_t LmdbWriter::LastTxnId() const {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  return info.me_last_txnid;
+}
+
+void LmdbWriter::SyncerMain() {
+  // Periodic only: an fsync every interval while commits happened, and a
+  // last one when the writer is done.
   using SteadyClock = std::chrono::steady_clock;
   auto next = SteadyClock::now() + sync_interval_;
   for (;;) {
@@ -211,14 +254,16 @@ uint64_t LmdbWriter::CommittedUsed() {
 // error): then the batch is aborted and applied again, each op nested.
 // Ops run twice then; they are pure functions of what they captured and
 // the transaction, and what they hand out they assign, not append.
-void LmdbWriter::ApplyBatch(Batch& batch) {
+int LmdbWriter::ApplyBatch(Batch& batch) {
   groups_[GroupBucket(batch.size())].fetch_add(1);
-  if (ApplyOnce(batch, /*nested=*/false)) return;
+  int commit_rc = 0;
+  if (ApplyOnce(batch, /*nested=*/false, &commit_rc)) return commit_rc;
   nested_reruns_.fetch_add(1);
-  ApplyOnce(batch, /*nested=*/true);
+  ApplyOnce(batch, /*nested=*/true, &commit_rc);
+  return commit_rc;
 }
 
-bool LmdbWriter::ApplyOnce(Batch& batch, bool nested) {
+bool LmdbWriter::ApplyOnce(Batch& batch, bool nested, int* commit_rc) {
   for (WriteOp& op : batch) op.result = Status::Ok();
   Result<MdbTxn> txn = BeginTxn(env_, nullptr, 0);
   if (!txn.ok()) {
@@ -275,9 +320,12 @@ bool LmdbWriter::ApplyOnce(Batch& batch, bool nested) {
     if (st.ok()) st = CommitTxn(std::move(*child), "commit nested");
     op.result = std::move(st);
   }
-  // The data fsync (sync mode; the meta page's follows in the syncer):
-  // nothing is acknowledged before this returns.
-  Status committed = CommitTxn(std::move(*txn), "commit");
+  // The data fdatasync (sync mode; the meta page's flush follows with the
+  // next commit's, or WriterMain's fsync): nothing is acknowledged before
+  // this returns.
+  *commit_rc = mdb_txn_commit(txn->release());
+  const Status committed =
+      *commit_rc == 0 ? Status::Ok() : LmdbStatus(*commit_rc, "commit");
   write_txns_.fetch_add(1);
   refused_full_.fetch_add(refused);
   if (!committed.ok()) {

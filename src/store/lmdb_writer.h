@@ -9,15 +9,18 @@
 //
 // Durability (LmdbOptions::durability):
 //   sync      a reply that says "committed" is sent only after the fsync
-//             that made its transaction durable. The fsync is pipelined:
-//             the environment runs with MDB_NOMETASYNC, so a commit writes
-//             the data pages, fsyncs them, and writes the meta page; a
-//             second thread (the syncer) then fsyncs that meta page and
-//             acknowledges the batch, while the writer already applies and
-//             commits the next one. LMDB keeps the last two trees intact
-//             for exactly this (a crash between the two fsyncs undoes the
-//             last transaction, never corrupts), and nothing is
-//             acknowledged before the fsync that covers it.
+//             that made its transaction durable. The environment runs with
+//             MDB_NOMETASYNC: a commit writes the data pages, fdatasyncs
+//             the file and writes the meta page, whose flush LMDB leaves
+//             to the next commit's fdatasync. The writer uses exactly
+//             that: a batch is acknowledged once the next batch's commit
+//             returns (its fdatasync flushed the earlier meta page too),
+//             or, when no batch follows, after an fsync of its own. Under
+//             load that is one flush per batch, not two, and the next
+//             group forms while the current one's flush runs. LMDB keeps
+//             the last two trees intact (a crash before a meta page's
+//             flush undoes that transaction, never corrupts), and nothing
+//             is acknowledged before the flush that covers it.
 //   periodic  the environment runs with MDB_NOSYNC: a batch is
 //             acknowledged once committed (to the page cache), and the
 //             syncer fsyncs every sync_interval_ms.
@@ -78,7 +81,7 @@ class LmdbWriter {
   // kPeriodic) and `dbs` must outlive the writer.
   LmdbWriter(struct ev_loop* loop, MDB_env* env, const Dbs* dbs,
              const LmdbOptions& options);
-  // Finishes every op submitted (and the fsync that covers it), joins both
+  // Finishes every op submitted (and the fsync that covers it), joins the
   // threads and completes every op on this thread; ops submitted by those
   // completions are completed with kShuttingDown.
   ~LmdbWriter();
@@ -140,18 +143,25 @@ class LmdbWriter {
   using Batch = std::vector<WriteOp>;
 
   void WriterMain();              // writer thread
-  void SyncerMain();              // syncer thread
-  void ApplyBatch(Batch& batch);  // writer thread
+  void SyncerMain();              // syncer thread (kPeriodic only)
+  // Applies and commits the batch; mdb_txn_commit's return code (0 when
+  // it committed, or had nothing to commit). Writer thread.
+  int ApplyBatch(Batch& batch);
   // One pass over the batch in one write transaction, each op nested or
   // not; false (nothing committed) when an op failed after touching an
-  // unnested transaction.
-  bool ApplyOnce(Batch& batch, bool nested);  // writer thread
+  // unnested transaction. `commit_rc`: the commit's return code.
+  bool ApplyOnce(Batch& batch, bool nested, int* commit_rc);  // writer thread
+  // kSync, nothing left to write: fsyncs the meta pages of `batches`
+  // (committed, not yet flushed) and acknowledges them. Writer thread.
+  void SyncAndAcknowledge(std::vector<Batch>&& batches);
+  // The last committed transaction's id (mdb_env_info). Writer thread.
+  uint64_t LastTxnId() const;
   // Live pages in `txn`: every tree's branch, leaf and overflow pages.
   uint64_t LivePages(MDB_txn* txn) const;
   // Pages in use in the committed state (live, or freed and not yet
   // reusable). Writer thread.
   uint64_t CommittedUsed();
-  void Acknowledge(std::vector<Batch>&& batches);  // writer or syncer
+  void Acknowledge(std::vector<Batch>&& batches);  // writer thread
 
   // Loop thread.
   void OnPrepare();
@@ -175,7 +185,7 @@ class LmdbWriter {
   std::array<std::atomic<uint64_t>, kGroupBuckets> groups_{};
 
   // Loop thread.
-  AsyncWatcher async_;      // Send() from the writer and the syncer
+  AsyncWatcher async_;      // Send() from the writer
   PrepareWatcher prepare_;  // wakes the writer before the loop blocks
   bool wake_due_ = false;
   bool closing_ = false;
@@ -186,8 +196,6 @@ class LmdbWriter {
   CondVar writer_cv_;
   CondVar syncer_cv_;
   std::vector<WriteOp> queue_ GUARDED_BY(mu_);
-  // Committed, waiting for the syncer's fsync (kSync only).
-  std::vector<Batch> unsynced_ GUARDED_BY(mu_);
   // Committed and (kSync) fsynced: to be finished on the loop thread.
   std::vector<Batch> done_ GUARDED_BY(mu_);
   bool dirty_ GUARDED_BY(mu_) = false;  // kPeriodic: commits since a sync

@@ -8,11 +8,13 @@
 #include <lmdb.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/lmdb_records.h"
@@ -76,6 +78,24 @@ class LmdbWriterTest : public ::testing::Test {
           return after;
         },
         [this](Status st) { results_.push_back(st); });
+  }
+
+  // Submits an op that, on the writer thread, says it started and waits
+  // for `release` before it puts `key`.
+  void SubmitHeldPut(std::string key, std::atomic<bool>* started,
+                     std::atomic<bool>* release) {
+    writer_->Submit(
+        [this, key, started, release](Tx& tx) -> Status {
+          started->store(true);
+          while (!release->load()) std::this_thread::yield();
+          return tx.Put(dbs_.markers, key, "v");
+        },
+        [this](Status st) { results_.push_back(st); });
+  }
+
+  // Runs the loop (so its prepare wakes the writer) until `flag` is set.
+  void RunUntil(const std::atomic<bool>& flag) {
+    while (!flag.load()) ev_run(loop_, EVRUN_NOWAIT);
   }
 
   // Submits an op that reads `key` and fails without writing.
@@ -170,6 +190,44 @@ TEST_F(LmdbWriterTest, FailureAfterAWriteIsUndoneAndItsNeighboursCommit) {
   // The aborted first pass committed nothing: one transaction in all.
   EXPECT_EQ(Transactions(), 1u);
   EXPECT_EQ(Groups(2), 1u);  // one batch of 4..7 writes
+}
+
+// Sync durability: a batch's meta page is flushed by the next batch's
+// commit (its fdatasync covers the whole file), so a batch that follows
+// another costs the earlier one no fsync of its own; the last batch gets
+// one when nothing follows it. Both are acknowledged, in order.
+TEST_F(LmdbWriterTest, TheNextCommitFlushesTheBatchBeforeIt) {
+  std::atomic<bool> started{false}, release{false};
+  SubmitHeldPut("a", &started, &release);
+  RunUntil(started);             // the writer holds batch one
+  SubmitPut("b", Status::Ok());  // queued behind it: batch two
+  const uint64_t syncs = writer_->syncs();
+  release.store(true);
+  RunUntilFinished(2);
+  ASSERT_EQ(results_.size(), 2u);
+  EXPECT_TRUE(results_[0].ok()) << results_[0].ToString();
+  EXPECT_TRUE(results_[1].ok()) << results_[1].ToString();
+  EXPECT_EQ(Transactions(), 2u);
+  EXPECT_EQ(Groups(0), 2u);  // two batches of one write
+  // One fsync, batch two's: batch one was flushed by batch two's commit.
+  EXPECT_EQ(writer_->syncs() - syncs, 1u);
+  EXPECT_TRUE(Committed("a") && Committed("b"));
+}
+
+// A batch that writes nothing (its one op refused after reading) behind a
+// batch not yet flushed waits for that batch's flush: its refusal may rest
+// on that write, so it is not sent before the write is durable.
+TEST_F(LmdbWriterTest, ARefusalWaitsForTheFlushOfTheWriteBeforeIt) {
+  std::atomic<bool> started{false}, release{false};
+  SubmitHeldPut("a", &started, &release);
+  RunUntil(started);
+  SubmitReadThenFail("a");
+  release.store(true);
+  RunUntilFinished(2);
+  ASSERT_EQ(results_.size(), 2u);
+  EXPECT_TRUE(results_[0].ok()) << results_[0].ToString();  // a, first
+  EXPECT_EQ(results_[1].code(), Code::kConflict);           // then the refusal
+  EXPECT_EQ(Transactions(), 2u);
 }
 
 }  // namespace
