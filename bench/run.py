@@ -1255,10 +1255,10 @@ rounds say nothing. What does not move with the noise is the flush count:
 before, every transaction paid its commit's fdatasync and one fsync of
 the syncer's (own fsyncs = transactions); after, the commit's fdatasync
 and an own fsync for about half of them over these runs (all of N=1's,
-where nothing follows a batch, about a quarter of N=16's). N=1 lost about
-5% in the calm spell (1,706-1,770 against 1,858-1,890/s): both designs
-pay two flushes one after the other there, and the cause of the
-difference was not found.
+where nothing follows a batch, about a quarter of N=16's). N=1 was about
+5% lower in the calm spell (1,706-1,770 against 1,858-1,890/s) and
+higher in two of three noisy rounds: both designs pay two flushes one
+after the other there; no cause for a difference was found.
 
 The target (0.5x the echo at N=16,
 K=1) is still not met: with one request in flight per connection, 16
