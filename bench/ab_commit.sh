@@ -6,10 +6,12 @@
 # Each round starts each binary in turn on a fresh LMDB data directory on
 # the build disk (COMMIT must pay a real fsync; a tmpfs would not), pinned
 # to core 0, and runs loadgen (from BUILD_DIR, default build/prof) on core 1:
-# COMMIT at N=16 and N=1 with one request in flight, then the echo verb on
-# the same server for scale. Prints one markdown row per binary per round:
-# req/s, p50, p99, the write transactions and the writer's own fsyncs
-# (STATS group_commit) over that server's runs.
+# COMMIT at N=16 and N=1 with one request in flight, then, for scale,
+# loadgen's echo verb against the same server: a LOAD of a malformed
+# cookie, which sessiond refuses at once (its cheapest answered request;
+# the bare echo server is bench/run.py's). Prints one markdown row per
+# binary per round: req/s, p50, p99, the write transactions and the
+# writer's own fsyncs (STATS group_commit) over that server's runs.
 set -euo pipefail
 
 old=$(realpath "$1")
@@ -56,7 +58,7 @@ run() {  # run VERB N SECONDS: loadgen's JSON line
 }
 
 config
-echo "| round | binary | COMMIT N=16 req/s | p50 µs | p99 µs | COMMIT N=1 req/s | p50 µs | transactions | own fsyncs | echo N=16 req/s | N=16 vs echo |"
+echo "| round | binary | COMMIT N=16 req/s | p50 µs | p99 µs | COMMIT N=1 req/s | p50 µs | transactions | own fsyncs | refused LOAD N=16 req/s | N=16 vs refused LOAD |"
 echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for round in $(seq 1 "$rounds"); do
   for bin in "$old" "$new"; do
