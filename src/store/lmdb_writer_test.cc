@@ -3,10 +3,13 @@
 // whether it failed before writing or after, and its neighbours commit.
 #include "store/lmdb_writer.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <gtest/gtest.h>
 #include <lmdb.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -18,6 +21,25 @@
 #include <vector>
 
 #include "store/lmdb_records.h"
+
+// The disk failing a flush, on demand: this binary's fdatasync and fsync
+// stand in for libc's (liblmdb is a shared library, so its calls bind to
+// the executable's definitions first) and fail once with EIO when
+// `fail_next_flush` is set, as a disk error would; otherwise they make
+// the real system call. No library injects a single syscall failure into
+// one process, so it is written here.
+namespace {
+std::atomic<bool> fail_next_flush{false};
+int Flush(long nr, int fd) {
+  if (fail_next_flush.exchange(false)) {
+    errno = EIO;
+    return -1;
+  }
+  return static_cast<int>(syscall(nr, fd));
+}
+}  // namespace
+extern "C" int fdatasync(int fd) { return Flush(SYS_fdatasync, fd); }
+extern "C" int fsync(int fd) { return Flush(SYS_fsync, fd); }
 
 namespace sessiond {
 namespace {
@@ -228,6 +250,35 @@ TEST_F(LmdbWriterTest, ARefusalWaitsForTheFlushOfTheWriteBeforeIt) {
   EXPECT_TRUE(results_[0].ok()) << results_[0].ToString();  // a, first
   EXPECT_EQ(results_[1].code(), Code::kConflict);           // then the refusal
   EXPECT_EQ(Transactions(), 2u);
+}
+
+// A commit whose flush fails (EIO) fails its own writes and those of the
+// batch before it, committed but waiting for this flush: an fsync after a
+// failed one may succeed without the pages the failure dropped, so those
+// writes are not reported durable. The writer goes on afterwards.
+TEST_F(LmdbWriterTest, AFlushThatFailsFailsTheWritesWaitingOnIt) {
+  std::atomic<bool> started{false}, release{false};
+  SubmitHeldPut("a", &started, &release);
+  RunUntil(started);
+  writer_->Submit(  // batch two: its commit's flush fails
+      [this](Tx& tx) -> Status {
+        fail_next_flush.store(true);
+        return tx.Put(dbs_.markers, "b", "v");
+      },
+      [this](Status st) { results_.push_back(st); });
+  release.store(true);
+  RunUntilFinished(2);
+  ASSERT_EQ(results_.size(), 2u);
+  for (const Status& st : results_) {  // "lmdb commit: Input/output error"
+    EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+    EXPECT_NE(st.ToString().find("commit"), std::string::npos) << st.ToString();
+  }
+  EXPECT_FALSE(fail_next_flush.load());  // the failure was used
+  // The next write commits and is acknowledged as usual.
+  SubmitPut("c", Status::Ok());
+  RunUntilFinished(3);
+  EXPECT_TRUE(results_[2].ok()) << results_[2].ToString();
+  EXPECT_TRUE(Committed("c"));
 }
 
 }  // namespace
