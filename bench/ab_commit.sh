@@ -46,7 +46,7 @@ level = "warn"
 EOF
 }
 
-field() {  # field JSON NAME...: the named members of a JSON object
+field() {  # field JSON KEY...: the value at that key path of a JSON object
   /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1])
 for k in sys.argv[2:]: d = d[k]
 print(d)' "$@"
