@@ -14,6 +14,17 @@ namespace {
 // transaction cannot reuse.
 constexpr uint64_t kCopiedPagesPerWrite = 4;
 
+// Gives every op of `batches` that succeeded the error `failed` (its write
+// is not known to be durable); ops that failed keep their own error.
+template <typename Batches>
+void FailSucceeded(Batches& batches, const Status& failed) {
+  for (auto& batch : batches) {
+    for (auto& op : batch) {
+      if (op.result.ok()) op.result = failed;
+    }
+  }
+}
+
 size_t GroupBucket(size_t ops) {
   if (ops == 0) return 0;
   const size_t b = static_cast<size_t>(std::bit_width(ops)) - 1;
@@ -135,12 +146,7 @@ void LmdbWriter::WriterMain() {
       // known, and an fsync now could report success for pages the failed
       // one dropped: their writes are reported failed (they may or may
       // not survive a crash; an acknowledged one always does).
-      const Status failed = LmdbStatus(commit_rc, "commit");
-      for (Batch& b : unsynced) {
-        for (WriteOp& op : b) {
-          if (op.result.ok()) op.result = failed;
-        }
-      }
+      FailSucceeded(unsynced, LmdbStatus(commit_rc, "commit"));
       acknowledged.swap(unsynced);
       acknowledged.push_back(std::move(batch));
     } else if (commit_rc == 0 && LastTxnId() != before) {
@@ -171,14 +177,7 @@ void LmdbWriter::WriterMain() {
 void LmdbWriter::SyncAndAcknowledge(std::vector<Batch>&& batches) {
   const int rc = mdb_env_sync(env_, 1);
   syncs_.fetch_add(1);
-  if (rc != 0) {
-    const Status failed = LmdbStatus(rc, "fsync");
-    for (Batch& b : batches) {
-      for (WriteOp& op : b) {
-        if (op.result.ok()) op.result = failed;
-      }
-    }
-  }
+  if (rc != 0) FailSucceeded(batches, LmdbStatus(rc, "fsync"));
   Acknowledge(std::move(batches));
 }
 
