@@ -24,14 +24,19 @@
 
 // The disk failing a flush, on demand: this binary's fdatasync and fsync
 // stand in for libc's (liblmdb is a shared library, so its calls bind to
-// the executable's definitions first) and fail once with EIO when
-// `fail_next_flush` is set, as a disk error would; otherwise they make
-// the real system call. No library injects a single syscall failure into
-// one process, so it is written here.
+// the executable's definitions first) and fail once with EIO after
+// `flushes_before_failure` more have succeeded (-1: none fails), as a disk
+// error would; otherwise they make the real system call. No library
+// injects a single syscall failure into one process, so it is written
+// here.
 namespace {
-std::atomic<bool> fail_next_flush{false};
+std::atomic<int> flushes_before_failure{-1};
 int Flush(long nr, int fd) {
-  if (fail_next_flush.exchange(false)) {
+  int left = flushes_before_failure.load();
+  while (left >= 0 &&
+         !flushes_before_failure.compare_exchange_weak(left, left - 1)) {
+  }
+  if (left == 0) {
     errno = EIO;
     return -1;
   }
@@ -262,7 +267,7 @@ TEST_F(LmdbWriterTest, AFlushThatFailsFailsTheWritesWaitingOnIt) {
   RunUntil(started);
   writer_->Submit(  // batch two: its commit's flush fails
       [this](Tx& tx) -> Status {
-        fail_next_flush.store(true);
+        flushes_before_failure.store(0);
         return tx.Put(dbs_.markers, "b", "v");
       },
       [this](Status st) { results_.push_back(st); });
@@ -273,12 +278,38 @@ TEST_F(LmdbWriterTest, AFlushThatFailsFailsTheWritesWaitingOnIt) {
     EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
     EXPECT_NE(st.ToString().find("commit"), std::string::npos) << st.ToString();
   }
-  EXPECT_FALSE(fail_next_flush.load());  // the failure was used
+  EXPECT_EQ(flushes_before_failure.load(), -1);  // the failure was used
   // The next write commits and is acknowledged as usual.
   SubmitPut("c", Status::Ok());
   RunUntilFinished(3);
   EXPECT_TRUE(results_[2].ok()) << results_[2].ToString();
   EXPECT_TRUE(Committed("c"));
+}
+
+// A batch that nothing follows gets an fsync of its own after its commit;
+// when that fsync fails (EIO), its write is reported failed, not durable,
+// and the writer goes on.
+TEST_F(LmdbWriterTest, AnOwnFsyncThatFailsFailsTheWriteWaitingOnIt) {
+  const uint64_t syncs = writer_->syncs();
+  writer_->Submit(
+      [this](Tx& tx) -> Status {
+        // The commit's own flush succeeds; the fsync after it fails.
+        flushes_before_failure.store(1);
+        return tx.Put(dbs_.markers, "a", "v");
+      },
+      [this](Status st) { results_.push_back(st); });
+  RunUntilFinished(1);
+  ASSERT_EQ(results_.size(), 1u);
+  // "lmdb fsync: Input/output error"
+  EXPECT_EQ(results_[0].code(), Code::kUnavailable) << results_[0].ToString();
+  EXPECT_NE(results_[0].ToString().find("fsync"), std::string::npos)
+      << results_[0].ToString();
+  EXPECT_EQ(flushes_before_failure.load(), -1);  // the failure was used
+  EXPECT_EQ(writer_->syncs() - syncs, 1u);
+  SubmitPut("b", Status::Ok());
+  RunUntilFinished(2);
+  EXPECT_TRUE(results_[1].ok()) << results_[1].ToString();
+  EXPECT_TRUE(Committed("b"));
 }
 
 }  // namespace
