@@ -1192,6 +1192,61 @@ extra 3-4 µs per request shows as 4-16% of it. Not measured: why the
 Xeon, slower and steal-bound, put the ratio at 0.70x; the same two
 binaries were not run on both machines.
 
+**LOAD at N=16, K=16: the request path against LOAD's own work
+(2026-12-08).** CPU per request by library, from `perf record -e cpu-clock
+-F 5000 -p <pid> -- sleep 4` on each server while `loadgen -n 16 -k 16 -s 6`
+runs over ipc (servers on core 0, loadgen on core 1): the echo server,
+then one sessiond answering PING, then the same sessiond answering LOAD,
+three such rounds on the profiling build of this code. CPU per request is
+samples x 200 µs / (4 s x the run's requests per second):
+
+| per request, µs | echo | sessiond PING | sessiond LOAD |
+| --- | ---: | ---: | ---: |
+| libzmq | 0.73-0.78 | 0.75-0.79 | 1.05-1.14 |
+| kernel | 0.61-0.71 | 0.50-0.51 | 0.64-0.72 |
+| sessiond's own code | | 0.21-0.22 | 0.81-0.88 |
+| libc | 0.08-0.09 | 0.16-0.17 | 0.42-0.48 |
+| LMDB | | | 0.19-0.20 |
+| libcrypto (the HMAC) | | | 0.14-0.17 |
+| the rest (vDSO clock, libev, libstdc++) | 0.04 | 0.01 | 0.11 |
+| **total** | **1.46-1.61** | **1.63-1.70** | **3.35-3.68** |
+| requests/s | 425,549-446,594 | 439,908-460,580 | 244,751-255,630 |
+
+LOAD ran at 0.55x, 0.60x and 0.59x of the echo in the three rounds, at
+the target's edge. PING through sessiond's whole path (receive, decode,
+dispatch, the call, the reply) runs at the echo's rate and costs 0.1-0.2
+µs more CPU (callgrind: 14,005 instructions per PING, all threads, against
+about 14,500 per echo, and 5.5 allocations), so the loop, the decoder and
+the reply framework are not what holds LOAD back. LOAD adds 1.7-2.0 µs:
+
+- libzmq, 0.3-0.4 µs: the session reply has 8 frames where PING's and
+  the echo's have 6, and its JSON frame is built with `zmq_msg_init_data`
+  (libzmq allocates a content block for it and frees it on its I/O
+  thread, which is how the reply memory is counted exactly). libzmq
+  reads the TSC on every `zmq_msg_send`, frame by frame (its
+  command-throttle check); the instruction after that `rdtsc` collected
+  46 ns of samples per echo and 80 ns per LOAD.
+- sessiond's own code, 0.6 µs more than PING, with no function above
+  1.5% of LOAD's samples: the session JSON writer about 0.12 µs, the
+  record decode about 0.08 µs, base64url 0.05 µs, then `Session` moves
+  and destructors, the id check, the callbacks.
+- libc, 0.3 µs more: LOAD makes about 17 allocations (callgrind: 14.2
+  `operator new` and 2.6 `malloc` calls per LOAD) against PING's 5.5,
+  among them the cookie copied into the request's arguments and again
+  into the store's callback, two callbacks that `std::function` keeps on
+  the heap (libstdc++ keeps only small, trivially copyable ones inline),
+  the id and CSRF token decoded from the record, the JSON text, the
+  reply's frame list and its counted frame.
+- LMDB, 0.2 µs (two B-tree lookups: the record and its last-seen time),
+  and the HMAC, 0.15 µs.
+
+None of these is more than a tenth of LOAD's cost, so no single change
+meets 0.6x in every run. A faster allocator was tried again, preloaded
+into the same binary, four rounds each beside the echo: in a calm spell
+tcmalloc took LOAD from 3.13-3.27 to 3.00-3.17 µs (about 4%); four rounds
+in a noisy spell (the echo at 370k-584k/s) put glibc, tcmalloc and
+mimalloc within each other's noise. No allocator dependency was added.
+
 **LOAD against the echo.** PING through sessiond's whole request path (decode,
 dispatch, reply) runs at the echo's rate (p50 at N=16 within about 7% of
 the echo's over ipc, in both directions), so the framework costs nothing measurable; the gap is
