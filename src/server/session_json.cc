@@ -73,32 +73,34 @@ Result<std::string> Text(const rapidjson::StringBuffer& buf) {
 // and COMMIT reply and a profile showed what a general writer costs there
 // (docs/benchmarks.md, "Where the time goes"): RapidJSON's writer keeps a
 // stack of scopes and puts characters one by one, and its text is then
-// copied into a string and scanned for UTF-8 again. This one appends into
-// one string sized up front, copies runs of characters that need no
-// escape, writes member names as literals, formats integers with
-// std::to_chars and checks UTF-8 only in strings that hold bytes >= 0x80.
-// Its escapes are RapidJSON's (\" \\ \b \f \n \r \t, other controls
-// as \u00XX), so both writers emit the same text.
+// copied into a string and scanned for UTF-8 again. This one writes into
+// one string sized up front, through a pointer (a string's append checks
+// its capacity and calls memcpy for every piece, some twenty literals and
+// numbers per reply), copies runs of characters that need no escape,
+// writes member names as literals, formats integers with std::to_chars
+// straight into the text and checks UTF-8 only in strings that hold bytes
+// >= 0x80. Its escapes are RapidJSON's (\" \\ \b \f \n \r \t, other
+// controls as \u00XX), so both writers emit the same text.
 class SessionWriter {
  public:
-  explicit SessionWriter(size_t reserve) { out_.reserve(reserve); }
+  explicit SessionWriter(size_t reserve) { out_.resize(reserve); }
 
   // A literal: punctuation and member names, never escaped.
-  void Raw(std::string_view text) { out_.append(text); }
+  void Raw(std::string_view text) { Put(text.data(), text.size()); }
   void Int(int64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, r.ptr);
+    char* at = Room(kMaxDigits);
+    n_ = static_cast<size_t>(std::to_chars(at, at + kMaxDigits, v).ptr -
+                             out_.data());
   }
   void Uint(uint64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, r.ptr);
+    char* at = Room(kMaxDigits);
+    n_ = static_cast<size_t>(std::to_chars(at, at + kMaxDigits, v).ptr -
+                             out_.data());
   }
   // A quoted, escaped string; remembers a string that is not UTF-8.
   void Str(std::string_view s) {
     static constexpr char kHex[] = "0123456789ABCDEF";
-    out_.push_back('"');
+    Put("\"", 1);
     bool high = false;
     size_t run = 0;  // start of the run of characters copied as they are
     size_t i = 0;
@@ -115,39 +117,43 @@ class SessionWriter {
         high |= c >= 0x80;
         continue;
       }
-      out_.append(s.data() + run, i - run);
+      Put(s.data() + run, i - run);
       run = i + 1;
-      out_.push_back('\\');
+      char* at = Room(6);
+      at[0] = '\\';
+      size_t len = 2;
       switch (c) {
         case '"':
-          out_.push_back('"');
+          at[1] = '"';
           break;
         case '\\':
-          out_.push_back('\\');
+          at[1] = '\\';
           break;
         case '\b':
-          out_.push_back('b');
+          at[1] = 'b';
           break;
         case '\f':
-          out_.push_back('f');
+          at[1] = 'f';
           break;
         case '\n':
-          out_.push_back('n');
+          at[1] = 'n';
           break;
         case '\r':
-          out_.push_back('r');
+          at[1] = 'r';
           break;
         case '\t':
-          out_.push_back('t');
+          at[1] = 't';
           break;
         default:
-          out_.append("u00");
-          out_.push_back(kHex[c >> 4]);
-          out_.push_back(kHex[c & 0xF]);
+          std::memcpy(at + 1, "u00", 3);
+          at[4] = kHex[c >> 4];
+          at[5] = kHex[c & 0xF];
+          len = 6;
       }
+      n_ += len;
     }
-    out_.append(s.data() + run, s.size() - run);
-    out_.push_back('"');
+    Put(s.data() + run, s.size() - run);
+    Put("\"", 1);
     if (high && !IsUtf8(s)) utf8_ = false;
   }
 
@@ -166,11 +172,28 @@ class SessionWriter {
     if (!utf8_) {
       return Status(Code::kInternal, "session holds text that is not UTF-8");
     }
+    out_.resize(n_);
     return std::move(out_);
   }
 
  private:
-  std::string out_;
+  // The most characters an int64 or a uint64 takes in decimal.
+  static constexpr size_t kMaxDigits = 20;
+
+  // Where the next `k` bytes go; the text grows (doubling) when they do
+  // not fit. The caller advances n_ by what it wrote.
+  char* Room(size_t k) {
+    if (out_.size() - n_ < k) out_.resize(std::max(out_.size() * 2, n_ + k));
+    return out_.data() + n_;
+  }
+  void Put(const char* bytes, size_t k) {
+    if (k == 0) return;
+    std::memcpy(Room(k), bytes, k);
+    n_ += k;
+  }
+
+  std::string out_;  // its first n_ bytes are the text so far
+  size_t n_ = 0;
   bool utf8_ = true;
 };
 

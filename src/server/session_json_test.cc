@@ -90,6 +90,25 @@ TEST(SessionJsonTest, EveryAsciiByteRoundTripsInEveryStringField) {
   for (char c : *text) EXPECT_GE(static_cast<unsigned char>(c), 0x20);
 }
 
+// Text that escapes to six times its size outgrows the room reserved up
+// front (one byte per byte of the session's strings) many times over.
+TEST(SessionJsonTest, TextThatEscapesToManyTimesItsSizeRoundTrips) {
+  Session s = Sample();
+  const std::string controls(20'000, '\x01');
+  s.user_agent = controls;
+  s.data = {{"k", controls + "\"" + controls}};
+  s.flash = {{"q", std::string(5'000, '\\')}};
+  Result<std::string> text = SessionJson(s, /*is_new=*/false);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_GT(text->size(), 6 * (2 * controls.size()));
+  const json j = json::parse(*text);
+  EXPECT_EQ(j["user_agent"], controls);
+  EXPECT_EQ(j["data"]["k"], controls + "\"" + controls);
+  EXPECT_EQ(j["flash"][0]["message"], std::string(5'000, '\\'));
+  EXPECT_EQ(j["id"], s.id);
+  EXPECT_EQ(j["version"], s.version);
+}
+
 TEST(SessionJsonTest, EmptySessionHasEmptyContainers) {
   Session s;
   s.id = "x";
