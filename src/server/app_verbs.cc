@@ -86,7 +86,8 @@ void HandleLoad(HandlerEnv& env, const CallPtr& call) {
   // still the caller's bug worth reporting.
   Result<Metadata> meta = ParseMetadata(call->arg(1));
   if (!meta.ok()) return call->Fail(meta.status());
-  env.mode->Open(call->arg(0), [&env, call](Result<Opened>&& cur) {
+  // The cookie moves on into the Opened and the reply: no copy of it.
+  env.mode->Open(call->TakeArg(0), [&env, call](Result<Opened>&& cur) {
     if (!cur.ok()) return call->Fail(cur.status());
     if (env.mode->RotationDue(*cur)) {
       return env.mode->Rotate(std::move(*cur), SessionReplier(call));
@@ -99,7 +100,7 @@ void HandleLoad(HandlerEnv& env, const CallPtr& call) {
 void HandleCommit(HandlerEnv& env, const CallPtr& call) {
   Result<ChangeSet> changes = ParseChangeSet(call->arg(1));
   if (!changes.ok()) return call->Fail(changes.status());
-  env.mode->Commit(call->arg(0), std::move(*changes), SessionReplier(call));
+  env.mode->Commit(call->TakeArg(0), std::move(*changes), SessionReplier(call));
 }
 
 // LOGIN cookie user_id [metadata]: without a usable cookie (none, or one

@@ -73,6 +73,11 @@ class Call {
 
   const Request& request() const { return request_; }
   const std::string& arg(size_t i) const { return request_.arg(i); }
+  // Argument i moved out, for a handler that passes it on by value and
+  // reads it no more: arg(i) is empty afterwards ("" when absent).
+  std::string TakeArg(size_t i) {
+    return i < request_.args.size() ? std::move(request_.args[i]) : "";
+  }
   SocketKind socket() const { return socket_; }
   bool replied() const { return replied_; }
 

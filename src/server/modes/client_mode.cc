@@ -26,23 +26,24 @@ class ClientMode final : public ModeBase {
 
   // Decodes the sealed record, enforces its expiry, and for a logged-in
   // session looks up the user's epoch: the one store read of this mode.
-  void Open(const std::string& cookie, Callback<Opened> done) override {
+  void Open(std::string cookie, Callback<Opened> done) override {
     TokenClaims claims;
     Result<Session> sealed = OpenSealed(cookie, &claims);
     if (!sealed.ok()) return done(sealed.status());
     Session s = std::move(*sealed);
     if (IsExpired(s, Now())) return done(Expired("session expired"));
-    if (s.user_id.empty()) return done(Opened{std::move(s), cookie});
+    if (s.user_id.empty()) return done(Opened{std::move(s), std::move(cookie)});
     std::string user = s.user_id;
-    env_.store->GetEpoch(std::move(user),
-                         [s = std::move(s), cookie, done = std::move(done)](
-                             Result<UserEpoch> epoch) mutable {
-                           if (!epoch.ok()) return done(epoch.status());
-                           if (RevokedByEpoch(s, epoch->us)) {
-                             return done(EpochRevokedStatus(*epoch));
-                           }
-                           done(Opened{std::move(s), std::move(cookie)});
-                         });
+    env_.store->GetEpoch(
+        std::move(user),
+        [s = std::move(s), cookie = std::move(cookie),
+         done = std::move(done)](Result<UserEpoch> epoch) mutable {
+          if (!epoch.ok()) return done(epoch.status());
+          if (RevokedByEpoch(s, epoch->us)) {
+            return done(EpochRevokedStatus(*epoch));
+          }
+          done(Opened{std::move(s), std::move(cookie)});
+        });
   }
 
   void Create(Session s, Callback<Reissued> done) override {

@@ -29,8 +29,8 @@ class HybridMode final : public ModeBase {
 
   // Decodes the sealed record, then loads the stub, which enforces
   // tombstones, idle expiry and the user's epoch.
-  void Open(const std::string& cookie, Callback<Opened> done) override {
-    OpenWith(cookie, /*past_expiry=*/false, std::move(done));
+  void Open(std::string cookie, Callback<Opened> done) override {
+    OpenWith(std::move(cookie), /*past_expiry=*/false, std::move(done));
   }
 
   void OpenPastExpiry(const std::string& cookie,
@@ -41,8 +41,7 @@ class HybridMode final : public ModeBase {
   // The stub holds the DBSC binding and offers (the cookie does not: they
   // change without the cookie, at the DBSC endpoints), so they are taken
   // from it.
-  void OpenWith(const std::string& cookie, bool past_expiry,
-                Callback<Opened> done) {
+  void OpenWith(std::string cookie, bool past_expiry, Callback<Opened> done) {
     TokenClaims claims;
     Result<Session> sealed = OpenSealed(cookie, &claims, past_expiry);
     if (!sealed.ok()) return done(sealed.status());
@@ -54,9 +53,9 @@ class HybridMode final : public ModeBase {
     }
     std::string id = s.id;
     env_.store->Load(
-        std::move(id),
-        [this, s = std::move(s), cookie, cookie_us = claims.issued_at_us,
-         done = std::move(done)](Result<Session> stub) mutable {
+        std::move(id), [this, s = std::move(s), cookie = std::move(cookie),
+                        cookie_us = claims.issued_at_us,
+                        done = std::move(done)](Result<Session> stub) mutable {
           if (!stub.ok()) return done(stub.status());
           if (stub->user_id != s.user_id) {
             return done(Revoked("session moved to another user"));

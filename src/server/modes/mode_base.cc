@@ -94,10 +94,10 @@ Result<Issued> ModeBase::Issue(const Session& s) const {
   return Issued{std::move(*token), SetCookieValue(std::move(*line))};
 }
 
-void ModeBase::Commit(const std::string& cookie, ChangeSet changes,
+void ModeBase::Commit(std::string cookie, ChangeSet changes,
                       Callback<Reissued> done) {
-  Open(cookie, [this, changes = std::move(changes),
-                done = std::move(done)](Result<Opened> cur) {
+  Open(std::move(cookie), [this, changes = std::move(changes),
+                           done = std::move(done)](Result<Opened> cur) {
     if (!cur.ok()) return done(cur.status());
     Status applied = ApplyChangeSet(cur->session, changes, env_.max_data_bytes);
     if (!applied.ok()) return done(applied);

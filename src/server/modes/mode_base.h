@@ -23,7 +23,7 @@ class ModeBase : public SessionMode {
  public:
   // Cookie-carried: the session in the cookie is the whole truth.
   Reissued Refresh(Opened&& opened) override;
-  void Commit(const std::string& cookie, ChangeSet changes,
+  void Commit(std::string cookie, ChangeSet changes,
               Callback<Reissued> done) override;
   void PopFlash(const std::string& cookie, std::string queue,
                 Callback<FlashPopped> done) override;

@@ -20,8 +20,8 @@ class ServerMode final : public ModeBase {
 
   StorageMode mode() const override { return StorageMode::kServer; }
 
-  void Open(const std::string& cookie, Callback<Opened> done) override {
-    OpenWith(cookie, /*past_expiry=*/false, std::move(done));
+  void Open(std::string cookie, Callback<Opened> done) override {
+    OpenWith(std::move(cookie), /*past_expiry=*/false, std::move(done));
   }
 
   void OpenPastExpiry(const std::string& cookie,
@@ -29,22 +29,21 @@ class ServerMode final : public ModeBase {
     OpenWith(cookie, /*past_expiry=*/true, std::move(done));
   }
 
-  void OpenWith(const std::string& cookie, bool past_expiry,
-                Callback<Opened> done) {
+  void OpenWith(std::string cookie, bool past_expiry, Callback<Opened> done) {
     Result<TokenClaims> claims = OpenToken(cookie, past_expiry);
     if (!claims.ok()) return done(claims.status());
     // The id is moved, not copied: the lambda reads only issued_at_us.
-    env_.store->Load(std::move(claims->session_id),
-                     [this, cookie, cookie_us = claims->issued_at_us,
-                      done = std::move(done)](Result<Session>&& s) mutable {
-                       if (!s.ok()) return done(s.status());
-                       Opened opened =
-                           Judge(std::move(*s), std::move(cookie), cookie_us);
-                       if (opened.standing == CookieStanding::kReused) {
-                         return Refuse(opened, std::move(done));
-                       }
-                       done(std::move(opened));
-                     });
+    env_.store->Load(
+        std::move(claims->session_id),
+        [this, cookie = std::move(cookie), cookie_us = claims->issued_at_us,
+         done = std::move(done)](Result<Session>&& s) mutable {
+          if (!s.ok()) return done(s.status());
+          Opened opened = Judge(std::move(*s), std::move(cookie), cookie_us);
+          if (opened.standing == CookieStanding::kReused) {
+            return Refuse(opened, std::move(done));
+          }
+          done(std::move(opened));
+        });
   }
 
   // The store refreshes last_seen_at itself, and the cookie does not carry
@@ -54,7 +53,7 @@ class ServerMode final : public ModeBase {
                   opened.standing);
   }
 
-  void Commit(const std::string& cookie, ChangeSet changes,
+  void Commit(std::string cookie, ChangeSet changes,
               Callback<Reissued> done) override {
     Result<TokenClaims> claims = OpenToken(cookie);
     if (!claims.ok()) return done(claims.status());
@@ -63,7 +62,7 @@ class ServerMode final : public ModeBase {
     std::string id = claims->session_id;
     env_.store->Commit(
         std::move(claims->session_id), std::move(changes),
-        [this, id = std::move(id), cookie, presented,
+        [this, id = std::move(id), cookie = std::move(cookie), presented,
          done = std::move(done)](Result<Session>&& s) mutable {
           if (IsCookieReuse(s.status())) {
             return EndReused(id, s.status(), ToResult(std::move(done)));

@@ -134,8 +134,10 @@ class SessionMode {
   // Verifies the cookie and loads the session it stands for, enforcing
   // expiry, revocation and the user's epoch. Errors: the token errors, and
   // kNotFound / kExpired / kRevoked / kCorrupt (MeansAnonymous), or
-  // kUnavailable when the store is down.
-  virtual void Open(const std::string& cookie, Callback<Opened> done) = 0;
+  // kUnavailable when the store is down. The cookie is taken by value: the
+  // Opened hands it back, and a caller done with its own copy (LOAD) moves
+  // it in rather than have it copied.
+  virtual void Open(std::string cookie, Callback<Opened> done) = 0;
 
   // Keeps a new session `s` (made by the caller, id included) and issues
   // its first cookie (CREATE; LOGIN without a usable cookie).
@@ -159,7 +161,7 @@ class SessionMode {
 
   // COMMIT and CSRF_ROTATE: applies `changes` as a whole. Errors: those of
   // Open, kConflict, kTooLarge.
-  virtual void Commit(const std::string& cookie, ChangeSet changes,
+  virtual void Commit(std::string cookie, ChangeSet changes,
                       Callback<Reissued> done) = 0;
 
   // LOGIN and REGENERATE: moves the session to a new id and cookie for
