@@ -1303,8 +1303,10 @@ batch is acknowledged when the next batch's commit has returned, and only
 a batch that nothing follows gets an fsync of its own. The syncer thread is
 gone from sync durability (periodic keeps it for its timer). A/B on one
 machine, the same minute, fresh data directory each, COMMIT over ipc,
-sessiond on core 0, loadgen on core 1 (`bench/ab_commit.sh OLD NEW`;
-before = e1bbc79, after = bc06bff, both built as the profiling build).
+sessiond on core 0, loadgen on core 1 (`/usr/bin/python3
+bench/ab_commit.py OLD NEW`, which runs the steps of the shell script
+these tables came from through run.py's own helpers; before = e1bbc79,
+after = bc06bff, both built as the profiling build).
 The scale column is sessiond refusing a LOAD of a malformed cookie
 (loadgen's echo verb against sessiond), its cheapest answered request,
 not the bare echo server of the tables above.
