@@ -1264,11 +1264,24 @@ counted after 2 s of warm-up, per request sessiond decoded, before
 | `operator new` calls | 14.2 | 11.2 | 34.4 | 31.5 |
 | the session JSON writer's functions (instructions) | 2,005 | 1,596 | | |
 
-About 2.4% fewer instructions per LOAD and 1.7% per COMMIT. Natively, in
-four interleaved rounds beside the echo during a slow spell (the echo at
-319k-339k/s, 2.0 µs of CPU per echo against 1.3-1.5 µs in calm spells),
-the new binary was 10-18% faster in three rounds and 16% slower in the
-fourth, so no native gain is claimed beyond the counts.
+About 2.4% fewer instructions per LOAD and 1.7% per COMMIT. Natively,
+LOAD at N=16, K=16 over ipc, the echo, the old and the new binary in turn
+(sessiond on a fresh data directory each time, core 0; loadgen on core 1;
+1 s of warm-up, then 3 s with the server's utime+stime read before and
+after), four rounds in a calm spell (the echo at 522,900-582,731/s):
+
+| round | echo req/s | before req/s | before CPU per LOAD | after req/s | after CPU per LOAD |
+| ---: | ---: | ---: | ---: | ---: | ---: |
+| 1 | 582,731 | 294,155 | 3.26 µs | 300,216 | 3.14 µs |
+| 2 | 563,543 | 286,320 | 3.38 µs | 294,480 | 3.27 µs |
+| 3 | 580,566 | 282,810 | 3.44 µs | 295,829 | 3.28 µs |
+| 4 | 522,900 | 273,380 | 3.51 µs | 285,835 | 3.38 µs |
+
+The new binary was 2-5% faster in every round and spent 3-5% less CPU
+per LOAD, in line with the counts; against an echo this fast both are
+at 0.49x-0.55x of it. (Four rounds in a slow spell an hour earlier, the
+echo at 319k-339k/s, went 10-18% the new binary's way in three and 16%
+the other way in the fourth.)
 
 **LOAD against the echo.** PING through sessiond's whole request path (decode,
 dispatch, reply) runs at the echo's rate (p50 at N=16 within about 7% of
