@@ -1509,7 +1509,9 @@ quotes no run's figures except where it says so.
   rounds 220,019, 267,743 and 281,936/s against the echo's 383,107,
   435,490 and 454,152/s), over tcp not (0.54x, beside the fastest tcp
   echo of these runs); the instruction counts of that change fell by
-  2.4%, less than the runs' spread, so one run meeting it says little.
+  2.4%, less than the runs' spread, so one run meeting it says little
+  (beside a faster echo, 523k-583k/s over ipc, the side measurement of
+  that change put LOAD at 0.51x-0.55x).
   Flask at 1.5x Flask-Session was met for the first time at 01:06, 01:46
   and 03:51 (1.50x, 1.53x, 1.52x; 1.35x-1.48x before), with no change to
   the Python client since 12-04: the margin is within the runs' spread.
