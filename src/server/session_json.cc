@@ -87,12 +87,9 @@ class SessionWriter {
 
   // A literal: punctuation and member names, never escaped.
   void Raw(std::string_view text) { Put(text.data(), text.size()); }
-  void Int(int64_t v) {
-    char* at = Room(kMaxDigits);
-    n_ = static_cast<size_t>(std::to_chars(at, at + kMaxDigits, v).ptr -
-                             out_.data());
-  }
-  void Uint(uint64_t v) {
+  // An int64_t or a uint64_t, in decimal.
+  template <typename Integer>
+  void Number(Integer v) {
     char* at = Room(kMaxDigits);
     n_ = static_cast<size_t>(std::to_chars(at, at + kMaxDigits, v).ptr -
                              out_.data());
@@ -216,21 +213,21 @@ Result<std::string> SessionJson(const Session& s, bool is_new) {
   w.Raw(",\"user_id\":");
   w.Str(s.user_id);
   w.Raw(",\"created_at\":");
-  w.Int(s.created_at);
+  w.Number(s.created_at);
   w.Raw(",\"authenticated_at\":");
-  w.Int(s.authenticated_at);
+  w.Number(s.authenticated_at);
   w.Raw(",\"last_seen_at\":");
-  w.Int(s.last_seen_at);
+  w.Number(s.last_seen_at);
   w.Raw(",\"expires_at\":");
-  w.Int(s.expires_at);
+  w.Number(s.expires_at);
   w.Raw(",\"idle_timeout\":");
-  w.Int(s.idle_timeout);
+  w.Number(s.idle_timeout);
   w.Raw(",\"ip\":");
   w.Str(s.ip);
   w.Raw(",\"user_agent\":");
   w.Str(s.user_agent);
   w.Raw(",\"version\":");
-  w.Uint(s.version);
+  w.Number(s.version);
   w.Raw(",\"csrf_token\":");
   w.Str(s.csrf_token);
   w.Raw(",\"data\":{");

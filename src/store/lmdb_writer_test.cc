@@ -54,6 +54,7 @@ namespace fs = std::filesystem;
 class LmdbWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    flushes_before_failure.store(-1);  // none left armed by a failed test
     std::string tmpl = fs::temp_directory_path() / "sessiond-writer-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
@@ -103,6 +104,17 @@ class LmdbWriterTest : public ::testing::Test {
           Status st = tx.Put(dbs_.markers, key, "v");
           if (!st.ok()) return st;
           return after;
+        },
+        [this](Status st) { results_.push_back(st); });
+  }
+
+  // Submits an op that puts `key` and arms the flush injector: the flush
+  // after `succeeding` more fails (0: its own commit's).
+  void SubmitPutFailingFlush(std::string key, int succeeding) {
+    writer_->Submit(
+        [this, key, succeeding](Tx& tx) -> Status {
+          flushes_before_failure.store(succeeding);
+          return tx.Put(dbs_.markers, key, "v");
         },
         [this](Status st) { results_.push_back(st); });
   }
@@ -265,12 +277,7 @@ TEST_F(LmdbWriterTest, AFlushThatFailsFailsTheWritesWaitingOnIt) {
   std::atomic<bool> started{false}, release{false};
   SubmitHeldPut("a", &started, &release);
   RunUntil(started);
-  writer_->Submit(  // batch two: its commit's flush fails
-      [this](Tx& tx) -> Status {
-        flushes_before_failure.store(0);
-        return tx.Put(dbs_.markers, "b", "v");
-      },
-      [this](Status st) { results_.push_back(st); });
+  SubmitPutFailingFlush("b", 0);  // batch two: its commit's flush fails
   release.store(true);
   RunUntilFinished(2);
   ASSERT_EQ(results_.size(), 2u);
@@ -291,13 +298,8 @@ TEST_F(LmdbWriterTest, AFlushThatFailsFailsTheWritesWaitingOnIt) {
 // and the writer goes on.
 TEST_F(LmdbWriterTest, AnOwnFsyncThatFailsFailsTheWriteWaitingOnIt) {
   const uint64_t syncs = writer_->syncs();
-  writer_->Submit(
-      [this](Tx& tx) -> Status {
-        // The commit's own flush succeeds; the fsync after it fails.
-        flushes_before_failure.store(1);
-        return tx.Put(dbs_.markers, "a", "v");
-      },
-      [this](Status st) { results_.push_back(st); });
+  // The commit's own flush succeeds; the fsync after it fails.
+  SubmitPutFailingFlush("a", 1);
   RunUntilFinished(1);
   ASSERT_EQ(results_.size(), 1u);
   // "lmdb fsync: Input/output error"
